@@ -1,0 +1,5 @@
+import sys
+
+from tandemkv.cli import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""The `tandemkv` command line: argument parsing only; the work happens elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from tandemkv import __version__
+from tandemkv.config import DEFAULT_ADDRESS, DEFAULT_DB_PATH, ConfigError, load_config
+
+# Exit codes a script can rely on.
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options accepted before or after the verb: `--server X get k` or `get --server X k`."""
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--db-path", metavar="DIR", default=default,
+                        help=f"data directory (default {DEFAULT_DB_PATH}; env TANDEMKV_DB_PATH)")
+    parser.add_argument("--server", metavar="HOST:PORT", default=default,
+                        help="server for client verbs "
+                        f"(env TANDEMKV_SERVER, default {DEFAULT_ADDRESS})")
+    parser.add_argument("--password", metavar="PASSWORD", default=default,
+                        help="password for client verbs (env TANDEMKV_PASSWORD)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tandemkv",
+        description="A durable, replicated key-value store that speaks the Redis protocol.",
+    )
+    parser.add_argument("--version", action="version", version=f"tandemkv {__version__}")
+    _global_options(parser, suppress=False)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    server = verbs.add_parser(
+        "server", help="run a node",
+        description="Run a tandemkv node until SIGTERM, SIGINT or SHUTDOWN.")
+    _global_options(server, suppress=True)
+    server.add_argument("--address", metavar="HOST:PORT",
+                        help=f"where to listen (default {DEFAULT_ADDRESS}; "
+                        "port 0 picks a free one)")
+    server.add_argument("--config", dest="config_file", metavar="FILE.toml",
+                        help="TOML file of settings (flags and TANDEMKV_* env override it)")
+    server.add_argument("--requirepass", metavar="PASSWORD",
+                        help="require AUTH with this password")
+    server.add_argument("--protected-mode", choices=("yes", "no"),
+                        help="refuse a non-loopback address without a password (default yes)")
+    server.add_argument("--maxclients", type=int, metavar="N",
+                        help="most client connections at once (default 10000)")
+    server.add_argument("--timeout", type=int, metavar="SECONDS",
+                        help="close clients idle this long (default 0: never)")
+    server.add_argument("--parser", choices=("auto", "python", "hiredis"),
+                        help="request parser (default auto: hiredis if installed)")
+    server.add_argument("--event-loop", choices=("auto", "asyncio", "uvloop"),
+                        help="event loop (default auto: uvloop if installed)")
+
+    put = verbs.add_parser("put", help="store a value", description="Set KEY to VALUE.")
+    _global_options(put, suppress=True)
+    put.add_argument("key")
+    put.add_argument("value")
+
+    get = verbs.add_parser("get", help="print a value",
+                           description="Print KEY's value; exit 1 if the key does not exist.")
+    _global_options(get, suppress=True)
+    get.add_argument("key")
+
+    delete = verbs.add_parser("delete", help="remove a key",
+                              description="Remove KEY; exit 1 if it did not exist.")
+    _global_options(delete, suppress=True)
+    delete.add_argument("key")
+
+    keys = verbs.add_parser("keys", help="list keys",
+                            description="Print the keys matching PATTERN (default *), one a line.")
+    _global_options(keys, suppress=True)
+    keys.add_argument("pattern", nargs="?", default="*")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verb == "server":
+        return _run_server(args)
+    from tandemkv.client_verbs import run_client_verb
+
+    return run_client_verb(args)
+
+
+def _run_server(args: argparse.Namespace) -> int:
+    from tandemkv.server.run import run_server
+
+    flags = {
+        "db_path": args.db_path,
+        "address": args.address,
+        "config_file": args.config_file,
+        "requirepass": args.requirepass,
+        "protected_mode": args.protected_mode,
+        "maxclients": args.maxclients,
+        "timeout": args.timeout,
+        "parser": args.parser,
+        "event_loop": args.event_loop,
+    }
+    try:
+        config = load_config(flags)
+    except ConfigError as error:
+        print(f"tandemkv: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_server(config)
+
+
+def server_address(args: argparse.Namespace) -> str:
+    return str(args.server or os.environ.get("TANDEMKV_SERVER") or DEFAULT_ADDRESS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

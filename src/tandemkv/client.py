@@ -1,0 +1,74 @@
+"""A small synchronous client for the CLI and tests: one socket, RESP2, commands in order.
+
+For applications, any Redis client works (redis-py, redis-cli); this one exists so the
+command line needs nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import socket
+from types import TracebackType
+
+from tandemkv.config import parse_address
+from tandemkv.protocol import NEED_MORE, ReplyDecoder, encode_command
+from tandemkv.protocol.types import ErrorReply
+
+
+class ClientError(Exception):
+    """The server could not be reached or broke the connection."""
+
+
+class ServerError(Exception):
+    """The server answered with an error reply."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Client:
+    def __init__(self, address: str, password: str | None = None, timeout: float = 10.0) -> None:
+        target = parse_address(address, allow_port_zero=False)
+        self.address = address
+        try:
+            self._sock = socket.create_connection((target.host, target.port), timeout=timeout)
+        except OSError as error:
+            raise ClientError(f"cannot connect to {address}: {error.strerror or error}") from None
+        self._decoder = ReplyDecoder()
+        if password:
+            self.call("AUTH", password)
+
+    def call(self, *args: bytes | str | int) -> object:
+        """Send one command and return its reply; an error reply raises ServerError."""
+        try:
+            self._sock.sendall(encode_command(args))
+            reply = self._read_reply()
+        except OSError as error:
+            raise ClientError(f"connection to {self.address} failed: {error}") from None
+        if isinstance(reply, ErrorReply):
+            raise ServerError(reply.message)
+        return reply
+
+    def _read_reply(self) -> object:
+        while True:
+            reply = self._decoder.next_reply()
+            if reply is not NEED_MORE:
+                return reply
+            data = self._sock.recv(65536)
+            if not data:
+                raise ClientError(f"{self.address} closed the connection")
+            self._decoder.feed(data)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

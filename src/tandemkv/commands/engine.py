@@ -1,0 +1,154 @@
+"""The engine: runs one command against the keyspace and says what to log.
+
+Pure: the shell sets `now_ms` before a batch of commands, calls `execute` for each, then
+drains `take_mutations()` into the log. A write is applied to the keyspace at once (so the
+next command sees it) and queued for the log; the shell decides when its reply may go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
+from tandemkv.commands.errors import CommandError, NoAuth, unknown_command, wrong_arity
+from tandemkv.commands.scan import ScanCursors
+from tandemkv.commands.session import DetachedHost, Host, Session
+from tandemkv.commands.settings import Settings
+from tandemkv.commands.table import CommandSpec, Write, lookup
+from tandemkv.protocol.types import QUEUED, ErrorReply
+from tandemkv.storage.keyspace import Keyspace
+from tandemkv.storage.mutation import Batch, Delete, Mutation
+
+# Importing the families fills the table.
+from tandemkv.commands import (  # noqa: F401  isort: skip
+    connection,
+    introspection,
+    keys,
+    server,
+    strings,
+    transactions,
+)
+
+
+T = TypeVar("T")
+
+
+class RandomSource(Protocol):
+    """The part of `random.Random` the engine uses; the shell passes a seeded instance."""
+
+    def randrange(self, stop: int) -> int: ...
+
+    def choice(self, seq: Sequence[T]) -> T: ...
+
+
+class Engine:
+    __slots__ = ("host", "keyspace", "now_ms", "pending", "random", "scans", "settings", "stats")
+
+    def __init__(
+        self,
+        rng: RandomSource,
+        keyspace: Keyspace | None = None,
+        settings: Settings | None = None,
+        host: Host | None = None,
+    ) -> None:
+        self.random = rng
+        self.scans = ScanCursors()
+        self.keyspace = keyspace if keyspace is not None else Keyspace()
+        self.settings = settings if settings is not None else Settings()
+        self.host: Host = host if host is not None else DetachedHost()
+        self.now_ms = 0
+        self.pending: list[Mutation] = []
+        self.stats = EngineStats()
+
+    def execute(self, session: Session, args: list[bytes]) -> object:
+        """Run one command for `session` and return its reply value."""
+        spec = lookup(args[0])
+        self.stats.commands += 1
+        if spec is None:
+            return self._refuse(session, unknown_command(args))
+        if not session.authenticated and "noauth" not in spec.flags and self.settings.requirepass:
+            return self._refuse(session, NoAuth())
+        arity = spec.arity
+        if (arity > 0 and len(args) != arity) or len(args) < -arity:
+            return self._refuse(session, wrong_arity(spec.name))
+        if session.queued is not None and "multi-control" not in spec.flags:
+            return self._queue(session, spec, args)
+        return self.run(session, spec, args)
+
+    def run(self, session: Session, spec: CommandSpec, args: list[bytes]) -> object:
+        """Call a handler whose arguments have been checked; apply what it writes."""
+        session.last_command = spec.name
+        try:
+            result = spec.handler(self, session, args)
+        except CommandError as error:
+            self.stats.errors += 1
+            return error.reply()
+        if type(result) is Write:
+            self.apply(result.mutation)
+            result = result.reply
+        if self.keyspace.expired:
+            self._log_expired()
+        return result
+
+    def apply(self, mutation: Mutation) -> None:
+        self.keyspace.apply(mutation)
+        self.pending.append(mutation)
+
+    def take_mutations(self) -> list[Mutation]:
+        """The mutations made since the last call, in order, for the log."""
+        pending = self.pending
+        self.pending = []
+        return pending
+
+    def active_expire(self, budget: int = 200) -> int:
+        """One bounded active-expiry step; its deletes are queued for the log."""
+        removed = self.keyspace.expire_cycle(self.now_ms, budget)
+        if self.keyspace.expired:
+            self._log_expired()
+        return removed
+
+    def run_atomically(self, session: Session, queued: list[list[bytes]]) -> list[object]:
+        """Run queued commands back to back and log their effects as one entry."""
+        outer = self.pending
+        self.pending = []
+        replies = []
+        for args in queued:
+            spec = lookup(args[0])
+            assert spec is not None  # checked when queued
+            replies.append(self.run(session, spec, args))
+        batch = self.pending
+        self.pending = outer
+        if len(batch) == 1:
+            outer.append(batch[0])
+        elif batch:
+            outer.append(Batch(tuple(batch)))
+        return replies
+
+    def _log_expired(self) -> None:
+        self.pending.append(Delete(tuple(self.keyspace.expired)))
+        self.keyspace.expired.clear()
+
+    def _refuse(self, session: Session, error: CommandError) -> ErrorReply:
+        self.stats.errors += 1
+        if session.queued is not None:
+            session.queue_failed = True
+        return error.reply()
+
+    def _queue(self, session: Session, spec: CommandSpec, args: list[bytes]) -> object:
+        if "no-multi" in spec.flags:
+            return self._refuse(
+                session, CommandError("Command not allowed inside a transaction")
+            )
+        assert session.queued is not None
+        session.queued.append(args)
+        return QUEUED
+
+
+class EngineStats:
+    __slots__ = ("commands", "errors", "keyspace_hits", "keyspace_misses")
+
+    def __init__(self) -> None:
+        self.commands = 0
+        self.errors = 0
+        self.keyspace_hits = 0
+        self.keyspace_misses = 0

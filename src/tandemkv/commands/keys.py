@@ -1,0 +1,251 @@
+"""Generic key commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, expiry and TTLs."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from tandemkv.commands.args import INT64_MAX, parse_int
+from tandemkv.commands.errors import CommandError, NoSuchKey, SyntaxErr
+from tandemkv.commands.glob import compile_glob
+from tandemkv.commands.table import Write, command
+from tandemkv.protocol.types import OK
+from tandemkv.storage.keyspace import Value
+from tandemkv.storage.mutation import Delete, Rename, SetExpiry
+
+if TYPE_CHECKING:
+    from tandemkv.commands.engine import Engine
+    from tandemkv.commands.session import Session
+
+
+def type_name(value: Value | None) -> bytes:
+    if value is None:
+        return b"none"
+    return b"string"
+
+
+def _existing(e: Engine, keys: list[bytes]) -> tuple[bytes, ...]:
+    ks, now = e.keyspace, e.now_ms
+    return tuple(dict.fromkeys(k for k in keys if ks.contains(k, now)))
+
+
+@command("del", -2, "write", group="generic", keys=(1, -1, 1), aliases=("delete",),
+         summary="Delete keys", syntax="key [key ...]")
+def del_(e: Engine, s: Session, args: list[bytes]) -> object:
+    found = _existing(e, args[1:])
+    return Write(len(found), Delete(found)) if found else 0
+
+
+@command("unlink", -2, "write fast", group="generic", keys=(1, -1, 1),
+         summary="Delete keys", syntax="key [key ...]")
+def unlink(e: Engine, s: Session, args: list[bytes]) -> object:
+    return del_(e, s, args)
+
+
+@command("exists", -2, "readonly fast", group="generic", keys=(1, -1, 1),
+         summary="Count how many of the given keys exist", syntax="key [key ...]")
+def exists(e: Engine, s: Session, args: list[bytes]) -> object:
+    ks, now = e.keyspace, e.now_ms
+    return sum(1 for key in args[1:] if ks.contains(key, now))
+
+
+@command("touch", -2, "readonly fast", group="generic", keys=(1, -1, 1),
+         summary="Count how many of the given keys exist (alters last access)",
+         syntax="key [key ...]")
+def touch(e: Engine, s: Session, args: list[bytes]) -> object:
+    return exists(e, s, args)
+
+
+@command("type", 2, "readonly fast", group="generic", keys=(1, 1, 1),
+         summary="The type of value stored at a key", syntax="key")
+def type_(e: Engine, s: Session, args: list[bytes]) -> object:
+    from tandemkv.protocol.types import SimpleString
+
+    return SimpleString(type_name(e.keyspace.get(args[1], e.now_ms)).decode())
+
+
+@command("keys", -1, "readonly", group="generic", keys=(0, 0, 0),
+         summary="All keys matching a pattern (KEYS alone lists every key)",
+         syntax="[pattern]")
+def keys(e: Engine, s: Session, args: list[bytes]) -> object:
+    if len(args) > 2:
+        raise CommandError("wrong number of arguments for 'keys' command")
+    matches = compile_glob(args[1] if len(args) == 2 else b"*")
+    return [key for key in e.keyspace.live_keys(e.now_ms) if matches(key)]
+
+
+@command("scan", -2, "readonly", group="generic",
+         summary="Iterate over the keys incrementally",
+         syntax="cursor [MATCH pattern] [COUNT count] [TYPE type]")
+def scan(e: Engine, s: Session, args: list[bytes]) -> object:
+    raw = args[1]
+    if not raw.isdigit() or int(raw) > 2**64 - 1:
+        raise CommandError("invalid cursor")
+    pattern, count, wanted_type = b"*", 10, None
+    i = 2
+    while i < len(args):
+        word = args[i].upper()
+        if i + 1 >= len(args):
+            raise SyntaxErr()
+        if word == b"MATCH":
+            pattern = args[i + 1]
+        elif word == b"COUNT":
+            count = parse_int(args[i + 1])
+            if count < 1:
+                raise SyntaxErr()
+        elif word == b"TYPE":
+            wanted_type = args[i + 1].lower()
+        else:
+            raise SyntaxErr()
+        i += 2
+    cursor, page = e.scans.page(int(raw), count, e.keyspace.keys_view())
+    ks, now, matches = e.keyspace, e.now_ms, compile_glob(pattern)
+    found = []
+    for key in page:
+        value = ks.get(key, now)
+        if value is None or not matches(key):
+            continue
+        if wanted_type is not None and type_name(value) != wanted_type:
+            continue
+        found.append(key)
+    return [str(cursor).encode(), found]
+
+
+@command("randomkey", 1, "readonly", group="generic",
+         summary="A random key", syntax="")
+def randomkey(e: Engine, s: Session, args: list[bytes]) -> object:
+    ks = e.keyspace
+    for _ in range(16):
+        total = len(ks)
+        if total == 0:
+            return None
+        key = next(islice(iter(ks.keys_view()), e.random.randrange(total), None))
+        if ks.contains(key, e.now_ms):
+            return key
+    live = ks.live_keys(e.now_ms)
+    return e.random.choice(live) if live else None
+
+
+@command("rename", 3, "write", group="generic", keys=(1, 2, 1),
+         summary="Rename a key, replacing the destination", syntax="key newkey")
+def rename(e: Engine, s: Session, args: list[bytes]) -> object:
+    src, dst = args[1], args[2]
+    if not e.keyspace.contains(src, e.now_ms):
+        raise NoSuchKey()
+    if src == dst:
+        return OK
+    return Write(OK, Rename(src, dst))
+
+
+@command("renamenx", 3, "write fast", group="generic", keys=(1, 2, 1),
+         summary="Rename a key if the new name is free", syntax="key newkey")
+def renamenx(e: Engine, s: Session, args: list[bytes]) -> object:
+    src, dst = args[1], args[2]
+    if not e.keyspace.contains(src, e.now_ms):
+        raise NoSuchKey()
+    if src == dst or e.keyspace.contains(dst, e.now_ms):
+        return 0
+    return Write(1, Rename(src, dst))
+
+
+def _expire(e: Engine, args: list[bytes], unit_ms: int, absolute: bool, name: str) -> object:
+    key, amount = args[1], parse_int(args[2])
+    flags = {a.upper() for a in args[3:]}
+    if not flags <= {b"NX", b"XX", b"GT", b"LT"}:
+        bad = next(a for a in args[3:] if a.upper() not in (b"NX", b"XX", b"GT", b"LT"))
+        raise CommandError(f"Unsupported option {bad.decode('utf-8', 'replace')}")
+    if b"NX" in flags and flags & {b"XX", b"GT", b"LT"}:
+        raise CommandError("NX and XX, GT or LT options at the same time are not compatible")
+    if {b"GT", b"LT"} <= flags:
+        raise CommandError("GT and LT options at the same time are not compatible")
+    if abs(amount) > INT64_MAX // unit_ms:
+        raise CommandError(f"invalid expire time in '{name}' command")
+    deadline = amount * unit_ms + (0 if absolute else e.now_ms)
+    if deadline > INT64_MAX:
+        raise CommandError(f"invalid expire time in '{name}' command")
+    ks = e.keyspace
+    if not ks.contains(key, e.now_ms):
+        return 0
+    current = ks.expire_at(key)
+    if b"NX" in flags and current is not None:
+        return 0
+    if b"XX" in flags and current is None:
+        return 0
+    if b"GT" in flags and (current is None or deadline <= current):
+        return 0
+    if b"LT" in flags and current is not None and deadline >= current:
+        return 0
+    if deadline <= e.now_ms:
+        return Write(1, Delete((key,)))
+    return Write(1, SetExpiry(key, deadline))
+
+
+@command("expire", -3, "write fast", group="generic", keys=(1, 1, 1),
+         summary="Set a key's time to live in seconds", syntax="key seconds [NX|XX|GT|LT]")
+def expire(e: Engine, s: Session, args: list[bytes]) -> object:
+    return _expire(e, args, 1000, False, "expire")
+
+
+@command("pexpire", -3, "write fast", group="generic", keys=(1, 1, 1),
+         summary="Set a key's time to live in milliseconds",
+         syntax="key milliseconds [NX|XX|GT|LT]")
+def pexpire(e: Engine, s: Session, args: list[bytes]) -> object:
+    return _expire(e, args, 1, False, "pexpire")
+
+
+@command("expireat", -3, "write fast", group="generic", keys=(1, 1, 1),
+         summary="Set a key's expiry as a Unix time in seconds",
+         syntax="key unix-time-seconds [NX|XX|GT|LT]")
+def expireat(e: Engine, s: Session, args: list[bytes]) -> object:
+    return _expire(e, args, 1000, True, "expireat")
+
+
+@command("pexpireat", -3, "write fast", group="generic", keys=(1, 1, 1),
+         summary="Set a key's expiry as a Unix time in milliseconds",
+         syntax="key unix-time-milliseconds [NX|XX|GT|LT]")
+def pexpireat(e: Engine, s: Session, args: list[bytes]) -> object:
+    return _expire(e, args, 1, True, "pexpireat")
+
+
+def _deadline_or_code(e: Engine, key: bytes) -> int:
+    """The key's deadline in ms, -2 if the key is absent, -1 if it has none."""
+    if not e.keyspace.contains(key, e.now_ms):
+        return -2
+    deadline = e.keyspace.expire_at(key)
+    return -1 if deadline is None else deadline
+
+
+@command("ttl", 2, "readonly fast", group="generic", keys=(1, 1, 1),
+         summary="Seconds until a key expires", syntax="key")
+def ttl(e: Engine, s: Session, args: list[bytes]) -> object:
+    deadline = _deadline_or_code(e, args[1])
+    return deadline if deadline < 0 else (deadline - e.now_ms + 500) // 1000
+
+
+@command("pttl", 2, "readonly fast", group="generic", keys=(1, 1, 1),
+         summary="Milliseconds until a key expires", syntax="key")
+def pttl(e: Engine, s: Session, args: list[bytes]) -> object:
+    deadline = _deadline_or_code(e, args[1])
+    return deadline if deadline < 0 else deadline - e.now_ms
+
+
+@command("expiretime", 2, "readonly fast", group="generic", keys=(1, 1, 1), since="7.0.0",
+         summary="The Unix time in seconds at which a key expires", syntax="key")
+def expiretime(e: Engine, s: Session, args: list[bytes]) -> object:
+    deadline = _deadline_or_code(e, args[1])
+    return deadline if deadline < 0 else deadline // 1000
+
+
+@command("pexpiretime", 2, "readonly fast", group="generic", keys=(1, 1, 1), since="7.0.0",
+         summary="The Unix time in milliseconds at which a key expires", syntax="key")
+def pexpiretime(e: Engine, s: Session, args: list[bytes]) -> object:
+    return _deadline_or_code(e, args[1])
+
+
+@command("persist", 2, "write fast", group="generic", keys=(1, 1, 1),
+         summary="Remove a key's expiry", syntax="key")
+def persist(e: Engine, s: Session, args: list[bytes]) -> object:
+    key = args[1]
+    if not e.keyspace.contains(key, e.now_ms) or e.keyspace.expire_at(key) is None:
+        return 0
+    return Write(1, SetExpiry(key, None))

@@ -1,0 +1,162 @@
+"""Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SHUTDOWN."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tandemkv.commands.errors import CommandError, SyntaxErr, unknown_subcommand
+from tandemkv.commands.glob import compile_glob
+from tandemkv.commands.settings import PARAMS, attr_name, redis_name
+from tandemkv.commands.table import NO_REPLY, Write, command
+from tandemkv.protocol.types import OK, Verbatim
+from tandemkv.storage.mutation import FlushAll
+
+if TYPE_CHECKING:
+    from tandemkv.commands.engine import Engine
+    from tandemkv.commands.session import Session
+
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
+                    "cpu", "keyspace")
+
+
+def info_sections(e: Engine) -> dict[str, dict[str, object]]:
+    """Every INFO section: the host's, plus the ones the engine itself knows."""
+    sections: dict[str, dict[str, object]] = {name: {} for name in DEFAULT_SECTIONS}
+    sections |= e.host.server_info()
+    stats = sections.setdefault("stats", {})
+    stats.setdefault("total_commands_processed", e.stats.commands)
+    stats.setdefault("total_error_replies", e.stats.errors)
+    keyspace: dict[str, object] = {}
+    if len(e.keyspace):
+        keyspace["db0"] = (
+            f"keys={len(e.keyspace)},expires={e.keyspace.expiring_count()},avg_ttl=0"
+        )
+    sections["keyspace"] = keyspace
+    return sections
+
+
+def render_info(sections: dict[str, dict[str, object]], wanted: list[str]) -> bytes:
+    if not wanted or wanted == ["default"]:
+        wanted = list(DEFAULT_SECTIONS)
+    elif "all" in wanted or "everything" in wanted:
+        wanted = list(sections)
+    blocks = []
+    for name in wanted:
+        fields = sections.get(name)
+        if fields is None:
+            continue
+        lines = [f"# {name.capitalize()}"] + [f"{k}:{v}" for k, v in fields.items()]
+        blocks.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(blocks).encode()
+
+
+@command("info", -1, "loading", group="server",
+         summary="Information and statistics about the server", syntax="[section [section ...]]")
+def info(e: Engine, s: Session, args: list[bytes]) -> object:
+    wanted = [a.decode("utf-8", "replace").lower() for a in args[1:]]
+    return Verbatim("txt", render_info(info_sections(e), wanted))
+
+
+@command("dbsize", 1, "readonly fast", group="server",
+         summary="The number of keys", syntax="")
+def dbsize(e: Engine, s: Session, args: list[bytes]) -> object:
+    return len(e.keyspace)
+
+
+def _flush(args: list[bytes]) -> object:
+    if len(args) > 2 or (len(args) == 2 and args[1].upper() not in (b"ASYNC", b"SYNC")):
+        raise SyntaxErr()
+    return Write(OK, FlushAll())
+
+
+@command("flushdb", -1, "write", group="server",
+         summary="Remove every key", syntax="[ASYNC|SYNC]")
+def flushdb(e: Engine, s: Session, args: list[bytes]) -> object:
+    return _flush(args)
+
+
+@command("flushall", -1, "write", group="server",
+         summary="Remove every key", syntax="[ASYNC|SYNC]")
+def flushall(e: Engine, s: Session, args: list[bytes]) -> object:
+    return _flush(args)
+
+
+@command("time", 1, "fast loading", group="server",
+         summary="The server's time as Unix seconds and microseconds", syntax="")
+def time_(e: Engine, s: Session, args: list[bytes]) -> object:
+    seconds, millis = divmod(e.now_ms, 1000)
+    return [str(seconds).encode(), str(millis * 1000).encode()]
+
+
+@command("shutdown", -1, "admin loading", group="server",
+         summary="Stop the server gracefully", syntax="[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
+def shutdown(e: Engine, s: Session, args: list[bytes]) -> object:
+    options = {a.upper() for a in args[1:]}
+    if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"}:
+        raise SyntaxErr()
+    if b"ABORT" in options:
+        raise CommandError("No shutdown in progress.")
+    e.host.request_shutdown()
+    s.close_after_reply = True
+    return NO_REPLY
+
+
+def _config_get(e: Engine, patterns: list[bytes]) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for pattern in patterns:
+        matches = compile_glob(pattern.lower())
+        for attr, param in PARAMS.items():
+            name = redis_name(attr).encode()
+            if matches(name):
+                found[name] = param.show(getattr(e.settings, attr)).encode()
+    return found
+
+
+def _config_set(e: Engine, args: list[bytes]) -> object:
+    if len(args) < 4 or len(args) % 2 != 0:
+        raise CommandError("wrong number of arguments for 'config|set' command")
+    changes: dict[str, object] = {}
+    for raw_name, raw_value in zip(args[2::2], args[3::2], strict=True):
+        name = raw_name.decode("utf-8", "replace")
+        param = PARAMS.get(attr_name(name))
+        if param is None:
+            raise CommandError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
+        if param.parse is None:
+            raise CommandError(
+                f"CONFIG SET failed (possibly related to argument '{name}') - "
+                "can't set immutable config"
+            )
+        try:
+            changes[attr_name(name)] = param.parse(raw_value.decode("utf-8", "replace"))
+        except ValueError as error:
+            raise CommandError(
+                f"CONFIG SET failed (possibly related to argument '{name}') - {error}"
+            ) from None
+    for attr, value in changes.items():
+        setattr(e.settings, attr, value)
+    return OK
+
+
+@command("config", -2, "admin", group="server",
+         subcommands=("get", "set", "resetstat", "rewrite", "help"),
+         summary="Read or change runtime settings",
+         syntax="GET parameter [parameter ...]|SET parameter value [parameter value ...]|"
+                "RESETSTAT|HELP")
+def config(e: Engine, s: Session, args: list[bytes]) -> object:
+    sub = args[1].upper()
+    if sub == b"GET":
+        if len(args) < 3:
+            raise CommandError("wrong number of arguments for 'config|get' command")
+        return _config_get(e, args[2:])
+    if sub == b"SET":
+        return _config_set(e, args)
+    if sub == b"RESETSTAT" and len(args) == 2:
+        e.stats.commands = e.stats.errors = 0
+        return OK
+    if sub == b"REWRITE" and len(args) == 2:
+        raise CommandError("CONFIG REWRITE is not supported: tandemkv never writes its "
+                           "configuration file; edit the TOML file instead")
+    if sub == b"HELP" and len(args) == 2:
+        return [b"CONFIG GET <pattern>", b"CONFIG SET <name> <value> [<name> <value> ...]",
+                b"CONFIG RESETSTAT", b"HELP"]
+    raise unknown_subcommand("config", args[1])

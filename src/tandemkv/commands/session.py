@@ -1,0 +1,68 @@
+"""Per-connection state that commands read and change, and the host interface through
+which server-wide commands (CLIENT, INFO, SHUTDOWN) see the running server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(slots=True, eq=False)
+class Session:
+    """One client connection as the command layer sees it. No socket in here."""
+
+    id: int
+    addr: str = ""
+    laddr: str = ""
+    created_ms: int = 0
+    last_active_ms: int = 0
+    name: bytes = b""
+    lib_name: bytes = b""
+    lib_ver: bytes = b""
+    resp: int = 2
+    authenticated: bool = False
+    # MULTI state: the queued commands, or None when not in a transaction.
+    queued: list[list[bytes]] | None = None
+    queue_failed: bool = False
+    # WATCH state: the keys followed, and whether one of them changed (a WatchFlag).
+    watched: list[bytes] = field(default_factory=list)
+    dirty: bool = False
+    last_command: str = "NULL"
+    # Set by commands; the connection acts on them after writing the reply.
+    close_after_reply: bool = False
+    killed: bool = False
+
+
+class Host(Protocol):
+    """What the running server offers to server-wide commands."""
+
+    def sessions(self) -> Iterable[Session]: ...
+
+    def kill(self, session: Session) -> None:
+        """Close `session`'s connection once its pending replies are written."""
+
+    def server_info(self) -> dict[str, dict[str, object]]:
+        """INFO sections the server owns (server, clients, stats, memory...)."""
+
+    def request_shutdown(self) -> None: ...
+
+
+class DetachedHost:
+    """A host with no server around it: for the embedded store and pure tests."""
+
+    def __init__(self) -> None:
+        self.shutdown_requested = False
+        self.killed: list[Session] = []
+
+    def sessions(self) -> Iterable[Session]:
+        return ()
+
+    def kill(self, session: Session) -> None:
+        self.killed.append(session)
+
+    def server_info(self) -> dict[str, dict[str, object]]:
+        return {}
+
+    def request_shutdown(self) -> None:
+        self.shutdown_requested = True

@@ -1,0 +1,118 @@
+"""The command table: one entry per command, looked up once per request.
+
+Arity follows Redis's convention: a positive number is the exact argument count including
+the command name, a negative one is a minimum. Flags are Redis's names where they exist:
+`write`, `readonly`, `admin`, `noauth` (allowed before AUTH), `fast`, `loading`,
+`no-multi` (refused inside MULTI), `multi-control` (runs even inside MULTI: EXEC, DISCARD...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from tandemkv.commands.engine import Engine
+    from tandemkv.commands.session import Session
+    from tandemkv.storage.mutation import Mutation
+
+
+class Write(NamedTuple):
+    """What a write handler returns: the reply and the mutation that makes it true."""
+
+    reply: object
+    mutation: Mutation
+
+
+Handler = Callable[["Engine", "Session", list[bytes]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    arity: int
+    flags: frozenset[str]
+    handler: Handler
+    group: str
+    summary: str
+    syntax: str = ""
+    since: str = "1.0.0"
+    first_key: int = 0
+    last_key: int = 0
+    key_step: int = 0
+    subcommands: tuple[str, ...] = field(default=())
+
+    @property
+    def is_write(self) -> bool:
+        return "write" in self.flags
+
+    @property
+    def runs_in_multi(self) -> bool:
+        return "multi-control" in self.flags
+
+
+TABLE: dict[bytes, CommandSpec] = {}
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    *,
+    group: str,
+    summary: str,
+    syntax: str = "",
+    since: str = "1.0.0",
+    keys: tuple[int, int, int] = (0, 0, 0),
+    subcommands: tuple[str, ...] = (),
+    aliases: tuple[str, ...] = (),
+) -> Callable[[Handler], Handler]:
+    """Register a handler under `name` (and `aliases`) in the table."""
+
+    def register(handler: Handler) -> Handler:
+        for each in (name, *aliases):
+            spec = CommandSpec(
+                name=each.lower(),
+                arity=arity,
+                flags=frozenset(flags.split()),
+                handler=handler,
+                group=group,
+                summary=summary,
+                syntax=syntax,
+                since=since,
+                first_key=keys[0],
+                last_key=keys[1],
+                key_step=keys[2],
+                subcommands=subcommands,
+            )
+            # Clients send upper or lower case; registering both spares a .lower() per call.
+            TABLE[each.lower().encode()] = spec
+            TABLE[each.upper().encode()] = spec
+        return handler
+
+    return register
+
+
+def lookup(name: bytes) -> CommandSpec | None:
+    spec = TABLE.get(name)
+    if spec is None:
+        spec = TABLE.get(name.lower())
+    return spec
+
+
+def unique_specs() -> list[CommandSpec]:
+    """Each command once, sorted by name."""
+    seen: dict[str, CommandSpec] = {}
+    for spec in TABLE.values():
+        seen[spec.name] = spec
+    return [seen[name] for name in sorted(seen)]
+
+
+class NoReplyType:
+    """Returned by a handler whose connection closes without a reply (SHUTDOWN)."""
+
+    __slots__ = ()
+
+
+NO_REPLY = NoReplyType()

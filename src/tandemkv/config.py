@@ -1,0 +1,168 @@
+"""One frozen Config, built once from flags > environment > TOML file > defaults.
+
+The CLI only parses arguments into a dict of overrides; everything about sources,
+precedence and validation lives here, so a bad value is reported the same way wherever it
+came from: one line naming the setting and its source.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from tandemkv.commands.settings import Settings
+
+DEFAULT_ADDRESS = "127.0.0.1:7000"
+DEFAULT_DB_PATH = "./tandemkv-data"
+ENV_PREFIX = "TANDEMKV_"
+
+
+class ConfigError(Exception):
+    """A setting is missing, unknown or malformed; the message names it and its source."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_address(text: str, *, allow_port_zero: bool = True) -> Address:
+    """HOST:PORT, [IPv6]:PORT, or :PORT (loopback)."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ValueError(f"'{text}' is not HOST:PORT")
+    host = host.strip("[]") or "127.0.0.1"
+    port = int(port_text)
+    if not (0 if allow_port_zero else 1) <= port <= 65535:
+        raise ValueError(f"port {port} is out of range (1-65535)")
+    return Address(host, port)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    db_path: str = DEFAULT_DB_PATH
+    address: str = DEFAULT_ADDRESS
+    requirepass: str = ""
+    protected_mode: bool = True
+    maxclients: int = 10000
+    timeout: int = 0
+    proto_max_bulk_len: int = 512 * 1024 * 1024
+    hz: int = 10
+    parser: str = "auto"
+    event_loop: str = "auto"
+    config_file: str = ""
+
+    @property
+    def listen(self) -> Address:
+        return parse_address(self.address)
+
+    def runtime_settings(self) -> Settings:
+        listen = self.listen
+        return Settings(
+            requirepass=self.requirepass,
+            maxclients=self.maxclients,
+            timeout=self.timeout,
+            proto_max_bulk_len=self.proto_max_bulk_len,
+            protected_mode=self.protected_mode,
+            bind=listen.host,
+            port=listen.port,
+            hz=self.hz,
+        )
+
+
+_CHOICES = {"parser": ("auto", "python", "hiredis"), "event_loop": ("auto", "asyncio", "uvloop")}
+_FIELD_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def _coerce(name: str, raw: object, source: str) -> object:
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind == "bool":
+            return _to_bool(raw)
+        if kind == "int":
+            if isinstance(raw, bool) or not isinstance(raw, (int, str)):
+                raise ValueError("expected an integer")
+            value = int(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+        if not isinstance(raw, str):
+            raise ValueError("expected a string")
+        if name in _CHOICES and raw not in _CHOICES[name]:
+            raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
+        if name == "address":
+            parse_address(raw)
+        return raw
+    except ValueError as error:
+        raise ConfigError(f"invalid {name.replace('_', '-')} {raw!r} ({source}): {error}") from None
+
+
+def _to_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("yes", "true", "1", "on"):
+        return True
+    if isinstance(raw, str) and raw.lower() in ("no", "false", "0", "off"):
+        return False
+    raise ValueError("expected yes or no")
+
+
+def _from_toml(path: str) -> dict[str, object]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    values: dict[str, object] = {}
+    for key, raw in data.items():
+        name = key.replace("-", "_")
+        if name not in _FIELD_TYPES or name == "config_file":
+            raise ConfigError(f"unknown setting '{key}' in config file {path}")
+        values[name] = _coerce(name, raw, f"config file {path}")
+    return values
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name in _FIELD_TYPES:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and name != "config_file":
+            values[name] = _coerce(name, raw, f"environment {ENV_PREFIX}{name.upper()}")
+    return values
+
+
+def load_config(
+    flags: Mapping[str, object], env: Mapping[str, str] | None = None
+) -> Config:
+    """Merge flags (None = not given) over the environment over the TOML file over defaults."""
+    env = os.environ if env is None else env
+    given = {k: v for k, v in flags.items() if v is not None}
+    config_file = str(given.get("config_file") or env.get(ENV_PREFIX + "CONFIG", ""))
+    merged: dict[str, object] = {}
+    if config_file:
+        merged.update(_from_toml(config_file))
+        merged["config_file"] = str(Path(config_file).resolve())
+    merged.update(_from_env(env))
+    for name, raw in given.items():
+        if name != "config_file":
+            merged[name] = _coerce(name, raw, "command line")
+    return replace(Config(), **merged)  # type: ignore[arg-type]

@@ -1,0 +1,229 @@
+"""The server: listening socket, the connection registry, periodic work and shutdown.
+
+It is also the engine's Host, giving CLIENT, INFO and SHUTDOWN their view of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import random
+import resource
+import sys
+import time
+from collections.abc import Iterable
+
+from tandemkv import __version__
+from tandemkv.commands.engine import Engine
+from tandemkv.commands.session import Session
+from tandemkv.config import Config
+from tandemkv.server.connection import ClientConnection
+from tandemkv.server.writelog import VolatileLog, WriteLog
+from tandemkv.storage.keyspace import Keyspace
+
+# How many expired keys one cron step may delete before yielding to clients.
+EXPIRE_BUDGET = 1000
+SHUTDOWN_DRAIN_SECONDS = 5.0
+
+
+class ServerStats:
+    __slots__ = (
+        "connections_received",
+        "expired_keys",
+        "net_input_bytes",
+        "net_output_bytes",
+        "rejected_connections",
+    )
+
+    def __init__(self) -> None:
+        self.connections_received = 0
+        self.rejected_connections = 0
+        self.expired_keys = 0
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+
+
+class Server:
+    def __init__(self, config: Config, log: WriteLog | None = None) -> None:
+        self.config = config
+        self.settings = config.runtime_settings()
+        self.engine = Engine(random.Random(), Keyspace(), self.settings, host=self)
+        self.log: WriteLog = log if log is not None else VolatileLog()
+        self.use_hiredis = {"auto": None, "hiredis": True, "python": False}[config.parser]
+        self.stats = ServerStats()
+        self.connections: dict[Session, ClientConnection] = {}
+        self.started_at = time.monotonic()
+        self.stopping = asyncio.Event()
+        self._next_id = 0
+        self._listener: asyncio.base_events.Server | None = None
+        self._cron: asyncio.TimerHandle | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> str:
+        """Listen; return the bound address as HOST:PORT (the port may have been 0)."""
+        listen = self.config.listen
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            lambda: ClientConnection(self), listen.host, listen.port, backlog=1024
+        )
+        sock = self._listener.sockets[0].getsockname()
+        self.settings.port = sock[1]
+        self._schedule_cron()
+        host = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
+        return f"{host}:{sock[1]}"
+
+    async def serve_until_stopped(self) -> None:
+        await self.stopping.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop accepting, let written replies drain, close clients, flush the log."""
+        if self._cron is not None:
+            self._cron.cancel()
+        if self._listener is not None:
+            self._listener.close()
+        connections = list(self.connections.values())
+        for conn in connections:
+            if conn.transport is not None:
+                conn.transport.pause_reading()
+        deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS
+        while time.monotonic() < deadline and any(
+            c.transport is not None and c.transport.get_write_buffer_size() > 0
+            for c in connections
+        ):
+            await asyncio.sleep(0.01)
+        for conn in connections:
+            conn.close()
+        self.log.close()
+        if self._listener is not None:
+            await self._listener.wait_closed()
+
+    def request_shutdown(self) -> None:
+        self.stopping.set()
+
+    # ---------------------------------------------------------------- clients
+
+    def admit(self, conn: ClientConnection) -> bool:
+        self.stats.connections_received += 1
+        if len(self.connections) >= self.settings.maxclients or self.stopping.is_set():
+            self.stats.rejected_connections += 1
+            conn.refuse("ERR max number of clients reached")
+            return False
+        self.connections[conn.session] = conn
+        return True
+
+    def forget(self, conn: ClientConnection) -> None:
+        if self.connections.pop(conn.session, None) is not None:
+            from tandemkv.commands.transactions import end_transaction
+
+            end_transaction(self.engine, conn.session)
+
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def sessions(self) -> Iterable[Session]:
+        return list(self.connections)
+
+    def kill(self, session: Session) -> None:
+        session.killed = True
+        conn = self.connections.get(session)
+        if conn is not None and not conn.session.close_after_reply:
+            # Another client's connection: close it now; our own closes after the reply.
+            conn.session.close_after_reply = True
+            asyncio.get_running_loop().call_soon(conn.close)
+
+    # ---------------------------------------------------------------- cron
+
+    def _schedule_cron(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._cron = loop.call_later(1 / max(self.settings.hz, 1), self._run_cron)
+
+    def _run_cron(self) -> None:
+        """Active expiry (bounded) and idle-client timeouts, hz times a second."""
+        engine = self.engine
+        engine.now_ms = now = time.time_ns() // 1_000_000
+        removed = engine.active_expire(EXPIRE_BUDGET)
+        self.stats.expired_keys += removed
+        mutations = engine.take_mutations()
+        if mutations:
+            self.log.append(mutations)
+        if self.settings.timeout:
+            limit = now - self.settings.timeout * 1000
+            for session, conn in list(self.connections.items()):
+                if session.last_active_ms < limit and session.queued is None:
+                    conn.close()
+        if removed >= EXPIRE_BUDGET:
+            # More are due: keep going soon, but let clients run in between.
+            self._cron = asyncio.get_running_loop().call_later(0.001, self._run_cron)
+        else:
+            self._schedule_cron()
+
+    # ---------------------------------------------------------------- INFO
+
+    def server_info(self) -> dict[str, dict[str, object]]:
+        uptime = int(time.monotonic() - self.started_at)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        rss = _rss_bytes()
+        return {
+            "server": {
+                "redis_version": "7.2.0",
+                "tandemkv_version": __version__,
+                "redis_mode": "standalone",
+                "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+                "arch_bits": 64 if sys.maxsize > 2**32 else 32,
+                "python_version": platform.python_version(),
+                "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+                "process_id": os.getpid(),
+                "tcp_port": self.settings.port,
+                "uptime_in_seconds": uptime,
+                "uptime_in_days": uptime // 86400,
+                "hz": self.settings.hz,
+                "config_file": self.config.config_file,
+            },
+            "clients": {
+                "connected_clients": len(self.connections),
+                "maxclients": self.settings.maxclients,
+                "blocked_clients": 0,
+            },
+            "memory": {
+                "used_memory": rss,
+                "used_memory_human": _human(rss),
+                "used_memory_rss": rss,
+                "used_memory_rss_human": _human(rss),
+            },
+            "persistence": {"loading": 0},
+            "stats": {
+                "total_connections_received": self.stats.connections_received,
+                "total_commands_processed": self.engine.stats.commands,
+                "total_net_input_bytes": self.stats.net_input_bytes,
+                "total_net_output_bytes": self.stats.net_output_bytes,
+                "rejected_connections": self.stats.rejected_connections,
+                "expired_keys": self.stats.expired_keys,
+                "total_error_replies": self.engine.stats.errors,
+            },
+            "replication": {"role": "master", "connected_slaves": 0},
+            "cpu": {
+                "used_cpu_sys": f"{usage.ru_stime:.6f}",
+                "used_cpu_user": f"{usage.ru_utime:.6f}",
+            },
+        }
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024:
+            return f"{value:.2f}{unit}"
+        value /= 1024
+    return f"{value:.2f}T"

@@ -1,0 +1,187 @@
+"""One client connection: bytes in, the decoder, the engine, encoded replies out.
+
+An asyncio.Protocol rather than streams: data_received runs every complete command in the
+chunk back to back (pipelining) and writes all replies with one transport.write, which is
+what keeps a Python server close to Redis on small commands.
+
+Back-pressure: when the transport's buffer passes its high-water mark asyncio calls
+pause_writing; we then stop reading and stop running buffered commands until it drains, so
+a client that pipelines big GETs and never reads cannot make us buffer without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, cast
+
+from tandemkv.commands.session import Session
+from tandemkv.commands.table import NO_REPLY
+from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
+from tandemkv.protocol.types import ErrorReply
+
+if TYPE_CHECKING:
+    from tandemkv.server.app import Server
+
+# Stop running buffered commands once this much output is waiting for the socket.
+OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.engine = server.engine
+        self.transport: asyncio.Transport | None = None
+        self.session = Session(id=0)
+        self.decoder = make_request_decoder(use_hiredis=server.use_hiredis)
+        self.writing_paused = False
+        self.waiting_for_log = False
+        self.closing = False
+
+    # ------------------------------------------------------------ asyncio hooks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio's.
+        self.transport = transport = cast(asyncio.Transport, transport)
+        if not self.server.admit(self):
+            return
+        now = _now_ms()
+        session = self.session
+        session.id = self.server.next_client_id()
+        session.addr = _format_peer(transport.get_extra_info("peername"))
+        session.laddr = _format_peer(transport.get_extra_info("sockname"))
+        session.created_ms = session.last_active_ms = now
+        settings = self.server.settings
+        session.authenticated = not settings.requirepass
+        self.decoder.set_limits(self._limits())
+        transport.set_write_buffer_limits(high=OUTPUT_SOFT_LIMIT)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.server.forget(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.server.stats.net_input_bytes += len(data)
+        self.decoder.feed(data)
+        if not (self.writing_paused or self.waiting_for_log):
+            self.run_buffered()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+            self.run_buffered()
+
+    # ------------------------------------------------------------ the hot path
+
+    def run_buffered(self) -> None:
+        """Run every complete command in the decoder's buffer and send the replies."""
+        engine, session, decoder = self.engine, self.session, self.decoder
+        resp = session.resp
+        authenticated = session.authenticated
+        engine.now_ms = now = _now_ms()
+        session.last_active_ms = now
+        out: list[bytes] = []
+        size = 0
+        while not self.closing:
+            try:
+                args = decoder.next_command()
+            except ProtocolError as error:
+                out.append(encode_reply(ErrorReply(error.reply_text()), resp == 3))
+                session.close_after_reply = True
+                break
+            if args is None:
+                break
+            reply = engine.execute(session, args)
+            # HELLO, AUTH, RESET, QUIT and CLIENT KILL change the session under us; HELLO 3
+            # is itself answered in RESP3.
+            resp = session.resp
+            if reply is not NO_REPLY:
+                chunk = encode_reply(reply, resp == 3)
+                out.append(chunk)
+                size += len(chunk)
+            if session.authenticated is not authenticated:
+                authenticated = session.authenticated
+                decoder.set_limits(self._limits())
+            if session.close_after_reply or session.killed:
+                break
+            if size > OUTPUT_SOFT_LIMIT:
+                self._send(out)
+                out, size = [], 0
+                if self.writing_paused:
+                    return
+        mutations = engine.take_mutations()
+        if mutations:
+            log = self.server.log
+            position = log.append(mutations)
+            if not log.is_safe(position):
+                self._hold_until_safe(position, out)
+                return
+        self._send(out)
+        self._close_if_asked()
+
+    # ------------------------------------------------------------ helpers
+
+    def _limits(self) -> DecoderLimits:
+        limits = DecoderLimits(max_bulk_len=self.server.settings.proto_max_bulk_len)
+        if not self.session.authenticated:
+            return DecoderLimits.unauthenticated(limits)
+        return limits
+
+    def _hold_until_safe(self, position: int, out: list[bytes]) -> None:
+        self.waiting_for_log = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+        def release() -> None:
+            self.waiting_for_log = False
+            self._send(out)
+            if self._close_if_asked():
+                return
+            if self.transport is not None and not self.closing:
+                self.transport.resume_reading()
+                if not self.writing_paused:
+                    self.run_buffered()
+
+        self.server.log.when_safe(position, release)
+
+    def _send(self, out: list[bytes]) -> None:
+        if not out or self.transport is None or self.transport.is_closing():
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        self.server.stats.net_output_bytes += len(data)
+        self.transport.write(data)
+
+    def _close_if_asked(self) -> bool:
+        if self.session.close_after_reply or self.session.killed:
+            self.close()
+            return True
+        return False
+
+    def close(self) -> None:
+        """Close after the replies already written have been flushed."""
+        self.closing = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def refuse(self, message: str) -> None:
+        """Answer a connection we will not serve with one error, then close it."""
+        assert self.transport is not None
+        self.transport.write(encode_reply(ErrorReply(message), False))
+        self.close()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _format_peer(peer: object) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        host, port = peer[0], peer[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(peer or "")
