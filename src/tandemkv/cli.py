@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="most client connections at once (default 10000)")
     server.add_argument("--timeout", type=int, metavar="SECONDS",
                         help="close clients idle this long (default 0: never)")
+    server.add_argument("--fsync", choices=("always", "everysec", "no"),
+                        help="when the log is fsynced: before each reply (always), about once "
+                        "a second (everysec, the default), or when the OS likes (no)")
+    server.add_argument("--truncate-corrupt-log", action="store_true", default=None,
+                        help="start even though the log is corrupt mid-file, dropping "
+                        "everything from the damage on (a copy is kept)")
     server.add_argument("--parser", choices=("auto", "python", "hiredis"),
                         help="request parser (default auto: hiredis if installed)")
     server.add_argument("--event-loop", choices=("auto", "asyncio", "uvloop"),
@@ -104,6 +110,8 @@ def _run_server(args: argparse.Namespace) -> int:
         "timeout": args.timeout,
         "parser": args.parser,
         "event_loop": args.event_loop,
+        "fsync": args.fsync,
+        "truncate_corrupt_log": args.truncate_corrupt_log,
     }
     try:
         config = load_config(flags)

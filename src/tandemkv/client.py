@@ -36,7 +36,11 @@ class Client:
             raise ClientError(f"cannot connect to {address}: {error.strerror or error}") from None
         self._decoder = ReplyDecoder()
         if password:
-            self.call("AUTH", password)
+            try:
+                self.call("AUTH", password)
+            except BaseException:
+                self.close()
+                raise
 
     def call(self, *args: bytes | str | int) -> object:
         """Send one command and return its reply; an error reply raises ServerError."""
@@ -48,6 +52,10 @@ class Client:
         if isinstance(reply, ErrorReply):
             raise ServerError(reply.message)
         return reply
+
+    def execute(self, *args: bytes | str | int) -> object:
+        """Like EmbeddedStore.execute, so code can drive either; errors raise ServerError."""
+        return self.call(*args)
 
     def _read_reply(self) -> object:
         while True:

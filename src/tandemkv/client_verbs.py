@@ -5,26 +5,67 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Protocol
 
+import tandemkv
 from tandemkv.cli import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, server_address
 from tandemkv.client import Client, ClientError, ServerError
+from tandemkv.embedded import StoreError
+from tandemkv.storage.errors import DataDirLockedError, StorageError
+
+
+class Executor(Protocol):
+    """A running server (Client) or a data directory opened in-process (EmbeddedStore)."""
+
+    def execute(self, *args: bytes | str | int) -> object: ...
+
+    def close(self) -> None: ...
 
 
 def run_client_verb(args: argparse.Namespace) -> int:
-    address = server_address(args)
-    password = args.password or os.environ.get("TANDEMKV_PASSWORD")
     try:
-        with Client(address, password=password) as client:
-            return _VERBS[args.verb](client, args)
-    except ClientError as error:
+        target = connect(args)
+    except (ClientError, DataDirError) as error:
         print(f"tandemkv: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except ServerError as error:
-        print(f"tandemkv: server error: {error.message}", file=sys.stderr)
+        print(f"tandemkv: server error: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    try:
+        return _VERBS[args.verb](target, args)
+    except ClientError as error:
+        print(f"tandemkv: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except (ServerError, StoreError) as error:
+        print(f"tandemkv: server error: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    finally:
+        target.close()
+
+
+class DataDirError(Exception):
+    """The data directory asked for cannot be opened here."""
+
+
+def connect(args: argparse.Namespace) -> Executor:
+    """--server (or TANDEMKV_SERVER) means the network; else --db-path means in-process;
+    with neither, the default server address."""
+    server_given = args.server or os.environ.get("TANDEMKV_SERVER")
+    if not server_given and args.db_path:
+        try:
+            return tandemkv.open(args.db_path)
+        except DataDirLockedError as error:
+            raise DataDirError(
+                f"{error} A running server owns it: use --server HOST:PORT to talk to it."
+            ) from None
+        except StorageError as error:
+            raise DataDirError(str(error)) from None
+    address = server_address(args)
+    password = args.password or os.environ.get("TANDEMKV_PASSWORD")
+    try:
+        return Client(address, password=password)
     except ValueError as error:
-        print(f"tandemkv: bad --server {address!r}: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        raise ClientError(f"bad server address {address!r}: {error}") from None
 
 
 def _print_bytes(value: bytes) -> None:
@@ -32,14 +73,14 @@ def _print_bytes(value: bytes) -> None:
     sys.stdout.flush()
 
 
-def _put(client: Client, args: argparse.Namespace) -> int:
-    client.call("SET", args.key, args.value)
+def _put(client: Executor, args: argparse.Namespace) -> int:
+    client.execute("SET", args.key, args.value)
     print("OK")
     return EXIT_OK
 
 
-def _get(client: Client, args: argparse.Namespace) -> int:
-    value = client.call("GET", args.key)
+def _get(client: Executor, args: argparse.Namespace) -> int:
+    value = client.execute("GET", args.key)
     if value is None:
         print(f"tandemkv: key not found: {args.key}", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -48,18 +89,18 @@ def _get(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _delete(client: Client, args: argparse.Namespace) -> int:
-    if client.call("DEL", args.key) == 0:
+def _delete(client: Executor, args: argparse.Namespace) -> int:
+    if client.execute("DEL", args.key) == 0:
         print(f"tandemkv: key not found: {args.key}", file=sys.stderr)
         return EXIT_NOT_FOUND
     print("OK")
     return EXIT_OK
 
 
-def _keys(client: Client, args: argparse.Namespace) -> int:
+def _keys(client: Executor, args: argparse.Namespace) -> int:
     cursor: bytes = b"0"
     while True:
-        reply = client.call("SCAN", cursor, "MATCH", args.pattern, "COUNT", 1000)
+        reply = client.execute("SCAN", cursor, "MATCH", args.pattern, "COUNT", 1000)
         assert isinstance(reply, list)
         cursor, batch = reply[0], reply[1]
         for key in batch:

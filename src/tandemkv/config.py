@@ -67,6 +67,9 @@ class Config:
     hz: int = 10
     parser: str = "auto"
     event_loop: str = "auto"
+    fsync: str = "everysec"
+    snapshot_log_bytes: int = 64 * 1024 * 1024
+    truncate_corrupt_log: bool = False
     config_file: str = ""
 
     @property
@@ -84,10 +87,19 @@ class Config:
             bind=listen.host,
             port=listen.port,
             hz=self.hz,
+            appendonly=True,
+            appendfsync=self.fsync,
         )
 
 
-_CHOICES = {"parser": ("auto", "python", "hiredis"), "event_loop": ("auto", "asyncio", "uvloop")}
+_CHOICES = {
+    "parser": ("auto", "python", "hiredis"),
+    "event_loop": ("auto", "asyncio", "uvloop"),
+    "fsync": ("always", "everysec", "no"),
+}
+# Settings only a flag may give: the file is named by a flag, and truncating a corrupt log
+# is a one-off operator decision that must never linger in a file or the environment.
+_FLAG_ONLY = ("config_file", "truncate_corrupt_log")
 _FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 
 
@@ -135,7 +147,7 @@ def _from_toml(path: str) -> dict[str, object]:
     values: dict[str, object] = {}
     for key, raw in data.items():
         name = key.replace("-", "_")
-        if name not in _FIELD_TYPES or name == "config_file":
+        if name not in _FIELD_TYPES or name in _FLAG_ONLY:
             raise ConfigError(f"unknown setting '{key}' in config file {path}")
         values[name] = _coerce(name, raw, f"config file {path}")
     return values
@@ -145,7 +157,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for name in _FIELD_TYPES:
         raw = env.get(ENV_PREFIX + name.upper())
-        if raw is not None and name != "config_file":
+        if raw is not None and name not in _FLAG_ONLY:
             values[name] = _coerce(name, raw, f"environment {ENV_PREFIX}{name.upper()}")
     return values
 

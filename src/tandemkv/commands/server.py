@@ -160,3 +160,23 @@ def config(e: Engine, s: Session, args: list[bytes]) -> object:
         return [b"CONFIG GET <pattern>", b"CONFIG SET <name> <value> [<name> <value> ...]",
                 b"CONFIG RESETSTAT", b"HELP"]
     raise unknown_subcommand("config", args[1])
+
+
+@command("save", 1, "admin no-multi", group="server",
+         summary="Write a snapshot now, blocking until it is durable", syntax="")
+def save(e: Engine, s: Session, args: list[bytes]) -> object:
+    return e.host.save(background=False)
+
+
+@command("bgsave", -1, "admin", group="server",
+         summary="Write a snapshot in a background process", syntax="[SCHEDULE]")
+def bgsave(e: Engine, s: Session, args: list[bytes]) -> object:
+    if len(args) > 2 or (len(args) == 2 and args[1].upper() != b"SCHEDULE"):
+        raise SyntaxErr()
+    return e.host.save(background=True)
+
+
+@command("lastsave", 1, "fast loading", group="server",
+         summary="Unix time of the last successful snapshot", syntax="")
+def lastsave(e: Engine, s: Session, args: list[bytes]) -> object:
+    return e.host.last_save_time()

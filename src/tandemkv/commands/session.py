@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tandemkv.commands.errors import CommandError
+
 
 @dataclass(slots=True, eq=False)
 class Session:
@@ -47,6 +49,12 @@ class Host(Protocol):
 
     def request_shutdown(self) -> None: ...
 
+    def save(self, background: bool) -> object:
+        """Take a snapshot now (SAVE) or in the background (BGSAVE); the reply to send."""
+
+    def last_save_time(self) -> int:
+        """Unix time of the last successful snapshot, 0 if none."""
+
 
 class DetachedHost:
     """A host with no server around it: for the embedded store and pure tests."""
@@ -66,3 +74,9 @@ class DetachedHost:
 
     def request_shutdown(self) -> None:
         self.shutdown_requested = True
+
+    def save(self, background: bool) -> object:
+        raise CommandError("this store has no data directory to save to")
+
+    def last_save_time(self) -> int:
+        return 0

@@ -24,6 +24,7 @@ class Settings:
     # ask for them. There are no RDB save points; "appendonly" says whether writes are logged.
     save: str = ""
     appendonly: bool = False
+    appendfsync: str = "everysec"
 
 
 def _parse_bool(raw: str) -> bool:
@@ -80,6 +81,7 @@ PARAMS: dict[str, Param] = {
         Param("hz", _parse_hz),
         Param("save", None),
         Param("appendonly", None, _show_bool),
+        Param("appendfsync", None),
     )
 }
 

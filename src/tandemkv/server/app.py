@@ -16,11 +16,14 @@ from collections.abc import Iterable
 
 from tandemkv import __version__
 from tandemkv.commands.engine import Engine
+from tandemkv.commands.errors import CommandError
 from tandemkv.commands.session import Session
 from tandemkv.config import Config
+from tandemkv.protocol.types import OK, SimpleString
+from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
-from tandemkv.server.writelog import VolatileLog, WriteLog
-from tandemkv.storage.keyspace import Keyspace
+from tandemkv.server.durable_log import DurableLog, FsyncPolicy
+from tandemkv.storage.store import Store
 
 # How many expired keys one cron step may delete before yielding to clients.
 EXPIRE_BUDGET = 1000
@@ -45,11 +48,14 @@ class ServerStats:
 
 
 class Server:
-    def __init__(self, config: Config, log: WriteLog | None = None) -> None:
+    def __init__(self, config: Config, store: Store, loop: asyncio.AbstractEventLoop) -> None:
         self.config = config
         self.settings = config.runtime_settings()
-        self.engine = Engine(random.Random(), Keyspace(), self.settings, host=self)
-        self.log: WriteLog = log if log is not None else VolatileLog()
+        self.store = store
+        self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
+        self.log = DurableLog(store, FsyncPolicy(config.fsync), loop, self.fatal)
+        self.bgsave = BackgroundSave(store, loop)
+        self.exit_code = 0
         self.use_hiredis = {"auto": None, "hiredis": True, "python": False}[config.parser]
         self.stats = ServerStats()
         self.connections: dict[Session, ClientConnection] = {}
@@ -96,12 +102,52 @@ class Server:
             await asyncio.sleep(0.01)
         for conn in connections:
             conn.close()
-        self.log.close()
+        self.bgsave.abort()
+        if not self.log.failed:
+            self.log.close()
         if self._listener is not None:
             await self._listener.wait_closed()
 
     def request_shutdown(self) -> None:
         self.stopping.set()
+
+    def fatal(self, message: str) -> None:
+        """Storage failed: stop taking writes and exit non-zero with `message`."""
+        print(f"tandemkv: {message}", file=sys.stderr, flush=True)
+        self.exit_code = 1
+        self.stopping.set()
+
+    # ---------------------------------------------------------------- snapshots
+
+    def save(self, background: bool) -> object:
+        if self.bgsave.in_progress:
+            raise CommandError("Background save already in progress")
+        if self.log.failed:
+            raise CommandError("the log failed; this node is stopping")
+        self._log_everything_applied()
+        if background:
+            self.bgsave.start()
+            return SimpleString("Background saving started")
+        self.store.save()
+        return OK
+
+    def _log_everything_applied(self) -> None:
+        """Make the log hold every mutation the keyspace has, before cutting a snapshot.
+
+        A snapshot at index N must contain exactly entries 1..N: replaying an APPEND that
+        the snapshot already holds would apply it twice. Mutations of commands earlier in
+        the current pipeline are still in the engine; they are logged and fsynced here,
+        since their connection will not wait for them itself.
+        """
+        mutations = self.engine.take_mutations()
+        if mutations:
+            self.log.append(mutations)
+        self.log.flush_now()
+        if mutations:
+            self.store.sync()
+
+    def last_save_time(self) -> int:
+        return self.store.last_save_time
 
     # ---------------------------------------------------------------- clients
 
@@ -148,8 +194,11 @@ class Server:
         removed = engine.active_expire(EXPIRE_BUDGET)
         self.stats.expired_keys += removed
         mutations = engine.take_mutations()
-        if mutations:
+        if mutations and not self.log.failed:
             self.log.append(mutations)
+        if self.store.snapshot_due() and not self.bgsave.in_progress and not self.log.failed:
+            self._log_everything_applied()
+            self.bgsave.start()
         if self.settings.timeout:
             limit = now - self.settings.timeout * 1000
             for session, conn in list(self.connections.items()):
@@ -194,7 +243,7 @@ class Server:
                 "used_memory_rss": rss,
                 "used_memory_rss_human": _human(rss),
             },
-            "persistence": {"loading": 0},
+            "persistence": self._persistence_info(),
             "stats": {
                 "total_connections_received": self.stats.connections_received,
                 "total_commands_processed": self.engine.stats.commands,
@@ -209,6 +258,26 @@ class Server:
                 "used_cpu_sys": f"{usage.ru_stime:.6f}",
                 "used_cpu_user": f"{usage.ru_utime:.6f}",
             },
+        }
+
+
+    def _persistence_info(self) -> dict[str, object]:
+        store = self.store
+        return {
+            "loading": 0,
+            "rdb_changes_since_last_save": store.last_index - store.snapshot_index,
+            "rdb_bgsave_in_progress": int(self.bgsave.in_progress),
+            "rdb_last_save_time": store.last_save_time,
+            "rdb_last_bgsave_status": self.bgsave.last_status,
+            "rdb_last_bgsave_time_sec": round(self.bgsave.last_duration),
+            "aof_enabled": 1,
+            "aof_last_write_status": "err" if self.log.failed else "ok",
+            "fsync_policy": self.config.fsync,
+            "log_last_index": store.last_index,
+            "log_synced_index": self.log.synced_through,
+            "log_bytes_since_snapshot": store.log_bytes_since_snapshot,
+            "snapshot_index": store.snapshot_index,
+            "data_dir": store.path,
         }
 
 

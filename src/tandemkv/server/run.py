@@ -8,9 +8,15 @@ import errno
 import resource
 import signal
 import sys
+import time
 
 from tandemkv.config import Config, ConfigError
 from tandemkv.server.app import Server
+from tandemkv.storage.errors import StorageError
+from tandemkv.storage.recovery import TailRepair
+from tandemkv.storage.store import Store
+
+PROGRESS_EVERY_SECONDS = 2.0
 
 
 class StartupError(Exception):
@@ -87,10 +93,16 @@ def run_server(config: Config) -> int:
             _require_hiredis()
         raise_open_files_limit()
         loop = new_event_loop(config.event_loop)
-        server = Server(config)
     except (StartupError, ConfigError) as error:
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
+    try:
+        store = open_store(config)
+    except StorageError as error:
+        loop.close()
+        print(f"tandemkv: {error}", file=sys.stderr)
+        return 1
+    server = Server(config, store, loop)
     try:
         loop.run_until_complete(_serve(server, config))
     except StartupError as error:
@@ -98,8 +110,48 @@ def run_server(config: Config) -> int:
         return 1
     finally:
         loop.close()
-    print("tandemkv: shut down cleanly", file=sys.stderr)
-    return 0
+        store.close()
+    if server.exit_code == 0:
+        print("tandemkv: shut down cleanly", file=sys.stderr)
+    return server.exit_code
+
+
+def open_store(config: Config) -> Store:
+    """Lock and recover the data directory, telling the operator what takes time."""
+    progress = ReplayProgress()
+    store = Store.open(
+        config.db_path, truncate_corrupt=config.truncate_corrupt_log, progress=progress
+    )
+    store.snapshot_log_bytes = config.snapshot_log_bytes
+    for repair in store.repairs:
+        print(f"tandemkv: {describe_repair(repair)}", file=sys.stderr)
+    return store
+
+
+def describe_repair(repair: TailRepair) -> str:
+    kept = f"; the damaged bytes are kept in {repair.copied_to}" if repair.copied_to else ""
+    kind = "cut corrupt log" if repair.corrupt else "repaired torn log tail"
+    return (
+        f"{kind} in {repair.file} at offset {repair.offset}: dropped {repair.dropped_bytes} "
+        f"bytes ({repair.reason}){kept}"
+    )
+
+
+class ReplayProgress:
+    """Prints a line every few seconds while a long log replay runs."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._last = self._started
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self._last < PROGRESS_EVERY_SECONDS:
+            return
+        self._last = now
+        unit = "bytes scanned" if phase == "scan" else "entries replayed"
+        print(f"tandemkv: loading: {done}/{total} {unit} ({now - self._started:.0f}s)",
+              file=sys.stderr, flush=True)
 
 
 def _require_hiredis() -> None:

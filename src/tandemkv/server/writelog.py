@@ -2,9 +2,8 @@
 
 The connection hands every batch of mutations to a WriteLog and releases the batch's
 replies once the log says that position is safe (durable on disk, and later replicated to
-a majority). The storage issue plugs in the checksummed segment log with its fsync policy;
-the replication issue plugs in the consensus core. Until then, VolatileLog keeps nothing:
-the keyspace, already updated by the engine, is the only copy.
+a majority). `server/durable_log.py` implements it over the checksummed segment log with
+an fsync policy; the cluster mode will implement it over the replication core.
 """
 
 from __future__ import annotations
@@ -27,25 +26,3 @@ class WriteLog(Protocol):
 
     def close(self) -> None:
         """Flush what is pending; called once at shutdown."""
-
-
-class VolatileLog:
-    """No persistence: every position is safe at once."""
-
-    def __init__(self) -> None:
-        self.position = 0
-        self.mutations_seen = 0
-
-    def append(self, mutations: list[Mutation]) -> int:
-        self.position += 1
-        self.mutations_seen += len(mutations)
-        return self.position
-
-    def is_safe(self, position: int) -> bool:
-        return True
-
-    def when_safe(self, position: int, callback: Callable[[], None]) -> None:
-        callback()
-
-    def close(self) -> None:
-        return None

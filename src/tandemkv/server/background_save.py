@@ -1,0 +1,78 @@
+"""Snapshots without stalling clients: a forked child writes a copy-on-write image.
+
+As Redis does: fork() gives the child a frozen view of the keyspace at no copying cost up
+front; the child streams it into the snapshot file and exits, while the parent keeps
+serving. Pages the parent changes meanwhile are copied by the kernel, so memory grows by
+about what is written during the save. When the child succeeds, the parent drops the log
+segments the snapshot covers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+
+from tandemkv.storage.fs import OsFileSystem
+from tandemkv.storage.store import SnapshotPoint, Store, keyspace_items
+
+log = logging.getLogger("tandemkv.server")
+
+
+class BackgroundSave:
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        self._store = store
+        self._loop = loop
+        self.child_pid: int | None = None
+        self.last_status = "ok"
+        self.last_duration = -1.0
+        self._started = 0.0
+
+    @property
+    def in_progress(self) -> bool:
+        return self.child_pid is not None
+
+    def start(self) -> bool:
+        """Fork a child that writes the snapshot; False if one is already running."""
+        if self.child_pid is not None:
+            return False
+        store = self._store
+        point = store.snapshot_point()
+        self._started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:  # the child: write and leave without running any parent cleanup
+            status = 1
+            try:
+                store.write_snapshot(point, keyspace_items(store.keyspace),
+                                     fs=OsFileSystem(store.path))
+                status = 0
+            finally:
+                os._exit(status)
+        self.child_pid = pid
+        threading.Thread(target=self._reap, args=(pid, point), daemon=True,
+                         name="tandemkv-bgsave-wait").start()
+        return True
+
+    def _reap(self, pid: int, point: SnapshotPoint) -> None:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        self._loop.call_soon_threadsafe(self._finished, code, point)
+
+    def _finished(self, code: int, point: SnapshotPoint) -> None:
+        self.child_pid = None
+        self.last_duration = time.monotonic() - self._started
+        if code != 0:
+            self.last_status = "err"
+            log.error("background snapshot failed (child exit code %s); the log is kept", code)
+            return
+        self.last_status = "ok"
+        self._store.snapshot_written(point)
+
+    def abort(self) -> None:
+        """Stop a running child at shutdown; its temporary file is cleaned at next start."""
+        if self.child_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child_pid, 9)

@@ -1,0 +1,162 @@
+"""Mutation <-> bytes: the compact, versioned encoding stored in log entries of kind NORMAL.
+
+Public API (pure, no I/O):
+
+    encode_mutation(mutation: Mutation) -> bytes
+    decode_mutation(data: bytes | memoryview) -> Mutation      raises MutationDecodeError
+
+Layout (version 1): one version byte, then one encoded mutation. A mutation is a tag byte
+followed by its fields; byte strings are varint-length-prefixed, counts and offsets are
+unsigned varints, expiry times are zigzag varints (see storage/wire.py).
+
+    tag 1 SetValue   flags(bit0 has-expiry, bit1 keep_ttl) key value [expire_at_ms]
+    tag 2 Append     key suffix
+    tag 3 SetRange   key offset data
+    tag 4 Delete     count key*
+    tag 5 SetExpiry  flags(bit0 has-expiry) key [expire_at_ms]
+    tag 6 Rename     src dst
+    tag 7 FlushAll   (nothing)
+    tag 8 Batch      count mutation*        (nested mutations carry no version byte)
+
+Decoding is strict: unknown versions, tags or flag bits, non-canonical varints, nesting
+deeper than MAX_BATCH_DEPTH and trailing bytes are all errors, so each mutation has exactly
+one encoding. New mutation types get new tags; a changed layout gets a new version byte.
+"""
+
+from __future__ import annotations
+
+from tandemkv.storage.errors import MutationDecodeError
+from tandemkv.storage.mutation import (
+    Append,
+    Batch,
+    Delete,
+    FlushAll,
+    Mutation,
+    Rename,
+    SetExpiry,
+    SetRange,
+    SetValue,
+)
+from tandemkv.storage.wire import Reader, put_bytes, put_svarint, put_uvarint
+
+CODEC_VERSION = 1
+MAX_BATCH_DEPTH = 16
+
+TAG_SET_VALUE = 1
+TAG_APPEND = 2
+TAG_SET_RANGE = 3
+TAG_DELETE = 4
+TAG_SET_EXPIRY = 5
+TAG_RENAME = 6
+TAG_FLUSH_ALL = 7
+TAG_BATCH = 8
+
+_HAS_EXPIRY = 0x01
+_KEEP_TTL = 0x02
+
+
+def encode_mutation(mutation: Mutation) -> bytes:
+    """Encode one mutation, version byte first."""
+    out = bytearray([CODEC_VERSION])
+    _encode_into(out, mutation, depth=0)
+    return bytes(out)
+
+
+def decode_mutation(data: bytes | memoryview) -> Mutation:
+    """Decode bytes produced by `encode_mutation`; raises MutationDecodeError if malformed."""
+    reader = Reader(data)
+    version = reader.u8()
+    if version != CODEC_VERSION:
+        raise MutationDecodeError(
+            f"unknown mutation encoding version {version} (this build reads {CODEC_VERSION}); "
+            "the data was written by a newer tandemkv",
+            0,
+        )
+    mutation = _decode_from(reader, depth=0)
+    if not reader.at_end():
+        raise reader.fail(f"{reader.end - reader.pos} trailing bytes after the mutation")
+    return mutation
+
+
+def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
+    if isinstance(m, SetValue):
+        flags = (_HAS_EXPIRY if m.expire_at_ms is not None else 0) | (
+            _KEEP_TTL if m.keep_ttl else 0
+        )
+        out += bytes((TAG_SET_VALUE, flags))
+        put_bytes(out, m.key)
+        put_bytes(out, m.value)
+        if m.expire_at_ms is not None:
+            put_svarint(out, m.expire_at_ms)
+    elif isinstance(m, Append):
+        out.append(TAG_APPEND)
+        put_bytes(out, m.key)
+        put_bytes(out, m.suffix)
+    elif isinstance(m, SetRange):
+        out.append(TAG_SET_RANGE)
+        put_bytes(out, m.key)
+        put_uvarint(out, m.offset)
+        put_bytes(out, m.data)
+    elif isinstance(m, Delete):
+        out.append(TAG_DELETE)
+        put_uvarint(out, len(m.keys))
+        for key in m.keys:
+            put_bytes(out, key)
+    elif isinstance(m, SetExpiry):
+        out += bytes((TAG_SET_EXPIRY, _HAS_EXPIRY if m.expire_at_ms is not None else 0))
+        put_bytes(out, m.key)
+        if m.expire_at_ms is not None:
+            put_svarint(out, m.expire_at_ms)
+    elif isinstance(m, Rename):
+        out.append(TAG_RENAME)
+        put_bytes(out, m.src)
+        put_bytes(out, m.dst)
+    elif isinstance(m, FlushAll):
+        out.append(TAG_FLUSH_ALL)
+    elif isinstance(m, Batch):
+        if depth >= MAX_BATCH_DEPTH:
+            raise ValueError(f"batches nested deeper than {MAX_BATCH_DEPTH}")
+        out.append(TAG_BATCH)
+        put_uvarint(out, len(m.items))
+        for item in m.items:
+            _encode_into(out, item, depth + 1)
+    else:  # pragma: no cover - exhaustive over the Mutation union
+        raise TypeError(f"not a mutation: {m!r}")
+
+
+def _flags(reader: Reader, allowed: int) -> int:
+    flags = reader.u8()
+    if flags & ~allowed:
+        raise reader.fail(f"unknown flag bits {flags:#04x}")
+    return flags
+
+
+def _decode_from(reader: Reader, depth: int) -> Mutation:
+    tag = reader.u8()
+    if tag == TAG_SET_VALUE:
+        flags = _flags(reader, _HAS_EXPIRY | _KEEP_TTL)
+        key, value = reader.bytes_field(), reader.bytes_field()
+        expire = reader.svarint() if flags & _HAS_EXPIRY else None
+        return SetValue(key, value, expire, bool(flags & _KEEP_TTL))
+    if tag == TAG_APPEND:
+        return Append(reader.bytes_field(), reader.bytes_field())
+    if tag == TAG_SET_RANGE:
+        return SetRange(reader.bytes_field(), reader.uvarint(), reader.bytes_field())
+    if tag == TAG_DELETE:
+        count = reader.uvarint()
+        return Delete(tuple(reader.bytes_field() for _ in range(count)))
+    if tag == TAG_SET_EXPIRY:
+        flags = _flags(reader, _HAS_EXPIRY)
+        key = reader.bytes_field()
+        return SetExpiry(key, reader.svarint() if flags & _HAS_EXPIRY else None)
+    if tag == TAG_RENAME:
+        return Rename(reader.bytes_field(), reader.bytes_field())
+    if tag == TAG_FLUSH_ALL:
+        return FlushAll()
+    if tag == TAG_BATCH:
+        if depth >= MAX_BATCH_DEPTH:
+            raise reader.fail(f"batches nested deeper than {MAX_BATCH_DEPTH}")
+        count = reader.uvarint()
+        return Batch(tuple(_decode_from(reader, depth + 1) for _ in range(count)))
+    reader.pos -= 1
+    raise reader.fail(f"unknown mutation tag {tag}")

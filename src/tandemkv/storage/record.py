@@ -1,0 +1,129 @@
+"""Framing of log entries as records: (term, index, kind, data) + length + CRC32C. Pure.
+
+Public API:
+
+    LogEntry(term: int, index: int, kind: int, data: bytes)        frozen dataclass
+    EntryKind.NORMAL / CONFIG / NOOP                                0 / 1 / 2
+    encode_record(entry) -> bytes
+    decode_record(buf, offset=0, max_body=DEFAULT_MAX_BODY) -> (LogEntry, next_offset)
+    peek_record_header(buf, offset) -> (body_len, term, index) | None  (no CRC check)
+    RECORD_PREFIX, RECORD_HEADER, RECORD_OVERHEAD, DEFAULT_MAX_BODY
+
+Layout (little-endian):
+
+    u32 body_len   bytes after this 8-byte prefix (17 + len(data))
+    u32 crc32c     over body_len's 4 bytes and the body, so a damaged length is caught too
+    body:  u64 term | u64 index | u8 kind | data
+
+Decoding checks, in order, before slicing anything out of the buffer: the prefix is present
+(else RecordTruncated), body_len >= 17 (else RecordLengthInvalid), body_len <= max_body
+(else RecordLengthOverCap - a wild length is never trusted with an allocation), the body is
+present (else RecordTruncated), the CRC matches (else RecordChecksumMismatch). The errors
+carry the record's start offset.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+import google_crc32c
+
+from tandemkv.storage.errors import (
+    RecordChecksumMismatch,
+    RecordLengthInvalid,
+    RecordLengthOverCap,
+    RecordTruncated,
+)
+
+
+class EntryKind(IntEnum):
+    """What a log entry's payload is; the record layer itself accepts any 0..255."""
+
+    NORMAL = 0  # a codec-encoded Mutation
+    CONFIG = 1  # a cluster configuration change (opaque to storage)
+    NOOP = 2  # the empty entry a new leader appends
+
+
+_PREFIX = struct.Struct("<II")
+_HEADER = struct.Struct("<QQB")
+RECORD_PREFIX = _PREFIX.size  # 8
+RECORD_HEADER = _HEADER.size  # 17
+RECORD_OVERHEAD = RECORD_PREFIX + RECORD_HEADER  # 25
+# Big enough for a maximal Redis string (512 MiB) plus keys and batch framing.
+DEFAULT_MAX_BODY = (512 + 16) * 1024 * 1024
+
+
+Buffer = bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One replicated log entry; `data` is an encoded Mutation when kind is NORMAL."""
+
+    term: int
+    index: int
+    kind: int
+    data: bytes
+
+
+def encode_record(entry: LogEntry) -> bytes:
+    if not (0 <= entry.term < 1 << 64 and 0 <= entry.index < 1 << 64 and 0 <= entry.kind < 256):
+        raise ValueError(f"term/index/kind out of range in {entry!r:.120}")
+    body_len = RECORD_HEADER + len(entry.data)
+    if body_len > 0xFFFFFFFF:
+        raise ValueError(f"log entry too large: {len(entry.data)} bytes")
+    len_bytes = body_len.to_bytes(4, "little")
+    header = _HEADER.pack(entry.term, entry.index, entry.kind)
+    crc = google_crc32c.extend(google_crc32c.value(len_bytes + header), entry.data)
+    return b"".join((len_bytes, crc.to_bytes(4, "little"), header, entry.data))
+
+
+def peek_record_header(buf: Buffer, offset: int) -> tuple[int, int, int] | None:
+    """(body_len, term, index) if a whole header fits at `offset`; nothing is verified."""
+    if len(buf) - offset < RECORD_OVERHEAD:
+        return None
+    body_len, _crc = _PREFIX.unpack_from(buf, offset)
+    term, index, _kind = _HEADER.unpack_from(buf, offset + RECORD_PREFIX)
+    return body_len, term, index
+
+
+def decode_record(
+    buf: Buffer, offset: int = 0, max_body: int = DEFAULT_MAX_BODY
+) -> tuple[LogEntry, int]:
+    """Decode the record starting at `offset`; return it and the offset just past it."""
+    available = len(buf) - offset
+    if available < RECORD_PREFIX:
+        raise RecordTruncated(
+            f"record at offset {offset} truncated: {available} of {RECORD_PREFIX} prefix bytes",
+            offset,
+        )
+    body_len, stored_crc = _PREFIX.unpack_from(buf, offset)
+    if body_len < RECORD_HEADER:
+        raise RecordLengthInvalid(
+            f"record at offset {offset} has length {body_len}, below the minimum {RECORD_HEADER}",
+            offset,
+        )
+    if body_len > max_body:
+        raise RecordLengthOverCap(
+            f"record at offset {offset} claims length {body_len}, over the cap {max_body}",
+            offset,
+        )
+    end = offset + RECORD_PREFIX + body_len
+    if end > len(buf):
+        raise RecordTruncated(
+            f"record at offset {offset} truncated: needs {end - offset} bytes, {available} present",
+            offset,
+        )
+    # google_crc32c takes only `bytes`; slicing copies once whatever the buffer type.
+    body = bytes(buf[offset + RECORD_PREFIX : end])
+    crc = google_crc32c.extend(google_crc32c.value(bytes(buf[offset : offset + 4])), body)
+    if crc != stored_crc:
+        raise RecordChecksumMismatch(
+            f"record at offset {offset} fails its checksum "
+            f"(stored {stored_crc:#010x}, computed {crc:#010x})",
+            offset,
+        )
+    term, index, kind = _HEADER.unpack_from(body)
+    return LogEntry(term, index, kind, body[RECORD_HEADER:]), end

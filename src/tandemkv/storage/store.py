@@ -1,0 +1,196 @@
+"""A node's durable state: the data directory, its log, its snapshot, and the keyspace
+rebuilt from them. Synchronous and single-threaded; the server's asyncio shell and the
+embedded API each wrap it with their own fsync policy and locking.
+
+Opening a store = lock the directory, recover (newest valid snapshot, then the log after
+it, with a torn tail repaired), load the snapshot into a fresh keyspace and replay the log.
+Every batch of mutations becomes one log entry per mutation, written with one append.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tandemkv.storage.codec import decode_mutation, encode_mutation
+from tandemkv.storage.datadir import DataDir
+from tandemkv.storage.fs import FileSystem
+from tandemkv.storage.keyspace import Keyspace
+from tandemkv.storage.log import SegmentedLog
+from tandemkv.storage.mutation import Mutation
+from tandemkv.storage.record import EntryKind, LogEntry
+from tandemkv.storage.recovery import ProgressCallback, TailRepair, recover
+from tandemkv.storage.snapshot import (
+    SNAPSHOT_FILE,
+    SnapshotItem,
+    SnapshotMeta,
+    SnapshotWriter,
+)
+
+log = logging.getLogger("tandemkv.storage")
+
+# Take a snapshot once the log holds this much more than the last snapshot covered.
+DEFAULT_SNAPSHOT_LOG_BYTES = 64 * 1024 * 1024
+SNAPSHOT_BATCH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPoint:
+    """Where a snapshot cuts the log: everything through `index` is in it."""
+
+    index: int
+    term: int
+    item_count: int
+
+
+class Store:
+    def __init__(
+        self,
+        datadir: DataDir,
+        wal: SegmentedLog,
+        keyspace: Keyspace,
+        repairs: list[TailRepair],
+        snapshot_index: int,
+    ) -> None:
+        self.datadir = datadir
+        self.wal = wal
+        self.keyspace = keyspace
+        self.repairs = repairs
+        self.snapshot_index = snapshot_index
+        self.snapshot_log_bytes = DEFAULT_SNAPSHOT_LOG_BYTES
+        self.log_bytes_since_snapshot = 0
+        self.term = max(1, wal.last_term)
+        self.written_index = wal.last_index
+        self.last_save_time = _snapshot_mtime(datadir)
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        *,
+        truncate_corrupt: bool = False,
+        progress: ProgressCallback | None = None,
+        keyspace: Keyspace | None = None,
+    ) -> Store:
+        """Lock `path`, recover it and rebuild the keyspace. Raises StorageError subclasses."""
+        datadir = DataDir.open(path)
+        try:
+            recovered = recover(datadir.fs, truncate_corrupt=truncate_corrupt, progress=progress)
+            keyspace = keyspace if keyspace is not None else Keyspace()
+            snapshot_index = 0
+            if recovered.snapshot is not None:
+                snapshot_index = recovered.snapshot.meta.last_index
+                for item in recovered.snapshot.items():
+                    keyspace.load(item.key, item.value, item.expire_at_ms)
+            replayed = 0
+            for entry in recovered.replay():
+                if entry.kind == EntryKind.NORMAL:
+                    keyspace.apply(decode_mutation(entry.data))
+                    replayed += len(entry.data)
+            keyspace.expired.clear()
+        except BaseException:
+            datadir.close()
+            raise
+        store = cls(datadir, recovered.log, keyspace, recovered.repairs, snapshot_index)
+        store.log_bytes_since_snapshot = replayed
+        return store
+
+    @property
+    def path(self) -> str:
+        return self.datadir.path
+
+    @property
+    def last_index(self) -> int:
+        return self.wal.last_index
+
+    def append(self, mutations: list[Mutation]) -> int:
+        """Write one entry per mutation (not yet fsynced); return the last index."""
+        index = self.wal.last_index
+        term = self.term
+        entries = []
+        for mutation in mutations:
+            index += 1
+            data = encode_mutation(mutation)
+            self.log_bytes_since_snapshot += len(data)
+            entries.append(LogEntry(term, index, EntryKind.NORMAL, data))
+        self.wal.append(entries)
+        # Published only once the bytes are written: a background fsync that reads it
+        # knows everything up to here is in the file.
+        self.written_index = index
+        return index
+
+    def sync(self) -> None:
+        self.wal.sync()
+
+    def segment_path(self) -> str:
+        """The file appends currently go to, for a background fsync."""
+        return os.path.join(self.datadir.path, self.wal.segment_names[-1])
+
+    def snapshot_due(self) -> bool:
+        return self.log_bytes_since_snapshot >= self.snapshot_log_bytes
+
+    def snapshot_point(self) -> SnapshotPoint:
+        index = self.wal.last_index
+        return SnapshotPoint(index, self.wal.term_at(index) if index else 0, len(self.keyspace))
+
+    def write_snapshot(
+        self, point: SnapshotPoint, items: Iterator[SnapshotItem], fs: FileSystem | None = None
+    ) -> None:
+        """Write a snapshot of `items` (the keyspace as of `point`) durably.
+
+        A forked child passes a fresh `fs` so it shares no cached descriptors with its parent.
+        """
+        meta = SnapshotMeta(point.index, point.term, point.item_count)
+        writer = SnapshotWriter(fs if fs is not None else self.datadir.fs, meta)
+        try:
+            batch: list[SnapshotItem] = []
+            for item in items:
+                batch.append(item)
+                if len(batch) >= SNAPSHOT_BATCH:
+                    writer.add(batch)
+                    batch = []
+            writer.add(batch)
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def snapshot_written(self, point: SnapshotPoint) -> None:
+        """A snapshot through `point` is durable: drop the log it covers."""
+        self.wal.compact_through(point.index, point.term)
+        # The snapshot file was replaced by rename: forget descriptors of the old one.
+        self.datadir.fs.close()
+        self.snapshot_index = point.index
+        self.log_bytes_since_snapshot = 0
+        self.last_save_time = _snapshot_mtime(self.datadir)
+
+    def save(self) -> SnapshotPoint:
+        """Snapshot in this thread, blocking (SAVE, the embedded API, shutdown)."""
+        self.wal.sync()
+        point = self.snapshot_point()
+        self.write_snapshot(point, keyspace_items(self.keyspace))
+        self.snapshot_written(point)
+        return point
+
+    def close(self) -> None:
+        try:
+            if not self.wal.failed:
+                self.wal.sync()
+            self.wal.close()
+        finally:
+            self.datadir.close()
+
+
+def keyspace_items(keyspace: Keyspace) -> Iterator[SnapshotItem]:
+    for key, value, deadline in keyspace.items():
+        yield SnapshotItem(key, value, deadline)
+
+
+def _snapshot_mtime(datadir: DataDir) -> int:
+    try:
+        return int(os.stat(os.path.join(datadir.path, SNAPSHOT_FILE)).st_mtime)
+    except OSError:
+        return 0
+

@@ -1,0 +1,86 @@
+"""Background fsync of the log: keeps fsync, which can take long, off the caller's thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from tandemkv.storage.store import Store
+
+
+class Syncer(threading.Thread):
+    """fsyncs the active segment off the event loop, on request and/or on an interval.
+
+    It opens the segment by path with its own descriptor, so nothing the loop thread does
+    to the log's descriptors can race with it. It reads the index written so far *before*
+    fsyncing, so the index it reports is covered: earlier segments were fsynced by the log
+    itself when it rotated, and a newly created segment's directory entry is fsynced too.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        interval: float | None,
+        on_synced: Callable[[int], None],
+        on_error: Callable[[str], None],
+        post: Callable[..., object],
+    ) -> None:
+        """`post(callback, arg)` runs a callback where the owner wants it (its event loop)."""
+        super().__init__(name="tandemkv-fsync", daemon=True)
+        self._store = store
+        self._interval = interval
+        self._on_synced = on_synced
+        self._on_error = on_error
+        self._post = post
+        self._wake = threading.Event()
+        self._stopping = False
+        self._requested = 0
+        self._synced = store.last_index
+        self._last_segment = ""
+
+    def request(self, index: int) -> None:
+        if index > self._requested:
+            self._requested = index
+            self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self.join(timeout=10)
+
+    def run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stopping:
+                return
+            target = self._store.written_index
+            if target <= self._synced:
+                continue
+            try:
+                self._fsync_active_segment()
+            except OSError as error:
+                message = f"fsync of the log in {self._store.path} failed: {error}; stopping"
+                self._post(self._on_error, message)
+                return
+            self._synced = target
+            self._post(self._on_synced, target)
+
+    def _fsync_active_segment(self) -> None:
+        path = self._store.segment_path()
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # compacted away under us: covered by a durable snapshot
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if path != self._last_segment:
+            dir_fd = os.open(os.path.dirname(path), os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+            self._last_segment = path

@@ -1,0 +1,62 @@
+"""Shared helpers for storage tests: hypothesis strategies and small log-entry builders."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from tandemkv.storage.mutation import (
+    Append,
+    Batch,
+    Delete,
+    FlushAll,
+    Mutation,
+    Rename,
+    SetExpiry,
+    SetRange,
+    SetValue,
+)
+from tandemkv.storage.record import RECORD_OVERHEAD, LogEntry
+from tandemkv.storage.segment import SEGMENT_HEADER_SIZE
+
+keys = st.binary(max_size=24)
+values = st.binary(max_size=200)
+expiries = st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+set_values = st.builds(SetValue, keys, values, expiries, st.booleans())
+appends = st.builds(Append, keys, values)
+set_ranges = st.builds(SetRange, keys, st.integers(0, 2**64 - 1), values)
+deletes = st.builds(Delete, st.lists(keys, max_size=5).map(tuple))
+set_expiries = st.builds(SetExpiry, keys, expiries)
+renames = st.builds(Rename, keys, keys)
+flush_alls = st.just(FlushAll())
+
+leaf_mutations = set_values | appends | set_ranges | deletes | set_expiries | renames | flush_alls
+mutations: st.SearchStrategy[Mutation] = st.recursive(
+    leaf_mutations,
+    lambda inner: st.builds(Batch, st.lists(inner, max_size=4).map(tuple)),
+    max_leaves=12,
+)
+
+
+def log_entries(
+    max_data: int = 100,
+) -> st.SearchStrategy[LogEntry]:
+    return st.builds(
+        LogEntry,
+        st.integers(0, 2**64 - 1),
+        st.integers(0, 2**64 - 1),
+        st.integers(0, 255),
+        st.binary(max_size=max_data),
+    )
+
+
+DATA = 10  # bytes of data per test entry
+SEGMENT = SEGMENT_HEADER_SIZE + 4 * (RECORD_OVERHEAD + DATA)  # four test entries per segment
+
+
+def entry(index: int, term: int = 1) -> LogEntry:
+    return LogEntry(term, index, 0, f"e{index:09d}".encode())
+
+
+def entries(lo: int, hi: int, term: int = 1) -> list[LogEntry]:
+    return [entry(i, term) for i in range(lo, hi)]
