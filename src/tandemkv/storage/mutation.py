@@ -4,15 +4,17 @@ A write handler resolves everything non-deterministic (the clock for relative ex
 randomness) and returns one of these. The same value is what the log stores, what
 backups apply and what recovery replays, so applying a mutation must depend on nothing
 but the keyspace it is applied to. Expiry times are absolute Unix milliseconds.
+
+They are NamedTuples rather than frozen dataclasses: just as immutable, and about three
+times cheaper to build, which matters because every write command makes one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SetValue:
+class SetValue(NamedTuple):
     """Store a string value. `expire_at_ms` None means no expiry; KEEP_TTL keeps the old one."""
 
     key: bytes
@@ -21,16 +23,14 @@ class SetValue:
     keep_ttl: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Append:
+class Append(NamedTuple):
     """Append to a string value (created empty if absent); the expiry is kept."""
 
     key: bytes
     suffix: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class SetRange:
+class SetRange(NamedTuple):
     """Overwrite part of a string, zero-padding it first if it is shorter than `offset`."""
 
     key: bytes
@@ -38,36 +38,31 @@ class SetRange:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Delete:
+class Delete(NamedTuple):
     """Remove keys; absent keys are ignored."""
 
     keys: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class SetExpiry:
+class SetExpiry(NamedTuple):
     """Set (`expire_at_ms` an absolute time) or clear (None) a key's expiry."""
 
     key: bytes
     expire_at_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Rename:
+class Rename(NamedTuple):
     """Move a key's value and expiry to a new name, replacing whatever was there."""
 
     src: bytes
     dst: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class FlushAll:
+class FlushAll(NamedTuple):
     """Remove every key."""
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(NamedTuple):
     """Several mutations applied atomically, in order (MULTI/EXEC, MSET)."""
 
     items: tuple[Mutation, ...]
