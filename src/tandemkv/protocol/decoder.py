@@ -68,8 +68,8 @@ class RequestDecoder(Protocol):
 
     limits: DecoderLimits
 
-    def feed(self, data: bytes) -> None:
-        """Append bytes received from the client."""
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Append bytes received from the client (a bytearray or memoryview is copied)."""
         ...
 
     def next_command(self) -> list[bytes] | None:
@@ -86,5 +86,9 @@ class RequestDecoder(Protocol):
 
     @property
     def buffered_bytes(self) -> int:
-        """Bytes received but not yet returned as part of a command."""
+        """Bytes waiting in the input buffer.
+
+        Arguments of a partly received command that are already decoded are held aside
+        and not counted; at most one unfinished element stays buffered.
+        """
         ...

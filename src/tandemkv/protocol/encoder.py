@@ -9,7 +9,7 @@ A plain `str` is accepted as a convenience and sent as a UTF-8 bulk string; a st
 must be a `SimpleString`. Error and status texts have CR and LF replaced by spaces, as
 Redis does for errors, so a reply can never break the framing. Text is encoded as UTF-8
 with surrogateescape, so raw bytes decoded that way (e.g. a byte echoed in a protocol
-error) go out unchanged.
+error) go out unchanged; any other lone surrogate is sent backslash-escaped.
 
 Doubles are formatted as Redis 7.0 does (`%.17g`; `inf`, `-inf`, `nan`): a bulk string in
 RESP2, a `,` double in RESP3. Redis 7.2 switched to the shortest round-trip form.
@@ -37,6 +37,10 @@ CRLF = b"\r\n"
 _TABLE_SIZE = 1024
 _BULK_HEADERS = tuple(b"$%d\r\n" % n for n in range(_TABLE_SIZE))
 _INTEGERS = tuple(b":%d\r\n" % n for n in range(-1, _TABLE_SIZE - 1))
+_AGGREGATE_HEADERS = {
+    prefix: tuple(prefix + b"%d\r\n" % n for n in range(_TABLE_SIZE))
+    for prefix in (b"*", b"%", b"~", b">")
+}
 _OK = b"+OK\r\n"
 _SIMPLE_CACHE_LIMIT = 512
 _simple_cache: dict[str, bytes] = {"OK": _OK}
@@ -44,8 +48,13 @@ _simple_cache: dict[str, bytes] = {"OK": _OK}
 
 def encode_reply(value: object, resp3: bool) -> bytes:
     """One reply value as RESP bytes. Raises TypeError for a value outside the vocabulary."""
+    # The commonest replies first: +OK, a bulk string (GET), a small integer (INCR, DEL).
     if value is OK:
         return _OK
+    if type(value) is bytes:
+        return _bulk(value)
+    if type(value) is int and -1 <= value < _TABLE_SIZE - 1:
+        return _INTEGERS[value + 1]
     table = _RESP3 if resp3 else _RESP2
     encode = table.get(type(value))
     if encode is None:
@@ -82,7 +91,7 @@ def _bulk_buffer(value: bytearray | memoryview) -> bytes:
 
 
 def _bulk_text(value: str) -> bytes:
-    return _bulk(value.encode("utf-8", "surrogateescape"))
+    return _bulk(_utf8(value))
 
 
 def _integer(value: int) -> bytes:
@@ -107,7 +116,15 @@ def _error(value: ErrorReply) -> bytes:
 def _line_text(text: str) -> bytes:
     if "\r" in text or "\n" in text:
         text = text.replace("\r", " ").replace("\n", " ")
-    return text.encode("utf-8", "surrogateescape")
+    return _utf8(text)
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        # A lone surrogate that no byte decoded to: still send a reply rather than fail.
+        return text.encode("utf-8", "backslashreplace")
 
 
 def _double_text(value: float) -> bytes:
@@ -118,6 +135,8 @@ def _double_text(value: float) -> bytes:
 
 
 def _encode2(value: object) -> bytes:
+    if type(value) is bytes:
+        return _bulk(value)
     encode = _RESP2.get(type(value))
     if encode is None:
         encode = _resolve(_RESP2, type(value))
@@ -162,6 +181,8 @@ _RESP2: dict[type, Encoder] = {
 
 
 def _encode3(value: object) -> bytes:
+    if type(value) is bytes:
+        return _bulk(value)
     encode = _RESP3.get(type(value))
     if encode is None:
         encode = _resolve(_RESP3, type(value))
@@ -182,7 +203,7 @@ def _map3(value: dict[object, object]) -> bytes:
 
 def _verbatim3(value: Verbatim) -> bytes:
     # Redis uses the first three characters of the format, padded with spaces.
-    fmt = value.fmt.encode("utf-8", "surrogateescape")[:3].ljust(3)
+    fmt = _utf8(value.fmt)[:3].ljust(3)
     return b"=%d\r\n%b:%b\r\n" % (len(value.text) + 4, fmt, value.text)
 
 
@@ -203,4 +224,6 @@ _RESP3: dict[type, Encoder] = {
 
 
 def _aggregate_header(prefix: bytes, count: int) -> bytes:
+    if count < _TABLE_SIZE:
+        return _AGGREGATE_HEADERS[prefix][count]
     return prefix + b"%d\r\n" % count

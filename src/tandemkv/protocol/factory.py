@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
+from functools import cache
 
 from tandemkv.protocol.decoder import DecoderLimits, RequestDecoder
 from tandemkv.protocol.python_decoder import PythonRequestDecoder
 
 
+@cache
 def hiredis_available() -> bool:
-    """True if the optional hiredis package can be imported."""
-    return importlib.util.find_spec("hiredis") is not None
+    """True if the optional hiredis package imports."""
+    try:
+        import hiredis  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def make_request_decoder(

@@ -3,14 +3,15 @@
 hiredis parses replies, not requests, so it is only trusted with the common case and every
 result is checked; anything else goes to the pure-Python decoder, which owns the buffer:
 
-* Inline commands, partial requests, unauthenticated connections (their caps and error texts
-  are Redis's, not hiredis's) and any error are handled by `PythonRequestDecoder`, starting
-  from the first byte of the request in question, so results and error texts are the same
-  as the Python decoder's.
+* Inline commands, partial requests (including everything while a request is pending across
+  feeds), unauthenticated connections (their caps and error texts are Redis's, not
+  hiredis's) and any error are handled by `PythonRequestDecoder`, starting from the first
+  byte of the request in question, so results and error texts are the same as the Python
+  decoder's.
 * hiredis is fed the buffer in windows of `WINDOW` bytes (its reader shifts its buffer after
   every reply, which is quadratic in the amount buffered) and never past a `*`, `~`, `>` or
   `|` followed by five digits: hiredis allocates the list for a declared count before any
-  element arrives, and a request never needs a count that large in one window.
+  element arrives (a command of 10000 or more arguments is simply left to Python).
 * Each command hiredis returns must be a list of bytes whose encoding is exactly the
   canonical one (`*N\\r\\n` then `$len\\r\\n...` per element): we check a `$` stands where
   each element must start, which pins down how many bytes the command took. A simple
@@ -44,6 +45,8 @@ _BIG_ARRAY_COUNT = re.compile(rb"\*[0-9]{5}")
 _BIG_OTHER_COUNT = re.compile(rb"[~>|][0-9]{5}")
 # Far enough back to see a count whose digits straddle two windows.
 _COUNT_OVERLAP = 5
+# Bytes a bulk string of each short length takes on the wire: "$<len>\r\n<data>\r\n".
+_FRAMED_SIZES = tuple(size + 5 + len(str(size)) for size in range(4096))
 
 
 class HiredisRequestDecoder:
@@ -73,7 +76,7 @@ class HiredisRequestDecoder:
     def buffered_bytes(self) -> int:
         return self._python.buffered_bytes
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         python = self._python
         fed_ahead = self._fed_to - python._pos
         python.feed(data)
@@ -81,31 +84,33 @@ class HiredisRequestDecoder:
         self._fed_to = python._pos + fed_ahead
 
     def next_command(self) -> list[bytes] | None:
-        python = self._python
-        reader = self._reader
         while True:
+            reader = self._reader
             if reader is None:
                 reader = self._start_reader()
                 if reader is None:
-                    return python.next_command()
+                    return self._python.next_command()
             try:
                 command = reader.gets()
             except Exception:
                 # hiredis's own protocol errors, or it could not build the reply (e.g. an
                 # unhashable map key): the Python decoder re-reads the request and decides.
                 command = None
-            if command is False and self._feed_window():
+            if type(command) is list:
+                if self._accept_short(command) or self._accept(command):
+                    return command
+            elif command is False and self._feed_window():
                 continue
-            if type(command) is list and self._accept(command):
-                return command
-            self._reader = reader = None
-            return python.next_command()
+            self._reader = None
+            return self._python.next_command()
 
     def _start_reader(self) -> hiredis.Reader | None:
         python = self._python
         buf, pos = python._buf, python._pos
+        # A bytearray buffer means a request has been pending across feeds: Python's job.
         if (
-            pos >= len(buf)
+            type(buf) is not bytes
+            or pos >= len(buf)
             or buf[pos] != _STAR
             or not python._at_request_boundary()
             or not python.limits.authenticated
@@ -130,25 +135,55 @@ class HiredisRequestDecoder:
         self._fed_to = stop
         return True
 
+    def _accept_short(self, command: list[bytes]) -> bool:
+        """The common case of `_accept`, fast: under 10 arguments, each under 4 KB."""
+        python = self._python
+        buf, pos = python._buf, python._pos
+        limits = python.limits
+        count = len(command)
+        if buf[pos] != _STAR or not 0 < count < 10 or not limits.authenticated:
+            return False
+        at = pos + 4
+        sizes = _FRAMED_SIZES
+        try:
+            for arg in command:
+                if buf[at] != _DOLLAR:
+                    return False
+                at += sizes[len(arg)]
+        except (IndexError, TypeError):  # a long argument, or a null ($-1) one
+            return False
+        # No argument is longer than the whole command.
+        if at - pos > limits.max_bulk_len or count > limits.max_multibulk_len:
+            return False
+        python._pos = at
+        return True
+
     def _accept(self, command: list[bytes]) -> bool:
         """Check `command` was encoded canonically and within limits; if so, consume it."""
         python = self._python
         buf, pos = python._buf, python._pos
         limits = python.limits
-        count = len(command)
-        if not count or count > limits.max_multibulk_len or buf[pos] != _STAR:
+        if (
+            buf[pos] != _STAR
+            or not 0 < len(command) <= limits.max_multibulk_len
+            or not limits.authenticated
+        ):
             return False
-        bulk_cap = limits.max_bulk_len
-        at = pos + (4 if count < 10 else 3 + len(str(count)))
-        for arg in command:
-            if type(arg) is not bytes or buf[at] != _DOLLAR:
-                return False
-            size = len(arg)
-            if size > bulk_cap:
-                return False
-            at += size + (6 if size < 10 else 7 if size < 100 else 5 + len(str(size)))
+        at = _canonical_end(buf, pos, command)
+        if at < 0 or any(len(arg) > limits.max_bulk_len for arg in command):
+            return False
         python._pos = at
         return True
+
+
+def _canonical_end(buf: bytes | bytearray, pos: int, command: list[bytes]) -> int:
+    """Where `command` ends if encoded canonically at buf[pos:], else -1."""
+    at = pos + 3 + len(str(len(command)))
+    for arg in command:
+        if type(arg) is not bytes or buf[at] != _DOLLAR:
+            return -1
+        at += len(arg) + 5 + len(str(len(arg)))
+    return at
 
 
 def _safe_end(buf: bytes | bytearray, start: int, stop: int) -> int:

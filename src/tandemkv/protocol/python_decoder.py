@@ -88,7 +88,7 @@ class PythonRequestDecoder:
     def buffered_bytes(self) -> int:
         return len(self._buf) - self._pos
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         if not data or self._error is not None:
             return
         buf, pos = self._buf, self._pos
