@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Context, Decimal
 
 from tandemkv.commands.errors import CommandError, NotFloat, NotInteger
 
@@ -44,18 +45,26 @@ def parse_positive_timeout(raw: bytes, command: str) -> int:
     return value
 
 
-def format_float(value: float) -> bytes:
-    """A double as INCRBYFLOAT prints it: up to 17 significant digits, no exponent."""
-    if math.isinf(value):
-        return b"inf" if value > 0 else b"-inf"
-    # The shortest text that reads back as the same double matches what Redis's long-double
-    # formatting shows for human-entered values (10.6, not 10.599999999999999645).
-    text = repr(value)
-    if "e" in text or "E" in text:
-        text = f"{value:.17f}".rstrip("0").rstrip(".")
-    elif text.endswith(".0"):
-        text = text[:-2]
-    return text.encode()
+_WIDE = Context(prec=80)
+_SEVENTEEN_PLACES = Decimal(1).scaleb(-17)
+_LONG_DOUBLE_MAX = Decimal("1.18973149535723176502e+4932")
+
+
+def add_decimal_strings(base: bytes, increment: bytes) -> bytes | None:
+    """INCRBYFLOAT's sum as Redis prints it, or None if it is not finite.
+
+    Redis adds in long double and prints with %.17Lf, trailing zeros trimmed, so 0.1 + 0.2
+    reads "0.3". Adding the decimal texts exactly and rounding to 17 places gives the same
+    text for every value a long double holds to 17 places. Both inputs must already have
+    passed parse_float.
+    """
+    total = _WIDE.add(Decimal(base.decode()), Decimal(increment.decode()))
+    if not total.is_finite() or abs(total) > _LONG_DOUBLE_MAX:
+        return None
+    text = format(total.quantize(_SEVENTEEN_PLACES, context=_WIDE), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return b"0" if text in ("-0", "") else text.encode()
 
 
 def match_option(raw: bytes, *names: bytes) -> bytes | None:

@@ -15,6 +15,7 @@ from tandemkv.commands.errors import (
     WrongPass,
     unknown_subcommand,
 )
+from tandemkv.commands.server import help_lines
 from tandemkv.commands.table import command
 from tandemkv.commands.transactions import end_transaction
 from tandemkv.protocol.types import OK, PONG, SimpleString, Verbatim
@@ -44,7 +45,8 @@ def check_password(e: Engine, username: bytes, password: bytes) -> None:
     """Authenticate as Redis's single `default` user; constant-time comparison."""
     expected = e.settings.requirepass.encode()
     user_ok = hmac.compare_digest(username, b"default")
-    pass_ok = hmac.compare_digest(password, expected)
+    # With no password configured the default user is "nopass": any password is accepted.
+    pass_ok = hmac.compare_digest(password, expected) or not expected
     if not (user_ok and pass_ok):
         raise WrongPass()
 
@@ -183,14 +185,15 @@ def _kill_filters(e: Engine, s: Session, args: list[bytes]) -> list[Session]:
     for i in range(2, len(args), 2):
         option, value = args[i].upper(), args[i + 1]
         if option == b"ID":
-            wanted = parse_int(value)
+            wanted = _client_id(value)
             candidates = [c for c in candidates if c.id == wanted]
         elif option == b"ADDR":
             candidates = [c for c in candidates if c.addr.encode() == value]
         elif option == b"LADDR":
             candidates = [c for c in candidates if c.laddr.encode() == value]
         elif option == b"USER":
-            candidates = [c for c in candidates if value == b"default"]
+            if value != b"default":
+                raise CommandError(f"No such user '{value.decode('utf-8', 'replace')}'")
         elif option == b"SKIPME":
             if value.lower() not in (b"yes", b"no"):
                 raise SyntaxErr()
@@ -198,6 +201,33 @@ def _kill_filters(e: Engine, s: Session, args: list[bytes]) -> list[Session]:
         else:
             raise SyntaxErr()
     return [c for c in candidates if not (skip_me and c is s)]
+
+
+def _client_id(raw: bytes) -> int:
+    try:
+        value = parse_int(raw)
+    except NotInteger:
+        value = 0
+    if value <= 0:
+        raise CommandError("client-id should be greater than 0")
+    return value
+
+
+def _client_list(e: Engine, args: list[bytes]) -> list[Session]:
+    """CLIENT LIST [TYPE type] [ID id [id ...]]: every client is of type normal here."""
+    sessions = list(e.host.sessions())
+    if len(args) == 2:
+        return sessions
+    option = args[2].upper()
+    if option == b"TYPE" and len(args) == 4:
+        kind = args[3].lower()
+        if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
+            raise CommandError(f"Unknown client type '{args[3].decode('utf-8', 'replace')}'")
+        return sessions if kind == b"normal" else []
+    if option == b"ID" and len(args) >= 4:
+        wanted = {_client_id(raw) for raw in args[3:]}
+        return [c for c in sessions if c.id in wanted]
+    raise SyntaxErr()
 
 
 def _client_kill(e: Engine, s: Session, args: list[bytes]) -> object:
@@ -255,13 +285,13 @@ def client(e: Engine, s: Session, args: list[bytes]) -> object:
     if sub == b"INFO":
         return _client_text([describe_client(s, e.now_ms)])
     if sub == b"LIST":
-        return _client_text([describe_client(c, e.now_ms) for c in e.host.sessions()])
+        return _client_text([describe_client(c, e.now_ms) for c in _client_list(e, args)])
     if sub == b"KILL" and len(args) >= 3:
         return _client_kill(e, s, args)
     if sub == b"SETINFO":
         return _client_setinfo(s, args)
     if sub == b"HELP":
-        return [line.encode() for line in CLIENT_HELP]
+        return help_lines(*CLIENT_HELP)
     raise unknown_subcommand("client", args[1])
 
 

@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from tandemkv.commands.errors import CommandError, NoAuth, unknown_command, wrong_arity
+from tandemkv.commands.errors import (
+    CommandError,
+    ExecAbort,
+    NoAuth,
+    unknown_command,
+    wrong_arity,
+)
 from tandemkv.commands.scan import ScanCursors
 from tandemkv.commands.session import DetachedHost, Host, Session
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import CommandSpec, Write, lookup
+from tandemkv.commands.transactions import end_transaction
 from tandemkv.protocol.types import QUEUED, ErrorReply
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.mutation import Batch, Delete, Mutation
@@ -65,12 +72,13 @@ class Engine:
         spec = lookup(args[0])
         self.stats.commands += 1
         if spec is None:
-            return self._refuse(session, unknown_command(args))
-        if not session.authenticated and "noauth" not in spec.flags and self.settings.requirepass:
-            return self._refuse(session, NoAuth())
+            return self._refuse(session, unknown_command(args), args)
+        # Redis's order: unknown command, then arity, then authentication.
         arity = spec.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            return self._refuse(session, wrong_arity(spec.name))
+            return self._refuse(session, wrong_arity(spec.name), args)
+        if not session.authenticated and "noauth" not in spec.flags and self.settings.requirepass:
+            return self._refuse(session, NoAuth(), args)
         if session.queued is not None and "multi-control" not in spec.flags:
             return self._queue(session, spec, args)
         return self.run(session, spec, args)
@@ -82,12 +90,14 @@ class Engine:
             result = spec.handler(self, session, args)
         except CommandError as error:
             self.stats.errors += 1
-            return error.reply()
+            result = error.reply()
+        # Keys the handler found expired were deleted before its own write happened, so
+        # their deletes go to the log first: replay must see the same order.
+        if self.keyspace.expired:
+            self._log_expired()
         if type(result) is Write:
             self.apply(result.mutation)
             result = result.reply
-        if self.keyspace.expired:
-            self._log_expired()
         return result
 
     def apply(self, mutation: Mutation) -> None:
@@ -128,8 +138,14 @@ class Engine:
         self.pending.append(Delete(tuple(self.keyspace.expired)))
         self.keyspace.expired.clear()
 
-    def _refuse(self, session: Session, error: CommandError) -> ErrorReply:
+    def _refuse(self, session: Session, error: CommandError, args: list[bytes]) -> ErrorReply:
         self.stats.errors += 1
+        if args[0].lower() == b"exec":
+            # A refused EXEC ends any transaction and says so, as in Redis.
+            end_transaction(self, session)
+            # Redis quotes the error without "ERR " but keeps other codes (NOAUTH ...).
+            reason = error.message if error.prefix == "ERR" else f"{error.prefix} {error.message}"
+            return ExecAbort(f"Transaction discarded because of: {reason}").reply()
         if session.queued is not None:
             session.queue_failed = True
         return error.reply()
@@ -137,7 +153,7 @@ class Engine:
     def _queue(self, session: Session, spec: CommandSpec, args: list[bytes]) -> object:
         if "no-multi" in spec.flags:
             return self._refuse(
-                session, CommandError("Command not allowed inside a transaction")
+                session, CommandError("Command not allowed inside a transaction"), args
             )
         assert session.queued is not None
         session.queued.append(args)

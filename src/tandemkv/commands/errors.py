@@ -73,8 +73,8 @@ class WrongPass(CommandError):
 class ExecAbort(CommandError):
     prefix = "EXECABORT"
 
-    def __init__(self) -> None:
-        super().__init__("Transaction discarded because of previous errors.")
+    def __init__(self, message: str = "Transaction discarded because of previous errors.") -> None:
+        super().__init__(message)
 
 
 class NoProto(CommandError):

@@ -24,6 +24,12 @@ class ExpiryOption:
     keep_ttl: bool = False
     persist: bool = False
 
+    def same_kind(self, other: ExpiryOption) -> bool:
+        """Whether two options are the same option (EX and EX), so one may replace the other."""
+        return (self.unit_ms, self.absolute, self.keep_ttl, self.persist) == (
+            other.unit_ms, other.absolute, other.keep_ttl, other.persist
+        )
+
 
 def parse_expiry_option(
     args: list[bytes], i: int, *, allow_persist: bool, allow_keepttl: bool = True

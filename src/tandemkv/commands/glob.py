@@ -55,7 +55,8 @@ def _translate_set(pattern: bytes, i: int, out: bytearray) -> int:
         if ch == b"\\" and i + 1 < n:
             i += 1
             ch = pattern[i : i + 1]
-        if i + 2 < n and pattern[i + 1 : i + 2] == b"-" and pattern[i + 2 : i + 3] != b"]":
+        # As in Redis, "a-]" is a range ending at ']', which then does not close the set.
+        if i + 2 < n and pattern[i + 1 : i + 2] == b"-":
             low, high = ch, pattern[i + 2 : i + 3]
             if low > high:
                 low, high = high, low

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tandemkv.commands.errors import CommandError, unknown_subcommand
 from tandemkv.commands.glob import compile_glob
+from tandemkv.commands.server import help_lines
 from tandemkv.commands.table import CommandSpec, command, lookup, unique_specs
 from tandemkv.protocol.types import SetReply, SimpleString
 
@@ -18,9 +19,17 @@ if TYPE_CHECKING:
     from tandemkv.commands.session import Session
 
 
+# Our table's flag names as Redis reports them; flags Redis has no name for are not shown.
+_REDIS_FLAG_NAMES = {
+    "write": "write", "readonly": "readonly", "admin": "admin", "fast": "fast",
+    "loading": "loading", "noauth": "no_auth", "no-multi": "no_multi",
+}
+
+
 def describe(spec: CommandSpec) -> list[object]:
     """One COMMAND INFO entry in Redis 7's layout."""
-    flags = SetReply(tuple(SimpleString(f) for f in sorted(spec.flags)))
+    names = sorted(_REDIS_FLAG_NAMES[f] for f in spec.flags if f in _REDIS_FLAG_NAMES)
+    flags = SetReply(tuple(SimpleString(name) for name in names))
     categories = SetReply((SimpleString(f"@{spec.group}"),))
     key_specs: list[object] = []
     subcommands = [
@@ -90,7 +99,10 @@ def command_(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 1:
         return [describe(spec) for spec in unique_specs()]
     sub = args[1].upper()
-    if sub == b"COUNT" and len(args) == 2:
+    if sub in (b"COUNT", b"HELP") and len(args) != 2:
+        name = sub.decode().lower()
+        raise CommandError(f"wrong number of arguments for 'command|{name}' command")
+    if sub == b"COUNT":
         return len(unique_specs())
     if sub == b"INFO":
         if len(args) == 2:
@@ -107,7 +119,8 @@ def command_(e: Engine, s: Session, args: list[bytes]) -> object:
         if len(args) != 2:
             raise CommandError("syntax error")
         return names
-    if sub == b"HELP" and len(args) == 2:
-        return [b"COMMAND", b"COMMAND COUNT", b"COMMAND INFO [<command-name> ...]",
-                b"COMMAND DOCS [<command-name> ...]", b"COMMAND LIST [FILTERBY PATTERN <p>]"]
+    if sub == b"HELP":
+        return help_lines("COMMAND", "COMMAND COUNT", "COMMAND INFO [<command-name> ...]",
+                          "COMMAND DOCS [<command-name> ...]",
+                          "COMMAND LIST [FILTERBY PATTERN <pattern>]")
     raise unknown_subcommand("command", args[1])

@@ -149,7 +149,7 @@ def renamenx(e: Engine, s: Session, args: list[bytes]) -> object:
 
 
 def _expire(e: Engine, args: list[bytes], unit_ms: int, absolute: bool, name: str) -> object:
-    key, amount = args[1], parse_int(args[2])
+    key = args[1]
     flags = {a.upper() for a in args[3:]}
     if not flags <= {b"NX", b"XX", b"GT", b"LT"}:
         bad = next(a for a in args[3:] if a.upper() not in (b"NX", b"XX", b"GT", b"LT"))
@@ -158,6 +158,7 @@ def _expire(e: Engine, args: list[bytes], unit_ms: int, absolute: bool, name: st
         raise CommandError("NX and XX, GT or LT options at the same time are not compatible")
     if {b"GT", b"LT"} <= flags:
         raise CommandError("GT and LT options at the same time are not compatible")
+    amount = parse_int(args[2])
     if abs(amount) > INT64_MAX // unit_ms:
         raise CommandError(f"invalid expire time in '{name}' command")
     deadline = amount * unit_ms + (0 if absolute else e.now_ms)

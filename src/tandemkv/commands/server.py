@@ -8,12 +8,17 @@ from tandemkv.commands.errors import CommandError, SyntaxErr, unknown_subcommand
 from tandemkv.commands.glob import compile_glob
 from tandemkv.commands.settings import PARAMS, attr_name, redis_name
 from tandemkv.commands.table import NO_REPLY, Write, command
-from tandemkv.protocol.types import OK, Verbatim
+from tandemkv.protocol.types import OK, SimpleString, Verbatim
 from tandemkv.storage.mutation import FlushAll
 
 if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine
     from tandemkv.commands.session import Session
+
+def help_lines(*lines: str) -> list[SimpleString]:
+    """HELP replies are arrays of status strings in Redis."""
+    return [SimpleString(line) for line in lines]
+
 
 DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
                     "cpu", "keyspace")
@@ -88,7 +93,7 @@ def time_(e: Engine, s: Session, args: list[bytes]) -> object:
     return [str(seconds).encode(), str(millis * 1000).encode()]
 
 
-@command("shutdown", -1, "admin loading", group="server",
+@command("shutdown", -1, "admin loading no-multi", group="server",
          summary="Stop the server gracefully", syntax="[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
 def shutdown(e: Engine, s: Session, args: list[bytes]) -> object:
     options = {a.upper() for a in args[1:]}
@@ -105,36 +110,45 @@ def _config_get(e: Engine, patterns: list[bytes]) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for pattern in patterns:
         matches = compile_glob(pattern.lower())
+        exact = not any(ch in pattern for ch in b"*?[")
         for attr, param in PARAMS.items():
             name = redis_name(attr).encode()
             if matches(name):
-                found[name] = param.show(getattr(e.settings, attr)).encode()
+                # A plain name comes back as it was sent, as Redis 7 does.
+                found[pattern if exact else name] = param.show(getattr(e.settings, attr)).encode()
     return found
 
 
 def _config_set(e: Engine, args: list[bytes]) -> object:
-    if len(args) < 4 or len(args) % 2 != 0:
+    if len(args) < 4:
         raise CommandError("wrong number of arguments for 'config|set' command")
+    if len(args) % 2 != 0:
+        raise SyntaxErr()
     changes: dict[str, object] = {}
     for raw_name, raw_value in zip(args[2::2], args[3::2], strict=True):
         name = raw_name.decode("utf-8", "replace")
-        param = PARAMS.get(attr_name(name))
+        attr = attr_name(name)
+        param = PARAMS.get(attr)
         if param is None:
             raise CommandError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
         if param.parse is None:
-            raise CommandError(
-                f"CONFIG SET failed (possibly related to argument '{name}') - "
-                "can't set immutable config"
-            )
+            raise _config_set_failed(name, "can't set immutable config")
+        if attr in changes:
+            raise _config_set_failed(name, "duplicate parameter")
         try:
-            changes[attr_name(name)] = param.parse(raw_value.decode("utf-8", "replace"))
+            changes[attr] = param.parse(raw_value.decode("utf-8", "replace"))
         except ValueError as error:
-            raise CommandError(
-                f"CONFIG SET failed (possibly related to argument '{name}') - {error}"
-            ) from None
+            raise _config_set_failed(name, str(error)) from None
     for attr, value in changes.items():
         setattr(e.settings, attr, value)
     return OK
+
+
+def _config_set_failed(name: str, reason: str) -> CommandError:
+    return CommandError(f"CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+
+
+_CONFIG_FIXED_ARITY = {b"RESETSTAT": "resetstat", b"REWRITE": "rewrite", b"HELP": "help"}
 
 
 @command("config", -2, "admin", group="server",
@@ -150,15 +164,20 @@ def config(e: Engine, s: Session, args: list[bytes]) -> object:
         return _config_get(e, args[2:])
     if sub == b"SET":
         return _config_set(e, args)
-    if sub == b"RESETSTAT" and len(args) == 2:
+    if sub in _CONFIG_FIXED_ARITY and len(args) != 2:
+        raise CommandError(
+            f"wrong number of arguments for 'config|{_CONFIG_FIXED_ARITY[sub]}' command"
+        )
+    if sub == b"RESETSTAT":
         e.stats.commands = e.stats.errors = 0
         return OK
-    if sub == b"REWRITE" and len(args) == 2:
+    if sub == b"REWRITE":
         raise CommandError("CONFIG REWRITE is not supported: tandemkv never writes its "
                            "configuration file; edit the TOML file instead")
-    if sub == b"HELP" and len(args) == 2:
-        return [b"CONFIG GET <pattern>", b"CONFIG SET <name> <value> [<name> <value> ...]",
-                b"CONFIG RESETSTAT", b"HELP"]
+    if sub == b"HELP":
+        return help_lines("CONFIG GET <pattern>",
+                          "CONFIG SET <name> <value> [<name> <value> ...]",
+                          "CONFIG RESETSTAT", "HELP")
     raise unknown_subcommand("config", args[1])
 
 

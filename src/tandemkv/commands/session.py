@@ -29,6 +29,7 @@ class Session:
     queue_failed: bool = False
     # WATCH state: the keys followed, and whether one of them changed (a WatchFlag).
     watched: list[bytes] = field(default_factory=list)
+    watched_expired: set[bytes] = field(default_factory=set)
     dirty: bool = False
     last_command: str = "NULL"
     # Set by commands; the connection acts on them after writing the reply.

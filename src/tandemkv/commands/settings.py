@@ -27,6 +27,12 @@ class Settings:
     appendfsync: str = "everysec"
 
 
+INT_MAX = 2**31 - 1
+UINT_MAX = 2**32 - 1
+LLONG_MAX = 2**63 - 1
+_UNITS = {"k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
 def _parse_bool(raw: str) -> bool:
     value = raw.lower()
     if value not in ("yes", "no"):
@@ -34,27 +40,49 @@ def _parse_bool(raw: str) -> bool:
     return value == "yes"
 
 
-def _parse_nonneg(raw: str) -> int:
-    value = _parse_size(raw)
-    if value < 0:
-        raise ValueError("argument must be non-negative")
-    return value
-
-
-def _parse_size(raw: str) -> int:
-    units = {"k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
-    text = raw.lower()
-    for suffix in sorted(units, key=len, reverse=True):
-        if text.endswith(suffix) and text[: -len(suffix)].isdigit():
-            return int(text[: -len(suffix)]) * units[suffix]
-    if not text.lstrip("-").isdigit():
-        raise ValueError("argument couldn't be parsed into an integer")
+def _canonical_int(text: str) -> int | None:
+    """An integer written as Redis's string2ll accepts it: no sign '+', no leading zeros."""
+    digits = text[1:] if text.startswith("-") else text
+    if not digits.isdigit() or (digits[0] == "0" and (len(digits) > 1 or digits is not text)):
+        return None
     return int(text)
 
 
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = _canonical_int(raw)
+        if value is None:
+            raise ValueError("argument couldn't be parsed into an integer")
+        if not low <= value <= high:
+            raise ValueError(f"argument must be between {low} and {high} inclusive")
+        return value
+
+    return parse
+
+
+def _memory_at_least(low: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        text = raw.lower()
+        value: int | None = None
+        for suffix in sorted(_UNITS, key=len, reverse=True):
+            if text.endswith(suffix):
+                number = _canonical_int(text[: -len(suffix)])
+                value = None if number is None else number * _UNITS[suffix]
+                break
+        else:
+            value = _canonical_int(text)
+        if value is None or value < 0:
+            raise ValueError("argument must be a memory value")
+        if not low <= value <= LLONG_MAX:
+            raise ValueError(f"argument must be between {low} and {LLONG_MAX} inclusive")
+        return value
+
+    return parse
+
+
 def _parse_hz(raw: str) -> int:
-    value = _parse_nonneg(raw)
-    return min(max(value, 1), 500)
+    # Redis accepts any non-negative int and clamps it to the range it can honour.
+    return min(max(_int_in(0, INT_MAX)(raw), 1), 500)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +100,9 @@ PARAMS: dict[str, Param] = {
     p.name: p
     for p in (
         Param("requirepass", str),
-        Param("maxclients", _parse_nonneg),
-        Param("timeout", _parse_nonneg),
-        Param("proto_max_bulk_len", _parse_nonneg),
+        Param("maxclients", _int_in(1, UINT_MAX)),
+        Param("timeout", _int_in(0, INT_MAX)),
+        Param("proto_max_bulk_len", _memory_at_least(1024 * 1024)),
         Param("protected_mode", _parse_bool, _show_bool),
         Param("bind", None),
         Param("port", None),

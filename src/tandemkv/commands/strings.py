@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.args import (
     INT64_MAX,
     INT64_MIN,
-    format_float,
+    add_decimal_strings,
     parse_float,
     parse_int,
 )
@@ -64,40 +64,62 @@ def set_(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 3:  # the common case, kept short
         return Write(OK, SetValue(args[1], args[2]))
     key, value = args[1], args[2]
-    condition: bytes | None = None
-    compare: bytes | None = None
-    want_old = False
-    expiry: ExpiryOption | None = None
-    i = 3
-    while i < len(args):
-        word = args[i].upper()
-        if word in (b"NX", b"XX", b"IFEQ") and condition is None:
-            condition = word
-            if word == b"IFEQ":
-                if i + 1 >= len(args):
-                    raise SyntaxErr()
-                compare = args[i + 1]
-                i += 1
-        elif word == b"GET" and not want_old:
-            want_old = True
-        elif expiry is None and (option := parse_expiry_option(args, i, allow_persist=False)):
-            expiry, i = option
-            continue
-        else:
-            raise SyntaxErr()
-        i += 1
+    options = parse_set_options(args)
+    condition, want_old = options.condition, options.want_old
     old = read_string(e, key) if want_old or condition == b"IFEQ" else None
     if condition == b"NX" and e.keyspace.contains(key, e.now_ms):
         return old if want_old else None
     if condition == b"XX" and not e.keyspace.contains(key, e.now_ms):
         return old if want_old else None
-    if condition == b"IFEQ" and old != compare:
+    if condition == b"IFEQ" and old != options.compare:
         return old if want_old else None
     reply = old if want_old else OK
+    expiry = options.expiry
     if expiry is not None and expiry.keep_ttl:
+        # Reading first lets lazy expiry drop a key already past its deadline, so the
+        # new value does not inherit a deadline that has passed.
+        e.keyspace.get(key, e.now_ms)
         return Write(reply, SetValue(key, value, keep_ttl=True))
     deadline = resolve_deadline(expiry, e.now_ms, "set") if expiry else None
     return Write(reply, store(key, value, deadline, e.now_ms))
+
+
+@dataclass(slots=True)
+class SetOptions:
+    condition: bytes | None = None  # NX, XX or IFEQ
+    compare: bytes | None = None  # IFEQ's value
+    want_old: bool = False  # GET
+    expiry: ExpiryOption | None = None
+
+
+def parse_set_options(args: list[bytes]) -> SetOptions:
+    """SET's options as Redis reads them: repeating one is fine (the last wins), mixing
+    ones that contradict each other (NX and XX, EX and PX...) is a syntax error."""
+    options = SetOptions()
+    i = 3
+    while i < len(args):
+        word = args[i].upper()
+        if word in (b"NX", b"XX", b"IFEQ"):
+            if options.condition not in (None, word):
+                raise SyntaxErr()
+            options.condition = word
+            if word == b"IFEQ":
+                if i + 1 >= len(args):
+                    raise SyntaxErr()
+                options.compare = args[i + 1]
+                i += 1
+        elif word == b"GET":
+            options.want_old = True
+        elif option := parse_expiry_option(args, i, allow_persist=False):
+            expiry, i = option
+            if options.expiry is not None and not options.expiry.same_kind(expiry):
+                raise SyntaxErr()
+            options.expiry = expiry
+            continue
+        else:
+            raise SyntaxErr()
+        i += 1
+    return options
 
 
 @command("setnx", 3, "write fast", group="string", keys=(1, 1, 1),
@@ -259,11 +281,12 @@ def decrby(e: Engine, s: Session, args: list[bytes]) -> object:
 def incrbyfloat(e: Engine, s: Session, args: list[bytes]) -> object:
     key = args[1]
     current = read_string(e, key)
-    base = 0.0 if current is None else parse_float(current)
-    result = base + parse_float(args[2])
-    if math.isnan(result) or math.isinf(result):
+    base = b"0" if current is None else current
+    parse_float(base)
+    parse_float(args[2])
+    text = add_decimal_strings(base, args[2])
+    if text is None:
         raise CommandError("increment would produce NaN or Infinity")
-    text = format_float(result)
     return Write(text, SetValue(key, text, keep_ttl=True))
 
 

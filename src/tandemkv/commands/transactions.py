@@ -17,6 +17,7 @@ def unwatch_all(e: Engine, s: Session) -> None:
     for key in s.watched:
         e.keyspace.unwatch(key, s)
     s.watched.clear()
+    s.watched_expired.clear()
     s.dirty = False
 
 
@@ -41,7 +42,7 @@ def exec_(e: Engine, s: Session, args: list[bytes]) -> object:
     queued = s.queued
     if queued is None:
         raise CommandError("EXEC without MULTI")
-    failed, dirty = s.queue_failed, s.dirty
+    failed, dirty = s.queue_failed, s.dirty or _watched_key_expired(e, s)
     end_transaction(e, s)
     if failed:
         raise ExecAbort()
@@ -67,8 +68,19 @@ def watch(e: Engine, s: Session, args: list[bytes]) -> object:
     for key in args[1:]:
         if key not in s.watched:
             s.watched.append(key)
+            if e.keyspace.is_past_deadline(key, e.now_ms):
+                s.watched_expired.add(key)
             e.keyspace.watch(key, s)
     return OK
+
+
+def _watched_key_expired(e: Engine, s: Session) -> bool:
+    """A watched key that was live at WATCH and has since passed its deadline changed,
+    even if nothing has removed it yet (Redis 7 checks this at EXEC)."""
+    return any(
+        key not in s.watched_expired and e.keyspace.is_past_deadline(key, e.now_ms)
+        for key in s.watched
+    )
 
 
 @command("unwatch", 1, "fast", group="transactions",

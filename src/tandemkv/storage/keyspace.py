@@ -36,9 +36,14 @@ Value = bytes
 
 
 class WatchFlag(Protocol):
-    """Something WATCH-like that learns when a key it follows is modified."""
+    """Something WATCH-like that learns when a key it follows is modified.
+
+    Removing a key that was already past its deadline when it was watched changes nothing
+    anyone could have seen, so such removals (listed in `watched_expired`) leave it clean.
+    """
 
     dirty: bool
+    watched_expired: set[bytes]
 
 
 class Keyspace:
@@ -70,6 +75,11 @@ class Keyspace:
 
     def contains(self, key: bytes, now_ms: int) -> bool:
         return self.get(key, now_ms) is not None
+
+    def is_past_deadline(self, key: bytes, now_ms: int) -> bool:
+        """Stored but logically expired (not yet removed). Removes nothing."""
+        deadline = self._expires.get(key)
+        return deadline is not None and deadline <= now_ms and key in self._data
 
     def expire_at(self, key: bytes) -> int | None:
         """The absolute deadline (Unix ms) of `key`, or None. Call after a live `get`."""
@@ -142,24 +152,25 @@ class Keyspace:
 
     # -------------------------------------------------------------- internals
 
-    def _touch(self, key: bytes) -> None:
+    def _touch(self, key: bytes, expiring: bool = False) -> None:
         flags = self._watchers.get(key)
         if flags:
             for flag in flags:
-                flag.dirty = True
+                if not (expiring and key in flag.watched_expired):
+                    flag.dirty = True
 
     def _expire(self, key: bytes) -> None:
         if not self.owns_expiry:
             return
-        self._remove(key)
+        self._remove(key, expiring=True)
         self.expired.append(key)
 
-    def _remove(self, key: bytes) -> bool:
+    def _remove(self, key: bytes, expiring: bool = False) -> bool:
         if self._data.pop(key, None) is None:
             return False
         self._expires.pop(key, None)
         if self._watchers:
-            self._touch(key)
+            self._touch(key, expiring)
         return True
 
     def _set_deadline(self, key: bytes, deadline: int | None) -> None:

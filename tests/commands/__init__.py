@@ -1,0 +1,1 @@
+"""Tests of the pure command layer (a package so module names cannot clash with integration/)."""
