@@ -1,0 +1,1 @@
+"""Shared test helpers: real server processes and a byte-exact RESP client."""

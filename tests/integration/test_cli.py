@@ -1,0 +1,119 @@
+"""The command-line client verbs, following the seed README's single-node walkthrough."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from helpers.servers import ServerProcess, free_port, run_tandemkv
+
+pytestmark = pytest.mark.tandemkv_only("the tandemkv command-line client")
+
+
+def cli(
+    server: ServerProcess | None, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    prefix = ["--server", server.address] if server is not None else []
+    return run_tandemkv(*prefix, *args, env=env)
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.strip(), "a failure must say why on stderr"
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_readme_walkthrough(server: ServerProcess) -> None:
+    put = cli(server, "put", "mykey", "myvalue")
+    assert (put.returncode, put.stdout) == (0, "OK\n"), put.stderr
+
+    got = cli(server, "get", "mykey")
+    assert (got.returncode, got.stdout) == (0, "myvalue\n"), got.stderr
+
+    listed = cli(server, "keys")
+    assert (listed.returncode, listed.stdout) == (0, "mykey\n"), listed.stderr
+
+    deleted = cli(server, "delete", "mykey")
+    assert (deleted.returncode, deleted.stdout) == (0, "OK\n"), deleted.stderr
+
+    missing = cli(server, "get", "mykey")
+    assert missing.returncode == 1
+    assert_clean_failure(missing)
+
+    again = cli(server, "delete", "mykey")
+    assert again.returncode == 1
+    assert_clean_failure(again)
+
+    empty = cli(server, "keys")
+    assert (empty.returncode, empty.stdout) == (0, ""), empty.stderr
+
+
+def test_cli_writes_are_visible_to_redis_clients(server: ServerProcess) -> None:
+    assert cli(server, "put", "greeting", "hello world").returncode == 0
+    with server.raw() as conn:
+        assert conn.call("GET", "greeting") == b"hello world"
+        conn.call("SET", "from-redis", "héllo ✓")
+    got = cli(server, "get", "from-redis")
+    assert (got.returncode, got.stdout) == (0, "héllo ✓\n"), got.stderr
+
+
+def test_keys_pattern(server: ServerProcess) -> None:
+    for key in ("user:1", "user:2", "order:1"):
+        assert cli(server, "put", key, "x").returncode == 0
+    users = cli(server, "keys", "user:*")
+    assert users.returncode == 0
+    assert sorted(users.stdout.splitlines()) == ["user:1", "user:2"]
+    everything = cli(server, "keys")
+    assert sorted(everything.stdout.splitlines()) == ["order:1", "user:1", "user:2"]
+
+
+def test_server_address_from_environment(server: ServerProcess) -> None:
+    env = {"TANDEMKV_SERVER": server.address}
+    assert cli(None, "put", "envkey", "envvalue", env=env).returncode == 0
+    got = cli(None, "get", "envkey", env=env)
+    assert (got.returncode, got.stdout) == (0, "envvalue\n"), got.stderr
+    # --server wins over the environment.
+    nowhere = {"TANDEMKV_SERVER": f"127.0.0.1:{free_port()}"}
+    got = cli(server, "get", "envkey", env=nowhere)
+    assert (got.returncode, got.stdout) == (0, "envvalue\n"), got.stderr
+
+
+# Exit statuses the README promises: 1 key not found, 2 usage error, 3 unreachable or error.
+
+
+def test_unreachable_server_is_a_clean_error() -> None:
+    result = cli(None, "get", "k", env={"TANDEMKV_SERVER": f"127.0.0.1:{free_port()}"})
+    assert_clean_failure(result)
+    assert result.returncode == 3
+
+
+def test_usage_errors(server: ServerProcess) -> None:
+    for args in (["get"], ["put", "only-key"], ["frobnicate"]):
+        result = cli(server, *args)
+        assert result.returncode == 2, args
+        assert "usage:" in result.stderr.lower()
+        assert "Traceback" not in result.stderr
+
+
+def test_password(make_server: Callable[..., ServerProcess]) -> None:
+    server = make_server(requirepass="cli-pass")
+    put = cli(server, "--password", "cli-pass", "put", "k", "v")
+    assert (put.returncode, put.stdout) == (0, "OK\n"), put.stderr
+    got = cli(server, "get", "k", env={"TANDEMKV_PASSWORD": "cli-pass"})
+    assert (got.returncode, got.stdout) == (0, "v\n"), got.stderr
+    for args in (["get", "k"], ["--password", "wrong", "get", "k"]):
+        refused = cli(server, *args)
+        assert_clean_failure(refused)
+        assert refused.returncode == 3, args
+
+
+@pytest.mark.parametrize("verb", [None, "server", "put", "get", "delete", "keys"])
+def test_help(verb: str | None) -> None:
+    result = run_tandemkv(*([verb] if verb else []), "--help")
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout.lower()
+    if verb is not None:
+        assert verb in result.stdout
