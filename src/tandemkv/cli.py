@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--fsync", choices=("always", "everysec", "no"),
                         help="when the log is fsynced: before each reply (always), about once "
                         "a second (everysec, the default), or when the OS likes (no)")
+    server.add_argument("--appendonly", choices=("yes", "no"),
+                        help="log every write (default yes); with no, only SAVE/BGSAVE "
+                        "snapshots persist data and later writes are lost on restart")
     server.add_argument("--truncate-corrupt-log", action="store_true", default=None,
                         help="start even though the log is corrupt mid-file, dropping "
                         "everything from the damage on (a copy is kept)")
@@ -85,6 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Print the keys matching PATTERN (default *), one a line.")
     _global_options(keys, suppress=True)
     keys.add_argument("pattern", nargs="?", default="*")
+
+    load = verbs.add_parser(
+        "import", help="load keys from a JSON file",
+        description='Load {"data": {"key": "value", ...}} (the seed\'s format) into the '
+        "store. The whole file is checked first: on any error nothing is written.")
+    _global_options(load, suppress=True)
+    load.add_argument("file", metavar="FILE.json")
+
+    dump = verbs.add_parser(
+        "export", help="write every key to a JSON file",
+        description='Write {"data": {"key": "value", ...}} (the seed\'s format). Keys or '
+        "values that are not UTF-8 go, base64-encoded, under a separate \"binary\" object "
+        "that import reads back.")
+    _global_options(dump, suppress=True)
+    dump.add_argument("file", metavar="FILE.json")
     return parser
 
 
@@ -111,6 +129,7 @@ def _run_server(args: argparse.Namespace) -> int:
         "parser": args.parser,
         "event_loop": args.event_loop,
         "fsync": args.fsync,
+        "appendonly": args.appendonly,
         "truncate_corrupt_log": args.truncate_corrupt_log,
     }
     try:

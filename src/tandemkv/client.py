@@ -8,10 +8,20 @@ from __future__ import annotations
 
 import socket
 from types import TracebackType
+from typing import Protocol
 
 from tandemkv.config import parse_address
 from tandemkv.protocol import NEED_MORE, ReplyDecoder, encode_command
 from tandemkv.protocol.types import ErrorReply
+
+
+class Executor(Protocol):
+    """Something that runs commands: a running server (Client) or a data directory opened
+    in this process (tandemkv.open), so the CLI's verbs work on either."""
+
+    def execute(self, *args: bytes | str | int) -> object: ...
+
+    def close(self) -> None: ...
 
 
 class ClientError(Exception):

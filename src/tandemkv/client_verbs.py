@@ -5,21 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Protocol
 
 import tandemkv
-from tandemkv.cli import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, server_address
-from tandemkv.client import Client, ClientError, ServerError
+from tandemkv.cli import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE, server_address
+from tandemkv.client import Client, ClientError, Executor, ServerError
 from tandemkv.embedded import StoreError
 from tandemkv.storage.errors import DataDirLockedError, StorageError
-
-
-class Executor(Protocol):
-    """A running server (Client) or a data directory opened in-process (EmbeddedStore)."""
-
-    def execute(self, *args: bytes | str | int) -> object: ...
-
-    def close(self) -> None: ...
 
 
 def run_client_verb(args: argparse.Namespace) -> int:
@@ -109,4 +100,31 @@ def _keys(client: Executor, args: argparse.Namespace) -> int:
             return EXIT_OK
 
 
-_VERBS = {"put": _put, "get": _get, "delete": _delete, "keys": _keys}
+def _import(client: Executor, args: argparse.Namespace) -> int:
+    from tandemkv.jsonio import JsonImportError, import_json
+
+    try:
+        count = import_json(client, args.file, show_progress=sys.stderr.isatty())
+    except JsonImportError as error:
+        print(f"tandemkv: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"imported {count} keys from {args.file}")
+    return EXIT_OK
+
+
+def _export(client: Executor, args: argparse.Namespace) -> int:
+    from tandemkv.jsonio import JsonExportError, export_json
+
+    try:
+        count = export_json(client, args.file, show_progress=sys.stderr.isatty())
+    except JsonExportError as error:
+        print(f"tandemkv: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"exported {count} keys to {args.file}")
+    return EXIT_OK
+
+
+_VERBS = {
+    "put": _put, "get": _get, "delete": _delete, "keys": _keys,
+    "import": _import, "export": _export,
+}

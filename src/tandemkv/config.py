@@ -68,6 +68,7 @@ class Config:
     parser: str = "auto"
     event_loop: str = "auto"
     fsync: str = "everysec"
+    appendonly: bool = True
     snapshot_log_bytes: int = 64 * 1024 * 1024
     truncate_corrupt_log: bool = False
     config_file: str = ""
@@ -87,7 +88,7 @@ class Config:
             bind=listen.host,
             port=listen.port,
             hz=self.hz,
-            appendonly=True,
+            appendonly=self.appendonly,
             appendfsync=self.fsync,
         )
 

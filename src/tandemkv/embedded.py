@@ -55,7 +55,9 @@ class EmbeddedStore:
         self._fsync = fsync
         self._lock = threading.RLock()
         self._engine = Engine(random.Random(), store.keyspace, host=EmbeddedHost(store))
-        self._session = Session(id=0, authenticated=True)
+        # Each thread is its own client: a MULTI in one must not swallow another's writes.
+        self._sessions = threading.local()
+        self._next_session_id = 0
         self._writes = 0
         self._closed = False
         self._failure: str | None = None
@@ -125,7 +127,7 @@ class EmbeddedStore:
             self._check_open()
             engine = self._engine
             engine.now_ms = time.time_ns() // 1_000_000
-            reply = engine.execute(self._session, request)
+            reply = engine.execute(self._session(), request)
             mutations = engine.take_mutations()
             if mutations:
                 self._log(mutations)
@@ -166,6 +168,14 @@ class EmbeddedStore:
                 store.append(expired)
         if store.snapshot_due():
             store.save()
+
+    def _session(self) -> Session:
+        session: Session | None = getattr(self._sessions, "session", None)
+        if session is None:
+            self._next_session_id += 1
+            session = Session(id=self._next_session_id, authenticated=True)
+            self._sessions.session = session
+        return session
 
     def _check_open(self) -> None:
         if self._failure is not None:

@@ -39,6 +39,8 @@ from tandemkv.protocol.decoder import DecoderLimits
 from tandemkv.protocol.python_decoder import PythonRequestDecoder
 
 WINDOW = 16 * 1024
+# Below this many unread bytes the Python decoder is faster than starting hiredis.
+SMALL_BUFFER = 512
 _STAR, _DOLLAR = 42, 36
 # A count of 10000 or more for an aggregate hiredis would preallocate as a list.
 _BIG_ARRAY_COUNT = re.compile(rb"\*[0-9]{5}")
@@ -84,6 +86,11 @@ class HiredisRequestDecoder:
         self._fed_to = python._pos + fed_ahead
 
     def next_command(self) -> list[bytes] | None:
+        python = self._python
+        if self._reader is None and len(python._buf) - python._pos < SMALL_BUFFER:
+            # A few commands (the usual unpipelined request): setting up hiredis costs more
+            # than the pure-Python path takes to decode them.
+            return python.next_command()
         while True:
             reader = self._reader
             if reader is None:

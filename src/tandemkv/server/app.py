@@ -53,9 +53,11 @@ class Server:
         self.settings = config.runtime_settings()
         self.store = store
         self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
-        self.log = DurableLog(store, FsyncPolicy(config.fsync), loop, self.fatal)
+        policy = FsyncPolicy(config.fsync) if config.appendonly else FsyncPolicy.OFF
+        self.log = DurableLog(store, policy, loop, self.fatal)
         self.bgsave = BackgroundSave(store, loop)
         self.exit_code = 0
+        self._bgsave_scheduled = False
         self.use_hiredis = {"auto": None, "hiredis": True, "python": False}[config.parser]
         self.stats = ServerStats()
         self.connections: dict[Session, ClientConnection] = {}
@@ -120,24 +122,34 @@ class Server:
     # ---------------------------------------------------------------- snapshots
 
     def save(self, background: bool) -> object:
-        if self.bgsave.in_progress:
+        if self.bgsave.in_progress or self._bgsave_scheduled:
             raise CommandError("Background save already in progress")
         if self.log.failed:
             raise CommandError("the log failed; this node is stopping")
-        self._log_everything_applied()
         if background:
-            self.bgsave.start()
+            # Fork once the current batch of commands has been logged: inside a pipeline or
+            # an EXEC, the mutations before BGSAVE are not in the log yet.
+            self._bgsave_scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_background_save)
             return SimpleString("Background saving started")
+        self._log_pending_mutations()
         self.store.save()
         return OK
 
-    def _log_everything_applied(self) -> None:
-        """Make the log hold every mutation the keyspace has, before cutting a snapshot.
+    def _start_background_save(self) -> None:
+        self._bgsave_scheduled = False
+        if self.bgsave.in_progress or self.log.failed or self.stopping.is_set():
+            return
+        self.log.flush_now()
+        self.bgsave.start()
 
-        A snapshot at index N must contain exactly entries 1..N: replaying an APPEND that
-        the snapshot already holds would apply it twice. Mutations of commands earlier in
-        the current pipeline are still in the engine; they are logged and fsynced here,
-        since their connection will not wait for them itself.
+    def _log_pending_mutations(self) -> None:
+        """Log the mutations of the commands before SAVE in the current pipeline.
+
+        A snapshot at index N must hold exactly entries 1..N: replaying an APPEND that the
+        snapshot already holds would apply it twice. SAVE is refused inside MULTI, so the
+        engine's queue is the pipeline's own; its connection will not wait for these, so
+        they are fsynced here.
         """
         mutations = self.engine.take_mutations()
         if mutations:
@@ -197,7 +209,7 @@ class Server:
         if mutations and not self.log.failed:
             self.log.append(mutations)
         if self.store.snapshot_due() and not self.bgsave.in_progress and not self.log.failed:
-            self._log_everything_applied()
+            self.log.flush_now()
             self.bgsave.start()
         if self.settings.timeout:
             limit = now - self.settings.timeout * 1000
@@ -270,7 +282,7 @@ class Server:
             "rdb_last_save_time": store.last_save_time,
             "rdb_last_bgsave_status": self.bgsave.last_status,
             "rdb_last_bgsave_time_sec": round(self.bgsave.last_duration),
-            "aof_enabled": 1,
+            "aof_enabled": int(self.config.appendonly),
             "aof_last_write_status": "err" if self.log.failed else "ok",
             "fsync_policy": self.config.fsync,
             "log_last_index": store.last_index,

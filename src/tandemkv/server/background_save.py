@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import threading
 import time
 
@@ -20,6 +22,23 @@ from tandemkv.storage.fs import OsFileSystem
 from tandemkv.storage.store import SnapshotPoint, Store, keyspace_items
 
 log = logging.getLogger("tandemkv.server")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Make the kernel kill this child if its parent dies.
+
+    The child inherits the data directory's lock; an orphan still writing after its parent
+    was SIGKILLed would keep a restarted server out, and could later rename an old snapshot
+    over a newer one. Linux's PR_SET_PDEATHSIG ends it with the parent.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the orphan finishes its snapshot, then exits
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class BackgroundSave:
@@ -42,10 +61,12 @@ class BackgroundSave:
         store = self._store
         point = store.snapshot_point()
         self._started = time.monotonic()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: write and leave without running any parent cleanup
             status = 1
             try:
+                _die_with(parent)
                 store.write_snapshot(point, keyspace_items(store.keyspace),
                                      fs=OsFileSystem(store.path))
                 status = 0

@@ -31,6 +31,9 @@ class FsyncPolicy(StrEnum):
     ALWAYS = "always"
     EVERYSEC = "everysec"
     NO = "no"
+    # appendonly off: nothing is logged; only SAVE/BGSAVE snapshots persist data, as with
+    # Redis running on RDB alone. Writes since the last snapshot are lost on any restart.
+    OFF = "off"
 
 
 class DurableLog:
@@ -53,7 +56,7 @@ class DurableLog:
         self.failed = False
         interval = EVERYSEC_INTERVAL if policy == FsyncPolicy.EVERYSEC else None
         self._syncer: Syncer | None = None
-        if policy != FsyncPolicy.NO:
+        if policy in (FsyncPolicy.ALWAYS, FsyncPolicy.EVERYSEC):
             self._syncer = Syncer(
                 store, interval, self._synced, self._sync_failed, loop.call_soon_threadsafe
             )
@@ -63,6 +66,8 @@ class DurableLog:
         self._assigned += len(mutations)
         if self.failed:
             return self._assigned  # never safe: the node is stopping
+        if self.policy == FsyncPolicy.OFF:
+            return self._assigned
         if self.policy != FsyncPolicy.ALWAYS:
             self._write(mutations)
             return self._assigned

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import resource
 import signal
 import sys
@@ -13,7 +14,6 @@ import time
 from tandemkv.config import Config, ConfigError
 from tandemkv.server.app import Server
 from tandemkv.storage.errors import StorageError
-from tandemkv.storage.recovery import TailRepair
 from tandemkv.storage.store import Store
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -87,6 +87,7 @@ async def _serve(server: Server, config: Config) -> None:
 
 def run_server(config: Config) -> int:
     """Run until SIGTERM/SIGINT/SHUTDOWN; 0 on a clean stop, 1 if it cannot start."""
+    configure_logging()
     try:
         check_protected_mode(config)
         if config.parser == "hiredis":
@@ -102,6 +103,9 @@ def run_server(config: Config) -> int:
         loop.close()
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
+    if not config.appendonly:
+        print("tandemkv: appendonly is off: writes are not logged, so only SAVE/BGSAVE "
+              "snapshots survive a restart", file=sys.stderr)
     server = Server(config, store, loop)
     try:
         loop.run_until_complete(_serve(server, config))
@@ -123,18 +127,17 @@ def open_store(config: Config) -> Store:
         config.db_path, truncate_corrupt=config.truncate_corrupt_log, progress=progress
     )
     store.snapshot_log_bytes = config.snapshot_log_bytes
-    for repair in store.repairs:
-        print(f"tandemkv: {describe_repair(repair)}", file=sys.stderr)
     return store
 
 
-def describe_repair(repair: TailRepair) -> str:
-    kept = f"; the damaged bytes are kept in {repair.copied_to}" if repair.copied_to else ""
-    kind = "cut corrupt log" if repair.corrupt else "repaired torn log tail"
-    return (
-        f"{kind} in {repair.file} at offset {repair.offset}: dropped {repair.dropped_bytes} "
-        f"bytes ({repair.reason}){kept}"
-    )
+def configure_logging() -> None:
+    """Operator messages (log repairs, failed snapshots) as one plain line each on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tandemkv: %(message)s"))
+    root = logging.getLogger("tandemkv")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
 
 
 class ReplayProgress:

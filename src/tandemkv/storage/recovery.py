@@ -250,10 +250,11 @@ def _repair(
     fs.fsync_dir()
     for repair in repairs:
         log.warning(
-            "log repair: dropped %d bytes of %s from offset %d (%s); damaged bytes kept in %s",
-            repair.dropped_bytes,
+            "%s in %s at offset %d: dropped %d bytes (%s); damaged bytes kept in %s",
+            "cut corrupt log" if repair.corrupt else "repaired torn log tail",
             repair.file,
             repair.offset,
+            repair.dropped_bytes,
             repair.reason,
             repair.copied_to or "(nothing to keep)",
         )
