@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "tandemkv"
-PURE = ["protocol", "commands", "replication", "storage/keyspace.py", "storage/mutation.py"]
+PURE = [
+    "protocol", "commands", "replication",
+    "storage/keyspace.py", "storage/mutation.py", "storage/codec.py", "storage/record.py",
+    "storage/segment.py", "storage/wire.py", "storage/errors.py",
+]
 FORBIDDEN_MODULES = {
     "asyncio", "socket", "selectors", "threading", "time", "random", "os", "subprocess",
     "multiprocessing", "signal", "datetime",
