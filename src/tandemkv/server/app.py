@@ -96,9 +96,13 @@ class Server:
         for conn in connections:
             if conn.transport is not None:
                 conn.transport.pause_reading()
+        # Answer what is in flight: log the last group, wait for its replies to be
+        # released and written out, within a bound.
+        self.log.flush_now()
         deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS
         while time.monotonic() < deadline and any(
-            c.transport is not None and c.transport.get_write_buffer_size() > 0
+            c.has_held_replies
+            or (c.transport is not None and c.transport.get_write_buffer_size() > 0)
             for c in connections
         ):
             await asyncio.sleep(0.01)

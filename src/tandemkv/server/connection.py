@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 # Stop running buffered commands once this much output is waiting for the socket.
 OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
+# Stop reading from a client with this many batches waiting for the log.
+MAX_HELD_BATCHES = 64
 
 
 class ClientConnection(asyncio.Protocol):
@@ -37,6 +39,8 @@ class ClientConnection(asyncio.Protocol):
         self.writing_paused = False
         self.waiting_for_log = False
         self.closing = False
+        # Replies of batches whose writes the log has not made safe yet, oldest first.
+        self._held: list[tuple[int, list[bytes]]] = []
 
     # ------------------------------------------------------------ asyncio hooks
 
@@ -82,6 +86,8 @@ class ClientConnection(asyncio.Protocol):
     def run_buffered(self) -> None:
         """Run every complete command in the decoder's buffer and send the replies."""
         engine, session, decoder = self.engine, self.session, self.decoder
+        if session.close_after_reply or session.killed:
+            return  # QUIT or CLIENT KILL: nothing after it runs
         resp = session.resp
         authenticated = session.authenticated
         engine.now_ms = now = _now_ms()
@@ -117,11 +123,14 @@ class ClientConnection(asyncio.Protocol):
                     return
         mutations = engine.take_mutations()
         if mutations:
-            log = self.server.log
-            position = log.append(mutations)
-            if not log.is_safe(position):
-                self._hold_until_safe(position, out)
+            position = self.server.log.append(mutations)
+            if self._held or not self.server.log.is_safe(position):
+                self._hold(position, out)
                 return
+        elif self._held:
+            # Replies go out in order: these wait behind the writes before them.
+            self._hold(self._held[-1][0], out)
+            return
         self._send(out)
         self._close_if_asked()
 
@@ -133,22 +142,32 @@ class ClientConnection(asyncio.Protocol):
             return DecoderLimits.unauthenticated(limits)
         return limits
 
-    def _hold_until_safe(self, position: int, out: list[bytes]) -> None:
-        self.waiting_for_log = True
-        if self.transport is not None:
+    def _hold(self, position: int, out: list[bytes]) -> None:
+        """Keep a batch's replies until the log says `position` is safe."""
+        self._held.append((position, out))
+        if len(self._held) == 1:
+            self.server.log.when_safe(position, self._release)
+        elif len(self._held) >= MAX_HELD_BATCHES and self.transport is not None:
+            # A client pipelining faster than the log commits: stop reading from it.
+            self.waiting_for_log = True
             self.transport.pause_reading()
 
-        def release() -> None:
+    def _release(self) -> None:
+        """Send the held replies whose writes are now safe, in order."""
+        log, held = self.server.log, self._held
+        while held and log.is_safe(held[0][0]):
+            self._send(held.pop(0)[1])
+        if held:
+            log.when_safe(held[0][0], self._release)
+            return
+        if self._close_if_asked():
+            return
+        if self.waiting_for_log:
             self.waiting_for_log = False
-            self._send(out)
-            if self._close_if_asked():
-                return
             if self.transport is not None and not self.closing:
                 self.transport.resume_reading()
                 if not self.writing_paused:
                     self.run_buffered()
-
-        self.server.log.when_safe(position, release)
 
     def _send(self, out: list[bytes]) -> None:
         if not out or self.transport is None or self.transport.is_closing():
@@ -162,6 +181,10 @@ class ClientConnection(asyncio.Protocol):
             self.close()
             return True
         return False
+
+    @property
+    def has_held_replies(self) -> bool:
+        return bool(self._held)
 
     def close(self) -> None:
         """Close after the replies already written have been flushed."""

@@ -1,13 +1,14 @@
 """The durable write log: a Store behind the WriteLog seam, with an fsync policy.
 
-    always    a batch's replies wait until its entries are fsynced. Entries from every
-              connection in one event-loop turn are written together and fsynced together
-              (group commit); the fsync runs in a background thread, so the loop keeps
-              serving reads and collecting the next group meanwhile.
-    everysec  entries are written (to the OS) before their replies go out, so a crash of
-              the process loses nothing acknowledged; a background thread fsyncs about once
-              a second, so a crash of the machine loses at most about a second of writes.
-    no        entries are written before their replies; the OS decides when to flush.
+    always    a batch's replies wait until its entries are fsynced. The fsync runs in a
+              background thread, so the loop keeps serving and collecting the next group.
+    everysec  replies wait until their entries are written to the OS, so a crash of the
+              process loses nothing acknowledged; a background thread fsyncs about once a
+              second, so a crash of the machine loses at most about a second of writes.
+    no        replies wait until their entries are written; the OS decides when to flush.
+
+In every mode the entries of all connections in one event-loop turn are written together,
+with one write() (group commit), at the end of the turn.
 
 An fsync error is fatal: after a failed fsync the kernel may have dropped the dirty pages,
 so retrying could report success for data that is gone. The node stops with a message.
@@ -52,6 +53,8 @@ class DurableLog:
         self._pending: list[Mutation] = []
         self._flush_scheduled = False
         self._waiters: list[tuple[int, Callable[[], None]]] = []
+        self._fire_scheduled = False
+        self.written_through = store.last_index
         self.synced_through = store.last_index
         self.failed = False
         interval = EVERYSEC_INTERVAL if policy == FsyncPolicy.EVERYSEC else None
@@ -68,9 +71,6 @@ class DurableLog:
             return self._assigned  # never safe: the node is stopping
         if self.policy == FsyncPolicy.OFF:
             return self._assigned
-        if self.policy != FsyncPolicy.ALWAYS:
-            self._write(mutations)
-            return self._assigned
         self._pending.extend(mutations)
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -80,7 +80,9 @@ class DurableLog:
     def is_safe(self, position: int) -> bool:
         if self.failed:
             return False
-        return self.policy != FsyncPolicy.ALWAYS or position <= self.synced_through
+        if self.policy == FsyncPolicy.ALWAYS:
+            return position <= self.synced_through
+        return self.policy == FsyncPolicy.OFF or position <= self.written_through
 
     def when_safe(self, position: int, callback: Callable[[], None]) -> None:
         if self.is_safe(position):
@@ -89,8 +91,12 @@ class DurableLog:
             self._waiters.append((position, callback))
 
     def flush_now(self) -> None:
-        """Write what the current group holds now, so the log matches the keyspace."""
-        self._flush()
+        """Write what the current group holds now, so the log matches the keyspace.
+
+        Waiters are told on a later turn: the caller may be in the middle of a connection's
+        batch, and callbacks must never run inside one.
+        """
+        self._flush(notify_now=False)
 
     def close(self) -> None:
         """Write and fsync everything, stop the syncer. Called once at shutdown."""
@@ -112,23 +118,42 @@ class DurableLog:
             return False
         return True
 
-    def _flush(self) -> None:
+    def _flush(self, notify_now: bool = True) -> None:
         self._flush_scheduled = False
         if not self._pending or self.failed:
             return
         pending, self._pending = self._pending, []
-        if self._write(pending):
+        if not self._write(pending):
+            return
+        self.written_through = self.store.written_index
+        if self.policy == FsyncPolicy.ALWAYS:
             assert self._syncer is not None
-            self._syncer.request(self.store.written_index)
+            self._syncer.request(self.written_through)
+        elif notify_now:
+            self._fire_waiters()
+        else:
+            self._schedule_fire()
 
     def _synced(self, index: int) -> None:
         if index <= self.synced_through:
             return
         self.synced_through = index
-        ready = [cb for pos, cb in self._waiters if pos <= index]
-        self._waiters = [(pos, cb) for pos, cb in self._waiters if pos > index]
-        for callback in ready:
-            callback()
+        self._fire_waiters()
+
+    def _schedule_fire(self) -> None:
+        if not self._fire_scheduled:
+            self._fire_scheduled = True
+            self._loop.call_soon(self._fire_waiters)
+
+    def _fire_waiters(self) -> None:
+        self._fire_scheduled = False
+        if not self._waiters:
+            return
+        ready = [cb for pos, cb in self._waiters if self.is_safe(pos)]
+        if ready:
+            self._waiters = [(pos, cb) for pos, cb in self._waiters if not self.is_safe(pos)]
+            for callback in ready:
+                callback()
 
     def _sync_failed(self, message: str) -> None:
         self._fail(message)
