@@ -161,10 +161,8 @@ class Engine:
 
 
 class EngineStats:
-    __slots__ = ("commands", "errors", "keyspace_hits", "keyspace_misses")
+    __slots__ = ("commands", "errors")
 
     def __init__(self) -> None:
         self.commands = 0
         self.errors = 0
-        self.keyspace_hits = 0
-        self.keyspace_misses = 0

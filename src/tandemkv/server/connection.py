@@ -19,6 +19,7 @@ from tandemkv.commands.session import Session
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
 from tandemkv.protocol.types import ErrorReply
+from tandemkv.server.writelog import WriteLog
 
 if TYPE_CHECKING:
     from tandemkv.server.app import Server
@@ -33,6 +34,8 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, server: Server) -> None:
         self.server = server
         self.engine = server.engine
+        # Only the seam's interface: the cluster mode swaps what is behind it.
+        self.log: WriteLog = server.log
         self.transport: asyncio.Transport | None = None
         self.session = Session(id=0)
         self.decoder = make_request_decoder(use_hiredis=server.use_hiredis)
@@ -123,8 +126,8 @@ class ClientConnection(asyncio.Protocol):
                     return
         mutations = engine.take_mutations()
         if mutations:
-            position = self.server.log.append(mutations)
-            if self._held or not self.server.log.is_safe(position):
+            position = self.log.append(mutations)
+            if self._held or not self.log.is_safe(position):
                 self._hold(position, out)
                 return
         elif self._held:
@@ -146,7 +149,7 @@ class ClientConnection(asyncio.Protocol):
         """Keep a batch's replies until the log says `position` is safe."""
         self._held.append((position, out))
         if len(self._held) == 1:
-            self.server.log.when_safe(position, self._release)
+            self.log.when_safe(position, self._release)
         elif len(self._held) >= MAX_HELD_BATCHES and self.transport is not None:
             # A client pipelining faster than the log commits: stop reading from it.
             self.waiting_for_log = True
@@ -154,7 +157,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _release(self) -> None:
         """Send the held replies whose writes are now safe, in order."""
-        log, held = self.server.log, self._held
+        log, held = self.log, self._held
         while held and log.is_safe(held[0][0]):
             self._send(held.pop(0)[1])
         if held:
