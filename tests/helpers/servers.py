@@ -241,6 +241,14 @@ def _start_tandemkv(workdir: Path, options: ServerOptions) -> ServerProcess:
     cmd = tandemkv_command(*tandemkv_server_args(workdir, options))
     proc = _spawn(cmd, workdir, tandemkv_env(dict(options.env)), options.nofile_soft_limit)
     server = ServerProcess("tandemkv", proc, 0, workdir, options)
+    if _await_ready_line(server):
+        return server
+    raise ServerStartError(f"tandemkv did not print its ready line:\n{server.describe()}")
+
+
+def _await_ready_line(server: ServerProcess) -> bool:
+    """Wait for tandemkv's ready line and take the port from it; False (and the process
+    killed) if it exits or stays silent past START_TIMEOUT."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         for line in server.stdout_text().splitlines():
@@ -248,12 +256,12 @@ def _start_tandemkv(workdir: Path, options: ServerOptions) -> ServerProcess:
             if match:
                 server.port = int(match.group(2))
                 server.ready_line = line.strip()
-                return server
-        if proc.poll() is not None:
+                return True
+        if server.proc.poll() is not None:
             break
         time.sleep(0.02)
     server.stop(signal.SIGKILL)
-    raise ServerStartError(f"tandemkv did not print its ready line:\n{server.describe()}")
+    return False
 
 
 def _start_redis(workdir: Path, options: ServerOptions) -> ServerProcess:
@@ -397,18 +405,8 @@ def start_tandemkv_on(
     args = ("--db-path", str(db_path), "server", "--address", "127.0.0.1:0", *server_args)
     proc = _spawn(tandemkv_command(*args), workdir, tandemkv_env(env), None)
     server = ServerProcess("tandemkv", proc, 0, workdir, ServerOptions(extra_args=server_args))
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        for line in server.stdout_text().splitlines():
-            match = READY_PATTERN.match(line.strip())
-            if match:
-                server.port = int(match.group(2))
-                server.ready_line = line.strip()
-                return server
-        if proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    server.stop(signal.SIGKILL)
+    if _await_ready_line(server):
+        return server
     kill_process_group(server)
     raise ServerStartError(f"tandemkv did not print its ready line:\n{server.describe()}")
 
