@@ -1,0 +1,131 @@
+"""`python3 -m bench --quick` works end to end against tandemkv and cleans up after itself.
+
+No timing is asserted: these machines are shared and the quick mode makes no claims.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 90.0
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("redis-benchmark") is None,
+    reason="redis-benchmark is not installed (apt-get install redis-tools)",
+)
+
+
+def bench_command(out: Path, results: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--systems",
+        "tandemkv",
+        "--suites",
+        "single",
+        "--persistence",
+        "off",
+        "--out",
+        str(out),
+        "--results",
+        str(results),
+    ]
+
+
+def start_bench(tmp_path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        bench_command(tmp_path / "report", tmp_path / "results"),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop the harness by pid; SIGTERM lets it stop the servers it started first."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def is_running(pid: int) -> bool:
+    """True if ``pid`` is a live (non-zombie) process still running something we started."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat[stat.rindex(")") + 2]
+    return state != "Z" and (b"tandemkv" in cmdline or b"redis" in cmdline)
+
+
+def test_quick_run_writes_a_report_with_tandemkv_rows(tmp_path: Path) -> None:
+    proc = start_bench(tmp_path)
+    try:
+        output, _ = proc.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, output
+    report = (tmp_path / "report" / "benchmarks.md").read_text()
+    for load in ("-c 50", "-c 50 -P 16", "-c 1"):
+        for op in ("SET", "GET"):
+            assert re.search(rf"^\| {re.escape(load)} \| {op} \| tandemkv ", report, re.M), (
+                f"no tandemkv row for {load} {op}:\n{report}"
+            )
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())
+    started = results["started_pids"]
+    assert started, "the harness recorded no processes"
+    assert [pid for pid in started if is_running(pid)] == []
+
+
+def test_interrupted_run_stops_its_servers_and_keeps_the_old_report(tmp_path: Path) -> None:
+    report = tmp_path / "report" / "benchmarks.md"
+    report.parent.mkdir()
+    report.write_text("previous report\n")
+    proc = start_bench(tmp_path)
+    try:
+        server_pid = wait_for_started_server(proc)
+        os.kill(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        stop(proc)
+    assert proc.returncode == 130, output
+    assert not is_running(server_pid), output
+    assert report.read_text() == "previous report\n"
+
+
+def wait_for_started_server(proc: subprocess.Popen[str]) -> int:
+    """Read the harness's log until it says it started a server; returns that pid."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + RUN_TIMEOUT
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"started .* pid (\d+) port \d+", line)
+        if match:
+            return int(match.group(1))
+    pytest.fail("the harness never reported a started server:\n" + "".join(lines))
