@@ -140,9 +140,10 @@ def handle_append_response(r: Replica, msg: AppendResponse) -> None:
             pr.become_replicate()
     else:
         pr.inflights.free_to(msg.index)
-    if commit_and_broadcast(r):
-        pass  # broadcast carried the new commit index (and any pending entries) to all
-    elif was_paused or pr.state is ProgressState.REPLICATE:
+    # A commit broadcast already carried the new commit index (and any pending entries)
+    # to everyone; otherwise this follower may be owed the next batch.
+    broadcast = commit_and_broadcast(r)
+    if not broadcast and (was_paused or pr.state is ProgressState.REPLICATE):
         send_append(r, msg.frm, allow_empty=was_paused)
     transfer.on_progress(r, msg.frm)
 
