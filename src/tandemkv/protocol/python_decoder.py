@@ -124,6 +124,8 @@ class PythonRequestDecoder:
         # starts over from the same position.
         buf: bytes = self._buf  # type: ignore[assignment]  # not _slow: a bytes buffer
         pos = self._pos
+        if pos >= len(buf) and self._error is None:
+            return None  # all consumed: the usual second call after an unpipelined command
         limits = self.limits
         try:
             if buf[pos] != _STAR or buf[pos + 2] != _CR or not limits.authenticated:

@@ -93,8 +93,7 @@ class ClientConnection(asyncio.Protocol):
             return  # QUIT or CLIENT KILL: nothing after it runs
         resp = session.resp
         authenticated = session.authenticated
-        engine.now_ms = now = _now_ms()
-        session.last_active_ms = now
+        engine.now_ms = session.last_active_ms = time.time_ns() // 1_000_000
         out: list[bytes] = []
         size = 0
         while not self.closing:
@@ -124,9 +123,8 @@ class ClientConnection(asyncio.Protocol):
                 out, size = [], 0
                 if self.writing_paused:
                     return
-        mutations = engine.take_mutations()
-        if mutations:
-            position = self.log.append(mutations)
+        if engine.pending:
+            position = self.log.append(engine.take_mutations())
             if self._held or not self.log.is_safe(position):
                 self._hold(position, out)
                 return
@@ -134,8 +132,10 @@ class ClientConnection(asyncio.Protocol):
             # Replies go out in order: these wait behind the writes before them.
             self._hold(self._held[-1][0], out)
             return
-        self._send(out)
-        self._close_if_asked()
+        if out:
+            self._send(out)
+        if session.close_after_reply or session.killed:
+            self.close()
 
     # ------------------------------------------------------------ helpers
 
@@ -173,11 +173,12 @@ class ClientConnection(asyncio.Protocol):
                     self.run_buffered()
 
     def _send(self, out: list[bytes]) -> None:
-        if not out or self.transport is None or self.transport.is_closing():
+        transport = self.transport
+        if not out or transport is None or transport.is_closing():
             return
         data = out[0] if len(out) == 1 else b"".join(out)
         self.server.stats.net_output_bytes += len(data)
-        self.transport.write(data)
+        transport.write(data)
 
     def _close_if_asked(self) -> bool:
         if self.session.close_after_reply or self.session.killed:
