@@ -18,7 +18,7 @@ from types import TracebackType
 
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.session import DetachedHost, Session
-from tandemkv.protocol.types import ErrorReply
+from tandemkv.protocol.types import OK, ErrorReply
 from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.store import Store
 from tandemkv.storage.syncer import Syncer
@@ -43,7 +43,7 @@ class EmbeddedHost(DetachedHost):
 
     def save(self, background: bool) -> object:
         self._store.save()
-        return "OK"
+        return OK
 
     def last_save_time(self) -> int:
         return self._store.last_save_time

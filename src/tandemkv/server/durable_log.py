@@ -61,7 +61,7 @@ class DurableLog:
         self._syncer: Syncer | None = None
         if policy in (FsyncPolicy.ALWAYS, FsyncPolicy.EVERYSEC):
             self._syncer = Syncer(
-                store, interval, self._synced, self._sync_failed, loop.call_soon_threadsafe
+                store, interval, self._synced, self._fail, loop.call_soon_threadsafe
             )
             self._syncer.start()
 
@@ -154,9 +154,6 @@ class DurableLog:
             self._waiters = [(pos, cb) for pos, cb in self._waiters if not self.is_safe(pos)]
             for callback in ready:
                 callback()
-
-    def _sync_failed(self, message: str) -> None:
-        self._fail(message)
 
     def _fail(self, message: str) -> None:
         if not self.failed:
