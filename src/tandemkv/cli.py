@@ -68,6 +68,39 @@ def build_parser() -> argparse.ArgumentParser:
                         help="request parser (default auto: hiredis if installed)")
     server.add_argument("--event-loop", choices=("auto", "asyncio", "uvloop"),
                         help="event loop (default auto: uvloop if installed)")
+    cluster = server.add_argument_group(
+        "cluster mode", "primary-backup replication with automatic failover "
+        "(docs/operations.md); a restarted member needs none of these")
+    cluster.add_argument("--role", choices=("primary", "backup", "witness"),
+                         help="primary: start a new group; backup or witness: join the "
+                         "group of --primary")
+    cluster.add_argument("--primary", metavar="HOST:PORT",
+                         help="a member of the group to join (any member: it redirects)")
+    cluster.add_argument("--learner", action="store_true", default=None,
+                         help="join as a backup that never votes or becomes primary")
+    cluster.add_argument("--advertise", metavar="HOST:PORT",
+                         help="the address other nodes and clients use (default --address)")
+    cluster.add_argument("--cluster-secret", metavar="SECRET",
+                         help="shared by all nodes; required unless all are on loopback "
+                         "(env TANDEMKV_CLUSTER_SECRET)")
+    cluster.add_argument("--group-name", metavar="NAME",
+                         help="the name Sentinel clients ask for (default tandemkv)")
+    cluster.add_argument("--ack", choices=("majority", "leader"),
+                         help="reply to a write once a majority stored it (default; "
+                         "survives failover) or once the primary did (faster, may lose it)")
+    cluster.add_argument("--read-mode", choices=("index", "lease"),
+                         help="how the primary confirms reads: a heartbeat round (default) "
+                         "or a time lease (faster; assumes bounded clock drift)")
+    cluster.add_argument("--heartbeat-ms", type=int, metavar="MS",
+                         help="primary heartbeat interval (default 100)")
+    cluster.add_argument("--election-ms", type=int, metavar="MS",
+                         help="silence before a backup stands for election, randomised up "
+                         "to twice this (default 400)")
+    cluster.add_argument("--replica-max-lag-ms", type=int, metavar="MS",
+                         help="READONLY reads on a backup fail after this long without "
+                         "hearing from a primary (default 10000)")
+    cluster.add_argument("--peer-route", action="append", metavar="ADDR=VIA",
+                         help="dial VIA to reach the peer that advertises ADDR (repeatable)")
 
     put = verbs.add_parser("put", help="store a value", description="Set KEY to VALUE.")
     _global_options(put, suppress=True)
@@ -131,6 +164,18 @@ def _run_server(args: argparse.Namespace) -> int:
         "fsync": args.fsync,
         "appendonly": args.appendonly,
         "truncate_corrupt_log": args.truncate_corrupt_log,
+        "role": args.role,
+        "primary": args.primary,
+        "learner": args.learner,
+        "advertise": args.advertise,
+        "cluster_secret": args.cluster_secret,
+        "group_name": args.group_name,
+        "ack": args.ack,
+        "read_mode": args.read_mode,
+        "heartbeat_ms": args.heartbeat_ms,
+        "election_ms": args.election_ms,
+        "replica_max_lag_ms": args.replica_max_lag_ms,
+        "peer_routes": ",".join(args.peer_route) if args.peer_route else None,
     }
     try:
         config = load_config(flags)

@@ -72,6 +72,20 @@ class Config:
     snapshot_log_bytes: int = 64 * 1024 * 1024
     truncate_corrupt_log: bool = False
     config_file: str = ""
+    # Cluster mode (docs/operations.md). An empty role on a data directory that never
+    # joined a group runs a standalone server.
+    role: str = ""
+    primary: str = ""  # the node a new backup or witness asks to join
+    learner: bool = False  # stay a non-voting backup
+    advertise: str = ""  # the address peers and clients are told (default: address)
+    cluster_secret: str = ""  # required unless every member is on loopback
+    group_name: str = "tandemkv"  # the Sentinel master name
+    ack: str = "majority"
+    read_mode: str = "index"
+    heartbeat_ms: int = 100
+    election_ms: int = 400
+    replica_max_lag_ms: int = 10_000  # READONLY reads refused past this silence
+    peer_routes: str = ""  # "ADDR=VIA,ADDR=VIA": dial VIA to reach the peer at ADDR
 
     @property
     def listen(self) -> Address:
@@ -97,6 +111,9 @@ _CHOICES = {
     "parser": ("auto", "python", "hiredis"),
     "event_loop": ("auto", "asyncio", "uvloop"),
     "fsync": ("always", "everysec", "no"),
+    "role": ("", "primary", "backup", "witness"),
+    "ack": ("majority", "leader"),
+    "read_mode": ("index", "lease"),
 }
 # Settings only a flag may give: the file is named by a flag, and truncating a corrupt log
 # is a one-off operator decision that must never linger in a file or the environment.
@@ -120,11 +137,28 @@ def _coerce(name: str, raw: object, source: str) -> object:
             raise ValueError("expected a string")
         if name in _CHOICES and raw not in _CHOICES[name]:
             raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
-        if name == "address":
-            parse_address(raw)
+        if name in ("address", "primary", "advertise") and raw:
+            parse_address(raw, allow_port_zero=name == "address")
+        if name == "peer_routes":
+            parse_peer_routes(raw)
         return raw
     except ValueError as error:
         raise ConfigError(f"invalid {name.replace('_', '-')} {raw!r} ({source}): {error}") from None
+
+
+def parse_peer_routes(text: str) -> dict[str, str]:
+    """"ADDR=VIA,..." -> {ADDR: VIA}, both normalised HOST:PORT."""
+    routes: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        target, sep, via = item.partition("=")
+        if not sep:
+            raise ValueError(f"'{item}' is not ADDR=VIA")
+        routes[str(parse_address(target, allow_port_zero=False))] = str(
+            parse_address(via, allow_port_zero=False)
+        )
+    return routes
 
 
 def _to_bool(raw: object) -> bool:

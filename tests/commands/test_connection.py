@@ -106,9 +106,10 @@ def test_every_command_but_the_noauth_ones_needs_auth(locked: World, spec: Comma
     assert locked.client()(spec.name, *args) == expected
 
 
-def test_the_noauth_commands_are_redis_ones() -> None:
+def test_the_noauth_commands_are_redis_ones_and_peer() -> None:
+    # PEER is ours: peers prove the cluster secret with PEER AUTH instead of a password.
     assert {s.name for s in unique_specs() if "noauth" in s.flags} == {
-        "auth", "hello", "quit", "reset"}
+        "auth", "hello", "quit", "reset", "peer"}
 
 
 def test_unknown_command_beats_noauth(locked: World) -> None:

@@ -7,13 +7,14 @@ next command sees it) and queued for the log; the shell decides when its reply m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 from tandemkv.commands.errors import (
     CommandError,
     ExecAbort,
     NoAuth,
+    NoPerm,
     unknown_command,
     wrong_arity,
 )
@@ -31,6 +32,7 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
     connection,
     introspection,
     keys,
+    replication,
     server,
     strings,
     transactions,
@@ -38,6 +40,10 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
 
 
 T = TypeVar("T")
+
+_PEER_ONLY = (
+    "'{}' is a node-to-node command; only peers that proved the cluster secret may send it"
+)
 
 
 class RandomSource(Protocol):
@@ -48,8 +54,24 @@ class RandomSource(Protocol):
     def choice(self, seq: Sequence[T]) -> T: ...
 
 
+# Decides whether this node may run a command now (cluster mode: writes only on the
+# primary, reads on a backup only after READONLY); returns the error to answer, or None.
+Gate = Callable[[Session, CommandSpec], CommandError | None]
+
+
 class Engine:
-    __slots__ = ("host", "keyspace", "now_ms", "pending", "random", "scans", "settings", "stats")
+    __slots__ = (
+        "gate",
+        "host",
+        "keyspace",
+        "now_ms",
+        "pending",
+        "random",
+        "read_ran",
+        "scans",
+        "settings",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -66,6 +88,9 @@ class Engine:
         self.now_ms = 0
         self.pending: list[Mutation] = []
         self.stats = EngineStats()
+        self.gate: Gate | None = None
+        # Set when a command that reads the keyspace ran; the cluster shell clears it.
+        self.read_ran = False
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -79,6 +104,14 @@ class Engine:
             return self._refuse(session, wrong_arity(spec.name), args)
         if not session.authenticated and "noauth" not in spec.flags and self.settings.requirepass:
             return self._refuse(session, NoAuth(), args)
+        if spec.internal and not session.peer_id:
+            return self._refuse(session, NoPerm(_PEER_ONLY.format(spec.name)), args)
+        if self.gate is not None:
+            refusal = self.gate(session, spec)
+            if refusal is not None:
+                return self._refuse(session, refusal, args)
+            if spec.readonly or spec.name == "exec":
+                self.read_ran = True
         if session.queued is not None and "multi-control" not in spec.flags:
             return self._queue(session, spec, args)
         return self.run(session, spec, args)

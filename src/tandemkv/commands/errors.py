@@ -70,6 +70,16 @@ class WrongPass(CommandError):
         super().__init__("invalid username-password pair or user is disabled.")
 
 
+class NoPerm(CommandError):
+    prefix = "NOPERM"
+
+
+class ReadOnly(CommandError):
+    """A write (or a read without READONLY) sent to a node that is not the primary."""
+
+    prefix = "READONLY"
+
+
 class ExecAbort(CommandError):
     prefix = "EXECABORT"
 
@@ -82,14 +92,6 @@ class NoProto(CommandError):
 
     def __init__(self) -> None:
         super().__init__("unsupported protocol version")
-
-
-class ReadOnly(CommandError):
-    prefix = "READONLY"
-
-
-class NoPerm(CommandError):
-    prefix = "NOPERM"
 
 
 def wrong_arity(name: str) -> CommandError:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.errors import CommandError
 
 
@@ -35,6 +36,12 @@ class Session:
     # Set by commands; the connection acts on them after writing the reply.
     close_after_reply: bool = False
     killed: bool = False
+    # Cluster mode: the node id of a peer that proved the cluster secret (0: a client),
+    # whether READONLY allowed possibly stale reads on a backup, and the log index of
+    # this connection's latest write (what WAIT counts replicas for).
+    peer_id: int = 0
+    read_stale: bool = False
+    last_write_index: int = 0
 
 
 class Host(Protocol):
@@ -55,6 +62,10 @@ class Host(Protocol):
 
     def last_save_time(self) -> int:
         """Unix time of the last successful snapshot, 0 if none."""
+
+    @property
+    def cluster(self) -> ClusterView | None:
+        """The replication group this node belongs to; None for a standalone server."""
 
 
 class DetachedHost:
@@ -81,3 +92,7 @@ class DetachedHost:
 
     def last_save_time(self) -> int:
         return 0
+
+    @property
+    def cluster(self) -> ClusterView | None:
+        return None

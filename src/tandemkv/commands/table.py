@@ -3,7 +3,8 @@
 Arity follows Redis's convention: a positive number is the exact argument count including
 the command name, a negative one is a minimum. Flags are Redis's names where they exist:
 `write`, `readonly`, `admin`, `noauth` (allowed before AUTH), `fast`, `loading`,
-`no-multi` (refused inside MULTI), `multi-control` (runs even inside MULTI: EXEC, DISCARD...).
+`no-multi` (refused inside MULTI), `multi-control` (runs even inside MULTI: EXEC, DISCARD...),
+and our own `internal` (node-to-node commands, refused with NOPERM to ordinary clients).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class CommandSpec:
     last_key: int = 0
     key_step: int = 0
     subcommands: tuple[str, ...] = field(default=())
+    # Node-to-node only (flag "internal"): ordinary clients get NOPERM. A field, not a
+    # property, because the engine checks it on every command.
+    internal: bool = False
+    readonly: bool = False  # reads the keyspace: a cluster primary fences its reply
 
     @property
     def is_write(self) -> bool:
@@ -85,6 +90,8 @@ def command(
                 last_key=keys[1],
                 key_step=keys[2],
                 subcommands=subcommands,
+                internal="internal" in flags.split(),
+                readonly="readonly" in flags.split(),
             )
             # Clients send upper or lower case; registering both spares a .lower() per call.
             TABLE[each.lower().encode()] = spec

@@ -23,6 +23,7 @@ class ConfChangeOp(Enum):
 class ConfChange:
     op: ConfChangeOp
     node: NodeId
+    address: str = ""  # where the added node listens; kept with the membership
 
 
 class ConfChangeError(ValueError):
@@ -65,7 +66,24 @@ def apply_change(conf: ConfState, change: ConfChange) -> ConfState:
         witnesses.discard(node)
     if voters and voters <= witnesses:
         raise ConfChangeError("at least one voter must store data")
-    return ConfState(tuple(sorted(voters)), tuple(sorted(learners)), tuple(sorted(witnesses)))
+    addresses = dict(conf.addresses)
+    if change.address:
+        addresses[node] = change.address
+    members_now = voters | learners
+    return ConfState(
+        tuple(sorted(voters)),
+        tuple(sorted(learners)),
+        tuple(sorted(witnesses)),
+        tuple(sorted((n, a) for n, a in addresses.items() if n in members_now)),
+    )
+
+
+def address_of(conf: ConfState, node: NodeId) -> str:
+    """Where `node` listens according to the membership, "" if not recorded."""
+    for member, address in conf.addresses:
+        if member == node:
+            return address
+    return ""
 
 
 def _encode_ids(ids: tuple[NodeId, ...]) -> str:
@@ -78,9 +96,24 @@ def _decode_ids(text: str) -> tuple[NodeId, ...]:
 
 def encode_conf(conf: ConfState) -> bytes:
     voters, learners = _encode_ids(conf.voters), _encode_ids(conf.learners)
-    return f"v={voters};l={learners};w={_encode_ids(conf.witnesses)}".encode("ascii")
+    text = f"v={voters};l={learners};w={_encode_ids(conf.witnesses)}"
+    if conf.addresses:
+        # Addresses never contain ',' ';' or '@' after the host part is validated by the
+        # shell; node ids are ints, so "id@host:port" splits unambiguously at the first '@'.
+        text += ";a=" + ",".join(f"{node}@{address}" for node, address in conf.addresses)
+    return text.encode("ascii")
 
 
 def decode_conf(data: bytes) -> ConfState:
     fields = dict(part.split("=", 1) for part in data.decode("ascii").split(";"))
-    return ConfState(_decode_ids(fields["v"]), _decode_ids(fields["l"]), _decode_ids(fields["w"]))
+    addresses: list[tuple[NodeId, str]] = []
+    for item in fields.get("a", "").split(","):
+        if item:
+            node, address = item.split("@", 1)
+            addresses.append((int(node), address))
+    return ConfState(
+        _decode_ids(fields["v"]),
+        _decode_ids(fields["l"]),
+        _decode_ids(fields["w"]),
+        tuple(addresses),
+    )

@@ -41,11 +41,17 @@ class HardState:
 
 @dataclass(frozen=True, slots=True)
 class ConfState:
-    """A membership. Witnesses are voters that hold log positions but no values."""
+    """A membership. Witnesses are voters that hold log positions but no values.
+
+    ``addresses`` maps members to where peers and clients reach them ("HOST:PORT"); it
+    travels with the membership so every replica knows whom to contact. The core itself
+    never reads it.
+    """
 
     voters: tuple[NodeId, ...] = ()
     learners: tuple[NodeId, ...] = ()
     witnesses: tuple[NodeId, ...] = ()
+    addresses: tuple[tuple[NodeId, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

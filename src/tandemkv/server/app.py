@@ -12,9 +12,11 @@ import random
 import resource
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from tandemkv import __version__
+from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
 from tandemkv.commands.session import Session
@@ -24,6 +26,10 @@ from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
 from tandemkv.server.durable_log import DurableLog, FsyncPolicy
 from tandemkv.storage.store import Store
+
+if TYPE_CHECKING:
+    from tandemkv.node.node import Node
+    from tandemkv.node.replicated_log import ClusterLog
 
 # How many expired keys one cron step may delete before yielding to clients.
 EXPIRE_BUDGET = 1000
@@ -48,13 +54,25 @@ class ServerStats:
 
 
 class Server:
-    def __init__(self, config: Config, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        loop: asyncio.AbstractEventLoop,
+        node_factory: Callable[[Server, str], Node] | None = None,
+    ) -> None:
+        """`node_factory(server, bound_address)` makes this a cluster node (tandemkv.node):
+        the replication core, not a local log, then decides when writes are safe."""
         self.config = config
         self.settings = config.runtime_settings()
         self.store = store
         self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
-        policy = FsyncPolicy(config.fsync) if config.appendonly else FsyncPolicy.OFF
-        self.log = DurableLog(store, policy, loop, self.fatal)
+        self.node: Node | None = None
+        self._node_factory = node_factory
+        self.log: DurableLog | ClusterLog
+        if node_factory is None:
+            policy = FsyncPolicy(config.fsync) if config.appendonly else FsyncPolicy.OFF
+            self.log = DurableLog(store, policy, loop, self.fatal)
         self.bgsave = BackgroundSave(store, loop)
         self.exit_code = 0
         self._bgsave_scheduled = False
@@ -78,9 +96,16 @@ class Server:
         )
         sock = self._listener.sockets[0].getsockname()
         self.settings.port = sock[1]
-        self._schedule_cron()
         host = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
-        return f"{host}:{sock[1]}"
+        address = f"{host}:{sock[1]}"
+        if self._node_factory is not None:
+            self.node = node = self._node_factory(self, address)
+            self.log = node.log
+            self.engine.gate = node.gate
+            self.store.point_source = node.snapshot_point
+            node.start()
+        self._schedule_cron()
+        return address
 
     async def serve_until_stopped(self) -> None:
         await self.stopping.wait()
@@ -108,6 +133,8 @@ class Server:
             await asyncio.sleep(0.01)
         for conn in connections:
             conn.close()
+        if self.node is not None:
+            self.node.stop()
         self.bgsave.abort()
         if not self.log.failed:
             self.log.close()
@@ -137,7 +164,10 @@ class Server:
             asyncio.get_running_loop().call_soon(self._start_background_save)
             return SimpleString("Background saving started")
         self._log_pending_mutations()
-        self.store.save()
+        if self.store.save() is None:
+            raise CommandError(
+                "cannot snapshot now: writes are still being replicated; retry in a moment"
+            )
         return OK
 
     def _start_background_save(self) -> None:
@@ -164,6 +194,10 @@ class Server:
 
     def last_save_time(self) -> int:
         return self.store.last_save_time
+
+    @property
+    def cluster(self) -> ClusterView | None:
+        return self.node
 
     # ---------------------------------------------------------------- clients
 
@@ -207,7 +241,9 @@ class Server:
         """Active expiry (bounded) and idle-client timeouts, hz times a second."""
         engine = self.engine
         engine.now_ms = now = time.time_ns() // 1_000_000
-        removed = engine.active_expire(EXPIRE_BUDGET)
+        # In a group only the primary expires keys; backups learn of it from its log.
+        writable = self.node is None or self.node.writable
+        removed = engine.active_expire(EXPIRE_BUDGET) if writable else 0
         self.stats.expired_keys += removed
         mutations = engine.take_mutations()
         if mutations and not self.log.failed:
@@ -269,13 +305,20 @@ class Server:
                 "expired_keys": self.stats.expired_keys,
                 "total_error_replies": self.engine.stats.errors,
             },
-            "replication": {"role": "master", "connected_slaves": 0},
+            "replication": self._replication_info(),
             "cpu": {
                 "used_cpu_sys": f"{usage.ru_stime:.6f}",
                 "used_cpu_user": f"{usage.ru_utime:.6f}",
             },
         }
 
+
+    def _replication_info(self) -> dict[str, object]:
+        if self.node is None:
+            return {"role": "master", "connected_slaves": 0}
+        from tandemkv.commands.replication import replication_info
+
+        return replication_info(self.node.status())
 
     def _persistence_info(self) -> dict[str, object]:
         store = self.store

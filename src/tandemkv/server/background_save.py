@@ -55,11 +55,14 @@ class BackgroundSave:
         return self.child_pid is not None
 
     def start(self) -> bool:
-        """Fork a child that writes the snapshot; False if one is already running."""
+        """Fork a child that writes the snapshot; False if one is already running or the
+        store cannot be cut now (cluster mode with writes not yet committed)."""
         if self.child_pid is not None:
             return False
         store = self._store
         point = store.snapshot_point()
+        if point is None:
+            return False
         self._started = time.monotonic()
         parent = os.getpid()
         pid = os.fork()

@@ -15,6 +15,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, cast
 
+from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
@@ -42,8 +43,9 @@ class ClientConnection(asyncio.Protocol):
         self.writing_paused = False
         self.waiting_for_log = False
         self.closing = False
-        # Replies of batches whose writes the log has not made safe yet, oldest first.
-        self._held: list[tuple[int, list[bytes]]] = []
+        # Replies of batches whose writes the log has not made safe yet, oldest first. A
+        # Pending (WAIT, a membership change) holds its reply and everything after it.
+        self._held: list[tuple[int | Pending, list[bytes]]] = []
 
     # ------------------------------------------------------------ asyncio hooks
 
@@ -109,6 +111,11 @@ class ClientConnection(asyncio.Protocol):
             # HELLO, AUTH, RESET, QUIT and CLIENT KILL change the session under us; HELLO 3
             # is itself answered in RESP3.
             resp = session.resp
+            if type(reply) is Pending:
+                if not reply.done:
+                    self._block_on(reply, out)
+                    return
+                reply = reply.value
             if reply is not NO_REPLY:
                 chunk = encode_reply(reply, resp == 3)
                 out.append(chunk)
@@ -123,19 +130,36 @@ class ClientConnection(asyncio.Protocol):
                 out, size = [], 0
                 if self.writing_paused:
                     return
-        if engine.pending:
-            position = self.log.append(engine.take_mutations())
-            if self._held or not self.log.is_safe(position):
-                self._hold(position, out)
-                return
-        elif self._held:
-            # Replies go out in order: these wait behind the writes before them.
-            self._hold(self._held[-1][0], out)
+        if self._settle_batch(out):
             return
         if out:
             self._send(out)
         if session.close_after_reply or session.killed:
             self.close()
+
+    def _settle_batch(self, out: list[bytes]) -> bool:
+        """Log the batch's writes; True if its replies must wait (they are held)."""
+        engine = self.engine
+        reads, engine.read_ran = engine.read_ran, False
+        if engine.pending:
+            position = self.log.append(engine.take_mutations())
+            self.session.last_write_index = position
+            if self._held or not self.log.is_safe(position):
+                self._hold(position, out)
+                return True
+            return False
+        if reads:
+            # Cluster primary: a read is answered once its data is acknowledged and the
+            # node was still primary after it ran (see node/replicated_log.py).
+            fence = self.log.read_fence()
+            if fence is not None and (self._held or not self.log.is_safe(fence)):
+                self._hold(fence, out)
+                return True
+        if self._held:
+            # Replies go out in order: these wait behind the writes before them.
+            self._hold(self._held[-1][0], out)
+            return True
+        return False
 
     # ------------------------------------------------------------ helpers
 
@@ -145,11 +169,40 @@ class ClientConnection(asyncio.Protocol):
             return DecoderLimits.unauthenticated(limits)
         return limits
 
-    def _hold(self, position: int, out: list[bytes]) -> None:
+    def _block_on(self, pending: Pending, out: list[bytes]) -> None:
+        """A command answered later (WAIT...): like a Redis blocked client, this
+        connection runs nothing more until it is answered."""
+        if not self._settle_batch(out) and out:
+            self._send(out)
+        self.waiting_for_log = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        held: list[bytes] = []
+        self._held.append((pending, held))
+        resp3 = self.session.resp == 3
+
+        def answer(value: object) -> None:
+            held.append(encode_reply(value, resp3))
+            if self._held and self._held[0][0] is pending:
+                self._release()
+
+        pending.on_done(answer)
+
+    def _is_safe(self, position: int | Pending) -> bool:
+        if type(position) is Pending:
+            return position.done
+        return self.log.is_safe(position)  # type: ignore[arg-type]
+
+    def _when_safe(self, position: int | Pending) -> None:
+        if type(position) is Pending:
+            return  # its answer() callback releases it
+        self.log.when_safe(position, self._release)  # type: ignore[arg-type]
+
+    def _hold(self, position: int | Pending, out: list[bytes]) -> None:
         """Keep a batch's replies until the log says `position` is safe."""
         self._held.append((position, out))
         if len(self._held) == 1:
-            self.log.when_safe(position, self._release)
+            self._when_safe(position)
         elif len(self._held) >= MAX_HELD_BATCHES and self.transport is not None:
             # A client pipelining faster than the log commits: stop reading from it.
             self.waiting_for_log = True
@@ -157,11 +210,11 @@ class ClientConnection(asyncio.Protocol):
 
     def _release(self) -> None:
         """Send the held replies whose writes are now safe, in order."""
-        log, held = self.log, self._held
-        while held and log.is_safe(held[0][0]):
+        held = self._held
+        while held and self._is_safe(held[0][0]):
             self._send(held.pop(0)[1])
         if held:
-            log.when_safe(held[0][0], self._release)
+            self._when_safe(held[0][0])
             return
         if self._close_if_asked():
             return
@@ -189,6 +242,11 @@ class ClientConnection(asyncio.Protocol):
     @property
     def has_held_replies(self) -> bool:
         return bool(self._held)
+
+    @property
+    def awaits_the_log(self) -> bool:
+        """Replies wait for log positions (not only for a Pending the node will answer)."""
+        return any(type(position) is not Pending for position, _ in self._held)
 
     def close(self) -> None:
         """Close after the replies already written have been flushed."""

@@ -84,6 +84,9 @@ class DurableLog:
             return position <= self.synced_through
         return self.policy == FsyncPolicy.OFF or position <= self.written_through
 
+    def read_fence(self) -> int | None:
+        return None
+
     def when_safe(self, position: int, callback: Callable[[], None]) -> None:
         if self.is_safe(position):
             self._loop.call_soon(callback)

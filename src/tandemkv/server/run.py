@@ -12,6 +12,8 @@ import sys
 import time
 
 from tandemkv.config import Config, ConfigError
+from tandemkv.node.boot import BootError, is_cluster_node, node_factory, prepare_identity
+from tandemkv.node.identity import IdentityError
 from tandemkv.server.app import Server
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.store import Store
@@ -97,16 +99,26 @@ def run_server(config: Config) -> int:
     except (StartupError, ConfigError) as error:
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
+    clustered = is_cluster_node(config)
     try:
-        store = open_store(config)
+        store = open_store(config, replay=not clustered)
     except StorageError as error:
         loop.close()
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
-    if not config.appendonly:
+    factory = None
+    if clustered:
+        try:
+            factory = node_factory(config, store, prepare_identity(config, store))
+        except (BootError, IdentityError, OSError) as error:
+            loop.close()
+            store.close()
+            print(f"tandemkv: {error}", file=sys.stderr)
+            return 1
+    elif not config.appendonly:
         print("tandemkv: appendonly is off: writes are not logged, so only SAVE/BGSAVE "
               "snapshots survive a restart", file=sys.stderr)
-    server = Server(config, store, loop)
+    server = Server(config, store, loop, node_factory=factory)
     try:
         loop.run_until_complete(_serve(server, config))
     except StartupError as error:
@@ -120,11 +132,18 @@ def run_server(config: Config) -> int:
     return server.exit_code
 
 
-def open_store(config: Config) -> Store:
-    """Lock and recover the data directory, telling the operator what takes time."""
+def open_store(config: Config, replay: bool = True) -> Store:
+    """Lock and recover the data directory, telling the operator what takes time.
+
+    A cluster node does not replay its log here: the replication core knows which
+    entries are committed and hands those over once the node runs.
+    """
     progress = ReplayProgress()
     store = Store.open(
-        config.db_path, truncate_corrupt=config.truncate_corrupt_log, progress=progress
+        config.db_path,
+        truncate_corrupt=config.truncate_corrupt_log,
+        progress=progress,
+        replay=replay,
     )
     store.snapshot_log_bytes = config.snapshot_log_bytes
     return store

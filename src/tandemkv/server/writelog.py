@@ -24,5 +24,9 @@ class WriteLog(Protocol):
     def when_safe(self, position: int, callback: Callable[[], None]) -> None:
         """Call `callback` once `position` is safe (soon, never re-entrantly)."""
 
+    def read_fence(self) -> int | None:
+        """A position a batch of reads must wait for, or None if reads wait for nothing
+        (standalone: a read sees only what it sees; cluster: see node/replicated_log.py)."""
+
     def close(self) -> None:
         """Flush what is pending; called once at shutdown."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tandemkv.storage.codec import decode_mutation, encode_mutation
@@ -43,6 +43,7 @@ class SnapshotPoint:
     index: int
     term: int
     item_count: int
+    config: bytes = b""  # the replication membership at `index` (cluster mode)
 
 
 class Store:
@@ -59,6 +60,11 @@ class Store:
         self.keyspace = keyspace
         self.repairs = repairs
         self.snapshot_index = snapshot_index
+        # The snapshot file's header (index, term, membership), None if there is none.
+        self.snapshot_meta: SnapshotMeta | None = None
+        # Cluster mode: where a snapshot may cut the log now (the applied index, with its
+        # membership), or None while the keyspace holds writes not yet committed.
+        self.point_source: Callable[[], SnapshotPoint | None] | None = None
         self.snapshot_log_bytes = DEFAULT_SNAPSHOT_LOG_BYTES
         self.log_bytes_since_snapshot = 0
         self.term = max(1, wal.last_term)
@@ -73,8 +79,13 @@ class Store:
         truncate_corrupt: bool = False,
         progress: ProgressCallback | None = None,
         keyspace: Keyspace | None = None,
+        replay: bool = True,
     ) -> Store:
-        """Lock `path`, recover it and rebuild the keyspace. Raises StorageError subclasses."""
+        """Lock `path`, recover it and rebuild the keyspace. Raises StorageError subclasses.
+
+        With replay=False only the snapshot is loaded: in cluster mode the replication core
+        decides which logged entries are committed and hands them over for applying.
+        """
         datadir = DataDir.open(path)
         try:
             recovered = recover(datadir.fs, truncate_corrupt=truncate_corrupt, progress=progress)
@@ -85,7 +96,7 @@ class Store:
                 for item in recovered.snapshot.items():
                     keyspace.load(item.key, item.value, item.expire_at_ms)
             replayed = 0
-            for entry in recovered.replay():
+            for entry in recovered.replay() if replay else ():
                 if entry.kind == EntryKind.NORMAL:
                     keyspace.apply(decode_mutation(entry.data))
                     replayed += len(entry.data)
@@ -95,6 +106,8 @@ class Store:
             raise
         store = cls(datadir, recovered.log, keyspace, recovered.repairs, snapshot_index)
         store.log_bytes_since_snapshot = replayed
+        if recovered.snapshot is not None:
+            store.snapshot_meta = recovered.snapshot.meta
         return store
 
     @property
@@ -131,7 +144,10 @@ class Store:
     def snapshot_due(self) -> bool:
         return self.log_bytes_since_snapshot >= self.snapshot_log_bytes
 
-    def snapshot_point(self) -> SnapshotPoint:
+    def snapshot_point(self) -> SnapshotPoint | None:
+        """Where a snapshot taken now would cut the log; None when none may be taken now."""
+        if self.point_source is not None:
+            return self.point_source()
         index = self.wal.last_index
         return SnapshotPoint(index, self.wal.term_at(index) if index else 0, len(self.keyspace))
 
@@ -142,7 +158,7 @@ class Store:
 
         A forked child passes a fresh `fs` so it shares no cached descriptors with its parent.
         """
-        meta = SnapshotMeta(point.index, point.term, point.item_count)
+        meta = SnapshotMeta(point.index, point.term, point.item_count, point.config)
         writer = SnapshotWriter(fs if fs is not None else self.datadir.fs, meta)
         try:
             batch: list[SnapshotItem] = []
@@ -163,13 +179,17 @@ class Store:
         # The snapshot file was replaced by rename: forget descriptors of the old one.
         self.datadir.fs.close()
         self.snapshot_index = point.index
+        self.snapshot_meta = SnapshotMeta(point.index, point.term, point.item_count, point.config)
         self.log_bytes_since_snapshot = 0
         self.last_save_time = _snapshot_mtime(self.datadir)
 
-    def save(self) -> SnapshotPoint:
-        """Snapshot in this thread, blocking (SAVE, the embedded API, shutdown)."""
+    def save(self) -> SnapshotPoint | None:
+        """Snapshot in this thread, blocking (SAVE, the embedded API, shutdown); None if
+        no snapshot may be taken now (cluster mode, writes in flight)."""
         self.wal.sync()
         point = self.snapshot_point()
+        if point is None:
+            return None
         self.write_snapshot(point, keyspace_items(self.keyspace))
         self.snapshot_written(point)
         return point

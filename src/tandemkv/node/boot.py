@@ -1,0 +1,92 @@
+"""Starting a cluster node: which data directories are cluster members, the node's
+identity, and the first membership of a new group."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tandemkv.config import Config, parse_address
+from tandemkv.node.disk_storage import DiskStorage
+from tandemkv.node.identity import (
+    IDENTITY_FILE,
+    NodeIdentity,
+    load_identity,
+    new_node_id,
+    new_secret,
+    save_identity,
+)
+from tandemkv.node.node import Node
+from tandemkv.replication import NONE, ConfState, Entry, EntryKind, HardState
+from tandemkv.replication.conf import encode_conf
+from tandemkv.replication.log import RaftLog
+from tandemkv.storage.store import Store
+
+if TYPE_CHECKING:
+    from tandemkv.server.app import Server
+
+
+class BootError(Exception):
+    """The node cannot start in cluster mode; the message is for the operator."""
+
+
+def is_cluster_node(config: Config) -> bool:
+    """A role was asked for, or the data directory already belongs to a group."""
+    return bool(config.role) or os.path.exists(os.path.join(config.db_path, IDENTITY_FILE))
+
+
+def _reachable_only_locally(config: Config) -> bool:
+    addresses = [config.address, config.advertise, config.primary]
+    return all(parse_address(a).is_loopback for a in addresses if a)
+
+
+def prepare_identity(config: Config, store: Store) -> NodeIdentity:
+    """Load this node's identity, or create it on the first start with --role."""
+    identity = load_identity(store.path)
+    local = _reachable_only_locally(config)
+    if identity is None:
+        secret = config.cluster_secret
+        if not secret and not local:
+            raise BootError(
+                "a group reachable from other machines needs a cluster secret: pass the same "
+                "--cluster-secret (or TANDEMKV_CLUSTER_SECRET) to every node"
+            )
+        if not secret and config.role == "primary":
+            secret = new_secret()  # loopback only: handed to joining nodes by the primary
+        identity = NodeIdentity(new_node_id(), config.group_name, secret, config.learner)
+        save_identity(store.path, identity)
+    elif config.cluster_secret and config.cluster_secret != identity.secret:
+        identity = identity.with_secret(config.cluster_secret)
+        save_identity(store.path, identity)
+    return identity
+
+
+def node_factory(
+    config: Config, store: Store, identity: NodeIdentity
+) -> Callable[[Server, str], Node]:
+    def make(server: Server, bound: str) -> Node:
+        advertise = config.advertise or bound
+        if config.role == "primary":
+            bootstrap_group(store, identity.node_id, advertise)
+        node = Node(server, store, identity, config, advertise)
+        others = [a for n, a in node.conf.addresses if n != node.id]
+        target = config.primary or (others[0] if others else "")
+        if target:
+            node.start_joining(target)  # returns at once if there is nothing to ask
+        return node
+
+    return make
+
+
+def bootstrap_group(store: Store, node_id: int, advertise: str) -> None:
+    """Write the first membership of a new group (this node alone) unless it has one."""
+    storage = DiskStorage(store)
+    if RaftLog(storage).conf_state() != ConfState():
+        return
+    conf = ConfState((node_id,), (), (), ((node_id, advertise),))
+    index = storage.last_index() + 1
+    term = max(1, store.wal.last_term)
+    storage.append([Entry(term, index, encode_conf(conf), EntryKind.CONFIG)])
+    storage.sync()
+    storage.save_hard_state(HardState(term, NONE, index))

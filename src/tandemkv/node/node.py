@@ -1,0 +1,567 @@
+"""A cluster node: the asyncio shell around the replication core (tandemkv.replication).
+
+The loop is etcd's Ready loop. Inputs (client proposals, peer messages, ticks) go into
+the core; once per event-loop turn the node takes one Ready and carries it out in order:
+install a received snapshot, append entries to the storage log (which *is* the
+replication log), save term and vote, fsync (on a worker thread, under fsync=always),
+and only then send messages, apply committed entries, confirm reads, release replies and
+call advance(). One Ready is in flight at a time, so everything proposed while an fsync
+runs is written by the next one: group commit across all connections.
+
+The primary executes a command at once against its keyspace (so the next command sees
+it) and replicates the resulting mutation; replies wait until the write is acknowledged.
+`keyspace_index` is the newest log index the keyspace reflects: ahead of the applied
+index on a primary, equal to it elsewhere. A primary that loses leadership may hold
+writes that the new primary will truncate, so it rebuilds its keyspace from the snapshot
+and the committed log, and closes the connections whose replies were still held: their
+outcome is unknown, and a dropped connection is how Redis clients learn that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import random
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from tandemkv.commands.cluster_view import NodeStatus, Pending
+from tandemkv.config import Config, parse_peer_routes
+from tandemkv.node import membership_ops, status
+from tandemkv.node.disk_storage import DiskStorage
+from tandemkv.node.gate import make_gate
+from tandemkv.node.identity import NodeIdentity
+from tandemkv.node.peers import PeerLinks
+from tandemkv.node.replicated_log import NEVER, ClusterLog
+from tandemkv.replication import (
+    NONE,
+    AckLevel,
+    ConfState,
+    Entry,
+    EntryKind,
+    HardState,
+    Message,
+    NotLeader,
+    ProposalDropped,
+    RaftConfig,
+    ReadMode,
+    Ready,
+    Replica,
+    Role,
+    Snapshot,
+)
+from tandemkv.replication.codec import MessageDecodeError, decode_message, encode_message
+from tandemkv.replication.conf import address_of, encode_conf
+from tandemkv.storage.codec import decode_mutation
+from tandemkv.storage.errors import StorageError
+from tandemkv.storage.mutation import FlushAll
+from tandemkv.storage.record import EntryKind as StoredKind
+from tandemkv.storage.store import SnapshotPoint, Store
+
+if TYPE_CHECKING:
+    from tandemkv.server.app import Server
+
+log = logging.getLogger("tandemkv.node")
+
+EVERYSEC = 1.0
+
+
+def raft_config(node_id: int, config: Config) -> RaftConfig:
+    tick_ms = max(1, config.heartbeat_ms // 2)
+    election_ticks = max(3, config.election_ms // tick_ms)
+    return RaftConfig(
+        node_id=node_id,
+        election_ticks=election_ticks,
+        heartbeat_ticks=2,
+        ack_level=AckLevel(config.ack),
+        read_mode=ReadMode(config.read_mode),
+        resend_ticks=min(4, election_ticks - 1),
+    )
+
+
+class Node:
+    def __init__(
+        self,
+        server: Server,
+        store: Store,
+        identity: NodeIdentity,
+        config: Config,
+        advertise: str,
+    ) -> None:
+        self.server = server
+        self.store = store
+        self.keyspace = store.keyspace
+        self.identity = identity
+        self.config = config
+        self.advertise = advertise
+        self.group_name = identity.group_name
+        self.loop = asyncio.get_running_loop()
+        self.storage = DiskStorage(store)
+        self.raft = raft_config(identity.node_id, config)
+        self.tick_seconds = max(1, config.heartbeat_ms // 2) / 1000
+        self.replica = Replica(self.raft, self.storage, random.Random())
+        self.links = PeerLinks(identity.node_id, lambda: self.identity.secret,
+                               parse_peer_routes(config.peer_routes))
+        self.log = ClusterLog(self)
+        self.gate = make_gate(self)
+        self.keyspace_index = self.replica.log.applied
+        self.synced_index = store.last_index
+        self.fsync_always = config.fsync == "always"
+        self.role = Role.FOLLOWER
+        self.leader_id = NONE
+        self.ready_from = NEVER  # as primary: writable once this index is applied
+        self.writable = False
+        self.needs_rebuild = False
+        self.last_heard: dict[int, float] = {}  # peer -> monotonic time of its last message
+        # Addresses learnt outside the membership: a joining node knows its primary's
+        # before the log that names it has arrived.
+        self.address_hints: dict[int, str] = {}
+        self.joined = asyncio.Event()  # set once this node is a member of a group
+        self._scheduled = False
+        self._proposals: list[bytes] = []
+        self._persisting = False
+        self._stopped = False
+        self._last_segment = ""
+        self._linked_conf: ConfState | None = None
+        self._tick_timer: asyncio.TimerHandle | None = None
+        self._sync_timer: asyncio.TimerHandle | None = None
+        self.waits: list[membership_ops.WaitRequest] = []
+        self.watches: list[membership_ops.Watch] = []
+        self._joining: asyncio.Task[None] | None = None
+        self.keyspace.owns_expiry = False
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.is_member:
+            self.joined.set()
+        conf = self.conf
+        if conf.voters == (self.id,) and not conf.learners:
+            self.replica.campaign()  # a group of one need not wait an election timeout
+        self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
+        if self.config.fsync == "everysec":
+            self._sync_timer = self.loop.call_later(EVERYSEC, self._everysec)
+        self.schedule()
+
+    def stop(self) -> None:
+        """Shutdown: stop ticking and talking; record the commit index for a quick restart."""
+        self._stopped = True
+        if self._joining is not None:
+            self._joining.cancel()
+        for timer in (self._tick_timer, self._sync_timer):
+            if timer is not None:
+                timer.cancel()
+        self.links.close()
+        hard = self.replica.hard_state()
+        if hard.commit <= self.storage.last_index():
+            try:
+                self.storage.sync()
+                self.storage.save_hard_state(hard)
+            except (OSError, StorageError) as error:
+                log.warning("could not save the commit index at shutdown: %s", error)
+        self.log.close()
+
+    def start_joining(self, primary: str) -> None:
+        """Ask `primary` to add this node, in the background, until it is in."""
+        if self._joining is None or self._joining.done():
+            self._joining = self.loop.create_task(membership_ops.join_loop(self, primary))
+
+    def replace_replica(self, replica: Replica) -> None:
+        """PROMOTE FORCE rebuilt the core over a rewritten log."""
+        self.replica = replica
+        self.role, self.leader_id = Role.FOLLOWER, NONE
+        self.writable = False
+
+    # --- properties -------------------------------------------------------------------
+
+    @property
+    def persisting(self) -> bool:
+        return self._persisting
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    @property
+    def id(self) -> int:
+        return self.identity.node_id
+
+    @property
+    def conf(self) -> ConfState:
+        return self.replica.log.conf_state()
+
+    @property
+    def is_member(self) -> bool:
+        conf = self.conf
+        return self.id in conf.voters or self.id in conf.learners
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role is Role.LEADER
+
+    @property
+    def transferring(self) -> bool:
+        return self.replica.transfer_target != NONE
+
+    @property
+    def is_witness(self) -> bool:
+        return self.id in self.conf.witnesses
+
+    def primary_address(self) -> str:
+        if self.leader_id == NONE:
+            return ""
+        if self.leader_id == self.id:
+            return self.advertise
+        return address_of(self.conf, self.leader_id)
+
+    def ms_since_leader_contact(self) -> int | None:
+        if self.leader_id == NONE:
+            return None
+        return self.ms_since_heard(self.leader_id)
+
+    def ms_since_heard(self, member: int) -> int | None:
+        if member == self.id:
+            return 0
+        heard = self.last_heard.get(member)
+        return None if heard is None else int((time.monotonic() - heard) * 1000)
+
+    # --- inputs -----------------------------------------------------------------------
+
+    def propose(self, payloads: list[bytes]) -> int:
+        """Replicate a batch the keyspace already holds; its position for the reply.
+
+        Proposals are gathered and handed to the core once per event-loop turn, so the
+        writes of every connection in a turn travel in one append message per backup.
+        Their indexes are known now: nothing else appends to a leader's log in between
+        (membership changes and transfers flush the gathered writes first).
+        """
+        if not self.writable:
+            # The gate admits writes only while we can propose, so this is a bug; the
+            # keyspace now holds writes nobody will replicate: rebuild it.
+            log.error("a write ran on a node that cannot replicate it; rebuilding")
+            self._discard_unreplicated()
+            return NEVER
+        self._proposals.extend(payloads)
+        self.keyspace_index = self.replica.log.last_index() + len(self._proposals)
+        self.schedule()
+        return self.keyspace_index
+
+    def flush_proposals(self) -> None:
+        if not self._proposals:
+            return
+        payloads, self._proposals = self._proposals, []
+        expected = self.replica.log.last_index() + len(payloads)
+        try:
+            proposal = self.replica.propose(payloads)
+        except (NotLeader, ProposalDropped) as error:
+            log.warning("%d writes were not replicated (%s); their clients are told "
+                        "by a closed connection", len(payloads), error)
+            self._discard_unreplicated()
+            return
+        if proposal.last != expected:
+            log.error("writes landed at %d, expected %d; rebuilding", proposal.last, expected)
+            self._discard_unreplicated()
+
+    def _discard_unreplicated(self) -> None:
+        self.needs_rebuild = True
+        self._close_held_connections()
+        self.schedule()
+
+    def _close_held_connections(self) -> None:
+        for conn in list(self.server.connections.values()):
+            if conn.awaits_the_log:
+                conn.close()
+
+    def receive(self, peer_id: int, blobs: Sequence[bytes]) -> None:
+        self.last_heard[peer_id] = time.monotonic()
+        replica = self.replica
+        for blob in blobs:
+            try:
+                message = decode_message(blob)
+            except MessageDecodeError as error:
+                log.warning("dropping a malformed message from node %x: %s", peer_id, error)
+                continue
+            if message.frm != peer_id:
+                log.warning("dropping a message claiming to be from %x sent by %x",
+                            message.frm, peer_id)
+                continue
+            replica.step(message)
+        self.schedule()
+
+    def check_peer_secret(self, secret: bytes) -> bool:
+        expected = self.identity.secret.encode()
+        return bool(expected) and hmac.compare_digest(secret, expected)
+
+    def _tick(self) -> None:
+        if self._stopped:
+            return
+        self.replica.tick()
+        self.schedule()
+        self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
+
+    def _everysec(self) -> None:
+        if self._stopped:
+            return
+        self._sync_in_background(self.storage.last_index(), None)
+        self._sync_timer = self.loop.call_later(EVERYSEC, self._everysec)
+
+    # --- the Ready loop ---------------------------------------------------------------
+
+    def schedule(self) -> None:
+        if not self._scheduled and not self._stopped:
+            self._scheduled = True
+            self.loop.call_soon(self._on_ready)
+
+    def _on_ready(self) -> None:
+        self._scheduled = False
+        self.flush_proposals()
+        if self._persisting or self._stopped:
+            return
+        ctx = self.log.next_read_round() if self.is_leader else None
+        if ctx is not None:
+            self.replica.read_index(ctx)
+        if not self.replica.has_ready():
+            if self.needs_rebuild:
+                self._rebuild_keyspace()
+            return
+        ready = self.replica.ready()
+        try:
+            self._persist(ready)
+        except (OSError, StorageError) as error:
+            self._fatal(f"cannot write the log in {self.store.path}: {error}; stopping")
+            return
+        if ready.entries and self.fsync_always:
+            self._persisting = True
+            self._sync_in_background(ready.entries[-1].index, ready)
+        else:
+            self._finish(ready)
+
+    def _persist(self, ready: Ready) -> None:
+        if ready.snapshot is not None:
+            self._install_snapshot(ready.snapshot)
+        if ready.entries:
+            self.storage.append(ready.entries)
+        if ready.hard_state is not None:
+            stored = self.storage.hard_state()
+            hard = ready.hard_state
+            if (hard.term, hard.vote) != (stored.term, stored.vote):
+                self.storage.save_hard_state(_capped(hard, self.storage.last_index()))
+            else:
+                self.storage.remember_hard_state(hard)
+
+    def _sync_in_background(self, index: int, ready: Ready | None) -> None:
+        path = self.store.segment_path()
+        new_segment = path != self._last_segment
+        self._last_segment = path
+        future = self.loop.run_in_executor(None, _fsync_file, path, new_segment)
+        future.add_done_callback(lambda done: self._synced(done, index, ready))
+
+    def _synced(self, done: asyncio.Future[None], index: int, ready: Ready | None) -> None:
+        error = done.exception()
+        if error is not None:
+            self._fatal(f"fsync of the log in {self.store.path} failed: {error}; stopping")
+            return
+        self.synced_index = max(self.synced_index, index)
+        if ready is not None and not self._stopped:
+            self._persisting = False
+            self._finish(ready)
+
+    def _finish(self, ready: Ready) -> None:
+        self._send(ready.messages)
+        self._apply(ready.committed_entries)
+        for state in ready.read_states:
+            self.log.read_confirmed(state)
+        if ready.soft_state is not None:
+            self._role_changed(ready.soft_state.role, ready.soft_state.leader)
+        if ready.acked is not None:
+            self.log.acked(ready.acked, self.replica.term)
+        self.replica.advance(ready)
+        self._after_advance()
+        if self.replica.has_ready() or self.log.wants_round():
+            self.schedule()
+
+    def _send(self, messages: list[Message]) -> None:
+        if not messages:
+            return
+        conf = self.conf
+        grouped: dict[int, list[bytes]] = {}
+        for message in messages:
+            grouped.setdefault(message.to, []).append(encode_message(message))
+        for peer, blobs in grouped.items():
+            address = address_of(conf, peer) or self.address_hints.get(peer, "")
+            if address:
+                self.links.send(peer, address, blobs)
+
+    # --- applying ---------------------------------------------------------------------
+
+    def _apply(self, entries: list[Entry]) -> None:
+        keyspace = self.keyspace
+        skip_data = self.is_witness
+        for entry in entries:
+            if entry.index <= self.keyspace_index:
+                continue  # executed here as primary before it was replicated
+            if entry.kind is EntryKind.NORMAL and not skip_data:
+                keyspace.apply(decode_mutation(entry.data))
+            self.keyspace_index = entry.index
+        if keyspace.expired:
+            keyspace.expired.clear()  # a backup never logs expiries; the primary does
+
+    def _install_snapshot(self, snapshot: Snapshot) -> None:
+        stored = self.storage.install_snapshot(snapshot)
+        keyspace = self.keyspace
+        keyspace.apply(FlushAll())
+        for item in stored.items():
+            keyspace.load(item.key, item.value, item.expire_at_ms)
+        keyspace.expired.clear()
+        self.keyspace_index = snapshot.meta.index
+        self.synced_index = max(self.synced_index, snapshot.meta.index)
+
+    def _rebuild_keyspace(self) -> None:
+        """Forget writes executed but maybe never committed: snapshot + committed log."""
+        self.needs_rebuild = False
+        applied = self.replica.log.applied
+        keyspace = self.keyspace
+        keyspace.apply(FlushAll())
+        snapshot_meta = self.store.snapshot_meta
+        if snapshot_meta is not None:
+            from tandemkv.storage.snapshot import load_snapshot
+
+            snapshot = load_snapshot(self.storage.fs)
+            if snapshot is not None:
+                for item in snapshot.items():
+                    keyspace.load(item.key, item.value, item.expire_at_ms)
+        wal = self.store.wal
+        if applied >= wal.first_index:
+            for stored in wal.iter_entries(wal.first_index, applied + 1):
+                if stored.kind == StoredKind.NORMAL:
+                    keyspace.apply(decode_mutation(stored.data))
+        keyspace.expired.clear()
+        self.keyspace_index = applied
+        log.info("rebuilt the keyspace from the committed log (through index %d)", applied)
+
+    # --- roles ------------------------------------------------------------------------
+
+    def _role_changed(self, role: Role, leader: int) -> None:
+        was_leader = self.role is Role.LEADER
+        self.role, self.leader_id = role, leader
+        if was_leader and role is not Role.LEADER:
+            self._lost_leadership()
+        elif role is Role.LEADER and not was_leader:
+            self.ready_from = self.replica.log.last_index()
+            self.log.leadership_changed()
+            log.info("elected primary in term %d", self.replica.term)
+        self._update_writable()
+
+    def _lost_leadership(self) -> None:
+        log.info("no longer primary (term %d)", self.replica.term)
+        self.writable = False
+        self.keyspace.owns_expiry = False
+        self.ready_from = NEVER
+        self.log.leadership_changed()
+        self._proposals.clear()
+        self._close_held_connections()
+        if self.keyspace_index > self.replica.log.applied:
+            self.needs_rebuild = True
+        membership_ops.fail_all(self, "this node is no longer the primary")
+
+    def _update_writable(self) -> None:
+        writable = (
+            self.role is Role.LEADER
+            and self.replica.log.applied >= self.ready_from
+            and not self.transferring
+            and not self.is_witness
+        )
+        if writable and not self.writable:
+            self.keyspace_index = max(self.keyspace_index, self.replica.log.applied)
+            self.keyspace.owns_expiry = True
+        self.writable = writable
+
+    def _after_advance(self) -> None:
+        if self.needs_rebuild:
+            self._rebuild_keyspace()
+        self._update_writable()
+        if self.is_member and not self.joined.is_set():
+            self.joined.set()
+        self._keep_links(self.conf)
+        membership_ops.settle(self)
+
+    def _keep_links(self, conf: ConfState) -> None:
+        if conf == self._linked_conf:
+            return
+        self._linked_conf = conf
+        self.links.forget(set(conf.voters) | set(conf.learners) | set(self.address_hints))
+        if self.id in conf.voters:
+            for member, address in conf.addresses:
+                if member != self.id:
+                    self.links.ensure(member, address)
+
+    # --- reporting --------------------------------------------------------------------
+
+    def status(self) -> NodeStatus:
+        return status.node_status(self)
+
+    def wait(self, index: int, replicas: int, timeout_ms: int) -> int | Pending:
+        return membership_ops.wait(self, index, replicas, timeout_ms)
+
+    def join(
+        self, address: str, node_id: int, witness: bool, learner: bool, proven: bool = False
+    ) -> object:
+        return membership_ops.join(self, address, node_id, witness, learner, proven)
+
+    def add_backup(self, address: str, witness: bool, learner: bool) -> Pending:
+        return membership_ops.add_backup(self, address, witness, learner)
+
+    def remove_node(self, target: str) -> Pending:
+        return membership_ops.remove_node(self, target)
+
+    def failover(self, target: str | None) -> Pending:
+        return membership_ops.failover(self, target)
+
+    def force_promote(self) -> object:
+        return membership_ops.force_promote(self)
+
+    def invited(self, primary: str) -> object:
+        return membership_ops.invited(self, primary)
+
+    def snapshot_point(self) -> SnapshotPoint | None:
+        """Snapshots cut at the applied index, and only when the keyspace is exactly it."""
+        applied = self.replica.log.applied
+        if self.keyspace_index > applied or applied < self.store.wal.first_index - 1:
+            return None
+        term = self.replica.log.term(applied)
+        if term is None:
+            return None
+        conf = encode_conf(self.conf)
+        return SnapshotPoint(applied, term, len(self.keyspace), conf)
+
+    def _fatal(self, message: str) -> None:
+        self.log.failed = True
+        self._stopped = True
+        self.server.fatal(message)
+
+
+def _capped(hard: HardState, last_index: int) -> HardState:
+    """Recovery refuses a stored commit beyond the log's end; never write one."""
+    if hard.commit <= last_index:
+        return hard
+    return HardState(hard.term, hard.vote, last_index)
+
+
+def _fsync_file(path: str, with_directory: bool) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return  # compacted away: covered by a durable snapshot
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if with_directory:
+        dir_fd = os.open(os.path.dirname(path), os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,185 @@
+"""Node-to-node links: one persistent outbound connection per peer.
+
+Each link authenticates with the cluster secret (PEER AUTH), then carries the node's
+replication messages to that peer as pipelined REPLICATE commands, which are not
+answered. Messages to a peer that is not connected are dropped: the replication core
+resends what matters (appends, heartbeats, votes) on its own timers. A link reconnects
+with exponential back-off, and the route table can send it through another address (a
+proxy in the chaos tests, a NAT'd address in production).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import cast
+
+from tandemkv.config import parse_address
+from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
+from tandemkv.protocol.types import ErrorReply
+
+log = logging.getLogger("tandemkv.node")
+
+BACKOFF_FIRST = 0.05
+BACKOFF_MAX = 1.0
+# Past this much unsent output the peer is not keeping up: drop and let the core resend.
+MAX_BUFFERED = 16 * 1024 * 1024
+MAX_QUEUED = 1024 * 1024
+
+
+class PeerLink(asyncio.Protocol):
+    def __init__(self, links: PeerLinks, node_id: int, address: str) -> None:
+        self.links = links
+        self.node_id = node_id
+        self.address = address
+        self.transport: asyncio.Transport | None = None
+        self.connecting = False
+        self.closed = False
+        self.backoff = BACKOFF_FIRST
+        self.retry: asyncio.TimerHandle | None = None
+        self.decoder = ReplyDecoder()
+        self.complained = False
+        # Messages sent while the connection is being made: a vote request must not be
+        # lost just because this is the first time we talk to that peer.
+        self.queued: list[bytes] = []
+        self.queued_bytes = 0
+
+    # --- sending --------------------------------------------------------------------
+
+    def send(self, blobs: list[bytes]) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            self.connect_soon()
+            if self.connecting:
+                frame = encode_command([b"REPLICATE", *blobs])
+                if self.queued_bytes + len(frame) <= MAX_QUEUED:
+                    self.queued.append(frame)
+                    self.queued_bytes += len(frame)
+            return
+        if transport.get_write_buffer_size() > MAX_BUFFERED:
+            return
+        transport.write(encode_command([b"REPLICATE", *blobs]))
+
+    def connect_soon(self) -> None:
+        if self.connecting or self.closed or self.retry is not None:
+            return
+        self.connecting = True
+        asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        target = parse_address(self.links.route(self.address), allow_port_zero=False)
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(lambda: self, target.host, target.port), 2.0
+            )
+        except (TimeoutError, OSError):
+            self.connecting = False
+            self.queued, self.queued_bytes = [], 0
+            self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        if self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        self.retry = loop.call_later(self.backoff, self._retry)
+        self.backoff = min(self.backoff * 2, BACKOFF_MAX)
+
+    def _retry(self) -> None:
+        self.retry = None
+        self.connect_soon()
+
+    # --- asyncio hooks --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = link = cast(asyncio.Transport, transport)
+        self.connecting = False
+        if self.closed:
+            link.close()
+            return
+        self.decoder = ReplyDecoder()
+        secret = self.links.secret()
+        link.write(encode_command([b"PEER", b"AUTH", secret, self.links.my_id]))
+        if self.queued:
+            link.write(b"".join(self.queued))
+            self.queued, self.queued_bytes = [], 0
+
+    def data_received(self, data: bytes) -> None:
+        self.decoder.feed(data)
+        while True:
+            try:
+                reply = self.decoder.next_reply()
+            except Exception:  # a peer speaking garbage: drop the link
+                self._drop("unreadable reply")
+                return
+            if reply is NEED_MORE:
+                return
+            if isinstance(reply, ErrorReply):
+                self._drop(reply.message)
+                return
+            # +OK to PEER AUTH: the link works; reset the back-off.
+            self.backoff = BACKOFF_FIRST
+            if self.complained:
+                log.info("link to node %x at %s is up again", self.node_id, self.address)
+                self.complained = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.connecting = False
+        self._schedule_retry()
+
+    def _drop(self, reason: str) -> None:
+        if not self.complained:
+            log.warning("link to node %x at %s refused: %s", self.node_id, self.address, reason)
+            self.complained = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.retry is not None:
+            self.retry.cancel()
+            self.retry = None
+        if self.transport is not None:
+            self.transport.close()
+
+
+class PeerLinks:
+    def __init__(
+        self, my_id: int, secret: Callable[[], str], routes: dict[str, str]
+    ) -> None:
+        self.my_id = my_id
+        self.secret = secret
+        self.routes = routes
+        self._links: dict[int, PeerLink] = {}
+
+    def route(self, address: str) -> str:
+        return self.routes.get(address, address)
+
+    def send(self, node_id: int, address: str, blobs: list[bytes]) -> None:
+        self._link(node_id, address).send(blobs)
+
+    def ensure(self, node_id: int, address: str) -> None:
+        """Keep a connection open to a member, so the first message need not wait."""
+        link = self._link(node_id, address)
+        if link.transport is None:
+            link.connect_soon()
+
+    def _link(self, node_id: int, address: str) -> PeerLink:
+        link = self._links.get(node_id)
+        if link is None or link.address != address:
+            if link is not None:
+                link.close()
+            link = self._links[node_id] = PeerLink(self, node_id, address)
+        return link
+
+    def forget(self, keep: set[int]) -> None:
+        """Close links to nodes no longer in the membership."""
+        for node_id in [n for n in self._links if n not in keep]:
+            self._links.pop(node_id).close()
+
+    def close(self) -> None:
+        for link in self._links.values():
+            link.close()
+        self._links.clear()

@@ -1,0 +1,123 @@
+"""The write seam (server/writelog.py) over the replication core.
+
+A batch's mutations are proposed as log entries; its position is the last entry's index,
+safe once the core acknowledges it (committed by a majority, or persisted by the leader
+in `leader` mode). Reads need more than that: a reply computed from the keyspace may go
+out only once (a) every write it could have seen is acknowledged, and (b) a heartbeat
+round started *after* it ran confirmed this node was still the primary, so no newer
+primary can have acknowledged a write it missed. Read batches get a negative position
+(a fence number); fences are confirmed in rounds, one round in flight at a time, each
+covering every fence taken before it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from tandemkv.replication import Acked, ReadState
+from tandemkv.storage.codec import encode_mutation
+from tandemkv.storage.mutation import Mutation
+
+if TYPE_CHECKING:
+    from tandemkv.node.node import Node
+
+# A position that never becomes safe: its connection is closed when the role changes.
+NEVER = 1 << 62
+
+
+class ClusterLog:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.failed = False
+        self.safe_index = 0  # writes of the current leadership acknowledged up to here
+        self._waiters: list[tuple[int, Callable[[], None]]] = []
+        self._fences_taken = 0  # fence numbers handed out
+        self._fence_index = 0  # the keyspace index the newest fence must see acknowledged
+        self._fences_confirmed = 0
+        self._round: tuple[int, int] | None = None  # (fences covered, index) in flight
+        self._confirmed_round: tuple[int, int] | None = None  # answered, waiting for acks
+
+    # --- WriteLog -------------------------------------------------------------------
+
+    def append(self, mutations: list[Mutation]) -> int:
+        return self.node.propose([encode_mutation(m) for m in mutations])
+
+    def read_fence(self) -> int | None:
+        """A position for a batch of reads, or None when reads need no fence here (a
+        backup serving READONLY reads, which are stale by definition)."""
+        if not self.node.is_leader:
+            return None
+        self._fences_taken += 1
+        self._fence_index = max(self._fence_index, self.node.keyspace_index)
+        self.node.schedule()
+        return -self._fences_taken
+
+    def is_safe(self, position: int) -> bool:
+        if position < 0:
+            return -position <= self._fences_confirmed
+        return position <= self.safe_index
+
+    def when_safe(self, position: int, callback: Callable[[], None]) -> None:
+        if self.is_safe(position):
+            self.node.loop.call_soon(callback)
+        else:
+            self._waiters.append((position, callback))
+
+    def flush_now(self) -> None:
+        """Nothing to do: the Ready loop writes on its own turn."""
+
+    def close(self) -> None:
+        self._waiters.clear()
+
+    @property
+    def synced_through(self) -> int:
+        return self.node.synced_index
+
+    # --- driven by the node -----------------------------------------------------------
+
+    def wants_round(self) -> bool:
+        return self._round is None and self._fences_taken > self._fences_confirmed
+
+    def next_read_round(self) -> bytes | None:
+        """The context of a read round to start now, if fences wait for one."""
+        if not self.wants_round():
+            return None
+        self._round = (self._fences_taken, self._fence_index)
+        return self._fences_taken.to_bytes(8, "big")
+
+    def read_confirmed(self, state: ReadState) -> None:
+        if self._round is None or int.from_bytes(state.ctx, "big") != self._round[0]:
+            return  # an answer to a round of an earlier leadership
+        self._confirmed_round, self._round = self._round, None
+        self._settle()
+
+    def acked(self, acked: Acked, term: int) -> None:
+        if acked.term == term and acked.index > self.safe_index:
+            self.safe_index = acked.index
+            self._settle()
+
+    def _settle(self) -> None:
+        confirmed = self._confirmed_round
+        if confirmed is not None and confirmed[1] <= self.safe_index:
+            self._fences_confirmed = max(self._fences_confirmed, confirmed[0])
+            self._confirmed_round = None
+            self.node.schedule()  # fences taken meanwhile need the next round
+        self._fire()
+
+    def _fire(self) -> None:
+        if not self._waiters:
+            return
+        ready = [cb for pos, cb in self._waiters if self.is_safe(pos)]
+        if ready:
+            self._waiters = [(p, cb) for p, cb in self._waiters if not self.is_safe(p)]
+            for callback in ready:
+                callback()
+
+    def leadership_changed(self) -> None:
+        """Nothing pending can become safe any more: its connections are being closed."""
+        self._waiters.clear()
+        self.safe_index = 0
+        self._round = self._confirmed_round = None
+        self._fences_confirmed = self._fences_taken
+        self._fence_index = 0
