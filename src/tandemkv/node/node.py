@@ -79,6 +79,7 @@ def raft_config(node_id: int, config: Config) -> RaftConfig:
         ack_level=AckLevel(config.ack),
         read_mode=ReadMode(config.read_mode),
         resend_ticks=min(4, election_ticks - 1),
+        eager_commit=False,  # followers learn commits with the next append or heartbeat
     )
 
 

@@ -113,7 +113,12 @@ def commit_and_broadcast(r: Replica) -> bool:
         return False
     reads.on_commit(r)
     if membership.on_commit(r):
-        broadcast_append(r)
+        if r.cfg.eager_commit:
+            broadcast_append(r)
+        else:
+            for node in r.progress:
+                if node != r.id:
+                    send_append(r, node, allow_empty=False)
     return True
 
 

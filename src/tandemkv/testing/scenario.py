@@ -28,6 +28,7 @@ class SimConfig:
     heartbeat_ticks: int = 2
     tick_ms: int = 10
     clock_skew_ms: int = 0  # each node's tick period is tick_ms + randint(0, skew)
+    eager_commit: bool = True  # RaftConfig.eager_commit (the cluster node runs with False)
     delay_min: int = 1  # ms
     delay_max: int = 12
     drop_rate: float = 0.02
@@ -62,7 +63,10 @@ def make_config(seed: int, profile: str = "default") -> SimConfig:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; one of {', '.join(PROFILES)}")
     rng = random.Random(f"tandemkv-scenario-{profile}-{seed}")
-    return _specialise(_random_config(seed, profile, rng), profile, rng)
+    cfg = _specialise(_random_config(seed, profile, rng), profile, rng)
+    # Drawn from its own generator so adding it left every older seed's scenario as it was.
+    lazy = random.Random(f"tandemkv-scenario-lazy-commit-{profile}-{seed}").random() < 0.5
+    return replace(cfg, eager_commit=not lazy)
 
 
 def _random_config(seed: int, profile: str, rng: random.Random) -> SimConfig:

@@ -141,6 +141,7 @@ class Simulator:
             snapshot_chunk_bytes=cfg.snapshot_chunk_bytes,
             max_msg_bytes=cfg.max_msg_bytes,
             max_inflight=cfg.max_inflight,
+            eager_commit=cfg.eager_commit,
         )
         sim_node = SimNode(node, conf, witness, self, raft, random.Random(self.rng.random()),
                            cfg.compact_every, send_before_sync=cfg.bug == "send_before_sync")
