@@ -330,3 +330,15 @@ def test_cli_local_mode_writes_the_directory(tmp_path: Path) -> None:
     assert (got.returncode, got.stdout) == (0, "v\n"), got.stderr
     with tandemkv.open(data_dir) as db:
         assert db.get("k") == b"v"
+
+
+def test_a_cluster_members_data_directory_is_refused(tmp_path: Path) -> None:
+    """Its log is a replication log: opening it here could replay uncommitted entries
+    and write where the group would never see it."""
+    from tandemkv.embedded import ClusterDataDirError
+    from tandemkv.node.identity import NodeIdentity, save_identity
+
+    tmp_path.mkdir(exist_ok=True)
+    save_identity(str(tmp_path), NodeIdentity(7, "g", "s"))
+    with pytest.raises(ClusterDataDirError, match="belongs to a cluster group"):
+        tandemkv.open(str(tmp_path))

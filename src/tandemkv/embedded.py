@@ -10,6 +10,7 @@ log and snapshot files as the server, so a directory written here can later be s
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -18,7 +19,9 @@ from types import TracebackType
 
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.session import DetachedHost, Session
+from tandemkv.node.identity import IDENTITY_FILE
 from tandemkv.protocol.types import OK, ErrorReply
+from tandemkv.storage.errors import StorageError
 from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.store import Store
 from tandemkv.storage.syncer import Syncer
@@ -195,4 +198,15 @@ def open(path: str, *, fsync: str = "everysec") -> EmbeddedStore:
     """Open (creating if needed) the data directory at `path` for use in this process."""
     if fsync not in FSYNC_POLICIES:
         raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, not {fsync!r}")
+    if os.path.exists(os.path.join(path, IDENTITY_FILE)):
+        # Its log is a replication log: entries past the commit index may yet be replaced,
+        # and a write made here would never reach the group.
+        raise ClusterDataDirError(
+            f"{path} belongs to a cluster group; talk to its nodes over the network "
+            "(tandemkv --server HOST:PORT ...) instead of opening it in-process"
+        )
     return EmbeddedStore(Store.open(path), fsync)
+
+
+class ClusterDataDirError(StorageError):
+    """tandemkv.open() was given a cluster member's data directory."""
