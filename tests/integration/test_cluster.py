@@ -78,7 +78,7 @@ def test_a_backup_refuses_writes_and_plain_reads_naming_the_primary(cluster: Clu
 def test_clients_cannot_send_node_to_node_commands(cluster: Cluster) -> None:
     primary = cluster.start("a", "--role", "primary")
     with primary.client() as c:
-        with pytest.raises(redis.ResponseError, match="^'replicate' is a node-to-node"):
+        with pytest.raises(redis.ResponseError, match=r"^'replicate' is a node-to-node"):
             c.execute_command("REPLICATE", b"\x01\x02")
         with pytest.raises(redis.ResponseError, match="invalid cluster secret"):
             c.execute_command("PEER", "AUTH", "guess", "5")
@@ -129,7 +129,7 @@ def test_redis_py_sentinel_finds_the_primary_and_follows_a_failover(cluster: Clu
         return True
 
     wait_for(write, 15, cluster.describe())
-    host, port = sentinel.discover_master("tandemkv")
+    _host, port = sentinel.discover_master("tandemkv")
     assert port != old.port
     assert master.get("x") == b"1"
 
