@@ -17,9 +17,12 @@ import json
 import shlex
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Protocol
 
 from chaos.checks import (
     MissingWrite,
@@ -39,6 +42,24 @@ SEED_ENV = "TANDEMKV_CHAOS_SEED"
 FINAL_READ_ATTEMPTS = 20
 
 
+class PlannedStep(Protocol):
+    def describe(self) -> str: ...
+
+
+class FaultPlan(Protocol):
+    """What a result needs of a schedule: ``nemesis.Schedule``, or a cluster's."""
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def steps(self) -> Sequence[PlannedStep]: ...
+
+    def describe(self) -> str: ...
+
+    def kinds(self) -> AbstractSet[Enum]: ...
+
+
 @dataclass(frozen=True)
 class ChaosConfig:
     duration: float = 30.0  # seconds of faults (the last one may run a little over)
@@ -53,7 +74,7 @@ class ChaosConfig:
 @dataclass
 class ChaosResult:
     seed: int
-    schedule: Schedule
+    schedule: FaultPlan
     history: History
     final: dict[str, str | None]
     check: CheckResult
@@ -209,12 +230,16 @@ def read_final_values(node: ChaosNode, keys: list[str]) -> dict[str, str | None]
 
 
 def save_history(
-    path: Path, seed: int, schedule: Schedule, history: History, final: dict[str, str | None]
+    path: Path, seed: int, schedule: FaultPlan, history: History, final: dict[str, str | None],
+    extra: Mapping[str, object] | None = None,
 ) -> None:
+    """The history as JSON for ``chaos.recheck``; ``extra`` adds fields (the cluster
+    harness's nemesis log and per-node contents)."""
     document = {
         "seed": seed,
         "schedule": [step.describe() for step in schedule.steps],
         "final": final,
+        **(extra or {}),
         "records": history.to_records(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,23 +17,58 @@ A connection is only used after it answered a PING, so a server that is down or 
 off costs reconnect attempts, not operations of unknown outcome. After a timeout or a
 lost connection the client closes it (a late reply must never be matched to the next
 request), backs off a little and reconnects.
+
+Where a client connects comes from a ``Router``. A plain ``() -> address`` callable
+means one fixed server. Against a replication group the router finds the primary: a
+``READONLY`` error (a write or read sent to a node that is not the primary) is a FAIL,
+since nothing was applied, and the client drops that connection and asks the router
+again, passing on the primary the error named, if any.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from helpers.resp import ConnectionClosed, RawClient, RespError
 from tandemkv.testing.history import History, Operation, Status
 
 Address = tuple[str, int]
 Clock = Callable[[], float]
+# "... primary is HOST:PORT" at the end of a READONLY error names where writes go.
+PRIMARY_HINT = re.compile(r"primary is (\S+:\d+)")
+
+
+@runtime_checkable
+class Router(Protocol):
+    def locate(self, hint: str | None) -> Address | None:
+        """Where a client should connect now, None if nowhere looks usable yet. ``hint``
+        is the "HOST:PORT" a READONLY error named as the primary (None: no hint)."""
+        ...
+
+
+class FixedTarget:
+    """The router of a single server: always the same place (asked at every connect)."""
+
+    def __init__(self, address: Callable[[], Address]) -> None:
+        self.address = address
+
+    def locate(self, hint: str | None) -> Address | None:
+        return self.address()
+
+
+def redirect_hint(error: RespError) -> str | None:
+    """The primary a READONLY error names; "" when it names none; None if not READONLY."""
+    if not error.text.upper().startswith("READONLY"):
+        return None
+    match = PRIMARY_HINT.search(error.text)
+    return match.group(1) if match else ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +80,7 @@ class WorkloadConfig:
     cas_ratio: float = 0.25  # of all operations
     think_ms: tuple[float, float] = (1.0, 12.0)
     backoff_ms: tuple[float, float] = (30.0, 200.0)
+    redirect_backoff_ms: tuple[float, float] = (5.0, 30.0)  # after a READONLY naming a primary
 
     def key_names(self) -> list[str]:
         return [f"chaos:k{n}" for n in range(self.keys)]
@@ -78,19 +114,21 @@ class ClientStats:
     outcomes: Counter[str] = field(default_factory=Counter)  # "get:ok", "cas:info", ...
     connects: int = 0
     connect_failures: int = 0
+    redirects: int = 0  # READONLY errors: the client was talking to a non-primary
 
 
 class Workload:
-    """Clients running until ``stop()``; ``address()`` is asked at every (re)connect."""
+    """Clients running until ``stop()``; the router (or ``address()``) is asked at every
+    (re)connect."""
 
     def __init__(
         self,
-        address: Callable[[], Address],
+        address: Callable[[], Address] | Router,
         config: WorkloadConfig,
         seed: int,
         clock: Clock = time.monotonic,
     ) -> None:
-        self.address = address
+        self.router: Router = address if isinstance(address, Router) else FixedTarget(address)
         self.config = config
         self.seed = seed
         self.clock = clock
@@ -98,6 +136,7 @@ class Workload:
         self.stats = [ClientStats() for _ in range(config.clients)]
         self.anomalies: list[str] = []  # replies no correct server sends
         self.errors: list[str] = []  # bugs in the harness itself
+        self.placement: dict[int, Address] = {}  # operation id -> where it was sent
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, args=(c,), name=f"chaos-client-{c}", daemon=True)
@@ -159,6 +198,8 @@ class _Client:
         self.keys = self.cfg.key_names()
         self.count = 0
         self.seen: dict[str, list[str]] = {}  # values seen per key, for IFEQ
+        self.hint: str | None = None  # the primary the last READONLY error named
+        self.where: Address | None = None  # the current connection's address
 
     def loop(self) -> None:
         while not self.w.stopping():
@@ -169,11 +210,17 @@ class _Client:
             with conn:
                 while not self.w.stopping() and self.one_operation(conn):
                     self.w.pause(self.cfg.think_ms, self.rng)
-            self.w.pause(self.cfg.backoff_ms, self.rng)
+            self.w.pause(self.cfg.redirect_backoff_ms if self.hint else self.cfg.backoff_ms,
+                         self.rng)
 
     def connect(self) -> RawClient | None:
+        hint, self.hint = self.hint, None
+        self.where = self.w.router.locate(hint)
+        if self.where is None:
+            self.stats.connect_failures += 1
+            return None
         try:
-            conn = RawClient(*self.w.address(), timeout=self.cfg.op_timeout)
+            conn = RawClient(*self.where, timeout=self.cfg.op_timeout)
         except OSError:
             self.stats.connect_failures += 1
             return None
@@ -190,6 +237,8 @@ class _Client:
     def one_operation(self, conn: RawClient) -> bool:
         """Run one operation; False if the connection must be dropped."""
         op, command = self.next_operation()
+        if self.where is not None:
+            self.w.placement[op.id] = self.where
         try:
             reply = conn.call(*command)
         except (OSError, ConnectionClosed):
@@ -217,7 +266,12 @@ class _Client:
         if isinstance(reply, RespError):
             History.fail(op, now)
             self.stats.outcomes[f"{op.kind}:fail"] += 1
-            return True
+            hint = redirect_hint(reply)
+            if hint is None:
+                return True
+            self.stats.redirects += 1
+            self.hint = hint or None
+            return False  # not the primary (any more): ask the router again
         try:
             output = self.interpret(op, reply)
         except ValueError:

@@ -110,7 +110,9 @@ class Engine:
             refusal = self.gate(session, spec)
             if refusal is not None:
                 return self._refuse(session, refusal, args)
-            if spec.readonly or spec.name == "exec":
+            if spec.readonly or spec.is_write or spec.name == "exec":
+                # Even a write that ends up changing nothing (SET NX on an existing key)
+                # answered from what the keyspace holds: its reply is a read.
                 self.read_ran = True
         if session.queued is not None and "multi-control" not in spec.flags:
             return self._queue(session, spec, args)

@@ -300,6 +300,7 @@ class Node:
         if self._stopped:
             return
         self.replica.tick()
+        self.links.keep_alive()
         self.schedule()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -22,6 +23,10 @@ from tandemkv.protocol.types import ErrorReply
 log = logging.getLogger("tandemkv.node")
 
 BACKOFF_FIRST = 0.05
+# A link that has answered nothing (not even a PING) for this long is redialled: a path
+# that silently swallows bytes would otherwise keep a node out of its group for good.
+KEEPALIVE_SECONDS = 0.5
+DEAD_AFTER_SECONDS = 2.0
 BACKOFF_MAX = 1.0
 # Past this much unsent output the peer is not keeping up: drop and let the core resend.
 MAX_BUFFERED = 16 * 1024 * 1024
@@ -44,6 +49,8 @@ class PeerLink(asyncio.Protocol):
         # lost just because this is the first time we talk to that peer.
         self.queued: list[bytes] = []
         self.queued_bytes = 0
+        self.last_reply = 0.0
+        self.last_ping = 0.0
 
     # --- sending --------------------------------------------------------------------
 
@@ -101,6 +108,7 @@ class PeerLink(asyncio.Protocol):
         self.decoder = ReplyDecoder()
         secret = self.links.secret()
         link.write(encode_command([b"PEER", b"AUTH", secret, self.links.my_id]))
+        self.last_reply = self.last_ping = time.monotonic()
         if self.queued:
             link.write(b"".join(self.queued))
             self.queued, self.queued_bytes = [], 0
@@ -118,8 +126,9 @@ class PeerLink(asyncio.Protocol):
             if isinstance(reply, ErrorReply):
                 self._drop(reply.message)
                 return
-            # +OK to PEER AUTH: the link works; reset the back-off.
+            # +OK to PEER AUTH or +PONG to a keep-alive: the link works.
             self.backoff = BACKOFF_FIRST
+            self.last_reply = time.monotonic()
             if self.complained:
                 log.info("link to node %x at %s is up again", self.node_id, self.address)
                 self.complained = False
@@ -136,6 +145,17 @@ class PeerLink(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def keep_alive(self, now: float) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if now - self.last_reply > DEAD_AFTER_SECONDS:
+            self._drop(f"no answer for {now - self.last_reply:.1f}s; redialling")
+            return
+        if now - self.last_ping >= KEEPALIVE_SECONDS:
+            self.last_ping = now
+            transport.write(_PING)
+
     def close(self) -> None:
         self.closed = True
         if self.retry is not None:
@@ -143,6 +163,9 @@ class PeerLink(asyncio.Protocol):
             self.retry = None
         if self.transport is not None:
             self.transport.close()
+
+
+_PING = encode_command([b"PING"])
 
 
 class PeerLinks:
@@ -173,6 +196,11 @@ class PeerLinks:
                 link.close()
             link = self._links[node_id] = PeerLink(self, node_id, address)
         return link
+
+    def keep_alive(self) -> None:
+        now = time.monotonic()
+        for link in self._links.values():
+            link.keep_alive(now)
 
     def forget(self, keep: set[int]) -> None:
         """Close links to nodes no longer in the membership."""
