@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
@@ -23,8 +22,9 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--db-path", metavar="DIR", default=default,
                         help=f"data directory (default {DEFAULT_DB_PATH}; env TANDEMKV_DB_PATH)")
     parser.add_argument("--server", metavar="HOST:PORT", default=default,
-                        help="server for client verbs "
-                        f"(env TANDEMKV_SERVER, default {DEFAULT_ADDRESS})")
+                        help="server for client verbs (env TANDEMKV_SERVER; default "
+                        f"{DEFAULT_ADDRESS}, or the one server or group running on this "
+                        "machine if none is there)")
     parser.add_argument("--password", metavar="PASSWORD", default=default,
                         help="password for client verbs (env TANDEMKV_PASSWORD)")
 
@@ -136,13 +136,68 @@ def build_parser() -> argparse.ArgumentParser:
         "that import reads back.")
     _global_options(dump, suppress=True)
     dump.add_argument("file", metavar="FILE.json")
+    _cluster_verbs(verbs)
     return parser
+
+
+def _cluster_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    add = verbs.add_parser(
+        "add-backup", help="add a node to a group",
+        description="Ask the group's primary to add the node at --backup, which must be running "
+        "(tandemkv server --role backup). Prints OK once it is a member that votes (with "
+        "--learner: once it is a member).")
+    _global_options(add, suppress=True)
+    add.add_argument("--primary", metavar="HOST:PORT",
+                     help="the primary, or any member: it redirects (default: as --server)")
+    add.add_argument("--backup", metavar="HOST:PORT", required=True, help="the node to add")
+    add.add_argument("--witness", action="store_true",
+                     help="add it as a witness: votes, stores no values")
+    add.add_argument("--learner", action="store_true",
+                     help="add it as a learner: stores values, never votes")
+
+    remove = verbs.add_parser(
+        "remove-node", help="remove a member from its group",
+        description="Remove NODE (a node id or HOST:PORT, as `tandemkv status` lists them) "
+        "from the group of --server; the command goes to the primary.")
+    _global_options(remove, suppress=True)
+    remove.add_argument("node", metavar="NODE")
+
+    failover = verbs.add_parser(
+        "failover", help="hand the primary role to a backup",
+        description="Make a caught-up backup the primary (the most caught-up one unless --to "
+        "names it), then print the new primary's HOST:PORT.")
+    _global_options(failover, suppress=True)
+    failover.add_argument("--to", metavar="HOST:PORT", help="the backup to hand over to")
+
+    promote = verbs.add_parser(
+        "promote", help="make a node the only voter of a group that lost its majority",
+        description="Force the node at --server to become the primary and only voter of its "
+        "group. Writes the lost majority acknowledged that this node lacks are lost, and "
+        "every other member must be wiped before it rejoins. Asks for confirmation.")
+    _global_options(promote, suppress=True)
+    promote.add_argument("--force", action="store_true",
+                         help="required: say that you accept the loss described above")
+    promote.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    status = verbs.add_parser(
+        "status", help="show every member of the group",
+        description="Show every member of --server's group: id, address, role, term, log "
+        "indexes, lag, health and last contact. Works from any member.")
+    _global_options(status, suppress=True)
+    status.add_argument("--json", action="store_true", help="print the data as JSON")
+
+
+CLUSTER_VERBS = ("add-backup", "remove-node", "failover", "promote", "status")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.verb == "server":
         return _run_server(args)
+    if args.verb in CLUSTER_VERBS:
+        from tandemkv.cluster_verbs import run_cluster_verb
+
+        return run_cluster_verb(args)
     from tandemkv.client_verbs import run_client_verb
 
     return run_client_verb(args)
@@ -183,10 +238,6 @@ def _run_server(args: argparse.Namespace) -> int:
         print(f"tandemkv: {error}", file=sys.stderr)
         return EXIT_USAGE
     return run_server(config)
-
-
-def server_address(args: argparse.Namespace) -> str:
-    return str(args.server or os.environ.get("TANDEMKV_SERVER") or DEFAULT_ADDRESS)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,12 +67,26 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def tandemkv_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The test process's environment with the repo's src first on PYTHONPATH."""
+    """The test process's environment with the repo's src first on PYTHONPATH, and the
+    local server registry (server/registry.py) in a directory of this test session's,
+    so test servers never show up to the user's own `tandemkv put`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     paths = [str(SRC_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["TANDEMKV_RUNTIME_DIR"] = _session_runtime_dir()
     env.update(extra or {})
     return env
+
+
+_runtime_dir: list[str] = []
+
+
+def _session_runtime_dir() -> str:
+    if not _runtime_dir:
+        path = tempfile.mkdtemp(prefix="tandemkv-test-runtime-")
+        atexit.register(shutil.rmtree, path, True)
+        _runtime_dir.append(path)
+    return _runtime_dir[0]
 
 
 def tandemkv_command(*args: str) -> list[str]:

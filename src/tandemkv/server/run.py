@@ -14,6 +14,7 @@ import time
 from tandemkv.config import Config, ConfigError
 from tandemkv.node.boot import BootError, is_cluster_node, node_factory, prepare_identity
 from tandemkv.node.identity import IdentityError
+from tandemkv.server import registry
 from tandemkv.server.app import Server
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.store import Store
@@ -84,7 +85,11 @@ async def _serve(server: Server, config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_shutdown)
     print(f"Ready to accept connections at {address}", flush=True)
-    await server.serve_until_stopped()
+    registration = registry.register(address, config.db_path)
+    try:
+        await server.serve_until_stopped()
+    finally:
+        registry.unregister(registration)
 
 
 def run_server(config: Config) -> int:
