@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="target seconds per measured run (default 3)",
     )
     parser.add_argument(
+        "--kills",
+        type=_positive_int,
+        default=None,
+        help="SIGKILLs of the primary in the failover suite (default 5; 1 with --quick)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 1 repeat, tiny fixed request counts, no timing claims",
@@ -83,6 +89,7 @@ def options_from(
     systems = _choose(parser, "--systems", args.systems, DEFAULT_SYSTEMS, ALIASES)
     modes = _choose(parser, "--persistence", args.persistence, PERSISTENCE_KEYS, {})
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
+    kills = args.kills if args.kills is not None else (1 if args.quick else 5)
     return Options(
         suites=suites,
         systems=systems,
@@ -93,6 +100,7 @@ def options_from(
         out_dir=args.out.resolve(),
         results_dir=args.results.resolve(),
         argv=tuple(argv),
+        kills=kills,
     )
 
 

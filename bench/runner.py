@@ -51,6 +51,7 @@ def run(options: Options) -> int:
 
 def _run_suite(ctx: Context, name: str) -> Section:
     suite = SUITES[name]
+    ctx.current_suite = name
     ctx.log(f"[{name}] {suite.title}")
     return suite.run(ctx)
 

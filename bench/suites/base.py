@@ -23,6 +23,8 @@ class Options:
     out_dir: Path
     results_dir: Path
     argv: tuple[str, ...]
+    # SIGKILLs of the primary in the failover suite.
+    kills: int = 5
 
 
 @dataclass
@@ -35,11 +37,20 @@ class Context:
     log: Callable[[str], None]
     # Every command the run executed, with temporary paths and ports as placeholders.
     commands: list[str] = field(default_factory=list)
+    # The same, per suite (the report keeps each suite's commands with its figures).
+    suite_commands: dict[str, list[str]] = field(default_factory=dict)
+    current_suite: str = ""
 
     def record_command(self, command: Sequence[str], workdir: Path | None = None) -> None:
-        text = display_command(command, self.scratch, workdir)
+        self.record_text(display_command(command, self.scratch, workdir))
+
+    def record_text(self, text: str) -> None:
+        """Record a command already written out for the reader."""
         if text not in self.commands:
             self.commands.append(text)
+        mine = self.suite_commands.setdefault(self.current_suite, [])
+        if text not in mine:
+            mine.append(text)
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bench.suites.base import Context, Section, Suite
 
 STORAGE = "needs the storage issue (snapshots and recovery at 1M keys); not written yet"
-CLUSTER = "needs cluster mode: tandemkv runs as a single node only"
 
 
 def _waiting(name: str, title: str, reason: str) -> Suite:
@@ -20,14 +19,4 @@ DURABILITY = _waiting(
     "durability",
     "Durability: restart time and RSS per key with 1M keys, against Redis RDB load",
     STORAGE,
-)
-REPLICATED = _waiting(
-    "replicated",
-    "Replicated: write throughput and latency of a 3-node group, against Redis replicas and etcd",
-    CLUSTER,
-)
-FAILOVER = _waiting(
-    "failover",
-    "Failover: time to a new primary and writes lost, against Redis Sentinel and etcd",
-    CLUSTER,
 )

@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +29,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def bench_command(out: Path, results: Path) -> list[str]:
+SINGLE = ("--suites", "single", "--persistence", "off")
+
+
+def bench_command(out: Path, results: Path, suite: Sequence[str] = SINGLE) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -35,10 +40,7 @@ def bench_command(out: Path, results: Path) -> list[str]:
         "--quick",
         "--systems",
         "tandemkv",
-        "--suites",
-        "single",
-        "--persistence",
-        "off",
+        *suite,
         "--out",
         str(out),
         "--results",
@@ -46,9 +48,9 @@ def bench_command(out: Path, results: Path) -> list[str]:
     ]
 
 
-def start_bench(tmp_path: Path) -> subprocess.Popen[str]:
+def start_bench(tmp_path: Path, suite: Sequence[str] = SINGLE) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        bench_command(tmp_path / "report", tmp_path / "results"),
+        bench_command(tmp_path / "report", tmp_path / "results", suite),
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -129,3 +131,85 @@ def wait_for_started_server(proc: subprocess.Popen[str]) -> int:
         if match:
             return int(match.group(1))
     pytest.fail("the harness never reported a started server:\n" + "".join(lines))
+
+
+def run_to_end(tmp_path: Path, suite: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """Run the harness; the report's text and the raw results of its one section."""
+    proc = start_bench(tmp_path, suite)
+    try:
+        output, _ = proc.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, output
+    results = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert results["started_pids"], "the harness recorded no processes"
+    assert [pid for pid in results["started_pids"] if is_running(pid)] == [], output
+    [section] = results["sections"]
+    assert section["skipped"] is None, section
+    return (tmp_path / "report" / "benchmarks.md").read_text(), section["raw"]
+
+
+def test_quick_replicated_run_measures_both_tandemkv_groups(tmp_path: Path) -> None:
+    report, raw = run_to_end(tmp_path, ("--suites", "replicated"))
+    for ack in ("majority", "leader"):
+        system = re.escape(f"tandemkv 3 nodes, --ack {ack}")
+        for load in ("-c 50", "-c 50 -P 16"):
+            for op in ("SET", "GET"):
+                row = rf"^\| {re.escape(load)} \| {op} \| {system} \| [\d,]+ \|"
+                assert re.search(row, report, re.M), f"no row for {ack} {load} {op}:\n{report}"
+    assert re.search(
+        r"^\| SET\+WAIT 1 0, 50 connections \| SET\+WAIT \| tandemkv 3 nodes, "
+        r"--ack majority \| [\d,]+ \|",
+        report,
+        re.M,
+    ), report
+    assert raw["failed"] == {}
+    samples = raw["samples"]
+    # CPU is summed over the primary and both backups, so the backups' share shows up.
+    sets = [s for s in samples if s["test"] == "SET" and s["workload"] == "c50-p16"]
+    assert sets and all(s["user_s"] + s["system_s"] > s["primary_s"] for s in sets), sets
+
+
+def test_quick_failover_run_kills_the_primary_and_reads_every_write_back(
+    tmp_path: Path,
+) -> None:
+    report, raw = run_to_end(tmp_path, ("--suites", "failover"))
+    [outcome] = raw["outcomes"]
+    [kill] = outcome["rounds"]
+    assert kill["failover_s"] is not None and kill["rejoin_s"] is not None, outcome
+    assert kill["new_primary"] != kill["killed"], outcome
+    assert outcome["acked"] > 0 and outcome["lost"] is not None, outcome
+    lost = outcome["lost"]
+    row = rf"^\| tandemkv 3 nodes, --ack majority \| 1/1 \| [\d.]+ \| [\d.]+ \| .* \| {lost} \|"
+    assert re.search(row, report, re.M), report
+
+
+def test_interrupted_failover_run_stops_every_node_it_started(tmp_path: Path) -> None:
+    """SIGTERM mid-run, after a killed node was restarted: every node, old or new, stops."""
+    proc = start_bench(tmp_path, ("--suites", "failover", "--kills", "3"))
+    try:
+        pids, lines = read_pids_until(proc, "kill 1:")
+        os.kill(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        stop(proc)
+    assert proc.returncode == 130, "".join(lines) + output
+    assert len(pids) == 4, lines  # three nodes, then the restarted one
+    assert [pid for pid in pids if is_running(pid)] == [], output
+
+
+def read_pids_until(proc: subprocess.Popen[str], marker: str) -> tuple[list[int], list[str]]:
+    """Every pid the harness's log names, up to the line holding ``marker``."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + RUN_TIMEOUT
+    pids: list[int] = []
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        pids += [int(pid) for pid in re.findall(r"pid (\d+) port", line)]
+        if marker in line:
+            return pids, lines
+    pytest.fail(f"the harness never logged {marker!r}:\n" + "".join(lines))
