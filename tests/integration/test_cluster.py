@@ -259,3 +259,21 @@ def test_zombie_primary_cannot_acknowledge_reads_or_writes(cluster: Cluster) -> 
     except (redis.ReadOnlyError, redis.ConnectionError):
         return  # refused or dropped: fine
     assert value == b"new", "a deposed primary answered a stale read"
+
+
+@pytest.mark.parametrize("mode", [("--ack", "leader"), ("--read-mode", "lease")],
+                         ids=["ack-leader", "read-lease"])
+def test_the_faster_modes_serve_and_fail_over(cluster: Cluster, mode: tuple[str, str]) -> None:
+    three_nodes(cluster, *mode)
+    old = cluster.primary()
+    with old.client() as c:
+        c.set("k", "v")
+        assert c.get("k") == b"v"
+    cluster.converged(list(cluster.nodes))
+    cluster.kill(old.name)
+    new = cluster.primary(among=[n for n in cluster.nodes if n != old.name])
+    with new.client() as c:
+        assert c.get("k") == b"v"
+        c.set("k", "w")
+        assert c.get("k") == b"w"
+    assert new.status()[b"ack_level"] == (b"leader" if mode[1] == "leader" else b"majority")
