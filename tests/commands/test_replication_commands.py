@@ -121,8 +121,10 @@ class FakeCluster:
         self.calls.append(("join", address, node_id, witness, learner, proven))
         return [SECRET, self.group_name.encode(), b"joining", 1, b"10.0.0.1:7001"]
 
-    def invited(self, primary: str) -> object:
-        self.calls.append(("invited", primary))
+    def invited(
+        self, primary: str, witness: bool = False, learner: bool = False, proven: bool = False
+    ) -> object:
+        self.calls.append(("invited", primary, witness, learner, proven))
         return OK
 
     def add_backup(self, address: str, witness: bool, learner: bool) -> Pending:
@@ -785,12 +787,16 @@ def test_peer_invite() -> None:
     world, fake = node(DETACHED_VIEW, password="pw")
     c = world.client()  # the inviting primary does not know this node's password
     assert c("PEER", "INVITE", "10.0.0.1:7001") == OK
-    assert fake.calls == [("invited", "10.0.0.1:7001")]
+    assert c("PEER", "INVITE", "10.0.0.1:7001", "witness") == OK
+    # The node, not the command, decides whether an unproven inviter is trusted.
+    assert fake.calls == [("invited", "10.0.0.1:7001", False, False, False),
+                          ("invited", "10.0.0.1:7001", True, False, False)]
     assert c("PEER", "INVITE", "nowhere") == err(
         "ERR invalid address 'nowhere': expected HOST:PORT with a port from 1 to 65535")
     assert c("PEER", "INVITE") == err(
         "ERR wrong number of arguments for 'peer|invite' command")
-    assert len(fake.calls) == 1
+    assert c("PEER", "INVITE", "10.0.0.1:7001", "BOGUS") == err("ERR syntax error")
+    assert len(fake.calls) == 2
 
 
 def test_peer_standalone(standalone: Client) -> None:

@@ -277,3 +277,29 @@ def test_the_faster_modes_serve_and_fail_over(cluster: Cluster, mode: tuple[str,
         c.set("k", "w")
         assert c.get("k") == b"w"
     assert new.status()[b"ack_level"] == (b"leader" if mode[1] == "leader" else b"majority")
+
+
+def test_add_backup_invites_a_node_in_no_group_in_the_role_asked(cluster: Cluster) -> None:
+    primary = cluster.start("a", "--role", "primary")
+    cluster.start("b", "--role", "backup")  # no --primary: waits to be invited
+    witness = cluster.start("w", "--role", "backup")
+    with primary.client() as c:
+        assert c.execute_command("ADD_BACKUP", cluster.nodes["b"].address) == b"OK"
+        assert c.execute_command("ADD_BACKUP", witness.address, "WITNESS") == b"OK"
+    roles = {m[b"address"]: m[b"role"] for m in primary.status()[b"members"]}  # type: ignore[union-attr]
+    assert roles[witness.address.encode()] == b"witness"
+    assert roles[cluster.nodes["b"].address.encode()] in (b"learner", b"backup")
+
+
+def test_a_node_holding_a_password_ignores_an_invitation_that_proves_nothing(
+    cluster: Cluster,
+) -> None:
+    """Following it would send the node's password and secret to any address."""
+    node = cluster.start("b", "--role", "backup", "--requirepass", "pw")
+    with (
+        node.client(password="pw") as c,
+        pytest.raises(redis.ResponseError, match="must come from a node that proved"),
+    ):
+        c.execute_command("PEER", "INVITE", "127.0.0.1:1")
+    with node.client(password="pw", protocol=3) as c:
+        assert c.execute_command("STATUS")[b"role"] == b"detached"

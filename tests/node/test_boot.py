@@ -62,11 +62,17 @@ def test_a_group_reachable_from_other_machines_needs_a_configured_secret(
     try:
         with pytest.raises(BootError, match="--cluster-secret"):
             prepare_identity(
-                config(tmp_path, role="primary", address="0.0.0.0:7001"), store
+                config(tmp_path, role="primary", address="0.0.0.0:7001",
+                       advertise="192.0.2.1:7001"), store
+            )
+        with pytest.raises(BootError, match="--advertise"):
+            prepare_identity(
+                config(tmp_path, role="primary", address="0.0.0.0:7001",
+                       cluster_secret="s3cret"), store
             )
         identity = prepare_identity(
             config(tmp_path, role="primary", address="0.0.0.0:7001",
-                   cluster_secret="s3cret"),
+                   advertise="192.0.2.1:7001", cluster_secret="s3cret"),
             store,
         )
         assert identity.secret == "s3cret"

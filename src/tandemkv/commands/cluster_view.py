@@ -97,9 +97,12 @@ class ClusterView(Protocol):
         the asking connection authenticated with the cluster secret (PEER AUTH). Answers
         [secret, group name, state, primary id, primary address]; raises CommandError."""
 
-    def invited(self, primary: str) -> object:
+    def invited(
+        self, primary: str, witness: bool = False, learner: bool = False, proven: bool = False
+    ) -> object:
         """PEER INVITE from a primary running ADD_BACKUP: a node in no group starts
-        joining `primary`; OK, or raises CommandError if it is in a group already."""
+        joining `primary` (as a witness or learner if asked); OK, or raises CommandError
+        if it is in a group already or will not trust an inviter that proved nothing."""
 
     def add_backup(self, address: str, witness: bool, learner: bool) -> Pending:
         """ADD_BACKUP: contact the node at `address`, add it; resolves to OK or an error."""

@@ -533,10 +533,16 @@ def peer(e: Engine, s: Session, args: list[bytes]) -> object:
             _sub_arity("peer", sub, args, 4)
         return _peer_join(e, s, args)
     if sub == b"INVITE":
-        # Sent by a primary running ADD_BACKUP to a node in no group yet, which therefore
-        # has no secret to check; the node refuses it once it belongs to a group.
-        _sub_arity("peer", sub, args, 3)
-        return cluster_of(e).invited(parse_address(args[2]))
+        # Sent by a primary running ADD_BACKUP to a node in no group yet. The node decides
+        # whom to follow: one that holds a secret or a password follows only an inviter
+        # that proved the cluster secret on this connection (PEER AUTH).
+        if len(args) < 3:
+            _sub_arity("peer", sub, args, 3)
+        options = _options(args[3:], (b"WITNESS", b"LEARNER"))
+        return cluster_of(e).invited(
+            parse_address(args[2]), b"WITNESS" in options, b"LEARNER" in options,
+            proven=s.peer_id != 0,
+        )
     if sub == b"HELP":
         _sub_arity("peer", sub, args, 2)
         return help_lines(*PEER_HELP)
@@ -570,7 +576,7 @@ PEER_HELP = (
     "JOIN <host:port> <node-id> [WITNESS] [LEARNER]",
     "    Ask to join the group; answers the cluster secret, group name, join state and",
     "    the primary's id and address.",
-    "INVITE <primary-host:port>",
+    "INVITE <primary-host:port> [WITNESS] [LEARNER]",
     "    From a primary running ADD_BACKUP: a node in no group starts joining it.",
     "HELP", "    Print this help.",
 )

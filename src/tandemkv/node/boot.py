@@ -3,6 +3,7 @@ identity, and the first membership of a new group."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,12 +20,19 @@ from tandemkv.node.identity import (
 )
 from tandemkv.node.node import Node
 from tandemkv.replication import NONE, ConfState, Entry, EntryKind, HardState
-from tandemkv.replication.conf import encode_conf
+from tandemkv.replication.conf import address_of, encode_conf
 from tandemkv.replication.log import RaftLog
 from tandemkv.storage.store import Store
 
 if TYPE_CHECKING:
     from tandemkv.server.app import Server
+
+log = logging.getLogger("tandemkv.node")
+
+
+def _unspecified(address: str) -> bool:
+    host = parse_address(address).host
+    return host in ("0.0.0.0", "::", "")
 
 
 class BootError(Exception):
@@ -43,6 +51,11 @@ def _reachable_only_locally(config: Config) -> bool:
 
 def prepare_identity(config: Config, store: Store) -> NodeIdentity:
     """Load this node's identity, or create it on the first start with --role."""
+    if _unspecified(config.advertise or config.address):
+        raise BootError(
+            f"listening on {config.address} tells other nodes nothing about where to reach "
+            "this one: pass --advertise HOST:PORT"
+        )
     identity = load_identity(store.path)
     local = _reachable_only_locally(config)
     if identity is None:
@@ -70,6 +83,12 @@ def node_factory(
         if config.role == "primary":
             bootstrap_group(store, identity.node_id, advertise)
         node = Node(server, store, identity, config, advertise)
+        known = address_of(node.conf, node.id)
+        if known and known != advertise:
+            log.warning(
+                "this node is a member at %s, but now advertises %s: the others cannot reach "
+                "it; restart it with --address (or --advertise) %s", known, advertise, known
+            )
         others = [a for n, a in node.conf.addresses if n != node.id]
         target = config.primary or (others[0] if others else "")
         if target:

@@ -42,6 +42,11 @@ class CommandGate:
         node = self.node
         if node.writable:
             return None
+        if node.is_witness:
+            return ReadOnly(
+                "this node is a witness: it votes but holds no data; read from the primary "
+                f"({self._primary()})"
+            )
         if node.is_leader:
             return ReadOnly("this node was just elected primary and is applying its log; retry")
         if not session.read_stale:

@@ -258,13 +258,20 @@ def add_backup(node: Node, address: str, witness: bool, learner: bool) -> Pendin
         f"ERR {address} did not join within {ADD_BACKUP_TIMEOUT:.0f}s; is a tandemkv node "
         f"running there (tandemkv server --role backup)?",
     )
-    node.loop.create_task(_invite(node, address, pending))
+    node.loop.create_task(_invite(node, address, witness, learner, pending))
     return pending
 
 
-async def _invite(node: Node, address: str, pending: Pending) -> None:
+async def _invite(
+    node: Node, address: str, witness: bool, learner: bool, pending: Pending
+) -> None:
+    invite: list[bytes | str | int] = ["PEER", "INVITE", node.advertise]
+    invite += ["WITNESS"] * witness + ["LEARNER"] * learner
+    commands = [invite]
+    if not _is_loopback(address):
+        commands.insert(0, ["PEER", "AUTH", node.identity.secret, node.id])
     try:
-        await rpc.call(address, ["PEER", "INVITE", node.advertise])
+        await rpc.call(node.links.route(address), *commands)
     except rpc.RpcError as error:
         for watch in list(node.watches):
             if watch.pending is pending:
@@ -360,16 +367,29 @@ def force_promote(node: Node) -> object:
 # --- joining, on the new node -------------------------------------------------------------
 
 
-def invited(node: Node, primary: str) -> object:
+def invited(
+    node: Node, primary: str, witness: bool, learner: bool, proven: bool
+) -> object:
     if node.is_member:
         raise CommandError("this node is already a member of a group")
+    holds_credentials = bool(node.identity.secret or node.config.requirepass)
+    if holds_credentials and not proven:
+        # It would send its password and secret to whatever address it was given.
+        raise CommandError(
+            "this node has a cluster secret or password: an invitation must come from a "
+            "node that proved the cluster secret (PEER AUTH)"
+        ).with_prefix("NOPERM")
+    if not holds_credentials and not _is_loopback(primary):
+        raise CommandError("an invitation to a non-loopback group needs --cluster-secret "
+                           "on this node").with_prefix("NOPERM")
+    node.join_as = (witness, learner)
     node.start_joining(primary)
     return OK
 
 
 def wants_to_join(node: Node) -> bool:
     conf = node.conf
-    if node.config.role == "witness" or _learner(node):
+    if _witness(node) or _learner(node):
         return not node.is_member
     return node.id not in conf.voters
 
@@ -383,7 +403,7 @@ async def join_loop(node: Node, primary: str) -> None:
     complained = ""
     while not node.stopped and wants_to_join(node):
         try:
-            reply = await rpc.call(target, *_join_commands(node))
+            reply = await rpc.call(node.links.route(target), *_join_commands(node))
             _joined(node, reply[-1])
         except rpc.RpcError as error:
             message = str(error)
@@ -397,13 +417,15 @@ async def join_loop(node: Node, primary: str) -> None:
 
 
 def _join_commands(node: Node) -> list[list[bytes | str | int]]:
+    # One way to authenticate, not both: with the secret, PEER AUTH; without it, the
+    # client password (the primary then hands the secret over on loopback only).
     commands: list[list[bytes | str | int]] = []
-    if node.config.requirepass:
-        commands.append(["AUTH", node.config.requirepass])
     if node.identity.secret:
         commands.append(["PEER", "AUTH", node.identity.secret, node.id])
+    elif node.config.requirepass:
+        commands.append(["AUTH", node.config.requirepass])
     join_args: list[bytes | str | int] = ["PEER", "JOIN", node.advertise, node.id]
-    if node.config.role == "witness":
+    if _witness(node):
         join_args.append("WITNESS")
     if _learner(node):
         join_args.append("LEARNER")
@@ -412,7 +434,15 @@ def _join_commands(node: Node) -> list[list[bytes | str | int]]:
 
 
 def _learner(node: Node) -> bool:
+    if node.join_as is not None:
+        return node.join_as[1]
     return node.config.learner or node.identity.learner
+
+
+def _witness(node: Node) -> bool:
+    if node.join_as is not None:
+        return node.join_as[0]
+    return node.config.role == "witness"
 
 
 def _joined(node: Node, reply: object) -> None:

@@ -132,6 +132,8 @@ class Node:
         self.waits: list[membership_ops.WaitRequest] = []
         self.watches: list[membership_ops.Watch] = []
         self._joining: asyncio.Task[None] | None = None
+        # (witness, learner) asked for by an invitation; None: this node's own flags.
+        self.join_as: tuple[bool, bool] | None = None
         self.keyspace.owns_expiry = False
 
     # --- lifecycle --------------------------------------------------------------------
@@ -525,8 +527,10 @@ class Node:
     def force_promote(self) -> object:
         return membership_ops.force_promote(self)
 
-    def invited(self, primary: str) -> object:
-        return membership_ops.invited(self, primary)
+    def invited(
+        self, primary: str, witness: bool = False, learner: bool = False, proven: bool = False
+    ) -> object:
+        return membership_ops.invited(self, primary, witness, learner, proven)
 
     def snapshot_point(self) -> SnapshotPoint | None:
         """Snapshots cut at the applied index, and only when the keyspace is exactly it."""

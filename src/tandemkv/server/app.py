@@ -157,6 +157,10 @@ class Server:
             raise CommandError("Background save already in progress")
         if self.log.failed:
             raise CommandError("the log failed; this node is stopping")
+        if self.node is not None and self.node.snapshot_point() is None:
+            raise CommandError(
+                "cannot snapshot now: writes are still being replicated; retry in a moment"
+            )
         if background:
             # Fork once the current batch of commands has been logged: inside a pipeline or
             # an EXEC, the mutations before BGSAVE are not in the log yet.

@@ -81,6 +81,7 @@ async def _serve(server: Server, config: Config) -> None:
         raise StartupError(describe_bind_error(config, error)) from None
     except (UnicodeError, ValueError) as error:
         raise StartupError(f"cannot listen on {config.address}: {error}") from None
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_shutdown)
