@@ -303,3 +303,18 @@ def test_a_node_holding_a_password_ignores_an_invitation_that_proves_nothing(
         c.execute_command("PEER", "INVITE", "127.0.0.1:1")
     with node.client(password="pw", protocol=3) as c:
         assert c.execute_command("STATUS")[b"role"] == b"detached"
+
+
+def test_a_primary_stopped_with_sigterm_hands_its_role_over_first(cluster: Cluster) -> None:
+    three_nodes(cluster)
+    old = cluster.primary()
+    old.client().set("k", "v")
+    started = time.monotonic()
+    cluster.kill(old.name, signal.SIGTERM)
+    new = cluster.primary(among=[n for n in cluster.nodes if n != old.name])
+    elapsed = time.monotonic() - started
+    assert old.process is not None
+    assert "handed the primary role over before stopping" in old.process.stderr_text()
+    assert old.process.proc.returncode == 0
+    assert new.client().get("k") == b"v"
+    assert elapsed < 3, f"{elapsed:.2f}s"

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
+from tandemkv.commands.errors import CommandError
 from tandemkv.config import Config, parse_peer_routes
 from tandemkv.node import membership_ops, status
 from tandemkv.node.disk_storage import DiskStorage
@@ -148,6 +149,22 @@ class Node:
         if self.config.fsync == "everysec":
             self._sync_timer = self.loop.call_later(EVERYSEC, self._everysec)
         self.schedule()
+
+    async def hand_over(self) -> None:
+        """A primary being stopped passes its role to the most caught-up backup first,
+        so clients see a transfer (milliseconds) rather than an election timeout."""
+        if not self.is_leader or self._stopped:
+            return
+        try:
+            membership_ops.failover(self, None)
+        except CommandError as error:
+            log.info("stopping without handing over the primary role: %s", error.message)
+            return
+        deadline = self.loop.time() + 2 * self.config.election_ms / 1000
+        while self.is_leader and self.loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        if not self.is_leader:
+            log.info("handed the primary role over before stopping")
 
     def stop(self) -> None:
         """Shutdown: stop ticking and talking; record the commit index for a quick restart."""

@@ -117,7 +117,9 @@ class Server:
             self._cron.cancel()
         if self._listener is not None:
             self._listener.close()
-        connections = list(self.connections.values())
+        # Peers keep talking until the end: their acknowledgements release the replies
+        # being drained, and a primary hands its role over through them.
+        connections = [c for c in self.connections.values() if not c.session.peer_id]
         for conn in connections:
             if conn.transport is not None:
                 conn.transport.pause_reading()
@@ -134,7 +136,10 @@ class Server:
         for conn in connections:
             conn.close()
         if self.node is not None:
+            await self.node.hand_over()
             self.node.stop()
+        for conn in list(self.connections.values()):
+            conn.close()
         self.bgsave.abort()
         if not self.log.failed:
             self.log.close()
