@@ -127,6 +127,10 @@ class FakeCluster:
         self.calls.append(("invited", primary, witness, learner, proven))
         return OK
 
+    def removed_by(self, by: int) -> object:
+        self.calls.append(("removed_by", by))
+        return OK
+
     def add_backup(self, address: str, witness: bool, learner: bool) -> Pending:
         self.calls.append(("add_backup", address, witness, learner))
         return self._pending()
@@ -867,3 +871,11 @@ def test_flags(name: str, flags: set[str]) -> None:
     # None reads or writes keys: a backup's gate must let them all through.
     assert not spec.is_write and "readonly" not in spec.flags
     assert spec.summary and spec.group in ("replication", "cluster", "sentinel")
+
+
+def test_peer_removed_needs_a_proven_peer() -> None:
+    world, fake = node(DETACHED_VIEW)
+    c = world.client()
+    assert c("PEER", "REMOVED") == err(
+        "NOPERM PEER REMOVED needs PEER AUTH with the cluster secret first")
+    assert fake.calls == []

@@ -17,6 +17,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from helpers.cluster import Cluster, wait_for
+from helpers.servers import ServerStartError
 
 pytestmark = pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
 
@@ -166,6 +167,13 @@ def test_failover_command_hands_over_and_remove_node_shrinks_the_group(
         c.set("after", "remove")  # two voters left, both up: still a majority
     with pytest.raises(redis.ResponseError, match="cannot remove itself"):
         new.client().execute_command("REMOVE_NODE", new.address)
+    # The removed node is told, stops taking part, and will not start on its stale data.
+    wait_for(lambda: old.status()[b"role"] == b"removed" or None, 10, cluster.describe())
+    cluster.kill(old.name, signal.SIGTERM)
+    with pytest.raises(ServerStartError):
+        cluster.start(old.name)
+    assert old.process is not None
+    assert "was removed from its group" in old.process.stderr_text()
 
 
 def test_a_learner_replicates_but_never_votes(cluster: Cluster) -> None:

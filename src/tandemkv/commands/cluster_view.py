@@ -20,6 +20,7 @@ LEARNER = "learner"  # stores data, does not vote (joining, or kept non-voting)
 WITNESS = "witness"  # votes, stores log positions but no values
 CANDIDATE = "candidate"  # own role during an election
 DETACHED = "detached"  # not (yet) a member of any group
+REMOVED = "removed"  # removed from its group: to be wiped before reuse
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,9 @@ class ClusterView(Protocol):
 
     def failover(self, target: str | None) -> Pending:
         """Hand leadership to `target` (or the most caught-up backup); OK or an error."""
+
+    def removed_by(self, by: int) -> object:
+        """PEER REMOVED from peer `by` (a voter of the group): this node was removed."""
 
     def force_promote(self) -> object:
         """Make this node the only voter of a group that lost its majority (OK or error)."""

@@ -395,6 +395,8 @@ SENTINEL_HELP = (
     "REPLICAS <group-name>", "    Show the backups and learners that store data.",
     "SLAVES <group-name>", "    Alias for REPLICAS.",
     "SENTINELS <group-name>", "    Always empty: every node answers these queries itself.",
+    "REMOVED",
+    "    From the primary, once it removed this node: stop taking part (needs PEER AUTH).",
     "HELP", "    Print this help.",
 )
 
@@ -520,7 +522,7 @@ def promote(e: Engine, s: Session, args: list[bytes]) -> object:
 
 
 @command("peer", -2, "noauth loading no-multi", group="cluster",
-         subcommands=("auth", "join", "invite", "help"),
+         subcommands=("auth", "join", "invite", "removed", "help"),
          summary="Node-to-node handshakes: prove the cluster secret, join a group, be invited",
          syntax="AUTH|JOIN|INVITE|HELP [argument ...]")
 def peer(e: Engine, s: Session, args: list[bytes]) -> object:
@@ -532,6 +534,12 @@ def peer(e: Engine, s: Session, args: list[bytes]) -> object:
         if len(args) < 4:
             _sub_arity("peer", sub, args, 4)
         return _peer_join(e, s, args)
+    if sub == b"REMOVED":
+        # From the primary that just removed this node; only a proven peer may say so.
+        _sub_arity("peer", sub, args, 2)
+        if not s.peer_id:
+            raise NoPerm("PEER REMOVED needs PEER AUTH with the cluster secret first")
+        return cluster_of(e).removed_by(s.peer_id)
     if sub == b"INVITE":
         # Sent by a primary running ADD_BACKUP to a node in no group yet. The node decides
         # whom to follow: one that holds a secret or a password follows only an inviter
@@ -578,6 +586,8 @@ PEER_HELP = (
     "    the primary's id and address.",
     "INVITE <primary-host:port> [WITNESS] [LEARNER]",
     "    From a primary running ADD_BACKUP: a node in no group starts joining it.",
+    "REMOVED",
+    "    From the primary, once it removed this node: stop taking part (needs PEER AUTH).",
     "HELP", "    Print this help.",
 )
 

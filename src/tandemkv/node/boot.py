@@ -69,6 +69,11 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
             secret = new_secret()  # loopback only: handed to joining nodes by the primary
         identity = NodeIdentity(new_node_id(), config.group_name, secret, config.learner)
         save_identity(store.path, identity)
+    elif identity.removed:
+        raise BootError(
+            f"this node was removed from its group ({identity.group_name}); its data is no "
+            f"longer kept up to date: wipe {store.path} to start it as a new node"
+        )
     elif config.cluster_secret and config.cluster_secret != identity.secret:
         identity = identity.with_secret(config.cluster_secret)
         save_identity(store.path, identity)

@@ -32,6 +32,9 @@ class CommandGate:
 
     def __call__(self, session: Session, spec: CommandSpec) -> CommandError | None:
         flags = spec.flags
+        if self.node.removed and ("write" in flags or "readonly" in flags):
+            return ReadOnly("this node was removed from its group; wipe its data directory "
+                            "to use it again")
         if "write" in flags or (spec.name == "exec" and _queues_writes(session)):
             return None if self.node.writable else self._refuse_write()
         if "readonly" in flags and not session.peer_id:

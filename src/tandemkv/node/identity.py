@@ -25,6 +25,7 @@ class NodeIdentity:
     group_name: str
     secret: str  # "" until a joining node has been given it
     learner: bool = False  # joined with --learner: stays non-voting across restarts
+    removed: bool = False  # removed from its group: must be wiped before reuse
 
     def with_secret(self, secret: str) -> NodeIdentity:
         return replace(self, secret=secret)
@@ -45,7 +46,11 @@ def load_identity(data_dir: str) -> NodeIdentity | None:
         with open(path, encoding="utf-8") as handle:
             raw = json.load(handle)
         return NodeIdentity(
-            int(raw["node_id"]), str(raw["group"]), str(raw["secret"]), bool(raw.get("learner"))
+            int(raw["node_id"]),
+            str(raw["group"]),
+            str(raw["secret"]),
+            bool(raw.get("learner")),
+            bool(raw.get("removed")),
         )
     except FileNotFoundError:
         return None
@@ -62,6 +67,7 @@ def save_identity(data_dir: str, identity: NodeIdentity) -> None:
             "group": identity.group_name,
             "secret": identity.secret,
             "learner": identity.learner,
+            "removed": identity.removed,
         }
     ).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -33,7 +33,7 @@ from tandemkv.replication import (
     ProposalDropped,
     Replica,
 )
-from tandemkv.replication.conf import encode_conf
+from tandemkv.replication.conf import address_of, encode_conf
 
 if TYPE_CHECKING:
     from tandemkv.node.node import Node
@@ -294,8 +294,36 @@ def remove_node(node: Node, target: str) -> Pending:
             "the primary cannot remove itself: run FAILOVER first, then REMOVE_NODE on the "
             "new primary"
         )
+    address = address_of(node.conf, member)
     index = _propose(node, ConfChange(ConfChangeOp.REMOVE, member))
-    return _watch(node, "commit", index, 10.0, "ERR the removal was not committed in time")
+    pending = _watch(node, "commit", index, 10.0, "ERR the removal was not committed in time")
+    pending.on_done(lambda value: _tell_removed(node, address, value))
+    return pending
+
+
+def _tell_removed(node: Node, address: str, outcome: object) -> None:
+    """Best effort: a removed node that is not told keeps standing for election."""
+    if outcome is OK and address:
+        node.loop.create_task(_send_removed(node, address))
+
+
+async def _send_removed(node: Node, address: str) -> None:
+    try:
+        await rpc.call(
+            node.links.route(address),
+            ["PEER", "AUTH", node.identity.secret, node.id],
+            ["PEER", "REMOVED"],
+        )
+    except rpc.RpcError as error:
+        log.info("could not tell %s it was removed (%s); stop it by hand", address, error)
+
+
+def removed(node: Node, by: int) -> object:
+    """PEER REMOVED from a member that proved the secret: this node left the group."""
+    if by not in node.conf.voters or by == node.id:
+        raise CommandError("only a voting member of this node's group can say it was removed")
+    node.mark_removed()
+    return OK
 
 
 def failover(node: Node, target: str | None) -> Pending:

@@ -26,6 +26,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
@@ -34,7 +35,7 @@ from tandemkv.config import Config, parse_peer_routes
 from tandemkv.node import membership_ops, status
 from tandemkv.node.disk_storage import DiskStorage
 from tandemkv.node.gate import make_gate
-from tandemkv.node.identity import NodeIdentity
+from tandemkv.node.identity import NodeIdentity, save_identity
 from tandemkv.node.peers import PeerLinks
 from tandemkv.node.replicated_log import NEVER, ClusterLog
 from tandemkv.replication import (
@@ -135,6 +136,7 @@ class Node:
         self._joining: asyncio.Task[None] | None = None
         # (witness, learner) asked for by an invitation; None: this node's own flags.
         self.join_as: tuple[bool, bool] | None = None
+        self.removed = False
         self.keyspace.owns_expiry = False
 
     # --- lifecycle --------------------------------------------------------------------
@@ -188,6 +190,17 @@ class Node:
         """Ask `primary` to add this node, in the background, until it is in."""
         if self._joining is None or self._joining.done():
             self._joining = self.loop.create_task(membership_ops.join_loop(self, primary))
+
+    def mark_removed(self) -> None:
+        """The group removed this node: stop taking part, and remember it across restarts."""
+        log.warning("this node was removed from its group; wipe its data directory to reuse it")
+        self.identity = replace(self.identity, removed=True)
+        save_identity(self.store.path, self.identity)
+        self.removed = True
+        self.writable = False
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
+        self.links.close()
 
     def replace_replica(self, replica: Replica) -> None:
         """PROMOTE FORCE rebuilt the core over a rewritten log."""
@@ -316,7 +329,7 @@ class Node:
         return bool(expected) and hmac.compare_digest(secret, expected)
 
     def _tick(self) -> None:
-        if self._stopped:
+        if self._stopped or self.removed:
             return
         self.replica.tick()
         self.links.keep_alive()
@@ -548,6 +561,9 @@ class Node:
         self, primary: str, witness: bool = False, learner: bool = False, proven: bool = False
     ) -> object:
         return membership_ops.invited(self, primary, witness, learner, proven)
+
+    def removed_by(self, by: int) -> object:
+        return membership_ops.removed(self, by)
 
     def snapshot_point(self) -> SnapshotPoint | None:
         """Snapshots cut at the applied index, and only when the keyspace is exactly it."""

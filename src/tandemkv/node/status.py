@@ -11,6 +11,7 @@ from tandemkv.commands.cluster_view import (
     DETACHED,
     LEARNER,
     PRIMARY,
+    REMOVED,
     WITNESS,
     MemberStatus,
     NodeStatus,
@@ -35,6 +36,8 @@ def member_role(conf: ConfState, node_id: int, leader_id: int) -> str:
 
 
 def own_role(node: Node) -> str:
+    if node.removed:
+        return REMOVED
     if node.role in (Role.CANDIDATE, Role.PRE_CANDIDATE) and node.id in node.conf.voters:
         return CANDIDATE
     return member_role(node.conf, node.id, node.leader_id)
