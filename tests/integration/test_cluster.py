@@ -198,7 +198,8 @@ def test_two_nodes_and_a_witness_survive_the_primary(cluster: Cluster) -> None:
     witness = cluster.start("w", "--role", "witness", "--primary", primary.address)
     wait_for(lambda: _voters(primary) == 3 or None, 15, cluster.describe())
     primary.client().set("k", "v")
-    assert witness.status()[b"role"] == b"witness"
+    # The witness learns its role from the log the primary sends it, a moment later.
+    wait_for(lambda: witness.status()[b"role"] == b"witness" or None, 10, cluster.describe())
     cluster.kill("a")
     new = cluster.primary(among=["b", "w"])
     assert new.name == "b"  # a witness holds no data and never leads
