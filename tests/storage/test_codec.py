@@ -155,3 +155,21 @@ def test_nesting_depth_is_capped_both_ways() -> None:
 def test_negative_offsets_cannot_be_encoded() -> None:
     with pytest.raises(ValueError):
         encode_mutation(SetRange(b"k", -1, b""))
+
+
+@given(st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda k, v: bytes([1, 1, 0, len(k)]) + k + bytes([len(v)]) + v,
+              st.binary(max_size=130), st.binary(max_size=130)),
+))
+def test_the_plain_set_shortcut_agrees_with_the_general_decoder(data: bytes) -> None:
+    """bytes take a shortcut for plain SETs; a memoryview always takes the strict path."""
+    try:
+        general: object = decode_mutation(memoryview(data))
+    except MutationDecodeError:
+        general = MutationDecodeError
+    try:
+        quick: object = decode_mutation(data)
+    except MutationDecodeError:
+        quick = MutationDecodeError
+    assert quick == general

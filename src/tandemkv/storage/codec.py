@@ -64,6 +64,10 @@ def encode_mutation(mutation: Mutation) -> bytes:
 
 def decode_mutation(data: bytes | memoryview) -> Mutation:
     """Decode bytes produced by `encode_mutation`; raises MutationDecodeError if malformed."""
+    if type(data) is bytes:
+        quick = _plain_set(data)
+        if quick is not None:
+            return quick
     reader = Reader(data)
     version = reader.u8()
     if version != CODEC_VERSION:
@@ -76,6 +80,23 @@ def decode_mutation(data: bytes | memoryview) -> Mutation:
     if not reader.at_end():
         raise reader.fail(f"{reader.end - reader.pos} trailing bytes after the mutation")
     return mutation
+
+
+def _plain_set(data: bytes) -> SetValue | None:
+    """The commonest mutation, a SET with no expiry and a key and value under 128 bytes,
+    decoded without a Reader: log replay and backups decode one per write. Anything else
+    (or anything malformed) returns None and takes the general, strict path."""
+    size = len(data)
+    if size < 5 or data[0] != CODEC_VERSION or data[1] != TAG_SET_VALUE or data[2] != 0:
+        return None
+    key_len = data[3]
+    value_at = 5 + key_len
+    if key_len >= 0x80 or value_at > size:
+        return None
+    value_len = data[value_at - 1]
+    if value_len >= 0x80 or value_at + value_len != size:
+        return None
+    return SetValue(data[4 : value_at - 1], data[value_at:])
 
 
 def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
