@@ -366,8 +366,8 @@ def force_promote(node: Node) -> object:
     wiped before they rejoin. The new membership is written to the log in a new term,
     then the node campaigns alone.
     """
-    if node.is_leader:
-        raise CommandError("this node is already the primary")
+    if node.is_leader and _majority_in_touch(node):
+        raise CommandError("this node is already the primary of a working group")
     if node.is_witness:
         raise CommandError("a witness holds no data and cannot become the primary")
     if node.persisting:
@@ -390,6 +390,16 @@ def force_promote(node: Node) -> object:
     node.schedule()
     log.warning("forced promotion: this node is now the only voter (term %d)", term)
     return OK
+
+
+def _majority_in_touch(node: Node) -> bool:
+    voters = node.conf.voters
+    in_touch = 0
+    for voter in voters:
+        silence = node.ms_since_heard(voter)
+        if silence is not None and silence < node.config.election_ms:
+            in_touch += 1
+    return in_touch * 2 > len(voters)
 
 
 # --- joining, on the new node -------------------------------------------------------------
