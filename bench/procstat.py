@@ -60,3 +60,26 @@ def reaped_children_cpu_seconds() -> float:
     """CPU seconds of this process's children that have exited and been waited for."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def read_pss_bytes(pid: int) -> int:
+    """Proportional set size: a page shared with another process counts half (0 if gone).
+
+    Summed over a server and its forked snapshot child, it grows by what copy-on-write copied.
+    """
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return [int(child) for child in text.split()]

@@ -70,7 +70,20 @@ def _fenced(lines: Sequence[str]) -> dict[str, Blocks]:
             current = None
         elif current is not None:
             current.append(line)
+    for block in blocks.values():
+        block.commands = _commands_only(block.commands)
     return blocks
+
+
+def _commands_only(lines: Sequence[str]) -> list[str]:
+    """A commands part without the heading and code fence the report wraps it in, which the
+    writer adds again. (Reports written before this was read back hold the wrapper several
+    times over: every layer goes.)"""
+    return [line for line in lines if line.strip() and not _is_wrapper(line)]
+
+
+def _is_wrapper(line: str) -> bool:
+    return line.startswith("### ") or line in ("```sh", "```")
 
 
 def _unfenced(lines: Sequence[str], titles: Mapping[str, str]) -> dict[str, Blocks]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.suites.base import Suite
+from bench.suites.durability import SUITE as DURABILITY
 from bench.suites.failover import SUITE as FAILOVER
-from bench.suites.pending import DURABILITY
 from bench.suites.profile import SUITE as PROFILE
 from bench.suites.replicated import SUITE as REPLICATED
 from bench.suites.single import SUITE as SINGLE

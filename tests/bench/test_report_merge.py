@@ -143,3 +143,35 @@ def test_a_report_from_before_the_fences_is_read_by_its_headings() -> None:
     assert blocks["profile"].body[-1].startswith("## Closing note")
     assert blocks["single"].commands[1:] == ["redis-server --port $PORT"]
     assert blocks["profile"].commands == []
+
+
+def commands_part(text: str, suite: str) -> list[str]:
+    start = text.index(f"<!-- bench:commands {suite} -->")
+    end = text.index("<!-- bench:end -->", start)
+    return text[start:end].splitlines()[1:]
+
+
+def test_carried_over_commands_keep_one_heading_and_one_code_block(tmp_path: Path) -> None:
+    first = context(tmp_path, "single")
+    write_report(first, MACHINE, [section(first, "single", "one")])
+    for suite in ("replicated", "failover"):
+        later = context(tmp_path, suite)
+        path = write_report(later, MACHINE, [section(later, suite, "later")])
+    part = commands_part(path.read_text(), "single")
+    assert part == [f"### {TITLES['single']}", "", "```sh", "command-for-single one", "```"]
+
+
+def test_commands_wrapped_several_times_by_older_runs_are_read_as_the_commands() -> None:
+    heading = f"### {TITLES['failover']}"
+    text = "\n".join(
+        [
+            "<!-- bench:commands failover -->",
+            *(heading, "", "```sh") * 3,
+            "# a note",
+            "redis-server --port $PORT",
+            *("```",) * 3,
+            "<!-- bench:end -->",
+        ]
+    )
+    blocks = read_blocks(text, TITLES)
+    assert blocks["failover"].commands == ["# a note", "redis-server --port $PORT"]
