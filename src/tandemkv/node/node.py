@@ -61,6 +61,7 @@ from tandemkv.storage.codec import decode_mutation
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.mutation import FlushAll
 from tandemkv.storage.record import EntryKind as StoredKind
+from tandemkv.storage.snapshot import load_snapshot
 from tandemkv.storage.store import SnapshotPoint, Store
 
 if TYPE_CHECKING:
@@ -122,7 +123,6 @@ class Node:
         # Addresses learnt outside the membership: a joining node knows its primary's
         # before the log that names it has arrived.
         self.address_hints: dict[int, str] = {}
-        self.joined = asyncio.Event()  # set once this node is a member of a group
         self._scheduled = False
         self._proposals: list[bytes] = []
         self._persisting = False
@@ -142,8 +142,6 @@ class Node:
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.is_member:
-            self.joined.set()
         conf = self.conf
         if conf.voters == (self.id,) and not conf.learners:
             self.replica.campaign()  # a group of one need not wait an election timeout
@@ -300,7 +298,9 @@ class Node:
 
     def _discard_unreplicated(self) -> None:
         self.needs_rebuild = True
-        self._close_held_connections()
+        # On a later turn: the connection whose batch got here holds its replies only
+        # once this call has returned.
+        self.loop.call_soon(self._close_held_connections)
         self.schedule()
 
     def _close_held_connections(self) -> None:
@@ -461,8 +461,6 @@ class Node:
         keyspace.apply(FlushAll())
         snapshot_meta = self.store.snapshot_meta
         if snapshot_meta is not None:
-            from tandemkv.storage.snapshot import load_snapshot
-
             snapshot = load_snapshot(self.storage.fs)
             if snapshot is not None:
                 for item in snapshot.items():
@@ -517,8 +515,6 @@ class Node:
         if self.needs_rebuild:
             self._rebuild_keyspace()
         self._update_writable()
-        if self.is_member and not self.joined.is_set():
-            self.joined.set()
         self._keep_links(self.conf)
         membership_ops.settle(self)
 
