@@ -63,7 +63,6 @@ class Watch:
 
     kind: str  # "commit" | "leader" | "member"
     value: int | str
-    term: int
     pending: Pending
     timer: asyncio.TimerHandle | None = None
 
@@ -137,7 +136,7 @@ def _finish_watch(node: Node, watch: Watch, value: object) -> None:
 
 
 def _watch(node: Node, kind: str, value: int | str, timeout: float, timeout_reply: str) -> Pending:
-    watch = Watch(kind, value, node.replica.term, Pending())
+    watch = Watch(kind, value, Pending())
     node.watches.append(watch)
     watch.timer = node.loop.call_later(
         timeout, lambda: _finish_watch(node, watch, ErrorReply(timeout_reply))
