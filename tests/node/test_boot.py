@@ -93,3 +93,12 @@ def test_bootstrap_writes_the_first_membership_once(tmp_path: Path) -> None:
         assert disk.hard_state().commit == 1
     finally:
         store.close()
+
+
+def test_a_group_member_needs_its_log(tmp_path: Path) -> None:
+    store = Store.open(str(tmp_path))
+    try:
+        with pytest.raises(BootError, match="appendonly"):
+            prepare_identity(config(tmp_path, role="primary", appendonly="no"), store)
+    finally:
+        store.close()

@@ -51,6 +51,11 @@ def _reachable_only_locally(config: Config) -> bool:
 
 def prepare_identity(config: Config, store: Store) -> NodeIdentity:
     """Load this node's identity, or create it on the first start with --role."""
+    if not config.appendonly:
+        raise BootError(
+            "cluster mode replicates through the log: --appendonly no is not supported "
+            "for a group member"
+        )
     if _unspecified(config.advertise or config.address):
         raise BootError(
             f"listening on {config.address} tells other nodes nothing about where to reach "
