@@ -24,6 +24,17 @@ def parse_int(raw: bytes) -> int:
     return value
 
 
+def parse_positive_int(raw: bytes, error: str) -> int:
+    """A positive integer (client ids, node ids); anything else answers `error`."""
+    try:
+        value = parse_int(raw)
+    except NotInteger:
+        value = 0
+    if value <= 0:
+        raise CommandError(error)
+    return value
+
+
 def parse_float(raw: bytes) -> float:
     """A finite or infinite double, as Redis's string2ld accepts; NaN is refused."""
     if not raw or raw[:1].isspace() or raw[-1:].isspace() or b"_" in raw:

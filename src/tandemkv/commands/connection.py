@@ -6,7 +6,7 @@ import hmac
 from typing import TYPE_CHECKING
 
 from tandemkv import __version__
-from tandemkv.commands.args import parse_int
+from tandemkv.commands.args import parse_int, parse_positive_int
 from tandemkv.commands.errors import (
     CommandError,
     NoProto,
@@ -204,13 +204,7 @@ def _kill_filters(e: Engine, s: Session, args: list[bytes]) -> list[Session]:
 
 
 def _client_id(raw: bytes) -> int:
-    try:
-        value = parse_int(raw)
-    except NotInteger:
-        value = 0
-    if value <= 0:
-        raise CommandError("client-id should be greater than 0")
-    return value
+    return parse_positive_int(raw, "client-id should be greater than 0")
 
 
 def _client_list(e: Engine, args: list[bytes]) -> list[Session]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tandemkv.commands.args import parse_int
+from tandemkv.commands.args import parse_int, parse_positive_int
 from tandemkv.commands.cluster_view import (
     BACKUP,
     LEARNER,
@@ -92,13 +92,7 @@ def _valid_port_text(port: str) -> bool:
 
 
 def parse_node_id(raw: bytes) -> int:
-    try:
-        node_id = parse_int(raw)
-    except NotInteger:
-        node_id = 0
-    if node_id <= 0:
-        raise CommandError("node id must be a positive integer")
-    return node_id
+    return parse_positive_int(raw, "node id must be a positive integer")
 
 
 def split_address(address: str) -> tuple[str, int]:
