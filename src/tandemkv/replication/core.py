@@ -11,7 +11,7 @@ routes inputs to them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from random import Random
+from typing import TYPE_CHECKING
 
 from tandemkv.replication import (
     election,
@@ -55,6 +55,11 @@ from tandemkv.replication.messages import (
 )
 from tandemkv.replication.progress import Progress
 from tandemkv.replication.storage import LogStorage
+
+if TYPE_CHECKING:
+    # Only the type of the seeded generator the shell injects; nothing here draws from
+    # the global one.
+    from random import Random
 
 
 class Replica:
