@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from tandemkv.commands.cluster_view import NodeStatus, Pending
 from tandemkv.commands.errors import CommandError
 from tandemkv.config import Config, parse_peer_routes
-from tandemkv.node import membership_ops, status
+from tandemkv.node import applying, membership_ops, status
 from tandemkv.node.disk_storage import DiskStorage
 from tandemkv.node.gate import make_gate
 from tandemkv.node.identity import NodeIdentity, save_identity
@@ -42,8 +42,6 @@ from tandemkv.replication import (
     NONE,
     AckLevel,
     ConfState,
-    Entry,
-    EntryKind,
     HardState,
     Message,
     NotLeader,
@@ -53,15 +51,10 @@ from tandemkv.replication import (
     Ready,
     Replica,
     Role,
-    Snapshot,
 )
 from tandemkv.replication.codec import MessageDecodeError, decode_message, encode_message
 from tandemkv.replication.conf import address_of, encode_conf
-from tandemkv.storage.codec import decode_mutation
 from tandemkv.storage.errors import StorageError
-from tandemkv.storage.mutation import FlushAll
-from tandemkv.storage.record import EntryKind as StoredKind
-from tandemkv.storage.snapshot import load_snapshot
 from tandemkv.storage.store import SnapshotPoint, Store
 
 if TYPE_CHECKING:
@@ -359,7 +352,7 @@ class Node:
             self.replica.read_index(ctx)
         if not self.replica.has_ready():
             if self.needs_rebuild:
-                self._rebuild_keyspace()
+                applying.rebuild_keyspace(self)
             return
         ready = self.replica.ready()
         try:
@@ -375,7 +368,7 @@ class Node:
 
     def _persist(self, ready: Ready) -> None:
         if ready.snapshot is not None:
-            self._install_snapshot(ready.snapshot)
+            applying.install_snapshot(self, ready.snapshot)
         if ready.entries:
             self.storage.append(ready.entries)
         if ready.hard_state is not None:
@@ -405,7 +398,7 @@ class Node:
 
     def _finish(self, ready: Ready) -> None:
         self._send(ready.messages)
-        self._apply(ready.committed_entries)
+        applying.apply_entries(self, ready.committed_entries)
         for state in ready.read_states:
             self.log.read_confirmed(state)
         if ready.soft_state is not None:
@@ -428,51 +421,6 @@ class Node:
             address = address_of(conf, peer) or self.address_hints.get(peer, "")
             if address:
                 self.links.send(peer, address, blobs)
-
-    # --- applying ---------------------------------------------------------------------
-
-    def _apply(self, entries: list[Entry]) -> None:
-        keyspace = self.keyspace
-        skip_data = self.is_witness
-        for entry in entries:
-            if entry.index <= self.keyspace_index:
-                continue  # executed here as primary before it was replicated
-            if entry.kind is EntryKind.NORMAL and not skip_data:
-                keyspace.apply(decode_mutation(entry.data))
-            self.keyspace_index = entry.index
-        if keyspace.expired:
-            keyspace.expired.clear()  # a backup never logs expiries; the primary does
-
-    def _install_snapshot(self, snapshot: Snapshot) -> None:
-        stored = self.storage.install_snapshot(snapshot)
-        keyspace = self.keyspace
-        keyspace.apply(FlushAll())
-        for item in stored.items():
-            keyspace.load(item.key, item.value, item.expire_at_ms)
-        keyspace.expired.clear()
-        self.keyspace_index = snapshot.meta.index
-        self.synced_index = max(self.synced_index, snapshot.meta.index)
-
-    def _rebuild_keyspace(self) -> None:
-        """Forget writes executed but maybe never committed: snapshot + committed log."""
-        self.needs_rebuild = False
-        applied = self.replica.log.applied
-        keyspace = self.keyspace
-        keyspace.apply(FlushAll())
-        snapshot_meta = self.store.snapshot_meta
-        if snapshot_meta is not None:
-            snapshot = load_snapshot(self.storage.fs)
-            if snapshot is not None:
-                for item in snapshot.items():
-                    keyspace.load(item.key, item.value, item.expire_at_ms)
-        wal = self.store.wal
-        if applied >= wal.first_index:
-            for stored in wal.iter_entries(wal.first_index, applied + 1):
-                if stored.kind == StoredKind.NORMAL:
-                    keyspace.apply(decode_mutation(stored.data))
-        keyspace.expired.clear()
-        self.keyspace_index = applied
-        log.info("rebuilt the keyspace from the committed log (through index %d)", applied)
 
     # --- roles ------------------------------------------------------------------------
 
@@ -513,7 +461,7 @@ class Node:
 
     def _after_advance(self) -> None:
         if self.needs_rebuild:
-            self._rebuild_keyspace()
+            applying.rebuild_keyspace(self)
         self._update_writable()
         self._keep_links(self.conf)
         membership_ops.settle(self)

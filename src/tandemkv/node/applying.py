@@ -1,0 +1,70 @@
+"""How a node's keyspace follows the replicated log.
+
+`node.keyspace_index` is the newest log index the keyspace reflects: ahead of the
+applied index on a primary (it executes commands before they are replicated), equal to
+it elsewhere. Committed entries at or below it are skipped; a received snapshot replaces
+the keyspace; a primary that lost leadership rebuilds it from what is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from tandemkv.replication import Entry, EntryKind, Snapshot
+from tandemkv.storage.codec import decode_mutation
+from tandemkv.storage.keyspace import Keyspace
+from tandemkv.storage.mutation import FlushAll
+from tandemkv.storage.record import EntryKind as StoredKind
+from tandemkv.storage.snapshot import SnapshotItem, load_snapshot
+
+if TYPE_CHECKING:
+    from tandemkv.node.node import Node
+
+log = logging.getLogger("tandemkv.node")
+
+
+def apply_entries(node: Node, entries: list[Entry]) -> None:
+    keyspace = node.keyspace
+    skip_data = node.is_witness
+    for entry in entries:
+        if entry.index <= node.keyspace_index:
+            continue  # executed here as primary before it was replicated
+        if entry.kind is EntryKind.NORMAL and not skip_data:
+            keyspace.apply(decode_mutation(entry.data))
+        node.keyspace_index = entry.index
+    if keyspace.expired:
+        keyspace.expired.clear()  # a backup never logs expiries; the primary does
+
+
+def install_snapshot(node: Node, snapshot: Snapshot) -> None:
+    stored = node.storage.install_snapshot(snapshot)
+    _replace_with(node.keyspace, stored.items())
+    node.keyspace_index = snapshot.meta.index
+    node.synced_index = max(node.synced_index, snapshot.meta.index)
+
+
+def rebuild_keyspace(node: Node) -> None:
+    """Forget writes executed but maybe never committed: snapshot + committed log."""
+    node.needs_rebuild = False
+    applied = node.replica.log.applied
+    keyspace = node.keyspace
+    snapshot = load_snapshot(node.storage.fs) if node.store.snapshot_meta is not None else None
+    _replace_with(keyspace, snapshot.items() if snapshot is not None else ())
+    wal = node.store.wal
+    if applied >= wal.first_index:
+        for stored in wal.iter_entries(wal.first_index, applied + 1):
+            if stored.kind == StoredKind.NORMAL:
+                keyspace.apply(decode_mutation(stored.data))
+    keyspace.expired.clear()
+    node.keyspace_index = applied
+    log.info("rebuilt the keyspace from the committed log (through index %d)", applied)
+
+
+def _replace_with(keyspace: Keyspace, items: Iterable[SnapshotItem]) -> None:
+    """Empty the keyspace in place (the engine and WATCHers hold it) and load `items`."""
+    keyspace.apply(FlushAll())
+    for item in items:
+        keyspace.load(item.key, item.value, item.expire_at_ms)
+    keyspace.expired.clear()
