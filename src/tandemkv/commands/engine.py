@@ -33,6 +33,7 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
     introspection,
     keys,
     replication,
+    sentinel,
     server,
     strings,
     transactions,
