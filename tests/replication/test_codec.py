@@ -10,6 +10,7 @@ import tracemalloc
 from dataclasses import fields
 from typing import Any, get_args, get_type_hints
 
+import google_crc32c
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -159,9 +160,14 @@ def append_bytes(*entry_parts: bytes, count: int | None = None) -> bytes:
     return head(3, 1, 2, 5, 10, 4, 9, 77) + u32(n) + b"".join(entry_parts)
 
 
-def entry_bytes(term: int, index: int, kind: int, data: bytes, size: int | None = None) -> bytes:
-    length = len(data) if size is None else size
-    return u64(term) + u64(index) + u8(kind) + u32(length) + data
+def entry_bytes(
+    term: int, index: int, kind: int, data: bytes, size: int | None = None, crc: int | None = None
+) -> bytes:
+    """An entry as its log record: body length, CRC32C of length + body, then the body."""
+    body = u64(term) + u64(index) + u8(kind) + data
+    length = u32(len(body) if size is None else size)
+    checksum = google_crc32c.value(length + body) if crc is None else crc
+    return length + u32(checksum) + body
 
 
 def test_append_request_layout_and_entry_kinds() -> None:
@@ -174,6 +180,22 @@ def test_append_request_layout_and_entry_kinds() -> None:
     decoded = decode_message(raw)
     assert isinstance(decoded, AppendRequest)
     assert [type(e.kind) for e in decoded.entries] == [EntryKind, EntryKind]
+    # A backup writes the records it received as they are.
+    assert [e.record for e in decoded.entries] == [
+        entry_bytes(5, 11, 0, b"set k v"), entry_bytes(5, 12, 2, b"")
+    ]
+
+
+def test_an_entry_whose_checksum_does_not_match_is_refused() -> None:
+    good = entry_bytes(1, 1, 0, b"value")
+    bad = entry_bytes(1, 2, 0, b"value", crc=google_crc32c.value(good) ^ 1)
+    with pytest.raises(MessageDecodeError, match="entry 1 fails its checksum"):
+        decode_message(append_bytes(good, bad))
+
+
+def test_an_entry_shorter_than_its_header_is_refused() -> None:
+    with pytest.raises(MessageDecodeError, match="entry 0 claims 16 record bytes, below"):
+        decode_message(append_bytes(entry_bytes(1, 1, 0, b"", size=16)))
 
 
 def conf_bytes(*, voters: int | None = None, addresses: int | None = None) -> bytes:
@@ -258,7 +280,7 @@ def test_an_address_that_is_not_utf8_is_refused() -> None:
     ("raw", "complaint"),
     [
         (append_bytes(count=2**32 - 1), "claims 4294967295 entries, only 0 bytes left"),
-        (append_bytes(entry_bytes(1, 1, 0, b"abc", size=2**32 - 1)), "claims 4294967295 data"),
+        (append_bytes(entry_bytes(1, 1, 0, b"abc", size=2**32 - 1)), "claims 4294967295 record"),
         (head(10, 1, 2, 3) + u32(2**32 - 1) + b"ctx", "ctx needs 4294967295 bytes"),
         (chunk_bytes(conf_bytes(voters=2**32 - 1)), "voters needs 34359738360 bytes"),
         (chunk_bytes(conf_bytes(addresses=2**32 - 1)), "claims 4294967295 addresses"),

@@ -20,11 +20,11 @@ from tandemkv.replication import (
     SnapshotMeta,
     decode_conf,
 )
+from tandemkv.replication.codec import entry_record
 from tandemkv.replication.storage import limit_size
 from tandemkv.storage.errors import LogCompactedError, LogIndexError
 from tandemkv.storage.hardstate import HardState as StoredHardState
 from tandemkv.storage.hardstate import load_hard_state, save_hard_state
-from tandemkv.storage.record import LogEntry
 from tandemkv.storage.snapshot import SNAPSHOT_FILE, SnapshotReceiver
 from tandemkv.storage.snapshot import Snapshot as StoredSnapshot
 from tandemkv.storage.store import Store
@@ -100,7 +100,9 @@ class DiskStorage:
     # --- writes, made by the Ready loop ---------------------------------------------------
 
     def append(self, entries: list[Entry]) -> None:
-        self.wal.append([LogEntry(e.term, e.index, int(e.kind), e.data) for e in entries])
+        # The records a primary encoded once (and sends to every backup), or the ones a
+        # backup received: written as they are.
+        self.wal.append(entries, [entry_record(e) for e in entries])
         store = self.store
         store.written_index = self.wal.last_index
         store.log_bytes_since_snapshot += sum(len(e.data) for e in entries)

@@ -7,7 +7,11 @@ Every encoding is ``u8 CODEC_VERSION, u8 tag, fields``; integers are little-endi
 - a tuple of ids is a u32 count and that many u64;
 - ConfState is voters, learners, witnesses (id tuples), then a u32 count of (u64 id, string);
 - SnapshotMeta is u64 index, u64 term, then its ConfState;
-- an AppendRequest entry is u64 term, u64 index, u8 kind, u32 length, then the data.
+- an AppendRequest entry is its log record, framed as in storage/record.py: u32 body
+  length, u32 CRC32C, u64 term, u64 index, u8 kind, then the data. One node's log is the
+  replication stream: a primary encodes each entry once, for its own log and for every
+  backup (the record is kept on the Entry), and a backup checks the CRC and writes the
+  record it received as it is.
 
 Fixed width rather than varints: one struct call then packs or unpacks a whole message head
 or entry head in C, where varints would cost a Python loop per integer. AppendRequest carries
@@ -43,8 +47,17 @@ from tandemkv.replication.messages import (
     VoteRequest,
     VoteResponse,
 )
+from tandemkv.storage.record import (
+    RECORD_HEADER,
+    RECORD_OVERHEAD,
+    RECORD_PREFIX,
+    encode_record_fields,
+    record_crc,
+    unpack_record_head,
+)
 
-CODEC_VERSION: Final = 1
+# 2: entries travel as log records.
+CODEC_VERSION: Final = 2
 
 Buffer = bytes | memoryview
 
@@ -71,7 +84,6 @@ _TAGS: Final[dict[type[Any], int]] = {
 _LENGTH = struct.Struct("<I")  # byte-string lengths and item counts
 _ID = struct.Struct("<Q")
 _ADDRESS_MIN_SIZE = _ID.size + _LENGTH.size
-_ENTRY_HEAD = struct.Struct("<QQBI")  # term, index, kind, data length
 # After version and tag: frm to term prev_index prev_term commit sent_tick, entry count.
 _APPEND_HEAD = struct.Struct("<BBQQQQQQQI")
 _CHUNK_HEAD = struct.Struct("<BBQQQQBQQ")  # + frm to term offset done meta.index meta.term
@@ -162,6 +174,16 @@ _FIXED_LAYOUTS = (
 # --- encoding the messages with variable-length parts ------------------------------------
 
 
+def entry_record(entry: Entry) -> bytes:
+    """The entry's log record; encoded on first use and kept on the entry."""
+    record = entry.record
+    if record is None:
+        record = entry.record = encode_record_fields(
+            entry.term, entry.index, entry.kind, entry.data
+        )
+    return record
+
+
 def _encode_append(msg: AppendRequest) -> bytes:
     entries = msg.entries
     parts = [
@@ -170,11 +192,7 @@ def _encode_append(msg: AppendRequest) -> bytes:
             msg.prev_index, msg.prev_term, msg.commit, msg.sent_tick, len(entries),
         )
     ]
-    append, pack_head = parts.append, _ENTRY_HEAD.pack
-    for entry in entries:
-        data = entry.data
-        append(pack_head(entry.term, entry.index, entry.kind, len(data)))
-        append(data)
+    parts += [entry_record(entry) for entry in entries]
     return b"".join(parts)
 
 
@@ -297,27 +315,36 @@ def _decode_append(buf: Buffer) -> AppendRequest:
 
 
 def _read_entries(reader: _Reader, count: int) -> tuple[Entry, ...]:
-    head_size = _ENTRY_HEAD.size
-    reader.check_count(count, head_size, "entries")
+    reader.check_count(count, RECORD_OVERHEAD, "entries")
     # The hot path: locals instead of Reader calls, one struct call per entry.
-    buf, pos, end = reader.buf, reader.pos, len(reader.buf)
-    unpack_head, kinds = _ENTRY_HEAD.unpack_from, _KINDS
+    buf, pos = reader.buf, reader.pos
+    if type(buf) is not bytes:
+        buf = bytes(buf)  # records are kept as bytes; only tests pass other buffers
+    end = len(buf)
+    unpack_head, kinds = unpack_record_head, _KINDS
     entries = []
     for number in range(count):
-        if pos + head_size > end:
+        if pos + RECORD_OVERHEAD > end:
             raise MessageDecodeError(f"AppendRequest: truncated in entry {number}'s header")
-        term, index, kind_code, size = unpack_head(buf, pos)
-        pos += head_size
-        stop = pos + size
+        body_len, crc, term, index, kind_code = unpack_head(buf, pos)
+        stop = pos + RECORD_PREFIX + body_len
         if stop > end:
             raise MessageDecodeError(
-                f"AppendRequest: truncated: entry {number} claims {size} data bytes, "
-                f"{end - pos} left"
+                f"AppendRequest: truncated: entry {number} claims {body_len} record bytes, "
+                f"{end - pos - RECORD_PREFIX} left"
+            )
+        if body_len < RECORD_HEADER:
+            raise MessageDecodeError(
+                f"AppendRequest: entry {number} claims {body_len} record bytes, "
+                f"below the {RECORD_HEADER} of its header"
             )
         kind = kinds.get(kind_code)
         if kind is None:
             raise MessageDecodeError(f"AppendRequest: entry {number} has unknown kind {kind_code}")
-        entries.append(Entry(term, index, bytes(buf[pos:stop]), kind))
+        record = buf[pos:stop]
+        if record_crc(record) != crc:
+            raise MessageDecodeError(f"AppendRequest: entry {number} fails its checksum")
+        entries.append(Entry(term, index, buf[pos + RECORD_OVERHEAD : stop], kind, record))
         pos = stop
     reader.pos = pos
     return tuple(entries)

@@ -1,8 +1,8 @@
 """Plain data exchanged by replicas: log entries, persistent state and wire messages.
 
-Everything here is a frozen, slotted dataclass with no behaviour, so a shell can
-serialise it and tests can compare it with ``==``. Node ids are ints (``NodeId``);
-``NONE`` (0) means "nobody", so real ids start at 1.
+Everything here is a slotted dataclass with no behaviour, frozen except Entry (see
+there), so a shell can serialise it and tests can compare it with ``==``. Node ids are
+ints (``NodeId``); ``NONE`` (0) means "nobody", so real ids start at 1.
 """
 
 from __future__ import annotations
@@ -22,12 +22,18 @@ class EntryKind(IntEnum):
     NOOP = 2  # appended by a new leader so it can commit entries of its own term
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike everything else here: an entry is built once per write on every
+# node, and a frozen dataclass costs three times as much to build. Treat it as immutable.
+@dataclass(slots=True, unsafe_hash=True)
 class Entry:
     term: int
     index: int
     data: bytes = b""
     kind: EntryKind = EntryKind.NORMAL
+    # The entry's log record (see codec.entry_record), once something has encoded or
+    # received it: a primary encodes each entry once for its own log and every backup, and
+    # a backup writes the record it received. Derived from the fields, so not compared.
+    record: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

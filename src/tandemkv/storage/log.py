@@ -12,10 +12,13 @@ hands this class its in-memory index. Public API of SegmentedLog:
                                 entries with lo <= index < hi; at most max_bytes of data
                                 but always at least one entry when lo < hi
     iter_entries(lo, hi=None) -> Iterator[LogEntry]   chunked reads, for replay
-    append(entries) -> None     contiguous indices starting at most at last_index + 1.
+    append(entries, records=None) -> None
+                                contiguous indices starting at most at last_index + 1.
                                 As in Raft, entries the log already holds with the same
                                 term are skipped; from the first one whose term differs,
-                                the log's suffix is cut and replaced
+                                the log's suffix is cut and replaced. `records`, when
+                                given, are the entries' encoded records (a backup writes
+                                the ones it received); else they are encoded here
     truncate_after(index) -> None   drop entries > index; durable when it returns
     compact_through(index, term) -> None
                                 forget entries <= index (covered by a durable snapshot):
@@ -56,8 +59,9 @@ from tandemkv.storage.record import (
     DEFAULT_MAX_BODY,
     RECORD_OVERHEAD,
     LogEntry,
+    RecordFields,
     decode_record,
-    encode_record,
+    encode_record_fields,
 )
 from tandemkv.storage.segment import (
     SEGMENT_HEADER_SIZE,
@@ -226,28 +230,48 @@ class SegmentedLog:
 
     # ---- writing ------------------------------------------------------------------------
 
-    def append(self, entries: Sequence[LogEntry]) -> None:
+    def append(
+        self, entries: Sequence[RecordFields], records: Sequence[bytes] | None = None
+    ) -> None:
         if not entries:
             return
         self._check_usable()
         self._check_append(entries)
-        entries = self._skip_held(entries)
-        if not entries:
+        held = self._held_count(entries)
+        if held == len(entries):
             return
+        entries = entries[held:]
+        if records is None:
+            records = [encode_record_fields(e.term, e.index, e.kind, e.data) for e in entries]
+        else:
+            records = records[held:]
         if entries[0].index <= self.last_index:
             self.truncate_after(entries[0].index - 1)
-        pending: list[bytes] = []
-        for entry in entries:
-            if self._active_is_full():
-                self._write_pending(pending)
-                pending = []
-                self._rotate()
-            record = encode_record(entry)
-            pending.append(record)
-            self._index_record(entry, len(record))
-        self._write_pending(pending)
+        self._write_records(entries, records)
 
-    def _check_append(self, entries: Sequence[LogEntry]) -> None:
+    def _write_records(self, entries: Sequence[RecordFields], records: Sequence[bytes]) -> None:
+        # The index is updated before the bytes are written; a failed write marks the log
+        # failed, so the index is never trusted after a mismatch. Per-record work is
+        # inlined: this loop runs for every write on every node.
+        active = self._segments[-1]
+        offsets, terms, size = active.offsets, active.terms, active.size
+        limit = self._segment_size
+        written = 0
+        for number, entry in enumerate(entries):
+            if size >= limit and offsets:
+                active.size = size
+                self._write_pending(records[written:number])
+                written = number
+                self._rotate()
+                active = self._segments[-1]
+                offsets, terms, size = active.offsets, active.terms, active.size
+            offsets.append(size)
+            terms.append(entry.term)
+            size += len(records[number])
+        active.size = size
+        self._write_pending(records[written:])
+
+    def _check_append(self, entries: Sequence[RecordFields]) -> None:
         first = entries[0].index
         if first <= self._base_index:
             raise LogIndexError(
@@ -269,29 +293,17 @@ class SegmentedLog:
                 )
             prev_term = entry.term
 
-    def _skip_held(self, entries: Sequence[LogEntry]) -> Sequence[LogEntry]:
-        """Drop the leading entries this log already holds (same index, same term)."""
+    def _held_count(self, entries: Sequence[RecordFields]) -> int:
+        """How many leading entries this log already holds (same index, same term)."""
         held = 0
         last = self.last_index
         while held < len(entries) and entries[held].index <= last:
             if self.term_at(entries[held].index) != entries[held].term:
                 break
             held += 1
-        return entries[held:]
+        return held
 
-    def _active_is_full(self) -> bool:
-        active = self._segments[-1]
-        return bool(active.offsets) and active.size >= self._segment_size
-
-    def _index_record(self, entry: LogEntry, size: int) -> None:
-        # The index is updated before the bytes are written; a failed write marks the log
-        # failed, so the index is never trusted after a mismatch.
-        active = self._segments[-1]
-        active.offsets.append(active.size)
-        active.terms.append(entry.term)
-        active.size += size
-
-    def _write_pending(self, pending: list[bytes]) -> None:
+    def _write_pending(self, pending: Sequence[bytes]) -> None:
         if not pending:
             return
         with self._guard():

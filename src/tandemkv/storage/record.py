@@ -2,9 +2,12 @@
 
 Public API:
 
-    LogEntry(term: int, index: int, kind: int, data: bytes)        frozen dataclass
+    LogEntry(term: int, index: int, kind: int, data: bytes)        dataclass
     EntryKind.NORMAL / CONFIG / NOOP                                0 / 1 / 2
     encode_record(entry) -> bytes
+    encode_record_fields(term, index, kind, data) -> bytes
+    unpack_record_head(buf, offset) -> (body_len, crc, term, index, kind)  (no CRC check)
+    record_crc(record) -> int        (what the CRC field of a whole record must hold)
     decode_record(buf, offset=0, max_body=DEFAULT_MAX_BODY) -> (LogEntry, next_offset)
     peek_record_header(buf, offset) -> (body_len, term, index) | None  (no CRC check)
     RECORD_PREFIX, RECORD_HEADER, RECORD_OVERHEAD, DEFAULT_MAX_BODY
@@ -27,6 +30,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Protocol
 
 import google_crc32c
 
@@ -48,6 +52,10 @@ class EntryKind(IntEnum):
 
 _PREFIX = struct.Struct("<II")
 _HEADER = struct.Struct("<QQB")
+# The CRC covers body_len and the body, which are not contiguous in the record; packing
+# body_len with the header gives its first part in one call.
+_LENGTH_AND_HEADER = struct.Struct("<IQQB")
+_WHOLE_HEAD = struct.Struct("<IIQQB")  # prefix and header together
 RECORD_PREFIX = _PREFIX.size  # 8
 RECORD_HEADER = _HEADER.size  # 17
 RECORD_OVERHEAD = RECORD_PREFIX + RECORD_HEADER  # 25
@@ -58,7 +66,22 @@ DEFAULT_MAX_BODY = (512 + 16) * 1024 * 1024
 Buffer = bytes | bytearray | memoryview
 
 
-@dataclass(frozen=True, slots=True)
+class RecordFields(Protocol):
+    """What a record is made of: a LogEntry, or the replication core's own entry type."""
+
+    @property
+    def term(self) -> int: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def data(self) -> bytes: ...
+
+
+# Not frozen: a frozen dataclass costs three times as much to build, and one is built for
+# every entry read back from disk. Treat it as immutable all the same.
+@dataclass(slots=True, unsafe_hash=True)
 class LogEntry:
     """One replicated log entry; `data` is an encoded Mutation when kind is NORMAL."""
 
@@ -69,15 +92,36 @@ class LogEntry:
 
 
 def encode_record(entry: LogEntry) -> bytes:
-    if not (0 <= entry.term < 1 << 64 and 0 <= entry.index < 1 << 64 and 0 <= entry.kind < 256):
-        raise ValueError(f"term/index/kind out of range in {entry!r:.120}")
-    body_len = RECORD_HEADER + len(entry.data)
-    if body_len > 0xFFFFFFFF:
-        raise ValueError(f"log entry too large: {len(entry.data)} bytes")
-    len_bytes = body_len.to_bytes(4, "little")
-    header = _HEADER.pack(entry.term, entry.index, entry.kind)
-    crc = google_crc32c.extend(google_crc32c.value(len_bytes + header), entry.data)
-    return b"".join((len_bytes, crc.to_bytes(4, "little"), header, entry.data))
+    return encode_record_fields(entry.term, entry.index, entry.kind, entry.data)
+
+
+def encode_record_fields(term: int, index: int, kind: int, data: bytes) -> bytes:
+    """The record of one entry; ValueError if a field is out of range."""
+    body_len = RECORD_HEADER + len(data)
+    try:
+        head = _LENGTH_AND_HEADER.pack(body_len, term, index, kind)
+        crc = google_crc32c.extend(google_crc32c.value(head), data)
+        return _WHOLE_HEAD.pack(body_len, crc, term, index, kind) + data
+    except struct.error:
+        if body_len > 0xFFFFFFFF:
+            raise ValueError(f"log entry too large: {len(data)} bytes") from None
+        raise ValueError(
+            f"term/index/kind out of range: term={term} index={index} kind={kind}"
+        ) from None
+
+
+def unpack_record_head(buf: Buffer, offset: int) -> tuple[int, int, int, int, int]:
+    """(body_len, crc, term, index, kind) of the record at `offset`; nothing is verified.
+
+    The caller makes sure RECORD_OVERHEAD bytes are present.
+    """
+    return _WHOLE_HEAD.unpack_from(buf, offset)
+
+
+def record_crc(record: bytes) -> int:
+    """The CRC a whole, well-formed record must carry (compare with its stored one)."""
+    crc: int = google_crc32c.extend(google_crc32c.value(record[:4]), record[RECORD_PREFIX:])
+    return crc
 
 
 def peek_record_header(buf: Buffer, offset: int) -> tuple[int, int, int] | None:
