@@ -13,6 +13,8 @@ covering every fence taken before it started.
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappop, heappush
+from itertools import count
 from typing import TYPE_CHECKING
 
 from tandemkv.replication import Acked, ReadState
@@ -31,7 +33,11 @@ class ClusterLog:
         self.node = node
         self.failed = False
         self.safe_index = 0  # writes of the current leadership acknowledged up to here
-        self._waiters: list[tuple[int, Callable[[], None]]] = []
+        # Heaps of (write index or fence number, arrival, callback): each acknowledgement
+        # pops just the batches it made safe, however many connections are waiting.
+        self._write_waiters: list[tuple[int, int, Callable[[], None]]] = []
+        self._fence_waiters: list[tuple[int, int, Callable[[], None]]] = []
+        self._arrivals = count()
         self._fences_taken = 0  # fence numbers handed out
         self._fence_index = 0  # the keyspace index the newest fence must see acknowledged
         self._fences_confirmed = 0
@@ -61,14 +67,17 @@ class ClusterLog:
     def when_safe(self, position: int, callback: Callable[[], None]) -> None:
         if self.is_safe(position):
             self.node.loop.call_soon(callback)
+        elif position < 0:
+            heappush(self._fence_waiters, (-position, next(self._arrivals), callback))
         else:
-            self._waiters.append((position, callback))
+            heappush(self._write_waiters, (position, next(self._arrivals), callback))
 
     def flush_now(self) -> None:
         """Nothing to do: the Ready loop writes on its own turn."""
 
     def close(self) -> None:
-        self._waiters.clear()
+        self._write_waiters.clear()
+        self._fence_waiters.clear()
 
     @property
     def synced_through(self) -> int:
@@ -106,17 +115,18 @@ class ClusterLog:
         self._fire()
 
     def _fire(self) -> None:
-        if not self._waiters:
-            return
-        ready = [cb for pos, cb in self._waiters if self.is_safe(pos)]
-        if ready:
-            self._waiters = [(p, cb) for p, cb in self._waiters if not self.is_safe(p)]
-            for callback in ready:
-                callback()
+        ready = []
+        writes, fences = self._write_waiters, self._fence_waiters
+        while writes and writes[0][0] <= self.safe_index:
+            ready.append(heappop(writes)[2])
+        while fences and fences[0][0] <= self._fences_confirmed:
+            ready.append(heappop(fences)[2])
+        for callback in ready:
+            callback()
 
     def leadership_changed(self) -> None:
         """Nothing pending can become safe any more: its connections are being closed."""
-        self._waiters.clear()
+        self.close()
         self.safe_index = 0
         self._round = self._confirmed_round = None
         self._fences_confirmed = self._fences_taken
