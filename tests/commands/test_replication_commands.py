@@ -879,3 +879,36 @@ def test_peer_removed_needs_a_proven_peer() -> None:
     assert c("PEER", "REMOVED") == err(
         "NOPERM PEER REMOVED needs PEER AUTH with the cluster secret first")
     assert fake.calls == []
+
+
+def test_peer_stream_needs_a_proven_peer() -> None:
+    world, fake = node(PRIMARY_VIEW)
+    c = world.client()
+    assert c("PEER", "STREAM") == err(
+        "NOPERM PEER STREAM needs PEER AUTH with the cluster secret first")
+    assert c("PEER", "AUTH", "guess", 5) == err("NOPERM invalid cluster secret")
+    assert c("PEER", "STREAM") == err(
+        "NOPERM PEER STREAM needs PEER AUTH with the cluster secret first")
+    assert c.session.peer_stream is False
+    assert fake.calls == []
+
+
+def test_peer_stream_marks_the_session_for_the_connection_to_switch() -> None:
+    c, fake = peer_client(BACKUP_VIEW)
+    assert c("PEER", "STREAM", "now") == err(
+        "ERR wrong number of arguments for 'peer|stream' command")
+    assert c.session.peer_stream is False
+    assert c("peer", "stream") == OK
+    assert c.session.peer_stream is True
+    assert fake.calls == []
+
+
+def test_peer_help_lists_each_subcommand_once() -> None:
+    c, _ = client_of(PRIMARY_VIEW)
+    lines = c("PEER", "HELP")
+    assert isinstance(lines, list)
+    names = [str(line).split()[0] for line in lines[1:] if not str(line).startswith(" ")]
+    assert names == ["AUTH", "JOIN", "INVITE", "REMOVED", "STREAM", "HELP"]
+    spec = lookup(b"peer")
+    assert spec is not None
+    assert [name.upper() for name in spec.subcommands] == names

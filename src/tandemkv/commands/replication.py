@@ -402,7 +402,7 @@ def promote(e: Engine, s: Session, args: list[bytes]) -> object:
 
 
 @command("peer", -2, "noauth loading no-multi", group="cluster",
-         subcommands=("auth", "join", "invite", "removed", "help"),
+         subcommands=("auth", "join", "invite", "removed", "stream", "help"),
          summary="Node-to-node handshakes: prove the cluster secret, join a group, be invited",
          syntax="AUTH|JOIN|INVITE|HELP [argument ...]")
 def peer(e: Engine, s: Session, args: list[bytes]) -> object:
@@ -420,6 +420,14 @@ def peer(e: Engine, s: Session, args: list[bytes]) -> object:
         if not s.peer_id:
             raise NoPerm("PEER REMOVED needs PEER AUTH with the cluster secret first")
         return cluster_of(e).removed_by(s.peer_id)
+    if sub == b"STREAM":
+        # The connection sees the flag once this +OK is written and reads frames from then
+        # on (see server/connection.py).
+        sub_arity("peer", sub, args, 2)
+        if not s.peer_id:
+            raise NoPerm("PEER STREAM needs PEER AUTH with the cluster secret first")
+        s.peer_stream = True
+        return OK
     if sub == b"INVITE":
         # Sent by a primary running ADD_BACKUP to a node in no group yet. The node decides
         # whom to follow: one that holds a secret or a password follows only an inviter
@@ -468,6 +476,8 @@ PEER_HELP = (
     "    From a primary running ADD_BACKUP: a node in no group starts joining it.",
     "REMOVED",
     "    From the primary, once it removed this node: stop taking part (needs PEER AUTH).",
+    "STREAM",
+    "    Switch this connection to length-prefixed replication frames (needs PEER AUTH).",
     "HELP", "    Print this help.",
 )
 
@@ -476,6 +486,7 @@ PEER_HELP = (
          summary="Replication messages from a peer (no reply: peers pipeline them)",
          syntax="message [message ...]")
 def replicate(e: Engine, s: Session, args: list[bytes]) -> object:
+    # Nodes now send frames after PEER STREAM; this stays for tools and older peers.
     cluster_of(e).receive(s.peer_id, args[1:])
     return NO_REPLY
 

@@ -42,6 +42,9 @@ class Session:
     peer_id: int = 0
     read_stale: bool = False
     last_write_index: int = 0
+    # PEER STREAM succeeded: after its +OK the connection reads length-prefixed frames
+    # (protocol/peer_frames.py) instead of RESP.
+    peer_stream: bool = False
 
 
 class Host(Protocol):

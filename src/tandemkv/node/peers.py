@@ -1,11 +1,13 @@
 """Node-to-node links: one persistent outbound connection per peer.
 
-Each link authenticates with the cluster secret (PEER AUTH), then carries the node's
-replication messages to that peer as pipelined REPLICATE commands, which are not
-answered. Messages to a peer that is not connected are dropped: the replication core
-resends what matters (appends, heartbeats, votes) on its own timers. A link reconnects
-with exponential back-off, and the route table can send it through another address (a
-proxy in the chaos tests, a NAT'd address in production).
+Each link authenticates with the cluster secret (PEER AUTH) and asks for the frame stream
+(PEER STREAM), pipelined; once both are answered +OK it carries the node's replication
+messages to that peer as length-prefixed frames (protocol/peer_frames.py), which are not
+answered, and keeps the link checked with empty frames, which are. Messages to a peer
+that is not connected are dropped: the replication core resends what matters (appends,
+heartbeats, votes) on its own timers. A link reconnects with exponential back-off, and the
+route table can send it through another address (a proxy in the chaos tests, a NAT'd
+address in production).
 """
 
 from __future__ import annotations
@@ -18,13 +20,20 @@ from typing import cast
 
 from tandemkv.config import parse_address
 from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
-from tandemkv.protocol.types import ErrorReply
+from tandemkv.protocol.peer_frames import (
+    MAX_FRAME_BYTES,
+    PING_FRAME,
+    FrameDecoder,
+    FrameTooLarge,
+    encode_frames,
+)
+from tandemkv.protocol.types import OK, ErrorReply
 
 log = logging.getLogger("tandemkv.node")
 
 BACKOFF_FIRST = 0.05
-# A link that has answered nothing (not even a PING) for this long is redialled: a path
-# that silently swallows bytes would otherwise keep a node out of its group for good.
+# A link that has answered nothing (not even a keep-alive frame) for this long is redialled:
+# a path that silently swallows bytes would otherwise keep a node out of its group for good.
 KEEPALIVE_SECONDS = 0.5
 DEAD_AFTER_SECONDS = 2.0
 BACKOFF_MAX = 1.0
@@ -44,9 +53,15 @@ class PeerLink(asyncio.Protocol):
         self.backoff = BACKOFF_FIRST
         self.retry: asyncio.TimerHandle | None = None
         self.decoder = ReplyDecoder()
+        # Set once PEER AUTH and PEER STREAM are both answered +OK: the link then carries
+        # frames. The peer only ever sends empty ones back (pongs), so any longer length
+        # is refused at its header.
+        self.frames: FrameDecoder | None = None
+        self.awaited_replies = 0
         self.complained = False
-        # Messages sent while the connection is being made: a vote request must not be
-        # lost just because this is the first time we talk to that peer.
+        # Messages sent while the connection is being made or its handshake answered,
+        # already framed: a vote request must not be lost just because this is the first
+        # time we talk to that peer.
         self.queued: list[bytes] = []
         self.queued_bytes = 0
         self.last_reply = 0.0
@@ -56,17 +71,29 @@ class PeerLink(asyncio.Protocol):
 
     def send(self, blobs: list[bytes]) -> None:
         transport = self.transport
+        if self.frames is None or transport is None or transport.is_closing():
+            self._send_later(blobs)
+        elif transport.get_write_buffer_size() <= MAX_BUFFERED:
+            transport.write(self._framed(blobs))
+
+    def _send_later(self, blobs: list[bytes]) -> None:
+        transport = self.transport
         if transport is None or transport.is_closing():
             self.connect_soon()
-            if self.connecting:
-                frame = encode_command([b"REPLICATE", *blobs])
-                if self.queued_bytes + len(frame) <= MAX_QUEUED:
-                    self.queued.append(frame)
-                    self.queued_bytes += len(frame)
-            return
-        if transport.get_write_buffer_size() > MAX_BUFFERED:
-            return
-        transport.write(encode_command([b"REPLICATE", *blobs]))
+            if not self.connecting:
+                return
+        framed = self._framed(blobs)
+        if self.queued_bytes + len(framed) <= MAX_QUEUED:
+            self.queued.append(framed)
+            self.queued_bytes += len(framed)
+
+    def _framed(self, blobs: list[bytes]) -> bytes:
+        try:
+            return encode_frames(blobs)
+        except ValueError as error:  # FrameTooLarge, or an empty message
+            # The peer would close the link on such a frame, losing the others with it.
+            log.warning("not sending a message to node %x: %s", self.node_id, error)
+            return encode_frames([b for b in blobs if 0 < len(b) <= MAX_FRAME_BYTES])
 
     def connect_soon(self) -> None:
         if self.connecting or self.closed or self.retry is not None:
@@ -106,16 +133,32 @@ class PeerLink(asyncio.Protocol):
             link.close()
             return
         self.decoder = ReplyDecoder()
+        self.frames = None
+        self.awaited_replies = 2
         secret = self.links.secret()
-        link.write(encode_command([b"PEER", b"AUTH", secret, self.links.my_id]))
+        link.write(
+            encode_command([b"PEER", b"AUTH", secret, self.links.my_id]) + _PEER_STREAM
+        )
         self.last_reply = self.last_ping = time.monotonic()
-        if self.queued:
-            link.write(b"".join(self.queued))
-            self.queued, self.queued_bytes = [], 0
 
     def data_received(self, data: bytes) -> None:
+        frames = self.frames
+        if frames is None:
+            self._handshake_replies(data)
+            return
+        frames.feed(data)
+        try:
+            _, pongs = frames.read_frames()
+        except FrameTooLarge:
+            self._drop("the peer sent something other than a keep-alive frame")
+            return
+        if pongs:
+            self._heard()
+
+    def _handshake_replies(self, data: bytes) -> None:
+        """The +OK answers to PEER AUTH and PEER STREAM; frames follow the second."""
         self.decoder.feed(data)
-        while True:
+        while self.awaited_replies:
             try:
                 reply = self.decoder.next_reply()
             except Exception:  # a peer speaking garbage: drop the link
@@ -126,16 +169,43 @@ class PeerLink(asyncio.Protocol):
             if isinstance(reply, ErrorReply):
                 self._drop(reply.message)
                 return
-            # +OK to PEER AUTH or +PONG to a keep-alive: the link works.
-            self.backoff = BACKOFF_FIRST
-            self.last_reply = time.monotonic()
-            if self.complained:
-                log.info("link to node %x at %s is up again", self.node_id, self.address)
-                self.complained = False
+            if reply != OK:
+                self._drop(f"unexpected reply {reply!r} to the handshake")
+                return
+            self.awaited_replies -= 1
+        try:
+            extra = self.decoder.next_reply()
+        except Exception:
+            extra = None
+        if extra is not NEED_MORE:  # nothing was asked that it could answer
+            self._drop("unexpected reply after PEER STREAM")
+            return
+        # Only now does the link work: a peer that takes PEER AUTH but not PEER STREAM
+        # must not be logged as up again between refusals.
+        self._heard()
+        self._start_stream()
+
+    def _start_stream(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        self.frames = FrameDecoder(max_frame=0)
+        if self.queued:
+            transport.write(b"".join(self.queued))
+            self.queued, self.queued_bytes = [], 0
+
+    def _heard(self) -> None:
+        """The peer answered: the link works."""
+        self.backoff = BACKOFF_FIRST
+        self.last_reply = time.monotonic()
+        if self.complained:
+            log.info("link to node %x at %s is up again", self.node_id, self.address)
+            self.complained = False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.connecting = False
+        self.frames = None
+        self.queued, self.queued_bytes = [], 0
         self._schedule_retry()
 
     def _drop(self, reason: str) -> None:
@@ -152,9 +222,10 @@ class PeerLink(asyncio.Protocol):
         if now - self.last_reply > DEAD_AFTER_SECONDS:
             self._drop(f"no answer for {now - self.last_reply:.1f}s; redialling")
             return
-        if now - self.last_ping >= KEEPALIVE_SECONDS:
+        # Not before the handshake is answered: until then the peer reads RESP.
+        if self.frames is not None and now - self.last_ping >= KEEPALIVE_SECONDS:
             self.last_ping = now
-            transport.write(_PING)
+            transport.write(PING_FRAME)
 
     def close(self) -> None:
         self.closed = True
@@ -165,7 +236,7 @@ class PeerLink(asyncio.Protocol):
             self.transport.close()
 
 
-_PING = encode_command([b"PING"])
+_PEER_STREAM = encode_command([b"PEER", b"STREAM"])
 
 
 class PeerLinks:

@@ -84,6 +84,15 @@ class RequestDecoder(Protocol):
         """Use these limits from the next header decoded on (same as assigning `limits`)."""
         ...
 
+    def take_unread(self) -> bytes:
+        """Hand back the bytes fed but not decoded yet and forget them.
+
+        For a connection that switches protocol after a command (PEER STREAM): bytes the
+        client sent after it are the start of the new stream. Call it between requests,
+        i.e. after `next_command` returned a command; raises ValueError mid-request.
+        """
+        ...
+
     @property
     def buffered_bytes(self) -> int:
         """Bytes waiting in the input buffer.

@@ -85,6 +85,12 @@ class HiredisRequestDecoder:
         # The Python decoder may have moved its unread bytes to a new buffer.
         self._fed_to = python._pos + fed_ahead
 
+    def take_unread(self) -> bytes:
+        # The Python decoder's buffer holds everything hiredis was fed and did not return.
+        self._reader = None
+        self._fed_to = 0
+        return self._python.take_unread()
+
     def next_command(self) -> list[bytes] | None:
         python = self._python
         if self._reader is None and len(python._buf) - python._pos < SMALL_BUFFER:

@@ -111,6 +111,20 @@ class PythonRequestDecoder:
             self._scanned = max(0, self._scanned - pos)
             self._pos = 0
 
+    def take_unread(self) -> bytes:
+        """The bytes fed but not decoded yet, which the decoder then forgets.
+
+        For a connection that leaves RESP behind after a command (PEER STREAM): what the
+        client pipelined after that command belongs to the next protocol. Only between
+        requests: the arguments of a half-decoded one are no longer bytes to hand back.
+        """
+        if not self._at_request_boundary():
+            raise ValueError("take_unread() in the middle of a request")
+        with memoryview(self._buf) as view:
+            unread = bytes(view[self._pos :])
+        self._buf, self._pos, self._scanned, self._slow = b"", 0, 0, False
+        return unread
+
     def _at_request_boundary(self) -> bool:
         """True when no request is half-decoded and no error is pending."""
         return not self._remaining and not self._args and self._error is None

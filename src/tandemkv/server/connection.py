@@ -7,11 +7,16 @@ what keeps a Python server close to Redis on small commands.
 Back-pressure: when the transport's buffer passes its high-water mark asyncio calls
 pause_writing; we then stop reading and stop running buffered commands until it drains, so
 a client that pipelines big GETs and never reads cannot make us buffer without bound.
+
+Peer links: once a peer's PEER STREAM has been answered, the connection stops decoding RESP
+and reads length-prefixed frames (protocol/peer_frames.py): the replication messages of a
+chunk go to the node in one call, keep-alive frames are answered with one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, cast
 
@@ -19,6 +24,7 @@ from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
+from tandemkv.protocol.peer_frames import PING_FRAME, FrameDecoder, FrameTooLarge
 from tandemkv.protocol.types import ErrorReply
 from tandemkv.server.writelog import WriteLog
 
@@ -30,6 +36,8 @@ OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES = 64
 
+log = logging.getLogger("tandemkv.server")
+
 
 class ClientConnection(asyncio.Protocol):
     def __init__(self, server: Server) -> None:
@@ -40,6 +48,8 @@ class ClientConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.session = Session(id=0)
         self.decoder = make_request_decoder(use_hiredis=server.use_hiredis)
+        # Set once a peer's PEER STREAM is answered: from then on bytes are frames.
+        self.frames: FrameDecoder | None = None
         self.writing_paused = False
         self.waiting_for_log = False
         self.closing = False
@@ -71,7 +81,11 @@ class ClientConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.server.stats.net_input_bytes += len(data)
-        self.decoder.feed(data)
+        frames = self.frames
+        if frames is not None:
+            frames.feed(data)
+        else:
+            self.decoder.feed(data)
         if not (self.writing_paused or self.waiting_for_log):
             self.run_buffered()
 
@@ -90,6 +104,9 @@ class ClientConnection(asyncio.Protocol):
 
     def run_buffered(self) -> None:
         """Run every complete command in the decoder's buffer and send the replies."""
+        if self.frames is not None:
+            self._run_frames()
+            return
         engine, session, decoder = self.engine, self.session, self.decoder
         if session.close_after_reply or session.killed:
             return  # QUIT or CLIENT KILL: nothing after it runs
@@ -125,17 +142,50 @@ class ClientConnection(asyncio.Protocol):
                 decoder.set_limits(self._limits())
             if session.close_after_reply or session.killed:
                 break
+            if session.peer_stream:
+                # What the peer pipelined after PEER STREAM is already frames.
+                self.frames = FrameDecoder()
+                self.frames.feed(decoder.take_unread())
+                break
             if size > OUTPUT_SOFT_LIMIT:
                 self._send(out)
                 out, size = [], 0
                 if self.writing_paused:
                     return
-        if self._settle_batch(out):
+        if not self._settle_batch(out):
+            if out:
+                self._send(out)
+            if session.close_after_reply or session.killed:
+                self.close()
+                return
+        if self.frames is not None:
+            self._run_frames()
+
+    def _run_frames(self) -> None:
+        """Hand the complete replication frames to the node in one call; answer pings."""
+        frames, session = self.frames, self.session
+        assert frames is not None
+        if self.closing or session.killed or self.writing_paused or self.waiting_for_log:
             return
-        if out:
-            self._send(out)
-        if session.close_after_reply or session.killed:
+        try:
+            blobs, pings = frames.read_frames()
+        except FrameTooLarge as error:
+            log.warning("closing the link from node %x: it sent a frame of %d bytes "
+                        "(the cap is %d)", session.peer_id, error.length, error.cap)
             self.close()
+            return
+        if blobs or pings:
+            session.last_active_ms = _now_ms()
+        if blobs:
+            cluster = self.engine.host.cluster
+            if cluster is not None:  # PEER AUTH, needed for PEER STREAM, needs one
+                cluster.receive(session.peer_id, blobs)
+        if pings:
+            pongs = [PING_FRAME * pings]
+            if self._held:  # the +OK of PEER STREAM may wait behind earlier writes
+                self._hold(self._held[-1][0], pongs)
+            else:
+                self._send(pongs)
 
     def _settle_batch(self, out: list[bytes]) -> bool:
         """Log the batch's writes; True if its replies must wait (they are held)."""
