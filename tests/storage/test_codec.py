@@ -16,7 +16,13 @@ from storage_helpers import (
     set_values,
 )
 
-from tandemkv.storage.codec import CODEC_VERSION, MAX_BATCH_DEPTH, decode_mutation, encode_mutation
+from tandemkv.storage.codec import (
+    CODEC_VERSION,
+    MAX_BATCH_DEPTH,
+    _encode_into,
+    decode_mutation,
+    encode_mutation,
+)
 from tandemkv.storage.errors import MutationDecodeError
 from tandemkv.storage.mutation import (
     Append,
@@ -173,3 +179,21 @@ def test_the_plain_set_shortcut_agrees_with_the_general_decoder(data: bytes) -> 
     except MutationDecodeError:
         quick = MutationDecodeError
     assert quick == general
+
+
+@given(
+    key=st.binary(max_size=130),
+    value=st.binary(max_size=130),
+    expire_at_ms=st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+    keep_ttl=st.booleans(),
+)
+def test_the_plain_set_encoding_shortcut_writes_the_general_encoding(
+    key: bytes, value: bytes, expire_at_ms: int | None, keep_ttl: bool
+) -> None:
+    """Short keys and values without expiry take a shortcut; its bytes must be exactly the
+    general encoder's: what an older node or a log replay reads."""
+    mutation = SetValue(key, value, expire_at_ms, keep_ttl)
+    general = bytearray([CODEC_VERSION])
+    _encode_into(general, mutation, depth=0)
+    assert encode_mutation(mutation) == bytes(general)
+    assert decode_mutation(encode_mutation(mutation)) == mutation

@@ -23,7 +23,7 @@ from tandemkv.replication.messages import (
     NodeId,
 )
 from tandemkv.replication.progress import ProgressState, committed_index
-from tandemkv.replication.storage import LogCompacted, entry_size
+from tandemkv.replication.storage import LogCompacted, batch_size
 
 if TYPE_CHECKING:
     from tandemkv.replication.core import Replica
@@ -40,7 +40,8 @@ def propose(r: Replica, items: list[tuple[bytes, EntryKind]]) -> Proposal:
     if not items:
         raise ValueError("nothing to propose")
     first = r.log.last_index() + 1
-    entries = [Entry(r.term, first + n, data, kind) for n, (data, kind) in enumerate(items)]
+    term = r.term
+    entries = [Entry(term, first + n, data, kind) for n, (data, kind) in enumerate(items)]
     r.log.append(entries)
     membership.sync_conf(r)
     broadcast_append(r)
@@ -60,9 +61,11 @@ def _send_one(r: Replica, to: NodeId, allow_empty: bool) -> bool:
     pr = r.progress[to]
     if pr.is_paused():
         return False
+    last = r.log.last_index()
+    if pr.next > last and not allow_empty:
+        return False  # the common case on every commit: nothing new for this follower
     prev = pr.next - 1
     prev_term = r.log.term(prev)
-    last = r.log.last_index()
     try:
         if prev_term is None:
             raise LogCompacted(prev)
@@ -80,7 +83,7 @@ def _send_one(r: Replica, to: NodeId, allow_empty: bool) -> bool:
         )
     )
     if entries:
-        pr.sent_entries(entries[-1].index, sum(entry_size(e) for e in entries))
+        pr.sent_entries(entries[-1].index, batch_size(entries))
     elif pr.state is ProgressState.PROBE:
         pr.probe_sent = True
     return bool(entries) and pr.state is ProgressState.REPLICATE

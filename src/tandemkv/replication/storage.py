@@ -7,6 +7,7 @@ Storage holds what has been persisted; entries not yet persisted live inside the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from tandemkv.replication.messages import (
@@ -22,6 +23,12 @@ ENTRY_OVERHEAD = 16  # bytes charged per entry on top of its payload when sizing
 
 def entry_size(entry: Entry) -> int:
     return len(entry.data) + ENTRY_OVERHEAD
+
+
+def batch_size(entries: Sequence[Entry]) -> int:
+    """The sum of entry_size over ``entries``, without a call per entry (every write
+    passes through here twice on its way to each follower)."""
+    return sum([len(entry.data) for entry in entries]) + ENTRY_OVERHEAD * len(entries)
 
 
 class LogCompacted(Exception):
@@ -55,6 +62,8 @@ class LogStorage(Protocol):
 
 def limit_size(entries: list[Entry], max_bytes: int) -> list[Entry]:
     """The longest prefix within max_bytes, but never empty if entries is not."""
+    if batch_size(entries) <= max_bytes:
+        return entries
     total = 0
     for n, entry in enumerate(entries):
         total += entry_size(entry)
