@@ -31,8 +31,11 @@ class CommandGate:
         self.node = node
 
     def __call__(self, session: Session, spec: CommandSpec) -> CommandError | None:
+        node = self.node
+        if node.writable and not node.removed:
+            return None  # a primary in service runs everything: the path of every request
         flags = spec.flags
-        if self.node.removed and ("write" in flags or "readonly" in flags):
+        if node.removed and ("write" in flags or "readonly" in flags):
             return ReadOnly("this node was removed from its group; wipe its data directory "
                             "to use it again")
         if "write" in flags or (spec.name == "exec" and _queues_writes(session)):

@@ -341,10 +341,10 @@ def _read_entries(reader: _Reader, count: int) -> tuple[Entry, ...]:
         kind = kinds.get(kind_code)
         if kind is None:
             raise MessageDecodeError(f"AppendRequest: entry {number} has unknown kind {kind_code}")
-        record = buf[pos:stop]
-        if record_crc(record) != crc:
+        data = buf[pos + RECORD_OVERHEAD : stop]
+        if record_crc(body_len, term, index, kind_code, data) != crc:
             raise MessageDecodeError(f"AppendRequest: entry {number} fails its checksum")
-        entries.append(Entry(term, index, buf[pos + RECORD_OVERHEAD : stop], kind, record))
+        entries.append(Entry(term, index, data, kind, buf[pos:stop]))
         pos = stop
     reader.pos = pos
     return tuple(entries)

@@ -205,13 +205,25 @@ class Replica:
         acked = Acked(self.term, index)
         return None if acked == self._prev_acked else acked
 
+    # Field by field rather than building a state to compare: the shell asks on every
+    # turn of its loop, and the answer is nearly always "unchanged".
+    def _soft_changed(self) -> bool:
+        prev = self._prev_soft
+        return self.leader != prev.leader or self.role is not prev.role or self.term != prev.term
+
+    def _hard_changed(self) -> bool:
+        prev = self._prev_hard
+        return (
+            self.term != prev.term or self.vote != prev.vote or self.log.committed != prev.commit
+        )
+
     def has_ready(self) -> bool:
         log = self.log
         return bool(
             self.msgs
             or self.read_states
-            or self.soft_state() != self._prev_soft
-            or self.hard_state() != self._prev_hard
+            or self._soft_changed()
+            or self._hard_changed()
             or log.snapshot_to_persist() is not None
             or log.entries_to_persist()
             or (log.committed > log.applying and log.stable_index() > log.applying)
@@ -221,11 +233,10 @@ class Replica:
     def ready(self) -> Ready:
         log = self.log
         rd = Ready()
-        soft, hard = self.soft_state(), self.hard_state()
-        if soft != self._prev_soft:
-            rd.soft_state = self._prev_soft = soft
-        if hard != self._prev_hard:
-            prev = self._prev_hard
+        if self._soft_changed():
+            rd.soft_state = self._prev_soft = self.soft_state()
+        if self._hard_changed():
+            prev, hard = self._prev_hard, self.hard_state()
             rd.hard_state = self._prev_hard = hard
             rd.must_sync = hard.term != prev.term or hard.vote != prev.vote
         rd.snapshot = log.snapshot_to_persist()

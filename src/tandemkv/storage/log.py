@@ -46,6 +46,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from tandemkv.storage.errors import (
     CorruptLogError,
@@ -84,7 +85,7 @@ class Segment:
     terms: array[int]
     size: int
 
-    @property
+    @cached_property  # asked on every write; a segment's first index never changes
     def name(self) -> str:
         return segment_name(self.first_index)
 

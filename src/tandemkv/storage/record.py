@@ -7,7 +7,7 @@ Public API:
     encode_record(entry) -> bytes
     encode_record_fields(term, index, kind, data) -> bytes
     unpack_record_head(buf, offset) -> (body_len, crc, term, index, kind)  (no CRC check)
-    record_crc(record) -> int        (what the CRC field of a whole record must hold)
+    record_crc(body_len, term, index, kind, data) -> int   (what the CRC field must hold)
     decode_record(buf, offset=0, max_body=DEFAULT_MAX_BODY) -> (LogEntry, next_offset)
     peek_record_header(buf, offset) -> (body_len, term, index) | None  (no CRC check)
     RECORD_PREFIX, RECORD_HEADER, RECORD_OVERHEAD, DEFAULT_MAX_BODY
@@ -99,8 +99,7 @@ def encode_record_fields(term: int, index: int, kind: int, data: bytes) -> bytes
     """The record of one entry; ValueError if a field is out of range."""
     body_len = RECORD_HEADER + len(data)
     try:
-        head = _LENGTH_AND_HEADER.pack(body_len, term, index, kind)
-        crc = google_crc32c.extend(google_crc32c.value(head), data)
+        crc = record_crc(body_len, term, index, kind, data)
         return _WHOLE_HEAD.pack(body_len, crc, term, index, kind) + data
     except struct.error:
         if body_len > 0xFFFFFFFF:
@@ -118,9 +117,10 @@ def unpack_record_head(buf: Buffer, offset: int) -> tuple[int, int, int, int, in
     return _WHOLE_HEAD.unpack_from(buf, offset)
 
 
-def record_crc(record: bytes) -> int:
-    """The CRC a whole, well-formed record must carry (compare with its stored one)."""
-    crc: int = google_crc32c.extend(google_crc32c.value(record[:4]), record[RECORD_PREFIX:])
+def record_crc(body_len: int, term: int, index: int, kind: int, data: bytes) -> int:
+    """The CRC a record with these fields must carry (compare with its stored one)."""
+    head = _LENGTH_AND_HEADER.pack(body_len, term, index, kind)
+    crc: int = google_crc32c.extend(google_crc32c.value(head), data)
     return crc
 
 
