@@ -85,7 +85,7 @@ class ClusterView(Protocol):
         """Whether `secret` is the cluster secret (constant-time)."""
 
     def receive(self, peer_id: int, messages: Sequence[bytes]) -> None:
-        """Encoded replication messages from an authenticated peer (REPLICATE)."""
+        """Encoded replication messages from an authenticated peer (a frame stream or REPLICATE)."""
 
     def wait(self, index: int, replicas: int, timeout_ms: int) -> int | Pending:
         """WAIT: backups (not counting witnesses) holding `index`, now or once `replicas`

@@ -404,7 +404,7 @@ def promote(e: Engine, s: Session, args: list[bytes]) -> object:
 @command("peer", -2, "noauth loading no-multi", group="cluster",
          subcommands=("auth", "join", "invite", "removed", "stream", "help"),
          summary="Node-to-node handshakes: prove the cluster secret, join a group, be invited",
-         syntax="AUTH|JOIN|INVITE|HELP [argument ...]")
+         syntax="AUTH|STREAM|JOIN|INVITE|REMOVED|HELP [argument ...]")
 def peer(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
     if sub == b"AUTH":
