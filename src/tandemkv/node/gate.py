@@ -54,6 +54,9 @@ class CommandGate:
                 f"({self._primary()})"
             )
         if node.is_leader:
+            if node.transferring:
+                return ReadOnly("a failover is in progress: this node is handing the primary "
+                                "role over; retry")
             return ReadOnly("this node was just elected primary and is applying its log; retry")
         if not session.read_stale:
             return ReadOnly(
