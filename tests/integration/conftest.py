@@ -18,6 +18,7 @@ TESTS_DIR = str(Path(__file__).resolve().parents[1])
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
+from helpers.cluster import Cluster  # noqa: E402
 from helpers.resp import RawClient  # noqa: E402
 from helpers.servers import (  # noqa: E402
     ServerOptions,
@@ -140,3 +141,13 @@ def make_server(target: str, tmp_path: Path) -> Iterator[Callable[..., ServerPro
             problems.append(f"internal error on stderr:\n{proc.describe()}")
     if problems:
         pytest.fail("\n".join(problems))
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A group of tandemkv processes in a temporary directory, all stopped afterwards."""
+    group = Cluster(tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -20,15 +18,6 @@ from helpers.cluster import Cluster, wait_for
 from helpers.servers import ServerStartError
 
 pytestmark = pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    group = Cluster(tmp_path)
-    try:
-        yield group
-    finally:
-        group.stop_all()
 
 
 def three_nodes(cluster: Cluster, *extra: str) -> None:

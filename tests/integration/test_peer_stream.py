@@ -8,8 +8,7 @@ import asyncio
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
@@ -24,15 +23,6 @@ SECRET = "peer-stream-test-secret"
 HANDSHAKE = (encode_command([b"PEER", b"AUTH", SECRET, 99])
              + encode_command([b"PEER", b"STREAM"]))
 BOTH_OK = b"+OK\r\n+OK\r\n"
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    group = Cluster(tmp_path)
-    try:
-        yield group
-    finally:
-        group.stop_all()
 
 
 @pytest.fixture
