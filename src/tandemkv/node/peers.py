@@ -96,7 +96,10 @@ class PeerLink(asyncio.Protocol):
             return encode_frames([b for b in blobs if 0 < len(b) <= MAX_FRAME_BYTES])
 
     def connect_soon(self) -> None:
-        if self.connecting or self.closed or self.retry is not None:
+        # While a connection exists, even one closing, its connection_lost schedules the
+        # redial. Dialling now would race it: every connection of this link calls back into
+        # this one object, so the old one's connection_lost would clear the new transport.
+        if self.connecting or self.closed or self.retry is not None or self.transport is not None:
             return
         self.connecting = True
         asyncio.get_running_loop().create_task(self._connect())
@@ -114,7 +117,7 @@ class PeerLink(asyncio.Protocol):
             self._schedule_retry()
 
     def _schedule_retry(self) -> None:
-        if self.closed:
+        if self.closed or self.retry is not None:
             return
         loop = asyncio.get_running_loop()
         self.retry = loop.call_later(self.backoff, self._retry)
