@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--replica-max-lag-ms", type=int, metavar="MS",
                          help="READONLY reads on a backup fail after this long without "
                          "hearing from a primary (default 10000)")
+    cluster.add_argument("--backup-scheduling", choices=("batch", "normal"),
+                         help="CPU scheduling while not primary (Linux): batch keeps a backup "
+                         "woken by the primary from preempting it on a shared machine "
+                         "(default batch)")
     cluster.add_argument("--peer-route", action="append", metavar="ADDR=VIA",
                          help="dial VIA to reach the peer that advertises ADDR (repeatable)")
 
@@ -230,6 +234,7 @@ def _run_server(args: argparse.Namespace) -> int:
         "heartbeat_ms": args.heartbeat_ms,
         "election_ms": args.election_ms,
         "replica_max_lag_ms": args.replica_max_lag_ms,
+        "backup_scheduling": args.backup_scheduling,
         "peer_routes": ",".join(args.peer_route) if args.peer_route else None,
     }
     try:

@@ -85,6 +85,7 @@ class Config:
     heartbeat_ms: int = 100
     election_ms: int = 400
     replica_max_lag_ms: int = 10_000  # READONLY reads refused past this silence
+    backup_scheduling: str = "batch"  # the Linux CPU policy a node takes while not primary
     peer_routes: str = ""  # "ADDR=VIA,ADDR=VIA": dial VIA to reach the peer at ADDR
 
     @property
@@ -114,6 +115,7 @@ _CHOICES = {
     "role": ("", "primary", "backup", "witness"),
     "ack": ("majority", "leader"),
     "read_mode": ("index", "lease"),
+    "backup_scheduling": ("batch", "normal"),
 }
 # Settings only a flag may give: the file is named by a flag, and truncating a corrupt log
 # is a one-off operator decision that must never linger in a file or the environment.

@@ -316,3 +316,34 @@ def test_a_primary_stopped_with_sigterm_hands_its_role_over_first(cluster: Clust
     assert old.process.proc.returncode == 0
     assert new.client().get("k") == b"v"
     assert elapsed < 3, f"{elapsed:.2f}s"
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_backups_run_batch_scheduled_and_a_new_primary_goes_back_to_normal(
+    cluster: Cluster,
+) -> None:
+    three_nodes(cluster)
+    old = cluster.primary()
+    backups = [node for node in cluster.nodes.values() if node is not old]
+
+    def policies_settled() -> bool | None:
+        return (
+            os.sched_getscheduler(old.pid) == os.SCHED_OTHER
+            and all(os.sched_getscheduler(b.pid) == os.SCHED_BATCH for b in backups)
+        ) or None
+
+    wait_for(policies_settled, 10, cluster.describe())
+    cluster.kill(old.name)
+    new = cluster.primary(among=[b.name for b in backups])
+    wait_for(lambda: os.sched_getscheduler(new.pid) == os.SCHED_OTHER or None, 10,
+             cluster.describe())
+    other = next(b for b in backups if b is not new)
+    assert os.sched_getscheduler(other.pid) == os.SCHED_BATCH
+
+
+def test_backup_scheduling_normal_leaves_backups_alone(cluster: Cluster) -> None:
+    three_nodes(cluster, "--backup-scheduling", "normal")
+    primary = cluster.primary()
+    for node in cluster.nodes.values():
+        if node is not primary:
+            assert os.sched_getscheduler(node.pid) == os.SCHED_OTHER

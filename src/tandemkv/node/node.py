@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from tandemkv.commands.cluster_view import NodeStatus, Pending
 from tandemkv.commands.errors import CommandError
 from tandemkv.config import Config, parse_peer_routes
-from tandemkv.node import applying, membership_ops, status
+from tandemkv.node import applying, membership_ops, scheduling, status
 from tandemkv.node.disk_storage import DiskStorage
 from tandemkv.node.gate import make_gate
 from tandemkv.node.identity import NodeIdentity, save_identity
@@ -135,6 +135,7 @@ class Node:
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
+        scheduling.apply_role_policy(False, self.config.backup_scheduling)
         conf = self.conf
         if conf.voters == (self.id,) and not conf.learners:
             self.replica.campaign()  # a group of one need not wait an election timeout
@@ -433,6 +434,8 @@ class Node:
             self.ready_from = self.replica.log.last_index()
             self.log.leadership_changed()
             log.info("elected primary in term %d", self.replica.term)
+        if was_leader is not (role is Role.LEADER):
+            scheduling.apply_role_policy(role is Role.LEADER, self.config.backup_scheduling)
         self._update_writable()
 
     def _lost_leadership(self) -> None:
