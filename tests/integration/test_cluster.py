@@ -15,6 +15,7 @@ import redis
 from redis.sentinel import Sentinel
 
 from helpers.cluster import Cluster, wait_for
+from helpers.scheduling import batch_scheduling_allowed
 from helpers.servers import ServerStartError
 
 pytestmark = pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
@@ -318,7 +319,9 @@ def test_a_primary_stopped_with_sigterm_hands_its_role_over_first(cluster: Clust
     assert elapsed < 3, f"{elapsed:.2f}s"
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+@pytest.mark.skipif(
+    not batch_scheduling_allowed(), reason="this machine does not allow SCHED_BATCH"
+)
 def test_backups_run_batch_scheduled_and_a_new_primary_goes_back_to_normal(
     cluster: Cluster,
 ) -> None:
@@ -341,6 +344,7 @@ def test_backups_run_batch_scheduled_and_a_new_primary_goes_back_to_normal(
     assert os.sched_getscheduler(other.pid) == os.SCHED_BATCH
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_OTHER"), reason="Linux scheduling policies")
 def test_backup_scheduling_normal_leaves_backups_alone(cluster: Cluster) -> None:
     three_nodes(cluster, "--backup-scheduling", "normal")
     primary = cluster.primary()

@@ -7,10 +7,11 @@ import threading
 
 import pytest
 
+from helpers.scheduling import batch_scheduling_allowed
 from tandemkv.node.scheduling import apply_role_policy
 
 pytestmark = pytest.mark.skipif(
-    not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies"
+    not batch_scheduling_allowed(), reason="this machine does not allow SCHED_BATCH"
 )
 
 
