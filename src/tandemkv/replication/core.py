@@ -11,7 +11,7 @@ routes inputs to them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tandemkv.replication import (
     election,
@@ -56,14 +56,16 @@ from tandemkv.replication.messages import (
 from tandemkv.replication.progress import Progress
 from tandemkv.replication.storage import LogStorage
 
-if TYPE_CHECKING:
-    # Only the type of the seeded generator the shell injects; nothing here draws from
-    # the global one.
-    from random import Random
+
+class RandomSource(Protocol):
+    """What the core draws from: a seeded generator the shell injects (random.Random
+    fits). The core never touches the global one."""
+
+    def randrange(self, start: int, /) -> int: ...
 
 
 class Replica:
-    def __init__(self, config: RaftConfig, storage: LogStorage, rng: Random) -> None:
+    def __init__(self, config: RaftConfig, storage: LogStorage, rng: RandomSource) -> None:
         self.id = config.node_id
         self.cfg = config
         self.rng = rng
