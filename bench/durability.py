@@ -34,7 +34,7 @@ from bench.procs import ProcessBook, guarded
 from bench.procstat import read_rss_bytes
 from bench.resp import Connection, ReplyError
 from bench.restarts import TimedServer, start_timed
-from bench.servers import HOST, StartError, free_port, tandemkv_env
+from bench.servers import HOST, StartError, free_port, redis_argv, tandemkv_env
 from bench.snapshot_probe import Clients, LatencyResult, ProbeError, measure_latency
 
 # The log never triggers a snapshot by itself: only the SAVE and BGSAVEs sent here write one.
@@ -99,24 +99,8 @@ def redis_contender(binary: str, key: str = "redis", label: str = "Redis") -> Co
         log = (
             ("--appendonly", "yes", "--appendfsync", "everysec") if aof else ("--appendonly", "no")
         )
-        return [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            HOST,
-            "--save",
-            "",
-            *log,
-            "--auto-aof-rewrite-percentage",
-            "0",
-            "--dir",
-            str(data),
-            "--daemonize",
-            "no",
-            "--logfile",
-            "",
-        ]
+        settings = ("--save", "", *log, "--auto-aof-rewrite-percentage", "0")
+        return redis_argv(binary, port, data, settings)
 
     return Contender(
         key,

@@ -132,13 +132,18 @@ def start_tandemkv(
 
 
 def redis_command(binary: str, port: int, workdir: Path, persistence: Persistence) -> list[str]:
+    return redis_argv(binary, port, workdir, persistence.redis_args)
+
+
+def redis_argv(binary: str, port: int, workdir: Path, settings: Sequence[str]) -> list[str]:
+    """redis-server on loopback at `port`, in the foreground, with its files in `workdir`."""
     return [
         binary,
         "--port",
         str(port),
         "--bind",
         HOST,
-        *persistence.redis_args,
+        *settings,
         "--dir",
         str(workdir),
         "--daemonize",
