@@ -11,7 +11,7 @@ import pytest
 from tandemkv.config import Config, load_config
 from tandemkv.node.boot import BootError, bootstrap_group, is_cluster_node, prepare_identity
 from tandemkv.node.disk_storage import DiskStorage
-from tandemkv.node.identity import IDENTITY_FILE, load_identity
+from tandemkv.node.identity import IDENTITY_FILE, NodeIdentity, load_identity, save_identity
 from tandemkv.replication import ConfState
 from tandemkv.replication.log import RaftLog
 from tandemkv.storage.store import Store
@@ -102,3 +102,19 @@ def test_a_group_member_needs_its_log(tmp_path: Path) -> None:
             prepare_identity(config(tmp_path, role="primary", appendonly="no"), store)
     finally:
         store.close()
+
+
+def test_the_members_a_forced_promotion_left_behind_survive_a_restart(tmp_path: Path) -> None:
+    identity = NodeIdentity(7, "g", "s", deposed=((3, "127.0.0.1:7003"), (5, "")))
+    save_identity(str(tmp_path), identity)
+    assert load_identity(str(tmp_path)) == identity
+
+
+def test_an_identity_file_from_before_forced_promotions_were_fenced_still_loads(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / IDENTITY_FILE).write_text(
+        '{"node_id": 9, "group": "g", "secret": "s", "learner": false, "removed": false}'
+    )
+    loaded = load_identity(str(tmp_path))
+    assert loaded is not None and loaded.deposed == ()

@@ -26,6 +26,9 @@ class NodeIdentity:
     secret: str  # "" until a joining node has been given it
     learner: bool = False  # joined with --learner: stays non-voting across restarts
     removed: bool = False  # removed from its group: must be wiped before reuse
+    # (id, address) of the members a forced promotion on this node left behind: if one
+    # of them comes back unwiped and speaks to us, it is told it was removed.
+    deposed: tuple[tuple[int, str], ...] = ()
 
     def with_secret(self, secret: str) -> NodeIdentity:
         return replace(self, secret=secret)
@@ -51,6 +54,7 @@ def load_identity(data_dir: str) -> NodeIdentity | None:
             str(raw["secret"]),
             bool(raw.get("learner")),
             bool(raw.get("removed")),
+            tuple((int(member), str(address)) for member, address in raw.get("deposed", ())),
         )
     except FileNotFoundError:
         return None
@@ -68,6 +72,7 @@ def save_identity(data_dir: str, identity: NodeIdentity) -> None:
             "secret": identity.secret,
             "learner": identity.learner,
             "removed": identity.removed,
+            "deposed": [[member, address] for member, address in identity.deposed],
         }
     ).encode()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -357,6 +357,8 @@ def _most_caught_up(node: Node) -> int:
 
 # --- forced promotion -------------------------------------------------------------------
 
+DEPOSED_RETELL_SECONDS = 1.0
+
 
 def force_promote(node: Node) -> object:
     """Make this node the only voter: for a group that lost its majority for good.
@@ -373,12 +375,14 @@ def force_promote(node: Node) -> object:
         raise TryAgain("a log write is in progress; retry")
     storage = node.storage
     replica = node.replica
+    left_behind = _members_left_behind(node.conf, node.id)
     conf = ConfState((node.id,), (), (), ((node.id, node.advertise),))
     term = replica.term + 1
     index = storage.last_index() + 1
     storage.append([Entry(term, index, encode_conf(conf), EntryKind.CONFIG)])
     storage.sync()
     storage.save_hard_state(HardState(term, node.id, min(replica.commit_index, index)))
+    node.depose(left_behind)
     applied = replica.log.applied
     fresh = Replica(node.raft, storage, random.Random())
     # The keyspace already holds everything applied; the new core must not hand it out
@@ -389,6 +393,26 @@ def force_promote(node: Node) -> object:
     node.schedule()
     log.warning("forced promotion: this node is now the only voter (term %d)", term)
     return OK
+
+
+def _members_left_behind(conf: ConfState, own_id: int) -> dict[int, str]:
+    members = {*conf.voters, *conf.learners, *conf.witnesses} - {own_id}
+    return {member: address_of(conf, member) or "" for member in members}
+
+
+def tell_deposed(node: Node, member: int) -> None:
+    """A member a forced promotion left behind spoke to us: it came back unwiped, and
+    with the other old members it could elect a primary of the old membership. Tell it
+    it was removed (at most once a second), which stops it; its messages are dropped."""
+    now = node.loop.time()
+    if now - node.deposed_told.get(member, -DEPOSED_RETELL_SECONDS) < DEPOSED_RETELL_SECONDS:
+        return
+    node.deposed_told[member] = now
+    address = node.deposed.get(member, "")
+    log.warning("node %x, left behind by the forced promotion, is back; telling %s it "
+                "was removed", member, address or "it (no address known)")
+    if address:
+        node.loop.create_task(_send_removed(node, address))
 
 
 def _majority_in_touch(node: Node) -> bool:

@@ -130,6 +130,8 @@ class Node:
         # (witness, learner) asked for by an invitation; None: this node's own flags.
         self.join_as: tuple[bool, bool] | None = None
         self.removed = False
+        self.deposed = dict(identity.deposed)  # see NodeIdentity.deposed
+        self.deposed_told: dict[int, float] = {}  # member -> loop time it was last told
         self.keyspace.owns_expiry = False
 
     # --- lifecycle --------------------------------------------------------------------
@@ -193,6 +195,17 @@ class Node:
         if self._tick_timer is not None:
             self._tick_timer.cancel()
         self.links.close()
+        if self.role is Role.LEADER:
+            # A deposed old member may have been elected by the others: the writes its
+            # clients wait for can no longer be acknowledged here.
+            self.role = Role.FOLLOWER
+            self._lost_leadership()
+
+    def depose(self, members: dict[int, str]) -> None:
+        """Remember, across restarts, the members a forced promotion left behind."""
+        self.deposed.update(members)
+        self.identity = replace(self.identity, deposed=tuple(sorted(self.deposed.items())))
+        save_identity(self.store.path, self.identity)
 
     def replace_replica(self, replica: Replica) -> None:
         """PROMOTE FORCE rebuilt the core over a rewritten log."""
@@ -303,6 +316,11 @@ class Node:
                 conn.close()
 
     def receive(self, peer_id: int, blobs: Sequence[bytes]) -> None:
+        if self.removed:
+            return  # not a member: its votes and acknowledgements must not count
+        if peer_id in self.deposed:
+            membership_ops.tell_deposed(self, peer_id)
+            return
         self.last_heard[peer_id] = time.monotonic()
         replica = self.replica
         for blob in blobs:
