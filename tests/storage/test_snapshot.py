@@ -76,6 +76,51 @@ def test_streamed_batches_write_the_same_file_as_one_call(
     assert loaded(streamed) == (SnapshotMeta(9, 2, 300), items)
 
 
+@settings(max_examples=40)
+@given(
+    st.lists(
+        st.builds(SnapshotItem, st.binary(max_size=200), st.binary(max_size=300), expiries),
+        max_size=12,
+    ),
+    st.sampled_from([1, 2, 3, 5, 8, 13, 64, 4096]),
+)
+def test_items_read_back_whatever_the_read_chunk_cuts(
+    items: list[SnapshotItem], chunk: int
+) -> None:
+    """Items are decoded a chunk at a time, short strings without the general decoder:
+    every cut, and keys and values on both sides of the one-byte length, read back."""
+    fs = sim()
+    write_snapshot(fs, SnapshotMeta(3, 1, len(items)), items)
+    original = snapshot_module._READ_CHUNK
+    snapshot_module._READ_CHUNK = chunk  # not monkeypatch: hypothesis reruns the body
+    try:
+        assert loaded(fs) == (SnapshotMeta(3, 1, len(items)), items)
+    finally:
+        snapshot_module._READ_CHUNK = original
+
+
+def with_item_count(good: bytes, count: int) -> bytes:
+    """The snapshot file `good` claiming `count` items, with a checksum that matches."""
+    count_at = 8 + 2 + 8 + 8  # magic, version, last index, last term
+    body = good[:count_at] + count.to_bytes(8, "little") + good[count_at + 8 : -4]
+    return body + google_crc32c.value(body).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize(
+    ("count", "message"), [(5, "1 of 5 items missing"), (3, "bytes left over")]
+)
+def test_a_header_that_miscounts_the_items_is_refused(count: int, message: str) -> None:
+    fs = sim()
+    write_snapshot(fs, SnapshotMeta(5, 1, 4), sample_items(4))
+    forged = with_item_count(fs.read(SNAPSHOT_FILE), count)
+    fs.create(SNAPSHOT_FILE)
+    fs.append(SNAPSHOT_FILE, forged)
+    snap = load_snapshot(fs)  # the checksum matches: only reading the items tells
+    assert snap is not None and snap.meta.item_count == count
+    with pytest.raises(CorruptSnapshotError, match=message):
+        list(snap.items())
+
+
 def test_a_wrong_item_count_is_refused_and_nothing_published() -> None:
     fs = sim()
     writer = SnapshotWriter(fs, SnapshotMeta(1, 1, 3))
