@@ -7,6 +7,7 @@ behaviour one scenario at a time.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 
@@ -235,6 +236,37 @@ def test_promote_force_recovers_a_group_and_fences_the_members_it_left_behind(
     assert cluster.primary().name == survivor.name
     assert new.client().get("k") == b"after"
     assert new.status()[b"role"] == b"primary" and _voters(new) == 1
+
+
+def test_a_copied_snapshot_started_as_primary_makes_a_new_group(cluster: Cluster) -> None:
+    """Restoring a backup: the snapshot names the old group's members, but a node started
+    on it with --role primary is a group of its own, and the old group is not touched."""
+    old = cluster.start("a", "--role", "primary")
+    with old.client() as c:
+        for i in range(20):
+            c.set(f"k{i}", i)
+        wait_for(lambda: _saved(c), 10, "SAVE kept answering that writes are in flight")
+    restored = cluster.base / "r" / "data"
+    restored.mkdir(parents=True)
+    shutil.copyfile(old.data / "snapshot", restored / "snapshot")
+    cluster.start("r", "--role", "primary")
+    new = cluster.primary(among=["r"])
+    assert new.client().get("k19") == b"19"
+    members = new.status()[b"members"]
+    assert isinstance(members, list)
+    assert [m[b"address"] for m in members] == [new.address.encode()]
+    new.client().set("k0", "changed in the new group")
+    assert old.client().get("k0") == b"0"
+    assert _voters(old) == 1 and old.status()[b"role"] == b"primary"
+
+
+def _saved(c: redis.Redis) -> bool | None:
+    try:
+        return bool(c.execute_command("SAVE"))
+    except redis.ResponseError as error:
+        if "retry" in str(error):
+            return None
+        raise
 
 
 def test_a_whole_group_restarts_with_its_data_and_no_flags(cluster: Cluster) -> None:

@@ -118,3 +118,20 @@ def test_an_identity_file_from_before_forced_promotions_were_fenced_still_loads(
     )
     loaded = load_identity(str(tmp_path))
     assert loaded is not None and loaded.deposed == ()
+
+
+def test_a_new_node_on_another_groups_data_starts_a_group_of_its_own(tmp_path: Path) -> None:
+    store = Store.open(str(tmp_path), replay=False)
+    try:
+        bootstrap_group(store, 42, "127.0.0.1:7001")  # the data of group {42}, restored here
+        disk = DiskStorage(store)
+        bootstrap_group(store, 7, "127.0.0.1:7100")  # an existing identity: left as it is
+        assert RaftLog(disk).conf_state().voters == (42,)
+        bootstrap_group(store, 42, "127.0.0.1:7001", new_identity=True)  # already a member
+        assert disk.last_index() == 1
+        bootstrap_group(store, 7, "127.0.0.1:7100", new_identity=True)
+        assert RaftLog(disk).conf_state() == ConfState((7,), (), (), ((7, "127.0.0.1:7100"),))
+        assert disk.last_index() == 2
+        assert DiskStorage(store).hard_state().commit == 2, "restored entries count as committed"
+    finally:
+        store.close()

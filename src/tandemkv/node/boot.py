@@ -39,9 +39,13 @@ class BootError(Exception):
     """The node cannot start in cluster mode; the message is for the operator."""
 
 
+def has_identity(db_path: str) -> bool:
+    return os.path.exists(os.path.join(db_path, IDENTITY_FILE))
+
+
 def is_cluster_node(config: Config) -> bool:
     """A role was asked for, or the data directory already belongs to a group."""
-    return bool(config.role) or os.path.exists(os.path.join(config.db_path, IDENTITY_FILE))
+    return bool(config.role) or has_identity(config.db_path)
 
 
 def _reachable_only_locally(config: Config) -> bool:
@@ -86,12 +90,14 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
 
 
 def node_factory(
-    config: Config, store: Store, identity: NodeIdentity
+    config: Config, store: Store, identity: NodeIdentity, new_identity: bool = False
 ) -> Callable[[Server, str], Node]:
+    """`new_identity`: the identity was created by this start (see bootstrap_group)."""
+
     def make(server: Server, bound: str) -> Node:
         advertise = config.advertise or bound
         if config.role == "primary":
-            bootstrap_group(store, identity.node_id, advertise)
+            bootstrap_group(store, identity.node_id, advertise, new_identity)
         node = Node(server, store, identity, config, advertise)
         known = address_of(node.conf, node.id)
         if known and known != advertise:
@@ -108,11 +114,27 @@ def node_factory(
     return make
 
 
-def bootstrap_group(store: Store, node_id: int, advertise: str) -> None:
-    """Write the first membership of a new group (this node alone) unless it has one."""
+def bootstrap_group(
+    store: Store, node_id: int, advertise: str, new_identity: bool = False
+) -> None:
+    """Write the first membership of a new group (this node alone) unless it has one.
+
+    A data directory restored from another group's snapshot or log holds that group's
+    membership. A node that has just been given its identity, so is a member of nothing,
+    and is told `--role primary` starts a new group with that data instead of joining
+    the old members.
+    """
     storage = DiskStorage(store)
-    if RaftLog(storage).conf_state() != ConfState():
-        return
+    held = RaftLog(storage).conf_state()
+    if held != ConfState():
+        members = {*held.voters, *held.learners, *held.witnesses}
+        if not new_identity or node_id in members:
+            return
+        log.warning(
+            "the data directory holds the data of another group (%d members, this new node "
+            "not among them): starting a new group of one with it, as --role primary asks; "
+            "the old members are not contacted", len(members),
+        )
     conf = ConfState((node_id,), (), (), ((node_id, advertise),))
     index = storage.last_index() + 1
     term = max(1, store.wal.last_term)

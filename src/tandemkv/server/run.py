@@ -13,7 +13,13 @@ import sys
 import time
 
 from tandemkv.config import Config, ConfigError
-from tandemkv.node.boot import BootError, is_cluster_node, node_factory, prepare_identity
+from tandemkv.node.boot import (
+    BootError,
+    has_identity,
+    is_cluster_node,
+    node_factory,
+    prepare_identity,
+)
 from tandemkv.node.identity import IdentityError
 from tandemkv.server import registry
 from tandemkv.server.app import Server
@@ -131,7 +137,9 @@ def run_server(config: Config) -> int:
     factory = None
     if clustered:
         try:
-            factory = node_factory(config, store, prepare_identity(config, store))
+            new_identity = not has_identity(config.db_path)
+            identity = prepare_identity(config, store)
+            factory = node_factory(config, store, identity, new_identity)
         except (BootError, IdentityError, OSError) as error:
             loop.close()
             store.close()
