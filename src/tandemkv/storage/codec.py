@@ -159,6 +159,30 @@ def _flags(reader: Reader, allowed: int) -> int:
     return flags
 
 
+def _decode_batch_items(reader: Reader, count: int, depth: int) -> tuple[Mutation, ...]:
+    """A batch's mutations. An MSET logs a batch of SETs, replayed one per key on restart,
+    so a plain one (as in _plain_set) is decoded inline; anything else, malformed bytes
+    included, takes the general path, which reports the error."""
+    buf = reader.buf
+    if type(buf) is not bytes:  # slices of a memoryview would not be bytes
+        return tuple(_decode_from(reader, depth) for _ in range(count))
+    items: list[Mutation] = []
+    append, end = items.append, reader.end
+    for _ in range(count):
+        pos = reader.pos
+        if pos + 4 <= end and buf[pos] == TAG_SET_VALUE and buf[pos + 1] == 0:
+            key_len = buf[pos + 2]
+            value_len_at = pos + 3 + key_len
+            if key_len < 0x80 and value_len_at < end and buf[value_len_at] < 0x80:
+                stop = value_len_at + 1 + buf[value_len_at]
+                if stop <= end:
+                    append(SetValue(buf[pos + 3 : value_len_at], buf[value_len_at + 1 : stop]))
+                    reader.pos = stop
+                    continue
+        append(_decode_from(reader, depth))
+    return tuple(items)
+
+
 def _decode_from(reader: Reader, depth: int) -> Mutation:
     tag = reader.u8()
     if tag == TAG_SET_VALUE:
@@ -184,7 +208,6 @@ def _decode_from(reader: Reader, depth: int) -> Mutation:
     if tag == TAG_BATCH:
         if depth >= MAX_BATCH_DEPTH:
             raise reader.fail(f"batches nested deeper than {MAX_BATCH_DEPTH}")
-        count = reader.uvarint()
-        return Batch(tuple(_decode_from(reader, depth + 1) for _ in range(count)))
+        return Batch(_decode_batch_items(reader, reader.uvarint(), depth + 1))
     reader.pos -= 1
     raise reader.fail(f"unknown mutation tag {tag}")

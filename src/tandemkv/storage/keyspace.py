@@ -236,8 +236,9 @@ class Keyspace:
         self._heap.clear()
 
     def _apply_batch(self, m: Batch) -> None:
+        handlers = _APPLY
         for item in m.items:
-            self.apply(item)
+            handlers[type(item)](self, item)
 
 
 _APPLY: dict[type, Callable[[Keyspace, object], None]] = {
