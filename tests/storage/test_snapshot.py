@@ -20,6 +20,7 @@ from tandemkv.storage.snapshot import (
     SnapshotMeta,
     SnapshotReceiver,
     SnapshotWriter,
+    encode_item,
     load_snapshot,
     write_snapshot,
 )
@@ -97,6 +98,13 @@ def test_items_read_back_whatever_the_read_chunk_cuts(
         assert loaded(fs) == (SnapshotMeta(3, 1, len(items)), items)
     finally:
         snapshot_module._READ_CHUNK = original
+
+
+@given(st.builds(SnapshotItem, st.binary(max_size=130), st.binary(max_size=130), expiries))
+def test_the_plain_item_shortcut_writes_the_general_encoding(item: SnapshotItem) -> None:
+    """Short strings without expiry are encoded in one format call; the bytes must be
+    exactly the general encoder's, which older readers and the general decoder expect."""
+    assert encode_item(item) == snapshot_module._encode_item_general(item)
 
 
 def with_item_count(good: bytes, count: int) -> bytes:
