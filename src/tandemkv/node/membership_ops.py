@@ -257,7 +257,7 @@ def add_backup(node: Node, address: str, witness: bool, learner: bool) -> Pendin
         f"ERR {address} did not join within {ADD_BACKUP_TIMEOUT:.0f}s; is a tandemkv node "
         f"running there (tandemkv server --role backup)?",
     )
-    node.loop.create_task(_invite(node, address, witness, learner, pending))
+    node.spawn(_invite(node, address, witness, learner, pending))
     return pending
 
 
@@ -303,7 +303,7 @@ def remove_node(node: Node, target: str) -> Pending:
 def _tell_removed(node: Node, address: str, outcome: object) -> None:
     """Best effort: a removed node that is not told keeps standing for election."""
     if outcome is OK and address:
-        node.loop.create_task(_send_removed(node, address))
+        node.spawn(_send_removed(node, address))
 
 
 async def _send_removed(node: Node, address: str) -> None:
@@ -382,7 +382,6 @@ def force_promote(node: Node) -> object:
     storage.append([Entry(term, index, encode_conf(conf), EntryKind.CONFIG)])
     storage.sync()
     storage.save_hard_state(HardState(term, node.id, min(replica.commit_index, index)))
-    node.depose(left_behind)
     applied = replica.log.applied
     fresh = Replica(node.raft, storage, random.Random())
     # The keyspace already holds everything applied; the new core must not hand it out
@@ -391,6 +390,11 @@ def force_promote(node: Node) -> object:
     node.replace_replica(fresh)
     fresh.campaign()
     node.schedule()
+    try:
+        node.depose(left_behind)
+    except OSError as error:
+        log.error("could not record the members left behind in %s (%s): they are not "
+                  "fenced; wipe each before it starts again", node.store.path, error)
     log.warning("forced promotion: this node is now the only voter (term %d)", term)
     return OK
 
@@ -412,7 +416,7 @@ def tell_deposed(node: Node, member: int) -> None:
     log.warning("node %x, left behind by the forced promotion, is back; telling %s it "
                 "was removed", member, address or "it (no address known)")
     if address:
-        node.loop.create_task(_send_removed(node, address))
+        node.spawn(_send_removed(node, address))
 
 
 def _majority_in_touch(node: Node) -> bool:

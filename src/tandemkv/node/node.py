@@ -25,9 +25,9 @@ import logging
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
 from tandemkv.commands.errors import CommandError
@@ -132,6 +132,7 @@ class Node:
         self.removed = False
         self.deposed = dict(identity.deposed)  # see NodeIdentity.deposed
         self.deposed_told: dict[int, float] = {}  # member -> loop time it was last told
+        self._background: set[asyncio.Task[None]] = set()  # see spawn()
         self.keyspace.owns_expiry = False
 
     # --- lifecycle --------------------------------------------------------------------
@@ -200,6 +201,13 @@ class Node:
             # clients wait for can no longer be acknowledged here.
             self.role = Role.FOLLOWER
             self._lost_leadership()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` on its own; the loop keeps only weak references to tasks, so one
+        that nothing holds could be garbage-collected before it finishes."""
+        task = self.loop.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def depose(self, members: dict[int, str]) -> None:
         """Remember, across restarts, the members a forced promotion left behind."""

@@ -49,6 +49,9 @@ class PeerLink(asyncio.Protocol):
         self.address = address
         self.transport: asyncio.Transport | None = None
         self.connecting = False
+        # Held so the dial is not garbage-collected mid-way (the loop keeps only weak
+        # references to tasks): `connecting` would then stay set and the link never redial.
+        self.dial: asyncio.Task[None] | None = None
         self.closed = False
         self.backoff = BACKOFF_FIRST
         self.retry: asyncio.TimerHandle | None = None
@@ -102,7 +105,7 @@ class PeerLink(asyncio.Protocol):
         if self.connecting or self.closed or self.retry is not None or self.transport is not None:
             return
         self.connecting = True
-        asyncio.get_running_loop().create_task(self._connect())
+        self.dial = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
         target = parse_address(self.links.route(self.address), allow_port_zero=False)
