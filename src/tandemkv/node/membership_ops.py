@@ -319,8 +319,9 @@ async def _send_removed(node: Node, address: str) -> None:
 
 def removed(node: Node, by: int) -> object:
     """PEER REMOVED from a member that proved the secret: this node left the group."""
-    if by not in node.conf.voters or by == node.id:
-        raise CommandError("only a voting member of this node's group can say it was removed")
+    # A member, not only a voter: a learner promoted by force fences the others this way.
+    if by not in {*node.conf.voters, *node.conf.learners} or by == node.id:
+        raise CommandError("only a member of this node's group can say it was removed")
     node.mark_removed()
     return OK
 
