@@ -20,7 +20,7 @@ from tandemkv.node.identity import (
 )
 from tandemkv.node.node import Node
 from tandemkv.replication import NONE, ConfState, Entry, EntryKind, HardState
-from tandemkv.replication.conf import address_of, encode_conf
+from tandemkv.replication.conf import address_of, encode_conf, members
 from tandemkv.replication.log import RaftLog
 from tandemkv.storage.store import Store
 
@@ -127,13 +127,12 @@ def bootstrap_group(
     storage = DiskStorage(store)
     held = RaftLog(storage).conf_state()
     if held != ConfState():
-        members = {*held.voters, *held.learners, *held.witnesses}
-        if not new_identity or node_id in members:
+        if not new_identity or node_id in members(held):
             return
         log.warning(
             "the data directory holds the data of another group (%d members, this new node "
             "not among them): starting a new group of one with it, as --role primary asks; "
-            "the old members are not contacted", len(members),
+            "the old members are not contacted", len(members(held)),
         )
     conf = ConfState((node_id,), (), (), ((node_id, advertise),))
     index = storage.last_index() + 1

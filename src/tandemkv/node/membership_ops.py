@@ -34,6 +34,7 @@ from tandemkv.replication import (
     Replica,
 )
 from tandemkv.replication.conf import address_of, encode_conf
+from tandemkv.replication.conf import members as members_of
 
 if TYPE_CHECKING:
     from tandemkv.node.node import Node
@@ -320,7 +321,7 @@ async def _send_removed(node: Node, address: str) -> None:
 def removed(node: Node, by: int) -> object:
     """PEER REMOVED from a member that proved the secret: this node left the group."""
     # A member, not only a voter: a learner promoted by force fences the others this way.
-    if by not in {*node.conf.voters, *node.conf.learners} or by == node.id:
+    if by not in members_of(node.conf) or by == node.id:
         raise CommandError("only a member of this node's group can say it was removed")
     node.mark_removed()
     return OK
@@ -401,8 +402,7 @@ def force_promote(node: Node) -> object:
 
 
 def _members_left_behind(conf: ConfState, own_id: int) -> dict[int, str]:
-    members = {*conf.voters, *conf.learners, *conf.witnesses} - {own_id}
-    return {member: address_of(conf, member) or "" for member in members}
+    return {m: address_of(conf, m) or "" for m in members_of(conf) if m != own_id}
 
 
 def tell_deposed(node: Node, member: int) -> None:
