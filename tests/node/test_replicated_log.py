@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tandemkv.node.replicated_log import ClusterLog
 from tandemkv.replication import Acked, ReadState
-from tandemkv.storage.mutation import SetValue
+from tandemkv.storage.mutation import Mutation, SetValue
 
 
 class FakeNode:
@@ -15,15 +15,16 @@ class FakeNode:
 
     def __init__(self) -> None:
         self.is_leader = True
+        self.sole_voter = False
         self.keyspace_index = 0
         self.synced_index = 0
-        self.proposed: list[bytes] = []
+        self.proposed: list[Mutation] = []
         self.scheduled = 0
         self.loop = self
 
-    def propose(self, payloads: list[bytes]) -> int:
-        self.proposed += payloads
-        self.keyspace_index += len(payloads)
+    def propose(self, mutations: list[Mutation]) -> int:
+        self.proposed += mutations
+        self.keyspace_index += 1  # one entry for the batch
         return self.keyspace_index
 
     def schedule(self) -> None:
@@ -110,3 +111,21 @@ def test_a_backup_takes_no_fence_and_a_new_leadership_drops_old_waiters() -> Non
     log.leadership_changed()
     log.acked(Acked(5, position), term=5)
     assert called == []  # its connection was closed; nobody is told it is safe
+
+
+def test_a_sole_voter_reads_after_the_writes_they_saw_without_a_round() -> None:
+    """No other node can be elected, so a read waits only for the writes it could see."""
+    node, log = make()
+    node.sole_voter = True
+    log.acked(Acked(3, 4), term=3)
+    node.keyspace_index = 4
+    fence = log.read_fence()
+    assert fence == 4 and log.is_safe(fence)
+    assert log.next_read_round() is None and node.scheduled == 0
+    node.keyspace_index = 5  # a write executed, not yet acknowledged
+    fence = log.read_fence()
+    assert fence == 5 and not log.is_safe(fence)
+    released: list[int] = []
+    log.when_safe(fence, lambda: released.append(5))
+    log.acked(Acked(3, 5), term=3)
+    assert released == [5]

@@ -54,7 +54,9 @@ from tandemkv.replication import (
 )
 from tandemkv.replication.codec import MessageDecodeError, decode_message, encode_message
 from tandemkv.replication.conf import address_of, encode_conf
+from tandemkv.storage.codec import encode_batch, encode_mutation
 from tandemkv.storage.errors import StorageError
+from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.store import SnapshotPoint, Store
 
 if TYPE_CHECKING:
@@ -63,6 +65,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("tandemkv.node")
 
 EVERYSEC = 1.0
+# Ready cycles one loop turn may carry out before yielding to clients. A sole voter needs
+# two per write batch (persist, then commit); a primary's acknowledgements usually come
+# in with the next turn's input, so this bound is rarely reached.
+READY_PER_TURN = 4
+# The writes of one loop turn, from every connection, travel as one log entry (a batch of
+# at most this many mutations): the log, the core and each backup then pay their
+# per-entry costs once a turn instead of once a write.
+ENTRY_MUTATIONS = 256
 
 
 def raft_config(node_id: int, config: Config) -> RaftConfig:
@@ -105,6 +115,9 @@ class Node:
         self.log = ClusterLog(self)
         self.gate = make_gate(self)
         self.keyspace_index = self.replica.log.applied
+        # This node is the group's only voter: a write is committed once it is persisted
+        # here, and no other node can be elected, so reads need no heartbeat round.
+        self.sole_voter = self.conf.voters == (self.id,)
         self.synced_index = store.last_index
         self.fsync_always = config.fsync == "always"
         self.role = Role.FOLLOWER
@@ -117,7 +130,7 @@ class Node:
         # before the log that names it has arrived.
         self.address_hints: dict[int, str] = {}
         self._scheduled = False
-        self._proposals: list[bytes] = []
+        self._proposals: list[Mutation] = []
         self._persisting = False
         self._stopped = False
         self._last_segment = ""
@@ -276,13 +289,13 @@ class Node:
 
     # --- inputs -----------------------------------------------------------------------
 
-    def propose(self, payloads: list[bytes]) -> int:
-        """Replicate a batch the keyspace already holds; its position for the reply.
+    def propose(self, mutations: list[Mutation]) -> int:
+        """Replicate writes the keyspace already holds; their position for the reply.
 
-        Proposals are gathered and handed to the core once per event-loop turn, so the
-        writes of every connection in a turn travel in one append message per backup.
-        Their indexes are known now: nothing else appends to a leader's log in between
-        (membership changes and transfers flush the gathered writes first).
+        Proposals are gathered and handed to the core once per event-loop turn, as
+        entries of up to ENTRY_MUTATIONS mutations each. Their indexes are known now:
+        nothing else appends to a leader's log in between (membership changes and
+        transfers flush the gathered writes first), and entries are cut in order.
         """
         if not self.writable:
             # The gate admits writes only while we can propose, so this is a bug; the
@@ -290,21 +303,32 @@ class Node:
             log.error("a write ran on a node that cannot replicate it; rebuilding")
             self._discard_unreplicated()
             return NEVER
-        self._proposals.extend(payloads)
-        self.keyspace_index = self.replica.log.last_index() + len(self._proposals)
-        self.schedule()
-        return self.keyspace_index
+        gathered = self._proposals
+        gathered += mutations
+        entries = -(-len(gathered) // ENTRY_MUTATIONS)
+        self.keyspace_index = index = self.replica.log.last_index() + entries
+        if not self._scheduled:
+            self.schedule()
+        return index
 
     def flush_proposals(self) -> None:
-        if not self._proposals:
+        gathered = self._proposals
+        if not gathered:
             return
-        payloads, self._proposals = self._proposals, []
+        self._proposals = []
+        if len(gathered) == 1:
+            payloads = [encode_mutation(gathered[0])]
+        else:
+            payloads = [
+                encode_batch(gathered[i : i + ENTRY_MUTATIONS])
+                for i in range(0, len(gathered), ENTRY_MUTATIONS)
+            ]
         expected = self.replica.log.last_index() + len(payloads)
         try:
             proposal = self.replica.propose(payloads)
         except (NotLeader, ProposalDropped) as error:
             log.warning("%d writes were not replicated (%s); their clients are told "
-                        "by a closed connection", len(payloads), error)
+                        "by a closed connection", len(gathered), error)
             self._discard_unreplicated()
             return
         if proposal.last != expected:
@@ -372,26 +396,36 @@ class Node:
     def _on_ready(self) -> None:
         self._scheduled = False
         self.flush_proposals()
+        # Carry out the Ready work this turn made, and what that work makes ready in turn
+        # (a sole voter's commit follows its own persist), without waiting for the next
+        # turn of the loop; bounded, so clients are not starved.
+        for _ in range(READY_PER_TURN):
+            if not self._ready_cycle():
+                return
+        self.schedule()
+
+    def _ready_cycle(self) -> bool:
+        """Carry out one Ready; True if another may be ready right away."""
         if self._persisting or self._stopped:
-            return
+            return False
         ctx = self.log.next_read_round() if self.is_leader else None
         if ctx is not None:
             self.replica.read_index(ctx)
         if not self.replica.has_ready():
             if self.needs_rebuild:
                 applying.rebuild_keyspace(self)
-            return
+            return False
         ready = self.replica.ready()
         try:
             self._persist(ready)
         except (OSError, StorageError) as error:
             self._fatal(f"cannot write the log in {self.store.path}: {error}; stopping")
-            return
+            return False
         if ready.entries and self.fsync_always:
             self._persisting = True
             self._sync_in_background(ready.entries[-1].index, ready)
-        else:
-            self._finish(ready)
+            return False
+        return self._finish(ready)
 
     def _persist(self, ready: Ready) -> None:
         if ready.snapshot is not None:
@@ -421,9 +455,11 @@ class Node:
         self.synced_index = max(self.synced_index, index)
         if ready is not None and not self._stopped:
             self._persisting = False
-            self._finish(ready)
+            if self._finish(ready):
+                self.schedule()
 
-    def _finish(self, ready: Ready) -> None:
+    def _finish(self, ready: Ready) -> bool:
+        """Send, apply, release and advance; True if more work is ready now."""
         self._send(ready.messages)
         applying.apply_entries(self, ready.committed_entries)
         for state in ready.read_states:
@@ -434,8 +470,7 @@ class Node:
             self.log.acked(ready.acked, self.replica.term)
         self.replica.advance(ready)
         self._after_advance()
-        if self.replica.has_ready() or self.log.wants_round():
-            self.schedule()
+        return self.replica.has_ready() or self.log.wants_round()
 
     def _send(self, messages: list[Message]) -> None:
         if not messages:
@@ -499,6 +534,7 @@ class Node:
         if conf == self._linked_conf:
             return
         self._linked_conf = conf
+        self.sole_voter = conf.voters == (self.id,)
         self.links.forget(set(conf.voters) | set(conf.learners) | set(self.address_hints))
         if self.id in conf.voters:
             for member, address in conf.addresses:

@@ -18,7 +18,6 @@ from itertools import count
 from typing import TYPE_CHECKING
 
 from tandemkv.replication import Acked, ReadState
-from tandemkv.storage.codec import encode_mutation
 from tandemkv.storage.mutation import Mutation
 
 if TYPE_CHECKING:
@@ -47,16 +46,21 @@ class ClusterLog:
     # --- WriteLog -------------------------------------------------------------------
 
     def append(self, mutations: list[Mutation]) -> int:
-        return self.node.propose([encode_mutation(m) for m in mutations])
+        return self.node.propose(mutations)
 
     def read_fence(self) -> int | None:
         """A position for a batch of reads, or None when reads need no fence here (a
         backup serving READONLY reads, which are stale by definition)."""
-        if not self.node.is_leader:
+        node = self.node
+        if not node.is_leader:
             return None
+        if node.sole_voter:
+            # No other node can be elected, so the only condition left is (a): the reply
+            # waits for the writes it could have seen, here a plain write position.
+            return node.keyspace_index
         self._fences_taken += 1
-        self._fence_index = max(self._fence_index, self.node.keyspace_index)
-        self.node.schedule()
+        self._fence_index = max(self._fence_index, node.keyspace_index)
+        node.schedule()
         return -self._fences_taken
 
     def is_safe(self, position: int) -> bool:
