@@ -22,15 +22,11 @@ from pathlib import Path
 
 from chaos.checks import foreign_values, missing_writes
 from chaos.cluster import Cluster, address_text, divergence
-from chaos.cluster_nemesis import (
-    ALL_CLUSTER_KINDS,
-    ClusterFault,
-    ClusterNemesis,
-    ClusterSchedule,
-    make_cluster_schedule,
-)
+from chaos.cluster_faults import ALL_CLUSTER_KINDS, ClusterFault, ClusterFaults, ClusterTarget
 from chaos.harness import ChaosResult, save_history
+from chaos.nemesis import Nemesis
 from chaos.proxy import Address
+from chaos.schedule import Schedule, make_schedule
 from chaos.workload import Clock, Workload, WorkloadConfig
 from helpers.resp import ConnectionClosed, RawClient, RespError
 from tandemkv.testing.history import History, Operation
@@ -87,7 +83,7 @@ def run_cluster_chaos(
     seed: int,
     config: ClusterChaosConfig,
     out_dir: Path,
-    schedule: ClusterSchedule | None = None,
+    schedule: Schedule[ClusterFault] | None = None,
     script: PhaseHook | None = None,
 ) -> ClusterResult:
     """A run as the module doc says. ``schedule`` replaces the seed's; ``script`` (given
@@ -99,12 +95,12 @@ def run_cluster_chaos(
         return time.monotonic() - began
 
     if schedule is None:
-        schedule = make_cluster_schedule(
-            seed, config.duration, cluster.spec.size, config.kinds, cluster.spec.election_s,
-            config.gap, config.required,
+        schedule = make_schedule(
+            seed, config.duration, ClusterFaults(cluster.spec.election_s), config.kinds,
+            cluster.spec.size, config.gap, config.required,
         )
     workload = Workload(cluster.router(), config.workload, seed, clock).start()
-    nemesis = ClusterNemesis(schedule, cluster, clock)
+    nemesis = Nemesis(schedule, ClusterTarget(cluster), clock)
     try:
         _chaos_phase(cluster, nemesis, workload, config, clock, script)
         calm_began = clock()
@@ -154,8 +150,8 @@ def run_cluster_chaos(
 
 
 def _chaos_phase(
-    cluster: Cluster, nemesis: ClusterNemesis, workload: Workload, config: ClusterChaosConfig,
-    clock: Clock, script: PhaseHook | None,
+    cluster: Cluster, nemesis: Nemesis[ClusterFault], workload: Workload,
+    config: ClusterChaosConfig, clock: Clock, script: PhaseHook | None,
 ) -> None:
     """The schedule (or the script); whatever happens, every fault is undone after."""
     try:

@@ -1,4 +1,5 @@
-"""Fixtures for chaos tests: nodes behind fault proxies, a seed, a tiny echo server.
+"""Fixtures for chaos tests: nodes behind fault proxies, a seed, tiny echo servers and a
+peer mesh in front of three of them.
 
 Every server and proxy a test starts is stopped in the fixture's teardown, by pid, even
 when the test fails.
@@ -18,6 +19,7 @@ TESTS_DIR = str(Path(__file__).resolve().parents[1])
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
+from chaos.cluster import PeerMesh  # noqa: E402
 from chaos.echo import EchoServer  # noqa: E402
 from chaos.harness import SEED_ENV, chosen_seed  # noqa: E402
 from chaos.nodes import ChaosNode, NodeFactory  # noqa: E402
@@ -70,3 +72,23 @@ def echo_server() -> Iterator[EchoServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def echoes() -> Iterator[list[EchoServer]]:
+    servers = [EchoServer().start() for _ in range(3)]
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def mesh(echoes: list[EchoServer]) -> Iterator[PeerMesh]:
+    """One proxy per ordered pair of three nodes, each node an echo server."""
+    running = PeerMesh([echo.address for echo in echoes], seed=5).start()
+    try:
+        yield running
+    finally:
+        running.stop()

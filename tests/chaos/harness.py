@@ -18,11 +18,9 @@ import shlex
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 from chaos.checks import (
     MissingWrite,
@@ -31,8 +29,10 @@ from chaos.checks import (
     foreign_values,
     missing_writes,
 )
-from chaos.nemesis import ALL_KINDS, FaultKind, Nemesis, Schedule, make_schedule
+from chaos.nemesis import Nemesis
+from chaos.node_faults import ALL_KINDS, FaultKind, NodeFaults, NodeTarget
 from chaos.nodes import ChaosNode
+from chaos.schedule import Schedule, make_schedule
 from chaos.workload import Clock, Workload, WorkloadConfig
 from helpers.resp import ConnectionClosed
 from tandemkv.testing.history import History
@@ -40,24 +40,6 @@ from tandemkv.testing.linearizability import CheckResult, Verdict, check
 
 SEED_ENV = "TANDEMKV_CHAOS_SEED"
 FINAL_READ_ATTEMPTS = 20
-
-
-class PlannedStep(Protocol):
-    def describe(self) -> str: ...
-
-
-class FaultPlan(Protocol):
-    """What a result needs of a schedule: ``nemesis.Schedule``, or a cluster's."""
-
-    @property
-    def seed(self) -> int: ...
-
-    @property
-    def steps(self) -> Sequence[PlannedStep]: ...
-
-    def describe(self) -> str: ...
-
-    def kinds(self) -> AbstractSet[Enum]: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +56,7 @@ class ChaosConfig:
 @dataclass
 class ChaosResult:
     seed: int
-    schedule: FaultPlan
+    schedule: Schedule[Any]  # a single node's faults or a group's
     history: History
     final: dict[str, str | None]
     check: CheckResult
@@ -159,8 +141,8 @@ def run_chaos(
         return time.monotonic() - began
 
     schedule = make_schedule(
-        seed, config.duration, len(nodes), config.kinds, config.workload.op_timeout,
-        config.gap, config.required,
+        seed, config.duration, NodeFaults(config.workload.op_timeout), config.kinds,
+        len(nodes), config.gap, config.required,
     )
     workload = Workload(lambda: nodes[0].address, config.workload, seed, clock).start()
     try:
@@ -197,10 +179,11 @@ def run_chaos(
 
 
 def _chaos_phase(
-    schedule: Schedule, nodes: Sequence[ChaosNode], config: ChaosConfig, clock: Clock
-) -> Nemesis:
+    schedule: Schedule[FaultKind], nodes: Sequence[ChaosNode], config: ChaosConfig,
+    clock: Clock,
+) -> Nemesis[FaultKind]:
     """Carry out the schedule; whatever happens, every fault is undone afterwards."""
-    nemesis = Nemesis(schedule, nodes, clock).start()
+    nemesis = Nemesis(schedule, NodeTarget(nodes), clock).start()
     try:
         nemesis.wait(config.duration + 60)
     finally:
@@ -230,7 +213,7 @@ def read_final_values(node: ChaosNode, keys: list[str]) -> dict[str, str | None]
 
 
 def save_history(
-    path: Path, seed: int, schedule: FaultPlan, history: History, final: dict[str, str | None],
+    path: Path, seed: int, schedule: Schedule[Any], history: History, final: dict[str, str | None],
     extra: Mapping[str, object] | None = None,
 ) -> None:
     """The history as JSON for ``chaos.recheck``; ``extra`` adds fields (the cluster

@@ -1,138 +1,71 @@
-"""Seeded fault schedules and the thread that carries them out against nodes.
+"""The thread that carries out a fault schedule, against one node or a replication group.
 
-``make_schedule(seed, ...)`` is a pure function: the same seed gives the same steps
-(kind, start offset, duration, target node, delay parameters), whatever else happens in
-the run. The ``Nemesis`` thread then applies them in order against ``ChaosNode``s and
-undoes each one when its time is up (in a ``finally``, so a stopped run leaves no fault
-behind). Steps never overlap; the wall-clock timing of a real run still varies, so a
-replayed seed repeats the schedule, not the exact interleaving.
+``Nemesis`` holds what every run shares: it waits for each step's time, resolves a fault
+aimed at "the primary" when the step begins (the log names the node that was hit),
+starts the fault (over and over, for a step with a flap period) and undoes it in a
+``finally``, so a stopped run leaves no fault behind. What a kind of fault does, and to
+what, is a ``Target``'s business: ``node_faults.NodeTarget`` for ``ChaosNode``s behind
+their proxies, ``cluster_faults.ClusterTarget`` for a ``Cluster`` and its peer links.
+Steps never overlap; the wall-clock timing of a real run still varies, so a replayed
+seed repeats the schedule, not the exact interleaving.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from typing import Generic, Protocol
 
-from chaos.nodes import ChaosNode
-from chaos.proxy import Direction, FaultProxy
-
-
-class FaultKind(Enum):
-    KILL = "kill"  # SIGKILL, stay down, restart on the same data directory
-    PAUSE = "pause"  # SIGSTOP for longer than a client waits, then SIGCONT
-    PARTITION = "partition"  # the proxy blackholes every connection, old and new
-    FLAP = "flap"  # partition and heal, over and over
-    DELAY = "delay"  # both directions delayed, with jitter
-    DROP_REQUESTS = "drop-requests"  # client-to-server bytes vanish
-    DROP_REPLIES = "drop-replies"  # server-to-client bytes vanish: writes land unseen
-    RESET = "reset"  # every open connection is reset at once
-    RESET_REPLIES = "reset-replies"  # a reply resets its connection instead of arriving
-
-
-ALL_KINDS = tuple(FaultKind)
-PROCESS_KINDS = (FaultKind.KILL, FaultKind.PAUSE)
+from chaos.schedule import Aim, K, Schedule, Step
 
 
 @dataclass(frozen=True)
-class Step:
-    at: float  # seconds after the chaos phase began
-    kind: FaultKind
-    duration: float
-    node: int
-    delay_ms: float = 0.0
-    jitter_ms: float = 0.0
-    period: float = 0.0  # flap: seconds cut, then seconds healed
+class Action:
+    """One step made concrete: how its fault starts (a flap: how it cuts) and how it is
+    lifted. ``begin`` may return a line worth logging."""
 
-    def describe(self) -> str:
-        extra = ""
-        if self.kind is FaultKind.DELAY:
-            extra = f" {self.delay_ms:.0f}ms+-{self.jitter_ms:.0f}ms"
-        elif self.kind is FaultKind.FLAP:
-            extra = f" every {self.period:.2f}s"
-        return f"@{self.at:6.2f}s {self.kind.value} node{self.node} for {self.duration:.2f}s{extra}"
+    begin: Callable[[], str | None]
+    undo: Callable[[], None]
 
 
-@dataclass(frozen=True)
-class Schedule:
-    seed: int
-    steps: tuple[Step, ...]
+class Target(Protocol[K]):
+    def primary(self) -> int | None:
+        """The node acting as primary now, if any: where a fault aimed at it lands."""
+        ...
 
-    def describe(self) -> str:
-        return "\n".join(step.describe() for step in self.steps) or "(no faults)"
+    def act(self, step: Step[K], node: int) -> Action:
+        """What carrying out ``step`` against ``node`` does, and how it is undone."""
+        ...
 
-    def kinds(self) -> set[FaultKind]:
-        return {step.kind for step in self.steps}
-
-
-def make_schedule(
-    seed: int,
-    duration: float,
-    nodes: int = 1,
-    kinds: Sequence[FaultKind] = ALL_KINDS,
-    op_timeout: float = 1.0,
-    gap: tuple[float, float] = (0.3, 1.5),
-    required: Sequence[FaultKind] = (),
-) -> Schedule:
-    """Faults one after another, separated by quiet gaps, starting before ``duration``.
-
-    The first steps are the ``required`` kinds (in an order the seed picks), so that a
-    short run is sure to include them; the rest are drawn from ``kinds``."""
-    rng = random.Random(seed)
-    upfront = list(required)
-    rng.shuffle(upfront)
-    steps: list[Step] = []
-    at = rng.uniform(*gap)
-    while at < duration and (kinds or upfront):
-        kind = upfront.pop(0) if upfront else rng.choice(list(kinds))
-        step = _make_step(rng, kind, at, rng.randrange(nodes), op_timeout)
-        steps.append(step)
-        at += step.duration + rng.uniform(*gap)
-    return Schedule(seed, tuple(steps))
+    def heal(self) -> None:
+        """Undo every fault there is, whatever the schedule did or failed to do."""
+        ...
 
 
-def _make_step(
-    rng: random.Random, kind: FaultKind, at: float, node: int, op_timeout: float
-) -> Step:
-    if kind is FaultKind.KILL:
-        return Step(at, kind, rng.uniform(0.0, 1.5), node)
-    if kind is FaultKind.PAUSE:
-        return Step(at, kind, op_timeout * rng.uniform(1.3, 2.5), node)
-    if kind is FaultKind.DELAY:
-        delay = rng.choice((5.0, 20.0, 80.0, 250.0))
-        return Step(at, kind, rng.uniform(1.0, 3.0), node, delay, delay * rng.uniform(0, 1))
-    if kind is FaultKind.FLAP:
-        return Step(at, kind, rng.uniform(1.0, 3.0), node, period=rng.uniform(0.05, 0.4))
-    if kind is FaultKind.RESET:
-        return Step(at, kind, 0.0, node)
-    if kind is FaultKind.RESET_REPLIES:
-        return Step(at, kind, rng.uniform(0.1, 0.6), node)
-    return Step(at, kind, rng.uniform(0.5, 2.5), node)  # partition, drops
-
-
-class Nemesis:
-    """Runs a schedule in a thread; ``log`` records what was done, and when."""
+class Nemesis(Generic[K]):
+    """Runs a schedule in a thread; ``log`` records what was done, and when, and ``hit``
+    the node each step was aimed at once resolved."""
 
     def __init__(
         self,
-        schedule: Schedule,
-        nodes: Sequence[ChaosNode],
+        schedule: Schedule[K],
+        target: Target[K],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.schedule = schedule
-        self.nodes = list(nodes)
+        self.target = target
         self.clock = clock
         self.log: list[str] = []
         self.errors: list[str] = []
+        self.hit: list[int] = []
         self.finished_at: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="nemesis", daemon=True)
         self._start = 0.0
 
-    def start(self) -> Nemesis:
+    def start(self) -> Nemesis[K]:
         self._start = self.clock()
         self._thread.start()
         return self
@@ -144,14 +77,15 @@ class Nemesis:
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        if self._thread.ident is None:
+            return  # never started (a scripted run)
         self._thread.join(timeout)
         if self._thread.is_alive():
             self.errors.append("the nemesis did not stop")
 
     def heal_all(self) -> None:
-        for node in self.nodes:
-            node.heal()
-        self._note("healed every node")
+        self.target.heal()
+        self._note("healed every fault")
 
     def _run(self) -> None:
         try:
@@ -164,64 +98,43 @@ class Nemesis:
         finally:
             self.finished_at = self.clock()
 
+    def _apply(self, step: Step[K]) -> None:
+        node = self._aim(step)
+        self.hit.append(node)
+        resolved = f" (node{node})" if step.kind.aim is Aim.PRIMARY else ""
+        self._note(f"begin {step.describe()}{resolved}")
+        action = self.target.act(step, node)
+        try:
+            if step.period:
+                self._flap(action, step)
+            else:
+                said = action.begin()
+                if said:
+                    self._note(said)
+                self._sleep(step.duration)
+        finally:
+            action.undo()
+            self._note(f"end {step.kind.value} node{node}")
+
+    def _aim(self, step: Step[K]) -> int:
+        if step.kind.aim is not Aim.PRIMARY:
+            return step.node
+        primary = self.target.primary()
+        if primary is None:
+            self._note(f"no primary found; falling back to node{step.node}")
+            return step.node
+        return primary
+
+    def _flap(self, action: Action, step: Step[K]) -> None:
+        until = self.clock() + step.duration
+        while self.clock() < until and not self._stop.is_set():
+            action.begin()
+            self._sleep(step.period)
+            action.undo()
+            self._sleep(step.period)
+
     def _note(self, text: str) -> None:
         self.log.append(f"t={self.clock():8.3f} {text}")
 
     def _sleep(self, seconds: float) -> None:
         self._stop.wait(seconds)
-
-    def _apply(self, step: Step) -> None:
-        node = self.nodes[step.node]
-        self._note(f"begin {step.describe()}")
-        try:
-            if step.kind is FaultKind.KILL:
-                node.kill()
-                self._sleep(step.duration)
-            elif step.kind is FaultKind.PAUSE:
-                node.pause()
-                self._sleep(step.duration)
-            elif step.kind is FaultKind.FLAP:
-                self._flap(node.proxy, step)
-            else:
-                assert node.proxy is not None
-                _start_link_fault(node.proxy, step)
-                self._sleep(step.duration)
-        finally:
-            self._undo(node, step)
-            self._note(f"end {step.kind.value} node{step.node}")
-
-    def _flap(self, proxy: FaultProxy | None, step: Step) -> None:
-        assert proxy is not None
-        until = self.clock() + step.duration
-        while self.clock() < until and not self._stop.is_set():
-            proxy.partition()
-            self._sleep(step.period)
-            proxy.heal()
-            self._sleep(step.period)
-
-    @staticmethod
-    def _undo(node: ChaosNode, step: Step) -> None:
-        if step.kind is FaultKind.KILL:
-            node.restart()
-        elif step.kind is FaultKind.PAUSE:
-            node.resume()
-        elif node.proxy is not None:
-            node.proxy.heal()
-
-
-def _start_link_fault(proxy: FaultProxy, step: Step) -> None:
-    kind = step.kind
-    if kind is FaultKind.PARTITION:
-        proxy.partition()
-    elif kind is FaultKind.DELAY:
-        proxy.delay(step.delay_ms, step.jitter_ms)
-    elif kind is FaultKind.DROP_REQUESTS:
-        proxy.drop(Direction.UP)
-    elif kind is FaultKind.DROP_REPLIES:
-        proxy.drop(Direction.DOWN)
-    elif kind is FaultKind.RESET:
-        proxy.reset_all()
-    elif kind is FaultKind.RESET_REPLIES:
-        proxy.reset_on_traffic(Direction.DOWN)
-    else:
-        raise ValueError(f"not a link fault: {kind}")

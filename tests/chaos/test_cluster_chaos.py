@@ -27,15 +27,16 @@ import pytest
 
 from chaos.checks import is_acknowledged_write
 from chaos.cluster import Cluster, ClusterSpec, GroupRouter, parse_role
+from chaos.cluster_faults import FAILOVER_KINDS
 from chaos.cluster_harness import (
     ClusterChaosConfig,
     ClusterResult,
     Observer,
     run_cluster_chaos,
 )
-from chaos.cluster_nemesis import FAILOVER_KINDS, ClusterSchedule
 from chaos.harness import SEED_ENV, replay_command
 from chaos.proxy import Address
+from chaos.schedule import Schedule
 from chaos.workload import Clock, Workload, WorkloadConfig
 from helpers.resp import ConnectionClosed, RawClient, RespError, encode_command
 from tandemkv.testing.history import Operation
@@ -273,7 +274,7 @@ def test_the_checks_catch_acknowledged_writes_lost_with_ack_leader(
     cluster = make_cluster(UNSAFE)
     script = IsolateThePrimary()
     result = run_cluster_chaos(
-        cluster, chaos_seed, BROKEN, tmp_path, schedule=ClusterSchedule(chaos_seed, ()),
+        cluster, chaos_seed, BROKEN, tmp_path, schedule=Schedule(chaos_seed, ()),
         script=script,
     )
     report_run(result)
@@ -300,7 +301,7 @@ def test_the_same_partition_loses_nothing_with_ack_majority(
     cluster = make_cluster(SAFE)
     script = IsolateThePrimary()
     result = run_cluster_chaos(
-        cluster, chaos_seed, BROKEN, tmp_path, schedule=ClusterSchedule(chaos_seed, ()),
+        cluster, chaos_seed, BROKEN, tmp_path, schedule=Schedule(chaos_seed, ()),
         script=script,
     )
     report_run(result)

@@ -1,15 +1,13 @@
 """The cluster harness's parts, without a real group: the peer mesh in front of echo
-servers, STATUS / ROLE parsing, primary choice, the settle and divergence verdicts, the
-workload following a moving primary in a fake group, and the seeded fault schedules."""
+servers, STATUS / ROLE parsing, primary choice, the settle and divergence verdicts, and
+the workload following a moving primary in a fake group. (The group's fault schedules
+and nemesis are tested with a single node's: ``test_schedule.py``, ``test_nemesis.py``.)"""
 
 from __future__ import annotations
 
 import itertools
 import socket
 import time
-from collections.abc import Iterator
-from dataclasses import replace
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,17 +24,8 @@ from chaos.cluster import (
     parse_role,
     parse_status,
 )
-from chaos.cluster_nemesis import (
-    ALL_CLUSTER_KINDS,
-    FAILOVER_KINDS,
-    ClusterFault,
-    ClusterNemesis,
-    ClusterSchedule,
-    make_cluster_schedule,
-)
 from chaos.echo import EchoServer
 from chaos.fakegroup import FakeGroup, fake_group
-from chaos.proxy import BOTH, FaultProxy, Mode
 from chaos.workload import Workload, WorkloadConfig, redirect_hint
 from helpers.resp import RespError
 from tandemkv.testing.history import Status
@@ -47,25 +36,6 @@ FAST = WorkloadConfig(clients=3, keys=2, op_timeout=0.5, think_ms=(1, 5), backof
 
 
 # ---------------------------------------------------------------------- the peer mesh
-
-
-@pytest.fixture
-def echoes() -> Iterator[list[EchoServer]]:
-    servers = [EchoServer().start() for _ in range(3)]
-    try:
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
-
-
-@pytest.fixture
-def mesh(echoes: list[EchoServer]) -> Iterator[PeerMesh]:
-    running = PeerMesh([echo.address for echo in echoes], seed=5).start()
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def talk(mesh: PeerMesh, sender: int, receiver: int, payload: bytes = b"hi") -> socket.socket:
@@ -275,92 +245,3 @@ def test_the_workload_follows_failovers_refused_writes_fail_and_all_checks_out()
     assert all(workload.placement[op.id] in group.addresses for op in ops)
     assert len([op for op in ops if op.status is Status.INFO]) == 0, "nothing was lost"
     assert check(ops).ok
-
-
-# ---------------------------------------------------------------------- schedules
-
-
-@pytest.mark.parametrize("seed", [0, 7, 2**31 - 1])
-def test_one_seed_one_schedule(seed: int) -> None:
-    first = make_cluster_schedule(seed, 30.0, required=FAILOVER_KINDS)
-    assert first == make_cluster_schedule(seed, 30.0, required=FAILOVER_KINDS)
-    assert first.describe() == make_cluster_schedule(seed, 30.0, required=FAILOVER_KINDS).describe()
-    assert first != make_cluster_schedule(seed + 1, 30.0, required=FAILOVER_KINDS)
-
-
-def test_schedules_start_with_the_required_failovers_never_overlap_and_reach_everything() -> None:
-    kinds: set[ClusterFault] = set()
-    for seed in range(60):
-        schedule = make_cluster_schedule(seed, 30.0, nodes=3, required=FAILOVER_KINDS)
-        assert {step.kind for step in schedule.steps[:4]} == set(FAILOVER_KINDS)
-        for before, after in itertools.pairwise(schedule.steps):
-            assert after.at > before.at + before.duration
-        for step in schedule.steps:
-            kinds.add(step.kind)
-            assert 0 <= step.node < 3
-            if step.kind is ClusterFault.SPLIT:
-                assert len(step.minority) == 1
-            if step.kind is ClusterFault.CUT_LINK:
-                assert step.link[0] != step.link[1]
-            if step.kind in (ClusterFault.PAUSE_PRIMARY, ClusterFault.PAUSE_NODE):
-                assert step.duration > 2 * 0.3, "a pause outlasts the election timeout"
-    assert kinds == set(ALL_CLUSTER_KINDS)
-    five = make_cluster_schedule(3, 60.0, nodes=5, kinds=(ClusterFault.SPLIT,))
-    assert {len(step.minority) for step in five.steps} == {2}
-
-
-class _RecordingCluster:
-    """What the nemesis asks of a cluster, with a real mesh and recorded process faults."""
-
-    def __init__(self, mesh: PeerMesh, client_proxies: list[Any]) -> None:
-        self.peers = mesh
-        self.calls: list[tuple[str, int]] = []
-        self.nodes = [SimpleNamespace(proxy=proxy) for proxy in client_proxies]
-
-    def primary(self, wait: float = 0.0) -> int:
-        return 1
-
-    def kill(self, n: int) -> None:
-        self.calls.append(("kill", n))
-
-    def restart(self, n: int) -> None:
-        self.calls.append(("restart", n))
-
-    def pause(self, n: int) -> None:
-        self.calls.append(("pause", n))
-
-    def resume(self, n: int) -> None:
-        self.calls.append(("resume", n))
-
-    def heal(self) -> None:
-        self.peers.heal_all()
-
-
-def test_the_nemesis_undoes_every_fault_and_aims_primary_faults_at_the_primary(
-    mesh: PeerMesh,
-) -> None:
-    clients = [FaultProxy(("127.0.0.1", 1), name=f"c{n}").start() for n in range(3)]
-    try:
-        schedule = make_cluster_schedule(
-            11, 3.0, kinds=ALL_CLUSTER_KINDS, required=ALL_CLUSTER_KINDS, gap=(0.01, 0.02),
-        )
-        fast = ClusterSchedule(schedule.seed, tuple(
-            replace(step, at=0.01 * n, duration=0.02) for n, step in enumerate(schedule.steps)
-        ))
-        cluster = _RecordingCluster(mesh, clients)
-        nemesis = ClusterNemesis(fast, cluster)  # type: ignore[arg-type]
-        nemesis.start()
-        assert nemesis.wait(30)
-        assert nemesis.errors == []
-        assert mesh.faulty() == [] and all(not c.partitioned for c in clients)
-        assert all(c.fault(d).mode is Mode.PASS for c in clients for d in BOTH)
-        kills = [n for call, n in cluster.calls if call == "kill"]
-        assert sorted(kills) == sorted(n for call, n in cluster.calls if call == "restart")
-        pauses = [n for call, n in cluster.calls if call == "pause"]
-        assert sorted(pauses) == sorted(n for call, n in cluster.calls if call == "resume")
-        aimed = [hit for step, hit in zip(fast.steps, nemesis.hit, strict=True)
-                 if step.kind.value.endswith("primary")]
-        assert aimed and set(aimed) == {1}
-    finally:
-        for proxy in clients:
-            proxy.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chaos.harness import ChaosConfig, ChaosResult, replay_command, run_chaos
-from chaos.nemesis import PROCESS_KINDS, FaultKind
+from chaos.node_faults import PROCESS_KINDS, FaultKind
 from chaos.nodes import NodeFactory
 from chaos.workload import WorkloadConfig
 from tandemkv.testing.linearizability import Verdict
