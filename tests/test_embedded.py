@@ -332,13 +332,25 @@ def test_cli_local_mode_writes_the_directory(tmp_path: Path) -> None:
         assert db.get("k") == b"v"
 
 
-def test_a_cluster_members_data_directory_is_refused(tmp_path: Path) -> None:
+def test_a_data_directory_of_a_larger_group_is_refused(tmp_path: Path) -> None:
     """Its log is a replication log: opening it here could replay uncommitted entries
-    and write where the group would never see it."""
+    and write where the group would never see it. (A group of one opens: see
+    test_a_directory_written_by_a_server_opens_embedded.)"""
     from tandemkv.embedded import ClusterDataDirError
     from tandemkv.node.identity import NodeIdentity, save_identity
+    from tandemkv.replication import ConfState, Entry, EntryKind
+    from tandemkv.replication.conf import encode_conf
+    from tandemkv.storage.record import encode_record_fields
 
     tmp_path.mkdir(exist_ok=True)
     save_identity(str(tmp_path), NodeIdentity(7, "g", "s"))
-    with pytest.raises(ClusterDataDirError, match="belongs to a cluster group"):
+    with pytest.raises(ClusterDataDirError, match="has not joined a group yet"):
+        tandemkv.open(str(tmp_path))
+    three = Entry(1, 1, encode_conf(ConfState((7, 8, 9), (), (), ())), EntryKind.CONFIG)
+    with tandemkv.open(str(tmp_path / "scratch")):
+        pass  # makes an empty log to copy the layout from
+    segment = next((tmp_path / "scratch").glob("*.log"))
+    record = encode_record_fields(three.term, three.index, three.kind, three.data)
+    (tmp_path / segment.name).write_bytes(segment.read_bytes() + record)
+    with pytest.raises(ClusterDataDirError, match="belongs to a group of 3 nodes"):
         tandemkv.open(str(tmp_path))

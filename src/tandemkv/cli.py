@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from tandemkv import __version__
 from tandemkv.config import DEFAULT_ADDRESS, DEFAULT_DB_PATH, ConfigError, load_config
+from tandemkv.storage.syncer import FsyncPolicy
 
 # Exit codes a script can rely on.
 EXIT_OK = 0
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="most client connections at once (default 10000)")
     server.add_argument("--timeout", type=int, metavar="SECONDS",
                         help="close clients idle this long (default 0: never)")
-    server.add_argument("--fsync", choices=("always", "everysec", "no"),
+    server.add_argument("--fsync", choices=tuple(FsyncPolicy),
                         help="when the log is fsynced: before each reply (always), about once "
                         "a second (everysec, the default), or when the OS likes (no)")
     server.add_argument("--appendonly", choices=("yes", "no"),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from tandemkv.commands.settings import Settings
+from tandemkv.storage.syncer import FsyncPolicy
 
 DEFAULT_ADDRESS = "127.0.0.1:7000"
 DEFAULT_DB_PATH = "./tandemkv-data"
@@ -72,8 +73,8 @@ class Config:
     snapshot_log_bytes: int = 64 * 1024 * 1024
     truncate_corrupt_log: bool = False
     config_file: str = ""
-    # Cluster mode (docs/operations.md). An empty role on a data directory that never
-    # joined a group runs a standalone server.
+    # Groups (docs/operations.md). No role: a group of one, or whatever group the data
+    # directory already belongs to.
     role: str = ""
     primary: str = ""  # the node a new backup or witness asks to join
     learner: bool = False  # stay a non-voting backup
@@ -111,7 +112,7 @@ class Config:
 _CHOICES = {
     "parser": ("auto", "python", "hiredis"),
     "event_loop": ("auto", "asyncio", "uvloop"),
-    "fsync": ("always", "everysec", "no"),
+    "fsync": tuple(FsyncPolicy),
     "role": ("", "primary", "backup", "witness"),
     "ack": ("majority", "leader"),
     "read_mode": ("index", "lease"),

@@ -10,7 +10,6 @@ log and snapshot files as the server, so a directory written here can later be s
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -19,14 +18,16 @@ from types import TracebackType
 
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.session import DetachedHost, Session
-from tandemkv.node.identity import IDENTITY_FILE
+from tandemkv.node.disk_storage import DiskStorage
+from tandemkv.node.identity import load_identity
 from tandemkv.protocol.types import OK, ErrorReply
+from tandemkv.replication.conf import members
+from tandemkv.replication.log import RaftLog
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.store import Store
-from tandemkv.storage.syncer import Syncer
+from tandemkv.storage.syncer import FsyncPolicy, Syncer
 
-FSYNC_POLICIES = ("always", "everysec", "no")
 EXPIRE_EVERY_WRITES = 100
 EXPIRE_BUDGET = 20
 
@@ -53,7 +54,7 @@ class EmbeddedHost(DetachedHost):
 
 
 class EmbeddedStore:
-    def __init__(self, store: Store, fsync: str) -> None:
+    def __init__(self, store: Store, fsync: FsyncPolicy) -> None:
         self._store = store
         self._fsync = fsync
         self._lock = threading.RLock()
@@ -65,7 +66,7 @@ class EmbeddedStore:
         self._closed = False
         self._failure: str | None = None
         self._syncer: Syncer | None = None
-        if fsync == "everysec":
+        if fsync is FsyncPolicy.EVERYSEC:
             self._syncer = Syncer(store, 1.0, lambda index: None, self._fail, _call_now)
             self._syncer.start()
 
@@ -161,7 +162,7 @@ class EmbeddedStore:
     def _log(self, mutations: list[Mutation]) -> None:
         store = self._store
         store.append(mutations)
-        if self._fsync == "always":
+        if self._fsync is FsyncPolicy.ALWAYS:
             store.sync()
         self._writes += 1
         if self._writes % EXPIRE_EVERY_WRITES == 0:
@@ -196,17 +197,43 @@ def _call_now(callback: object, *args: object) -> None:
 
 def open(path: str, *, fsync: str = "everysec") -> EmbeddedStore:
     """Open (creating if needed) the data directory at `path` for use in this process."""
-    if fsync not in FSYNC_POLICIES:
-        raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, not {fsync!r}")
-    if os.path.exists(os.path.join(path, IDENTITY_FILE)):
-        # Its log is a replication log: entries past the commit index may yet be replaced,
-        # and a write made here would never reach the group.
-        raise ClusterDataDirError(
-            f"{path} belongs to a cluster group; talk to its nodes over the network "
-            "(tandemkv --server HOST:PORT ...) instead of opening it in-process"
-        )
-    return EmbeddedStore(Store.open(path), fsync)
+    try:
+        policy = FsyncPolicy(fsync)
+    except ValueError:
+        choices = ", ".join(FsyncPolicy)
+        raise ValueError(f"fsync must be one of {choices}, not {fsync!r}") from None
+    store = Store.open(path, replay=False)
+    try:
+        _check_alone(store)
+        store.replay_log()
+    except BaseException:
+        store.close()
+        raise
+    return EmbeddedStore(store, policy)
+
+
+def _check_alone(store: Store) -> None:
+    """A server's directory is a group's; it may be opened here only if that group is this
+    node alone (what `tandemkv server` makes). A member of a larger group holds a log whose
+    uncommitted end may yet be replaced, and a write made here would reach no other node.
+    """
+    identity = load_identity(store.path)
+    if identity is None:
+        return  # written here, or by a release before groups of one
+    conf = RaftLog(DiskStorage(store)).conf_state()
+    if identity.removed:
+        reason = "was removed from its group"
+    elif not conf.voters:
+        reason = "belongs to a node that has not joined a group yet"
+    elif members(conf) != (identity.node_id,):
+        reason = f"belongs to a group of {len(members(conf))} nodes"
+    else:
+        return
+    raise ClusterDataDirError(
+        f"{store.path} {reason}; talk to its nodes over the network "
+        "(tandemkv --server HOST:PORT ...) instead of opening it in-process"
+    )
 
 
 class ClusterDataDirError(StorageError):
-    """tandemkv.open() was given a cluster member's data directory."""
+    """tandemkv.open() was given the data directory of a member of a larger group."""

@@ -246,23 +246,28 @@ def test_a_tail_repair_is_reported_once(servers: ServerGroup, data_dir: Path) ->
     assert again.stderr_text().count(damaged.name) == 1, again.stderr_text()
 
 
-def flip_byte_in_second_record(data_dir: Path) -> tuple[Path, int, bytes]:
+def flip_byte_in_record_holding(data_dir: Path, value: bytes) -> tuple[Path, int, bytes]:
+    """Damage the payload of the record that logged `value`; (segment, record offset,
+    the damaged bytes)."""
     [segment] = segments(data_dir)
     original = segment.read_bytes()
     offsets = record_offsets(segment)
     assert len(offsets) > 10
+    found = original.index(value)
+    record = max(o for o in offsets if o < found)
     damaged = bytearray(original)
-    damaged[offsets[1] + RECORD_PREFIX + 17 + 2] ^= 0x40  # inside the entry's payload
+    damaged[found] ^= 0x40
     segment.write_bytes(bytes(damaged))
-    return segment, offsets[1], bytes(damaged)
+    return segment, record, bytes(damaged)
 
 
 def test_corruption_in_the_middle_refuses_to_start(servers: ServerGroup, data_dir: Path) -> None:
     server = servers.start(data_dir, "--fsync", "always")
     with server.raw() as conn:
-        write_keys(conn, 30)
+        for i in range(30):  # one at a time: a record each
+            assert conn.call("SET", f"k{i}", f"{i}:".ljust(10, "v")) == "OK"
     assert server.stop() == 0
-    segment, offset, damaged = flip_byte_in_second_record(data_dir)
+    segment, offset, damaged = flip_byte_in_record_holding(data_dir, b"1:vvvvvvvv")
 
     result = start_expecting_failure(data_dir)
     assert result.returncode == 1
@@ -297,14 +302,15 @@ def test_bgsave_then_restart(servers: ServerGroup, data_dir: Path) -> None:
         assert conn.call("BGSAVE") == "Background saving started"
         fields = wait_for(conn, "the background save", bgsave_done)
         assert fields["rdb_last_bgsave_status"] == "ok"
-        assert int(fields["snapshot_index"]) == 1000
+        snapshot_index = fields["snapshot_index"]
+        assert snapshot_index == fields["log_last_index"], "it covers every write before it"
         write_keys(conn, 100, prefix="after", size=50)
     assert (data_dir / "snapshot").exists()
     server.stop(signal.SIGKILL)
 
     again = servers.start(data_dir, "--fsync", "always")
     with again.raw() as conn:
-        assert persistence(conn)["snapshot_index"] == "1000"
+        assert persistence(conn)["snapshot_index"] == snapshot_index
         assert conn.call("DBSIZE") == 1100
         check_keys(conn, 1000, size=50)
         check_keys(conn, 100, prefix="after", size=50)
@@ -340,7 +346,8 @@ def test_save_and_lastsave(servers: ServerGroup, data_dir: Path) -> None:
         assert conn.call("SAVE") == "OK"
         saved = conn.call("LASTSAVE")
         assert before - 1 <= saved <= int(time.time()) + 1
-        assert persistence(conn)["snapshot_index"] == "1"
+        fields = persistence(conn)
+        assert fields["snapshot_index"] == fields["log_last_index"], "it covers the SET"
         assert conn.call("BGSAVE", "SCHEDULE") == "Background saving started"
         wait_for(conn, "the background save", lambda f: f["rdb_bgsave_in_progress"] == "0")
         assert isinstance(conn.call("BGSAVE", "NOW"), RespError)

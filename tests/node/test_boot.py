@@ -1,4 +1,5 @@
-"""Starting a cluster node: identity, the cluster secret rules, the first membership."""
+"""Starting a node: identity, the cluster secret rules, the first membership, and a sole
+voter's log loaded before it serves."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ from pathlib import Path
 import pytest
 
 from tandemkv.config import Config, load_config
-from tandemkv.node.boot import BootError, bootstrap_group, is_cluster_node, prepare_identity
+from tandemkv.node.boot import (
+    BootError,
+    bootstrap_group,
+    catch_up_alone,
+    prepare_identity,
+    starts_group,
+)
 from tandemkv.node.disk_storage import DiskStorage
 from tandemkv.node.identity import IDENTITY_FILE, NodeIdentity, load_identity, save_identity
-from tandemkv.replication import ConfState
+from tandemkv.replication import ConfState, Entry, EntryKind
+from tandemkv.replication.conf import encode_conf
 from tandemkv.replication.log import RaftLog
+from tandemkv.storage.codec import encode_mutation
+from tandemkv.storage.mutation import SetValue
 from tandemkv.storage.store import Store
 
 
@@ -21,15 +31,25 @@ def config(tmp_path: Path, **flags: object) -> Config:
     return load_config({"db_path": str(tmp_path), **flags}, env={})
 
 
-def test_a_data_directory_is_a_cluster_node_once_it_has_an_identity(tmp_path: Path) -> None:
-    assert not is_cluster_node(config(tmp_path))
-    assert is_cluster_node(config(tmp_path, role="backup"))
+def test_a_start_writes_a_new_membership_only_for_a_node_of_no_group(tmp_path: Path) -> None:
+    assert starts_group(config(tmp_path), new_identity=True)  # plain `tandemkv server`
+    assert not starts_group(config(tmp_path), new_identity=False)  # a member restarting
+    assert starts_group(config(tmp_path, role="primary"), new_identity=False)
+    assert not starts_group(config(tmp_path, role="backup"), new_identity=True)
+    assert not starts_group(config(tmp_path, role="witness"), new_identity=True)
+    # Without a log on disk the membership lives only in snapshots: maybe needed again.
+    assert starts_group(config(tmp_path, appendonly="no"), new_identity=False)
+
+
+def test_a_single_server_on_a_public_address_needs_no_cluster_settings(tmp_path: Path) -> None:
+    """A group of one talks to no peer: only adding backups needs --cluster-secret and
+    --advertise (checked then)."""
     store = Store.open(str(tmp_path))
     try:
-        prepare_identity(config(tmp_path, role="primary"), store)
+        identity = prepare_identity(config(tmp_path, address="0.0.0.0:7001"), store)
     finally:
         store.close()
-    assert is_cluster_node(config(tmp_path))
+    assert len(identity.secret) == 64
 
 
 def test_a_loopback_primary_generates_a_private_secret_and_keeps_it(tmp_path: Path) -> None:
@@ -95,11 +115,54 @@ def test_bootstrap_writes_the_first_membership_once(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_group_member_needs_its_log(tmp_path: Path) -> None:
-    store = Store.open(str(tmp_path))
+def test_a_backup_needs_its_log_and_so_does_any_member_of_a_larger_group(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(str(tmp_path), replay=False)
     try:
         with pytest.raises(BootError, match="appendonly"):
-            prepare_identity(config(tmp_path, role="primary", appendonly="no"), store)
+            prepare_identity(config(tmp_path, role="backup", appendonly="no"), store)
+        identity = prepare_identity(config(tmp_path, appendonly="no"), store)
+        three = ConfState((identity.node_id, 2, 3), (), (), ())
+        DiskStorage(store).append([Entry(1, 1, encode_conf(three), EntryKind.CONFIG)])
+        with pytest.raises(BootError, match="appendonly no is only for a server on its own"):
+            catch_up_alone(config(tmp_path, appendonly="no"), store, identity, False)
+    finally:
+        store.close()
+
+
+def test_a_sole_voter_replays_its_whole_log_before_it_serves(tmp_path: Path) -> None:
+    """All of a sole voter's log is committed once it elects itself, even entries past the
+    commit index it saved (saved lazily): they are loaded before the server listens."""
+    store = Store.open(str(tmp_path), replay=False)
+    try:
+        identity = prepare_identity(config(tmp_path), store)
+        bootstrap_group(store, identity.node_id, "127.0.0.1:7001")
+        DiskStorage(store).append([
+            Entry(1, 2, encode_mutation(SetValue(b"a", b"1")), EntryKind.NORMAL),
+            Entry(1, 3, encode_mutation(SetValue(b"b", b"2")), EntryKind.NORMAL),
+        ])
+        assert DiskStorage(store).hard_state().commit == 1
+        applied = catch_up_alone(config(tmp_path), store, identity, new_identity=False)
+        assert applied == 3
+        assert store.keyspace.get(b"a", 0) == b"1" and store.keyspace.get(b"b", 0) == b"2"
+    finally:
+        store.close()
+
+
+def test_a_member_of_a_larger_group_applies_only_what_the_group_commits(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(str(tmp_path), replay=False)
+    try:
+        identity = prepare_identity(config(tmp_path, role="backup"), store)
+        three = ConfState((identity.node_id, 2, 3), (), (), ())
+        DiskStorage(store).append([
+            Entry(1, 1, encode_conf(three), EntryKind.CONFIG),
+            Entry(1, 2, encode_mutation(SetValue(b"a", b"1")), EntryKind.NORMAL),
+        ])
+        assert catch_up_alone(config(tmp_path), store, identity, new_identity=False) == 0
+        assert len(store.keyspace) == 0
     finally:
         store.close()
 

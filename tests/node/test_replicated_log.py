@@ -16,6 +16,7 @@ class FakeNode:
     def __init__(self) -> None:
         self.is_leader = True
         self.sole_voter = False
+        self.volatile = False
         self.keyspace_index = 0
         self.synced_index = 0
         self.proposed: list[Mutation] = []

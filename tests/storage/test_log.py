@@ -11,7 +11,7 @@ from storage_helpers import DATA, SEGMENT, entries, entry
 from tandemkv.storage.errors import LogCompactedError, LogFailedError, LogIndexError
 from tandemkv.storage.fs import FileSystem, OsFileSystem
 from tandemkv.storage.log import SegmentedLog
-from tandemkv.storage.record import LogEntry
+from tandemkv.storage.record import EntryKind, LogEntry
 from tandemkv.storage.recovery import open_log
 from tandemkv.storage.segment import parse_segment_name
 from tandemkv.storage.simfs import CrashMode, SimFileSystem
@@ -243,3 +243,26 @@ def test_an_io_error_fails_the_log_for_good() -> None:
     with pytest.raises(LogFailedError):
         wal.append(entries(3, 4))
     assert wal.entries(1, 3) == entries(1, 3)  # reads still work
+
+
+def _config(index: int, term: int = 1) -> LogEntry:
+    return LogEntry(term, index, EntryKind.CONFIG, b"conf%d" % index)
+
+
+def test_config_entries_are_indexed_through_appends_cuts_compaction_and_reopen() -> None:
+    """Membership is found from the in-memory index, never by reading the whole log."""
+    fs = sim()
+    wal = opened(fs)
+    batch = [entry(1), _config(2), *entries(3, 40), _config(40), *entries(41, 60)]
+    wal.append(batch)
+    wal.append([_config(60, 2), entry(61, 2)])
+    assert wal.config_indexes(1, 62) == [2, 40, 60]
+    assert wal.config_indexes(3, 60) == [40]
+    wal.append([entry(60, 3)])  # a new leader's entry replaces 60 and 61
+    assert wal.config_indexes(1, 62) == [2, 40]
+    wal.sync()
+    reopened = opened(fs)
+    assert reopened.config_indexes(1, 100) == [2, 40]
+    reopened.compact_through(30, 1)
+    assert reopened.config_indexes(1, 100) == [40]  # whole segments before 30 are gone
+    assert [e.index for e in reopened.entries(40, 41)] == [40]

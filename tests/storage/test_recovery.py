@@ -11,7 +11,7 @@ from storage_helpers import SEGMENT, entries, entry
 from tandemkv.storage.datadir import DataDir
 from tandemkv.storage.errors import CorruptLogError, CorruptSnapshotError
 from tandemkv.storage.fs import FileSystem
-from tandemkv.storage.hardstate import HardState, save_hard_state
+from tandemkv.storage.hardstate import HardState, load_hard_state, save_hard_state
 from tandemkv.storage.record import LogEntry, encode_record
 from tandemkv.storage.recovery import recover
 from tandemkv.storage.segment import SEGMENT_HEADER_SIZE, segment_name
@@ -204,6 +204,8 @@ def test_a_commit_index_beyond_the_log_is_refused_unless_accepted() -> None:
         recover(fs, segment_size=SEGMENT)
     got = recover(fs, segment_size=SEGMENT, truncate_corrupt=True)
     assert got.hard_state == HardState(1, "n1", 3)
+    assert load_hard_state(fs) == HardState(1, "n1", 3), "the accepted loss is saved"
+    recover(fs, segment_size=SEGMENT)  # and the next start needs no flag
 
 
 def test_stale_temporary_files_are_cleaned_up() -> None:

@@ -16,7 +16,6 @@ from tandemkv.replication import Entry, EntryKind, Snapshot
 from tandemkv.storage.codec import decode_mutation
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.mutation import FlushAll
-from tandemkv.storage.record import EntryKind as StoredKind
 from tandemkv.storage.snapshot import SnapshotItem, load_snapshot
 
 if TYPE_CHECKING:
@@ -52,12 +51,7 @@ def rebuild_keyspace(node: Node) -> None:
     keyspace = node.keyspace
     snapshot = load_snapshot(node.storage.fs) if node.store.snapshot_meta is not None else None
     _replace_with(keyspace, snapshot.items() if snapshot is not None else ())
-    wal = node.store.wal
-    if applied >= wal.first_index:
-        for stored in wal.iter_entries(wal.first_index, applied + 1):
-            if stored.kind == StoredKind.NORMAL:
-                keyspace.apply(decode_mutation(stored.data))
-    keyspace.expired.clear()
+    node.store.replay_log(applied)
     node.keyspace_index = applied
     log.info("rebuilt the keyspace from the committed log (through index %d)", applied)
 

@@ -1,5 +1,10 @@
-"""Starting a cluster node: which data directories are cluster members, the node's
-identity, and the first membership of a new group."""
+"""Starting a node: its identity, the first membership of a new group, and a sole
+voter's log replayed before it serves anyone.
+
+Every server is a node. `tandemkv server` with no --role is a group of one (and stays
+one until backups are added); a data directory written by an older, standalone release
+becomes one on its first start, its log kept as it is.
+"""
 
 from __future__ import annotations
 
@@ -43,9 +48,14 @@ def has_identity(db_path: str) -> bool:
     return os.path.exists(os.path.join(db_path, IDENTITY_FILE))
 
 
-def is_cluster_node(config: Config) -> bool:
-    """A role was asked for, or the data directory already belongs to a group."""
-    return bool(config.role) or has_identity(config.db_path)
+def starts_group(config: Config, new_identity: bool) -> bool:
+    """Whether this start may write the first membership of a new group (this node
+    alone): --role primary, or no role on a node that is a member of nothing yet. A node
+    without a log on disk keeps its membership only in snapshots, so it may need one
+    again on any start."""
+    if config.role:
+        return config.role == "primary"
+    return new_identity or not config.appendonly
 
 
 def _reachable_only_locally(config: Config) -> bool:
@@ -54,13 +64,13 @@ def _reachable_only_locally(config: Config) -> bool:
 
 
 def prepare_identity(config: Config, store: Store) -> NodeIdentity:
-    """Load this node's identity, or create it on the first start with --role."""
-    if not config.appendonly:
+    """Load this node's identity, or create it on the first start."""
+    if not config.appendonly and config.role in ("backup", "witness"):
         raise BootError(
-            "cluster mode replicates through the log: --appendonly no is not supported "
-            "for a group member"
+            f"a {config.role} replicates through the log: --appendonly no is only for a "
+            "server on its own"
         )
-    if _unspecified(config.advertise or config.address):
+    if config.role and _unspecified(config.advertise or config.address):
         raise BootError(
             f"listening on {config.address} tells other nodes nothing about where to reach "
             "this one: pass --advertise HOST:PORT"
@@ -69,13 +79,15 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
     local = _reachable_only_locally(config)
     if identity is None:
         secret = config.cluster_secret
-        if not secret and not local:
+        if not secret and not local and config.role:
             raise BootError(
                 "a group reachable from other machines needs a cluster secret: pass the same "
                 "--cluster-secret (or TANDEMKV_CLUSTER_SECRET) to every node"
             )
-        if not secret and config.role == "primary":
-            secret = new_secret()  # loopback only: handed to joining nodes by the primary
+        if not secret and config.role in ("primary", ""):
+            # Handed to joining nodes on loopback; across machines every node is given
+            # the same --cluster-secret (see docs/operations.md).
+            secret = new_secret()
         identity = NodeIdentity(new_node_id(), config.group_name, secret, config.learner)
         save_identity(store.path, identity)
     elif identity.removed:
@@ -89,16 +101,50 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
     return identity
 
 
+def catch_up_alone(
+    config: Config, store: Store, identity: NodeIdentity, new_identity: bool
+) -> int:
+    """Replay the whole log now, before the server listens, if this node is (or is about
+    to become) its group's only voter; return the index the keyspace then holds.
+
+    A sole voter's log is all committed once it elects itself, and nobody else can be
+    elected, so it serves nothing stale by loading it all at once, as a single Redis
+    loads its AOF. Any other member applies only what the group has committed, once it
+    runs. A node without a log on disk (--appendonly no) must be alone.
+    """
+    held = RaftLog(DiskStorage(store)).conf_state()
+    node_id = identity.node_id
+    alone = held.voters == (node_id,) or (
+        starts_group(config, new_identity) and _new_group_needed(held, node_id, new_identity)
+    )
+    if not alone:
+        if not config.appendonly:
+            raise BootError(
+                f"this node is a member of a group of {len(members(held))}; --appendonly no "
+                "is only for a server on its own (remove the other members first)"
+            )
+        return 0
+    store.replay_log()
+    return store.last_index
+
+
 def node_factory(
-    config: Config, store: Store, identity: NodeIdentity, new_identity: bool = False
+    config: Config,
+    store: Store,
+    identity: NodeIdentity,
+    new_identity: bool = False,
+    applied: int = 0,
 ) -> Callable[[Server, str], Node]:
-    """`new_identity`: the identity was created by this start (see bootstrap_group)."""
+    """`new_identity`: the identity was created by this start (see bootstrap_group);
+    `applied`: what catch_up_alone loaded into the keyspace."""
 
     def make(server: Server, bound: str) -> Node:
         advertise = config.advertise or bound
-        if config.role == "primary":
+        if starts_group(config, new_identity):
             bootstrap_group(store, identity.node_id, advertise, new_identity)
-        node = Node(server, store, identity, config, advertise)
+        if not config.appendonly:
+            store.drop_log(encode_conf(RaftLog(DiskStorage(store)).conf_state()))
+        node = Node(server, store, identity, config, advertise, applied)
         known = address_of(node.conf, node.id)
         if known and known != advertise:
             log.warning(
@@ -126,13 +172,13 @@ def bootstrap_group(
     """
     storage = DiskStorage(store)
     held = RaftLog(storage).conf_state()
+    if not _new_group_needed(held, node_id, new_identity):
+        return
     if held != ConfState():
-        if not new_identity or node_id in members(held):
-            return
         log.warning(
             "the data directory holds the data of another group (%d members, this new node "
-            "not among them): starting a new group of one with it, as --role primary asks; "
-            "the old members are not contacted", len(members(held)),
+            "not among them): starting a new group of one with it; the old members are not "
+            "contacted", len(members(held)),
         )
     conf = ConfState((node_id,), (), (), ((node_id, advertise),))
     index = storage.last_index() + 1
@@ -140,3 +186,8 @@ def bootstrap_group(
     storage.append([Entry(term, index, encode_conf(conf), EntryKind.CONFIG)])
     storage.sync()
     storage.save_hard_state(HardState(term, NONE, index))
+
+
+def _new_group_needed(held: ConfState, node_id: int, new_identity: bool) -> bool:
+    """No membership yet, or (a new node on restored data) another group's."""
+    return held == ConfState() or (new_identity and node_id not in members(held))

@@ -33,6 +33,8 @@ _KINDS = {int(kind): kind for kind in EntryKind}
 # Recent entries kept decoded in memory: the core reads each entry back right after
 # persisting it (to apply it, to send it to a backup), so most reads hit this tail.
 CACHE_ENTRIES = 8192
+# Applied entries a log kept in memory holds on to before dropping them (in one go).
+VOLATILE_KEEP = 1024
 
 
 class DiskStorage:
@@ -80,6 +82,12 @@ class DiskStorage:
             raise LogUnavailable(hi) from None
         return [Entry(e.term, e.index, e.data, _KINDS[e.kind]) for e in stored]
 
+    def config_entries(self, lo: int, hi: int) -> list[Entry]:
+        found: list[Entry] = []
+        for index in self.wal.config_indexes(lo, hi):
+            found += self.entries(index, index + 1, 0)
+        return found
+
     def snapshot_meta(self) -> SnapshotMeta:
         meta = self.store.snapshot_meta
         if meta is None:
@@ -125,7 +133,12 @@ class DiskStorage:
 
     def save_hard_state(self, hard: HardState) -> None:
         """Durable when it returns (its own fsyncs)."""
-        save_hard_state(self.fs, StoredHardState(hard.term, hard.vote or None, hard.commit))
+        commit = hard.commit
+        if self.wal.volatile:
+            # Only the snapshot outlives a restart: a commit index past it would name
+            # entries recovery cannot find.
+            commit = min(commit, self.store.snapshot_index)
+        save_hard_state(self.fs, StoredHardState(hard.term, hard.vote or None, commit))
         self._hard = hard
 
     def remember_hard_state(self, hard: HardState) -> None:
@@ -134,6 +147,13 @@ class DiskStorage:
 
     def sync(self) -> None:
         self.wal.sync()
+
+    def forget_applied(self, applied: int) -> None:
+        """A log kept in memory only (--appendonly no) drops what the keyspace holds: a
+        sole voter has no follower to send it to, and snapshots come from the keyspace."""
+        wal = self.wal
+        if wal.volatile and applied - wal.first_index >= VOLATILE_KEEP:
+            wal.compact_through(applied, wal.term_at(applied))
 
     def install_snapshot(self, snapshot: Snapshot) -> StoredSnapshot:
         """Verify and publish a snapshot received from the leader; cut the log to it."""

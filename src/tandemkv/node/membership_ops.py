@@ -166,6 +166,20 @@ def _require_leader(node: Node) -> None:
         raise ReadOnly(f"this node is not the primary; the primary is {primary}")
 
 
+def _require_room_for_members(node: Node) -> None:
+    """A node can take backups only with a log to send them and an address they reach."""
+    if node.volatile:
+        raise CommandError(
+            "this node keeps no log (--appendonly no), so it cannot replicate: restart it "
+            "with --appendonly yes before adding backups"
+        )
+    if parse_address(node.advertise).host in ("0.0.0.0", "::", ""):
+        raise CommandError(
+            f"this node listens on {node.advertise}, which tells other nodes nothing about "
+            "where to reach it: restart it with --advertise HOST:PORT before adding backups"
+        )
+
+
 def _propose(node: Node, change: ConfChange) -> int:
     node.flush_proposals()  # writes gathered this turn come first, at the indexes promised
     try:
@@ -192,6 +206,7 @@ def join(
     node: Node, address: str, node_id: int, witness: bool, learner: bool, proven: bool = False
 ) -> object:
     _require_leader(node)
+    _require_room_for_members(node)
     if not proven and not (_is_loopback(address) and _is_loopback(node.advertise)):
         raise CommandError(
             "joining a group that is not on loopback needs the cluster secret: start the new "
@@ -253,6 +268,7 @@ def add_backup(node: Node, address: str, witness: bool, learner: bool) -> Pendin
         done = Pending()
         done.resolve(OK)
         return done
+    _require_room_for_members(node)
     pending = _watch(
         node, "member", address, ADD_BACKUP_TIMEOUT,
         f"ERR {address} did not join within {ADD_BACKUP_TIMEOUT:.0f}s; is a tandemkv node "

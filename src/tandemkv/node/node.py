@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import random
 import time
 from collections.abc import Coroutine, Sequence
@@ -58,6 +57,7 @@ from tandemkv.storage.codec import encode_batch, encode_mutation
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.store import SnapshotPoint, Store
+from tandemkv.storage.syncer import FsyncPolicy, Syncer
 
 if TYPE_CHECKING:
     from tandemkv.server.app import Server
@@ -65,6 +65,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("tandemkv.node")
 
 EVERYSEC = 1.0
+# A sole voter catches up before it serves anyone (see settle_alone); a bound on the Ready
+# cycles that takes, far above the few a start needs.
+SETTLE_CYCLES = 10_000
 # Ready cycles one loop turn may carry out before yielding to clients. A sole voter needs
 # two per write batch (persist, then commit); a primary's acknowledgements usually come
 # in with the next turn's input, so this bound is rarely reached.
@@ -75,7 +78,7 @@ READY_PER_TURN = 4
 ENTRY_MUTATIONS = 256
 
 
-def raft_config(node_id: int, config: Config) -> RaftConfig:
+def raft_config(node_id: int, config: Config, applied: int = 0) -> RaftConfig:
     tick_ms = max(1, config.heartbeat_ms // 2)
     election_ticks = max(3, config.election_ms // tick_ms)
     return RaftConfig(
@@ -86,6 +89,7 @@ def raft_config(node_id: int, config: Config) -> RaftConfig:
         read_mode=ReadMode(config.read_mode),
         resend_ticks=min(4, election_ticks - 1),
         eager_commit=False,  # followers learn commits with the next append or heartbeat
+        applied=applied,
     )
 
 
@@ -97,7 +101,9 @@ class Node:
         identity: NodeIdentity,
         config: Config,
         advertise: str,
+        applied: int = 0,
     ) -> None:
+        """`applied`: the log index the keyspace already holds (boot.catch_up_alone)."""
         self.server = server
         self.store = store
         self.keyspace = store.keyspace
@@ -107,7 +113,7 @@ class Node:
         self.group_name = identity.group_name
         self.loop = asyncio.get_running_loop()
         self.storage = DiskStorage(store)
-        self.raft = raft_config(identity.node_id, config)
+        self.raft = raft_config(identity.node_id, config, applied)
         self.tick_seconds = max(1, config.heartbeat_ms // 2) / 1000
         self.replica = Replica(self.raft, self.storage, random.Random())
         self.links = PeerLinks(identity.node_id, lambda: self.identity.secret,
@@ -119,7 +125,12 @@ class Node:
         # here, and no other node can be elected, so reads need no heartbeat round.
         self.sole_voter = self.conf.voters == (self.id,)
         self.synced_index = store.last_index
-        self.fsync_always = config.fsync == "always"
+        self.policy = FsyncPolicy(config.fsync)
+        # No log on disk (--appendonly no): nothing to fsync, and writes are safe at once.
+        self.volatile = store.wal.volatile
+        self.fsync_always = self.policy is FsyncPolicy.ALWAYS and not self.volatile
+        self._syncer: Syncer | None = None
+        self._syncing: Ready | None = None  # persisted, waiting for its fsync (always)
         self.role = Role.FOLLOWER
         self.leader_id = NONE
         self.ready_from = NEVER  # as primary: writable once this index is applied
@@ -133,10 +144,8 @@ class Node:
         self._proposals: list[Mutation] = []
         self._persisting = False
         self._stopped = False
-        self._last_segment = ""
         self._linked_conf: ConfState | None = None
         self._tick_timer: asyncio.TimerHandle | None = None
-        self._sync_timer: asyncio.TimerHandle | None = None
         self.waits: list[membership_ops.WaitRequest] = []
         self.watches: list[membership_ops.Watch] = []
         self._joining: asyncio.Task[None] | None = None
@@ -152,18 +161,35 @@ class Node:
 
     def start(self) -> None:
         scheduling.apply_role_policy(False, self.config.backup_scheduling)
-        conf = self.conf
-        if conf.voters == (self.id,) and not conf.learners:
-            self.replica.campaign()  # a group of one need not wait an election timeout
+        if not self.volatile and self.policy is not FsyncPolicy.NO:
+            interval = EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
+            self._syncer = Syncer(self.store, interval, self._synced, self._fatal,
+                                  self.loop.call_soon_threadsafe)
+            self._syncer.start()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
-        if self.config.fsync == "everysec":
-            self._sync_timer = self.loop.call_later(EVERYSEC, self._everysec)
+        if self.sole_voter:
+            self.replica.campaign()  # a group of one need not wait an election timeout
+            self.settle_alone()
         self.schedule()
+
+    def settle_alone(self) -> None:
+        """Carry out all Ready work here and now, syncing inline: a sole voter commits on
+        its own, so at start it takes writes from the first command it serves (its data
+        was replayed before the node was built), and SAVE finds the log and keyspace in
+        step. A Ready waiting for the syncer is finished here too."""
+        self.flush_proposals()
+        waiting = self._syncing
+        if waiting is not None:
+            self.storage.sync()
+            self._synced(waiting.entries[-1].index)
+        for _ in range(SETTLE_CYCLES):
+            if not self._ready_cycle(inline_sync=True):
+                return
 
     async def hand_over(self) -> None:
         """A primary being stopped passes its role to the most caught-up backup first,
         so clients see a transfer (milliseconds) rather than an election timeout."""
-        if not self.is_leader or self._stopped:
+        if not self.is_leader or self._stopped or self.sole_voter:
             return
         try:
             membership_ops.failover(self, None)
@@ -181,9 +207,10 @@ class Node:
         self._stopped = True
         if self._joining is not None:
             self._joining.cancel()
-        for timer in (self._tick_timer, self._sync_timer):
-            if timer is not None:
-                timer.cancel()
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
+        if self._syncer is not None:
+            self._syncer.stop()
         self.links.close()
         hard = self.replica.hard_state()
         if hard.commit <= self.storage.last_index():
@@ -380,12 +407,6 @@ class Node:
         self.schedule()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
 
-    def _everysec(self) -> None:
-        if self._stopped:
-            return
-        self._sync_in_background(self.storage.last_index(), None)
-        self._sync_timer = self.loop.call_later(EVERYSEC, self._everysec)
-
     # --- the Ready loop ---------------------------------------------------------------
 
     def schedule(self) -> None:
@@ -404,7 +425,7 @@ class Node:
                 return
         self.schedule()
 
-    def _ready_cycle(self) -> bool:
+    def _ready_cycle(self, inline_sync: bool = False) -> bool:
         """Carry out one Ready; True if another may be ready right away."""
         if self._persisting or self._stopped:
             return False
@@ -422,9 +443,14 @@ class Node:
             self._fatal(f"cannot write the log in {self.store.path}: {error}; stopping")
             return False
         if ready.entries and self.fsync_always:
-            self._persisting = True
-            self._sync_in_background(ready.entries[-1].index, ready)
-            return False
+            if inline_sync:
+                self.storage.sync()
+                self.synced_index = max(self.synced_index, ready.entries[-1].index)
+            else:
+                assert self._syncer is not None  # started with the node
+                self._persisting, self._syncing = True, ready
+                self._syncer.request()
+                return False
         return self._finish(ready)
 
     def _persist(self, ready: Ready) -> None:
@@ -440,21 +466,12 @@ class Node:
             else:
                 self.storage.remember_hard_state(hard)
 
-    def _sync_in_background(self, index: int, ready: Ready | None) -> None:
-        path = self.store.segment_path()
-        new_segment = path != self._last_segment
-        self._last_segment = path
-        future = self.loop.run_in_executor(None, _fsync_file, path, new_segment)
-        future.add_done_callback(lambda done: self._synced(done, index, ready))
-
-    def _synced(self, done: asyncio.Future[None], index: int, ready: Ready | None) -> None:
-        error = done.exception()
-        if error is not None:
-            self._fatal(f"fsync of the log in {self.store.path} failed: {error}; stopping")
-            return
+    def _synced(self, index: int) -> None:
+        """The syncer made the log durable through `index` (on the loop's thread)."""
         self.synced_index = max(self.synced_index, index)
-        if ready is not None and not self._stopped:
-            self._persisting = False
+        ready = self._syncing
+        if ready is not None and index >= ready.entries[-1].index and not self._stopped:
+            self._persisting, self._syncing = False, None
             if self._finish(ready):
                 self.schedule()
 
@@ -494,7 +511,8 @@ class Node:
         elif role is Role.LEADER and not was_leader:
             self.ready_from = self.replica.log.last_index()
             self.log.leadership_changed()
-            log.info("elected primary in term %d", self.replica.term)
+            if not self.sole_voter:  # a single server says nothing of elections
+                log.info("elected primary in term %d", self.replica.term)
         if was_leader is not (role is Role.LEADER):
             scheduling.apply_role_policy(role is Role.LEADER, self.config.backup_scheduling)
         self._update_writable()
@@ -526,6 +544,8 @@ class Node:
     def _after_advance(self) -> None:
         if self.needs_rebuild:
             applying.rebuild_keyspace(self)
+        if self.volatile:
+            self.storage.forget_applied(self.replica.log.applied)
         self._update_writable()
         self._keep_links(self.conf)
         membership_ops.settle(self)
@@ -596,20 +616,3 @@ def _capped(hard: HardState, last_index: int) -> HardState:
     if hard.commit <= last_index:
         return hard
     return HardState(hard.term, hard.vote, last_index)
-
-
-def _fsync_file(path: str, with_directory: bool) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return  # compacted away: covered by a durable snapshot
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    if with_directory:
-        dir_fd = os.open(os.path.dirname(path), os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)

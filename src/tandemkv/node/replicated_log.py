@@ -42,11 +42,18 @@ class ClusterLog:
         self._fences_confirmed = 0
         self._round: tuple[int, int] | None = None  # (fences covered, index) in flight
         self._confirmed_round: tuple[int, int] | None = None  # answered, waiting for acks
+        self._deferring = False  # see flush_now
 
     # --- WriteLog -------------------------------------------------------------------
 
     def append(self, mutations: list[Mutation]) -> int:
-        return self.node.propose(mutations)
+        node = self.node
+        position = node.propose(mutations)
+        if node.volatile and position != NEVER:
+            # No log on disk (--appendonly no, a group of one): nothing will make the
+            # write safer than it is now, as with Redis running without persistence.
+            self.safe_index = position
+        return position
 
     def read_fence(self) -> int | None:
         """A position for a batch of reads, or None when reads need no fence here (a
@@ -77,7 +84,17 @@ class ClusterLog:
             heappush(self._write_waiters, (position, next(self._arrivals), callback))
 
     def flush_now(self) -> None:
-        """Nothing to do: the Ready loop writes on its own turn."""
+        """Make the log match the keyspace now where this node can do so on its own (a
+        sole voter commits by itself: SAVE, BGSAVE and shutdown need that); elsewhere the
+        Ready loop writes on its own turn. Replies it releases go out on a later turn: the
+        caller may be in the middle of a connection's batch."""
+        node = self.node
+        if node.sole_voter and node.is_leader:
+            self._deferring = True
+            try:
+                node.settle_alone()
+            finally:
+                self._deferring = False
 
     def close(self) -> None:
         self._write_waiters.clear()
@@ -119,6 +136,9 @@ class ClusterLog:
         self._fire()
 
     def _fire(self) -> None:
+        if self._deferring:
+            self.node.loop.call_soon(self._fire)
+            return
         ready = []
         writes, fences = self._write_waiters, self._fence_waiters
         while writes and writes[0][0] <= self.safe_index:

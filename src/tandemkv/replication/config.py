@@ -55,6 +55,10 @@ class RaftConfig:
     # learn it with the next append or heartbeat. Off halves the messages per write under
     # load; followers then apply up to a heartbeat interval later.
     eager_commit: bool = True
+    # On a restart, the newest index the shell's state machine already holds (etcd's
+    # Config.Applied): entries up to it are not handed out for applying again. See
+    # RaftLog for when it may exceed the stored commit index.
+    applied: int = 0
 
     def __post_init__(self) -> None:
         if self.node_id == NONE:

@@ -69,7 +69,7 @@ class Replica:
         self.id = config.node_id
         self.cfg = config
         self.rng = rng
-        self.log = RaftLog(storage)
+        self.log = RaftLog(storage, config.applied)
         hard = storage.hard_state()
         self.term = hard.term
         self.vote = hard.vote

@@ -24,10 +24,13 @@ class LogInvariantError(AssertionError):
 
 
 class RaftLog:
-    def __init__(self, storage: LogStorage) -> None:
+    def __init__(self, storage: LogStorage, applied: int = 0) -> None:
+        """`applied`: what the state machine already holds. It may run past the stored
+        commit index only where nothing can roll those entries back: a sole voter's log,
+        all of which it commits once elected (the commit index is saved lazily)."""
         self.storage = storage
         self.committed = storage.hard_state().commit
-        self.applied = storage.first_index() - 1
+        self.applied = max(storage.first_index() - 1, min(applied, storage.last_index()))
         self.applying = self.applied  # highest index handed to the shell for applying
         self.offset = storage.last_index() + 1  # index of unstable[0]
         self.unstable: list[Entry] = []
@@ -42,9 +45,8 @@ class RaftLog:
     def _load_confs(self) -> None:
         lo, hi = self.storage.first_index(), self.storage.last_index() + 1
         if lo < hi:
-            for entry in self.storage.entries(lo, hi, NO_LIMIT):
-                if entry.kind is EntryKind.CONFIG:
-                    self.confs.append((entry.index, decode_conf(entry.data)))
+            for entry in self.storage.config_entries(lo, hi):
+                self.confs.append((entry.index, decode_conf(entry.data)))
 
     # --- reading ------------------------------------------------------------------------
 

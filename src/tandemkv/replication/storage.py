@@ -13,6 +13,7 @@ from typing import Protocol
 from tandemkv.replication.messages import (
     ConfState,
     Entry,
+    EntryKind,
     HardState,
     Snapshot,
     SnapshotMeta,
@@ -53,6 +54,10 @@ class LogStorage(Protocol):
 
     def entries(self, lo: int, hi: int, max_bytes: int) -> list[Entry]:
         """Entries in [lo, hi), stopping before max_bytes but always at least one."""
+        ...
+
+    def config_entries(self, lo: int, hi: int) -> list[Entry]:
+        """The CONFIG entries in [lo, hi): the membership, read without the whole log."""
         ...
 
     def snapshot_meta(self) -> SnapshotMeta: ...
@@ -108,6 +113,13 @@ class MemoryStorage:
             raise LogUnavailable(hi)
         base = self.first_index()
         return limit_size(self._entries[lo - base : hi - base], max_bytes)
+
+    def config_entries(self, lo: int, hi: int) -> list[Entry]:
+        base = self.first_index()
+        return [
+            e for e in self._entries[max(0, lo - base) : max(0, hi - base)]
+            if e.kind is EntryKind.CONFIG
+        ]
 
     def snapshot_meta(self) -> SnapshotMeta:
         return self._snapshot.meta

@@ -24,7 +24,6 @@ from tandemkv.config import Config
 from tandemkv.protocol.types import OK, SimpleString
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
-from tandemkv.server.durable_log import DurableLog, FsyncPolicy
 from tandemkv.storage.store import Store
 
 if TYPE_CHECKING:
@@ -59,20 +58,18 @@ class Server:
         config: Config,
         store: Store,
         loop: asyncio.AbstractEventLoop,
-        node_factory: Callable[[Server, str], Node] | None = None,
+        node_factory: Callable[[Server, str], Node],
     ) -> None:
-        """`node_factory(server, bound_address)` makes this a cluster node (tandemkv.node):
-        the replication core, not a local log, then decides when writes are safe."""
+        """`node_factory(server, bound_address)` builds the node (tandemkv.node) once the
+        address is bound: its replication core decides when writes are safe, for a group
+        of one as for a group of three."""
         self.config = config
         self.settings = config.runtime_settings()
         self.store = store
         self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
-        self.node: Node | None = None
         self._node_factory = node_factory
-        self.log: DurableLog | ClusterLog
-        if node_factory is None:
-            policy = FsyncPolicy(config.fsync) if config.appendonly else FsyncPolicy.OFF
-            self.log = DurableLog(store, policy, loop, self.fatal)
+        self.node: Node  # set by start()
+        self.log: ClusterLog  # the node's write seam, set by start()
         self.bgsave = BackgroundSave(store, loop)
         self.exit_code = 0
         self._bgsave_scheduled = False
@@ -98,12 +95,11 @@ class Server:
         self.settings.port = sock[1]
         host = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
         address = f"{host}:{sock[1]}"
-        if self._node_factory is not None:
-            self.node = node = self._node_factory(self, address)
-            self.log = node.log
-            self.engine.gate = node.gate
-            self.store.point_source = node.snapshot_point
-            node.start()
+        self.node = node = self._node_factory(self, address)
+        self.log = node.log
+        self.engine.gate = node.gate
+        self.store.point_source = node.snapshot_point
+        node.start()
         self._schedule_cron()
         return address
 
@@ -135,9 +131,8 @@ class Server:
             await asyncio.sleep(0.01)
         for conn in connections:
             conn.close()
-        if self.node is not None:
-            await self.node.hand_over()
-            self.node.stop()
+        await self.node.hand_over()
+        self.node.stop()
         for conn in list(self.connections.values()):
             conn.close()
         self.bgsave.abort()
@@ -162,17 +157,14 @@ class Server:
             raise CommandError("Background save already in progress")
         if self.log.failed:
             raise CommandError("the log failed; this node is stopping")
-        if self.node is not None and self.node.snapshot_point() is None:
-            raise CommandError(
-                "cannot snapshot now: writes are still being replicated; retry in a moment"
-            )
         if background:
             # Fork once the current batch of commands has been logged: inside a pipeline or
             # an EXEC, the mutations before BGSAVE are not in the log yet.
             self._bgsave_scheduled = True
             asyncio.get_running_loop().call_soon(self._start_background_save)
             return SimpleString("Background saving started")
-        self._log_pending_mutations()
+        if self.node.sole_voter:
+            self._log_pending_mutations()
         if self.store.save() is None:
             raise CommandError(
                 "cannot snapshot now: writes are still being replicated; retry in a moment"
@@ -187,12 +179,13 @@ class Server:
         self.bgsave.start()
 
     def _log_pending_mutations(self) -> None:
-        """Log the mutations of the commands before SAVE in the current pipeline.
+        """A group of one commits the writes before SAVE in the current pipeline now.
 
         A snapshot at index N must hold exactly entries 1..N: replaying an APPEND that the
         snapshot already holds would apply it twice. SAVE is refused inside MULTI, so the
         engine's queue is the pipeline's own; its connection will not wait for these, so
-        they are fsynced here.
+        they are committed (and synced) here. A primary with backups cannot commit on its
+        own: it refuses the SAVE while the keyspace is ahead of its log.
         """
         mutations = self.engine.take_mutations()
         if mutations:
@@ -251,8 +244,7 @@ class Server:
         engine = self.engine
         engine.now_ms = now = time.time_ns() // 1_000_000
         # In a group only the primary expires keys; backups learn of it from its log.
-        writable = self.node is None or self.node.writable
-        removed = engine.active_expire(EXPIRE_BUDGET) if writable else 0
+        removed = engine.active_expire(EXPIRE_BUDGET) if self.node.writable else 0
         self.stats.expired_keys += removed
         mutations = engine.take_mutations()
         if mutations and not self.log.failed:
@@ -323,8 +315,6 @@ class Server:
 
 
     def _replication_info(self) -> dict[str, object]:
-        if self.node is None:
-            return {"role": "master", "connected_slaves": 0}
         from tandemkv.commands.replication import replication_info
 
         return replication_info(self.node.status())

@@ -15,8 +15,8 @@ import time
 from tandemkv.config import Config, ConfigError
 from tandemkv.node.boot import (
     BootError,
+    catch_up_alone,
     has_identity,
-    is_cluster_node,
     node_factory,
     prepare_identity,
 )
@@ -102,6 +102,8 @@ async def _serve(server: Server, config: Config) -> None:
         raise StartupError(describe_bind_error(config, error)) from None
     except (UnicodeError, ValueError) as error:
         raise StartupError(f"cannot listen on {config.address}: {error}") from None
+    except StorageError as error:  # writing a new group's membership, or a snapshot
+        raise StartupError(str(error)) from None
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -127,25 +129,23 @@ def run_server(config: Config) -> int:
     except (StartupError, ConfigError) as error:
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
-    clustered = is_cluster_node(config)
     try:
-        store = open_store(config, replay=not clustered)
+        store = open_store(config)
     except StorageError as error:
         loop.close()
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
-    factory = None
-    if clustered:
-        try:
-            new_identity = not has_identity(config.db_path)
-            identity = prepare_identity(config, store)
-            factory = node_factory(config, store, identity, new_identity)
-        except (BootError, IdentityError, OSError) as error:
-            loop.close()
-            store.close()
-            print(f"tandemkv: {error}", file=sys.stderr)
-            return 1
-    elif not config.appendonly:
+    try:
+        new_identity = not has_identity(config.db_path)
+        identity = prepare_identity(config, store)
+        applied = catch_up_alone(config, store, identity, new_identity)
+        factory = node_factory(config, store, identity, new_identity, applied)
+    except (BootError, IdentityError, StorageError, OSError) as error:
+        loop.close()
+        store.close()
+        print(f"tandemkv: {error}", file=sys.stderr)
+        return 1
+    if not config.appendonly:
         print("tandemkv: appendonly is off: writes are not logged, so only SAVE/BGSAVE "
               "snapshots survive a restart", file=sys.stderr)
     server = Server(config, store, loop, node_factory=factory)
@@ -162,18 +162,18 @@ def run_server(config: Config) -> int:
     return server.exit_code
 
 
-def open_store(config: Config, replay: bool = True) -> Store:
+def open_store(config: Config) -> Store:
     """Lock and recover the data directory, telling the operator what takes time.
 
-    A cluster node does not replay its log here: the replication core knows which
-    entries are committed and hands those over once the node runs.
+    The log is not replayed here: which of it may be applied depends on the node's place
+    in its group (node/boot.py: catch_up_alone).
     """
     progress = ReplayProgress()
     store = Store.open(
         config.db_path,
         truncate_corrupt=config.truncate_corrupt_log,
         progress=progress,
-        replay=replay,
+        replay=False,
     )
     store.snapshot_log_bytes = config.snapshot_log_bytes
     return store

@@ -1,9 +1,10 @@
 """The write path's log seam: where the mutations of each batch of commands go.
 
 The connection hands every batch of mutations to a WriteLog and releases the batch's
-replies once the log says that position is safe (durable on disk, and later replicated to
-a majority). `server/durable_log.py` implements it over the checksummed segment log with
-an fsync policy; the cluster mode will implement it over the replication core.
+replies once the log says that position is safe: written (and fsynced, as the policy
+says) by this node and, in a group of several, acknowledged by a majority.
+`node/replicated_log.py` implements it over the replication core, for a group of one as
+for a group of three; the connection sees only this interface.
 """
 
 from __future__ import annotations
@@ -26,7 +27,4 @@ class WriteLog(Protocol):
 
     def read_fence(self) -> int | None:
         """A position a batch of reads must wait for, or None if reads wait for nothing
-        (standalone: a read sees only what it sees; cluster: see node/replicated_log.py)."""
-
-    def close(self) -> None:
-        """Flush what is pending; called once at shutdown."""
+        (see node/replicated_log.py)."""

@@ -12,6 +12,10 @@ hands this class its in-memory index. Public API of SegmentedLog:
                                 entries with lo <= index < hi; at most max_bytes of data
                                 but always at least one entry when lo < hi
     iter_entries(lo, hi=None) -> Iterator[LogEntry]   chunked reads, for replay
+    config_indexes(lo, hi) -> list[int]
+                                the indexes of CONFIG entries with lo <= index < hi, from
+                                the in-memory index: membership is found without reading
+                                the log
     append(entries, records=None) -> None
                                 contiguous indices starting at most at last_index + 1.
                                 As in Raft, entries the log already holds with the same
@@ -45,7 +49,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from tandemkv.storage.errors import (
@@ -59,6 +63,7 @@ from tandemkv.storage.fs import FileSystem
 from tandemkv.storage.record import (
     DEFAULT_MAX_BODY,
     RECORD_OVERHEAD,
+    EntryKind,
     LogEntry,
     RecordFields,
     decode_record,
@@ -78,12 +83,14 @@ __all__ = ["DEFAULT_SEGMENT_SIZE", "LogEntry", "Segment", "SegmentedLog"]
 
 @dataclass
 class Segment:
-    """In-memory index of one segment file: where each record starts, and its term."""
+    """In-memory index of one segment file: where each record starts, its term, and which
+    records are CONFIG entries (rare: a membership change)."""
 
     first_index: int
     offsets: array[int]
     terms: array[int]
     size: int
+    configs: list[int] = field(default_factory=list)
 
     @cached_property  # asked on every write; a segment's first index never changes
     def name(self) -> str:
@@ -108,6 +115,8 @@ def _first_index(seg: Segment) -> int:
 
 class SegmentedLog:
     """See the module docstring. Build through storage.recovery.open_log."""
+
+    volatile = False  # see storage/memlog.py for the log that is
 
     def __init__(
         self,
@@ -191,6 +200,9 @@ class SegmentedLog:
             yield from chunk
             index += len(chunk)
 
+    def config_indexes(self, lo: int, hi: int) -> list[int]:
+        return [i for seg in self._segments for i in seg.configs if lo <= i < hi]
+
     def _check_readable(self, lo: int, hi: int) -> None:
         if lo > hi:
             raise LogIndexError(f"empty range: lo {lo} > hi {hi}")
@@ -258,6 +270,7 @@ class SegmentedLog:
         offsets, terms, size = active.offsets, active.terms, active.size
         limit = self._segment_size
         written = 0
+        config = EntryKind.CONFIG
         for number, entry in enumerate(entries):
             if size >= limit and offsets:
                 active.size = size
@@ -268,6 +281,8 @@ class SegmentedLog:
                 offsets, terms, size = active.offsets, active.terms, active.size
             offsets.append(size)
             terms.append(entry.term)
+            if entry.kind == config:
+                active.configs.append(active.first_index + len(offsets) - 1)
             size += len(records[number])
         active.size = size
         self._write_pending(records[written:])
@@ -362,6 +377,7 @@ class SegmentedLog:
         new_size = seg.offsets[keep] if keep < len(seg.offsets) else seg.size
         del seg.offsets[keep:]
         del seg.terms[keep:]
+        seg.configs = [i for i in seg.configs if i <= index]
         seg.size = new_size
         self._fs.truncate(seg.name, new_size)
         self._fs.fsync(seg.name)

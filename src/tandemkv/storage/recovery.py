@@ -36,8 +36,14 @@ from dataclasses import dataclass, field
 
 from tandemkv.storage.errors import CorruptLogError
 from tandemkv.storage.fs import FileSystem
-from tandemkv.storage.hardstate import HARD_STATE_TEMP_FILE, HardState, load_hard_state
+from tandemkv.storage.hardstate import (
+    HARD_STATE_TEMP_FILE,
+    HardState,
+    load_hard_state,
+    save_hard_state,
+)
 from tandemkv.storage.log import DEFAULT_SEGMENT_SIZE, Segment, SegmentedLog
+from tandemkv.storage.memlog import MemoryLog
 from tandemkv.storage.record import DEFAULT_MAX_BODY, LogEntry
 from tandemkv.storage.segment import (
     SEGMENT_HEADER_SIZE,
@@ -78,13 +84,19 @@ class Recovered:
 
     def replay(self, upto: int | None = None) -> Iterator[LogEntry]:
         """Entries first_index..upto (default: the last), reporting progress as it goes."""
-        last = self.log.last_index if upto is None else min(upto, self.log.last_index)
-        total = max(0, last - self.log.first_index + 1)
-        entries = self.log.iter_entries(self.log.first_index, last + 1)
-        for done, entry in enumerate(entries, start=1):
-            yield entry
-            if self.progress is not None and (done % _REPLAY_PROGRESS_EVERY == 0 or done == total):
-                self.progress("replay", done, total)
+        return replay_entries(self.log, self.log.first_index, upto, self.progress)
+
+
+def replay_entries(
+    wal: SegmentedLog | MemoryLog, lo: int, upto: int | None, progress: ProgressCallback | None
+) -> Iterator[LogEntry]:
+    """The log's entries lo..upto (default: the last), reporting progress as it goes."""
+    last = wal.last_index if upto is None else min(upto, wal.last_index)
+    total = max(0, last - lo + 1)
+    for done, entry in enumerate(wal.iter_entries(lo, last + 1), start=1):
+        yield entry
+        if progress is not None and (done % _REPLAY_PROGRESS_EVERY == 0 or done == total):
+            progress("replay", done, total)
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,10 @@ def recover(
     wal = SegmentedLog(
         fs, segments, base_index, base_term, segment_size=segment_size, max_body=max_body
     )
-    hard_state = _check_commit(fs, load_hard_state(fs), wal, truncate_corrupt, repairs)
+    stored = load_hard_state(fs)
+    hard_state = _check_commit(fs, stored, wal, truncate_corrupt, repairs)
+    if hard_state != stored:
+        save_hard_state(fs, hard_state)  # the loss was accepted: it stays accepted
     return Recovered(snapshot, wal, hard_state, repairs, progress)
 
 
@@ -174,7 +189,7 @@ def _open_segments(
     files = _segment_files(fs)
     scans, repairs = _scan_all(fs, files, opts)
     segments = [
-        Segment(s.first_index, s.offsets, s.terms, s.good_end)
+        Segment(s.first_index, s.offsets, s.terms, s.good_end, s.configs)
         for s in scans
         if s.good_end >= SEGMENT_HEADER_SIZE
     ]

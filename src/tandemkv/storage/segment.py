@@ -36,6 +36,7 @@ from tandemkv.storage.record import (
     RECORD_OVERHEAD,
     RECORD_PREFIX,
     Buffer,
+    EntryKind,
     decode_record,
 )
 
@@ -80,6 +81,7 @@ class SegmentScan:
     first_index: int
     offsets: array[int] = field(default_factory=lambda: array("Q"))
     terms: array[int] = field(default_factory=lambda: array("Q"))
+    configs: list[int] = field(default_factory=list)  # indexes of CONFIG entries
     good_end: int = 0
     problem: str | None = None
     problem_offset: int = 0
@@ -133,6 +135,8 @@ def scan_segment(data: Buffer, first_index: int, max_body: int, min_term: int = 
             return scan
         scan.offsets.append(pos)
         scan.terms.append(entry.term)
+        if entry.kind == EntryKind.CONFIG:
+            scan.configs.append(entry.index)
         prev_term = entry.term
         pos = scan.good_end = end
     return scan

@@ -19,9 +19,10 @@ from tandemkv.storage.datadir import DataDir
 from tandemkv.storage.fs import FileSystem
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.log import SegmentedLog
+from tandemkv.storage.memlog import MemoryLog
 from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.record import EntryKind, LogEntry
-from tandemkv.storage.recovery import ProgressCallback, TailRepair, recover
+from tandemkv.storage.recovery import ProgressCallback, TailRepair, recover, replay_entries
 from tandemkv.storage.snapshot import (
     SNAPSHOT_FILE,
     SnapshotItem,
@@ -50,7 +51,7 @@ class Store:
     def __init__(
         self,
         datadir: DataDir,
-        wal: SegmentedLog,
+        wal: SegmentedLog | MemoryLog,
         keyspace: Keyspace,
         repairs: list[TailRepair],
         snapshot_index: int,
@@ -70,6 +71,7 @@ class Store:
         self.term = max(1, wal.last_term)
         self.written_index = wal.last_index
         self.last_save_time = _snapshot_mtime(datadir)
+        self.progress: ProgressCallback | None = None  # reports long replays
 
     @classmethod
     def open(
@@ -83,8 +85,8 @@ class Store:
     ) -> Store:
         """Lock `path`, recover it and rebuild the keyspace. Raises StorageError subclasses.
 
-        With replay=False only the snapshot is loaded: in cluster mode the replication core
-        decides which logged entries are committed and hands them over for applying.
+        With replay=False only the snapshot is loaded: a node decides which logged entries
+        it may apply (see replay_log) once it knows its membership.
         """
         datadir = DataDir.open(path)
         try:
@@ -95,20 +97,43 @@ class Store:
                 snapshot_index = recovered.snapshot.meta.last_index
                 for item in recovered.snapshot.items():
                     keyspace.load(item.key, item.value, item.expire_at_ms)
-            replayed = 0
-            for entry in recovered.replay() if replay else ():
-                if entry.kind == EntryKind.NORMAL:
-                    keyspace.apply(decode_mutation(entry.data))
-                    replayed += len(entry.data)
-            keyspace.expired.clear()
+            store = cls(datadir, recovered.log, keyspace, recovered.repairs, snapshot_index)
+            store.progress = progress
+            if recovered.snapshot is not None:
+                store.snapshot_meta = recovered.snapshot.meta
+            if replay:
+                store.replay_log()
         except BaseException:
             datadir.close()
             raise
-        store = cls(datadir, recovered.log, keyspace, recovered.repairs, snapshot_index)
-        store.log_bytes_since_snapshot = replayed
-        if recovered.snapshot is not None:
-            store.snapshot_meta = recovered.snapshot.meta
         return store
+
+    def replay_log(self, upto: int | None = None) -> None:
+        """Apply the logged writes after the snapshot, through `upto` (default: all), to a
+        keyspace that holds just the snapshot: start-up, and a deposed primary's rebuild."""
+        keyspace, replayed = self.keyspace, 0
+        wal = self.wal
+        for entry in replay_entries(wal, wal.first_index, upto, self.progress):
+            if entry.kind == EntryKind.NORMAL:
+                keyspace.apply(decode_mutation(entry.data))
+                replayed += len(entry.data)
+        keyspace.expired.clear()
+        self.log_bytes_since_snapshot = max(self.log_bytes_since_snapshot, replayed)
+
+    def drop_log(self, config: bytes) -> None:
+        """--appendonly no: fold what the log holds into a snapshot (so turning the log
+        off loses nothing already written), then keep the log in memory only. `config`
+        is the membership the snapshot records."""
+        wal = self.wal
+        if wal.last_index > self.snapshot_index:
+            index = wal.last_index
+            point = SnapshotPoint(index, wal.term_at(index), len(self.keyspace), config)
+            self.write_snapshot(point, keyspace_items(self.keyspace))
+            self.snapshot_written(point)
+        self.wal = MemoryLog(wal.last_index, wal.last_term)
+        wal.close()
+        self.written_index = self.wal.last_index
+        self.log_bytes_since_snapshot = 0
 
     @property
     def path(self) -> str:

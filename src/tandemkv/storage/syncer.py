@@ -1,12 +1,22 @@
-"""Background fsync of the log: keeps fsync, which can take long, off the caller's thread."""
+"""When and where the log is fsynced: the policy, and the thread that keeps fsync, which
+can take long, off the caller's thread."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections.abc import Callable
+from enum import StrEnum
 
 from tandemkv.storage.store import Store
+
+
+class FsyncPolicy(StrEnum):
+    """--fsync: when a write's log entry reaches the disk, relative to its reply."""
+
+    ALWAYS = "always"  # before the reply (writes of a loop turn share one fsync)
+    EVERYSEC = "everysec"  # about once a second, in the background
+    NO = "no"  # when the OS likes
 
 
 class Syncer(threading.Thread):
@@ -35,14 +45,16 @@ class Syncer(threading.Thread):
         self._post = post
         self._wake = threading.Event()
         self._stopping = False
-        self._requested = 0
+        self._requests = 0  # asked for by request(), counted on the caller's thread
+        self._served = 0  # ... and the count this thread last acted on
         self._synced = store.last_index
         self._last_segment = ""
 
-    def request(self, index: int) -> None:
-        if index > self._requested:
-            self._requested = index
-            self._wake.set()
+    def request(self) -> None:
+        """fsync now and report the index covered, even one reported before: a log cut
+        back on a conflict is written again at indexes already synced once."""
+        self._requests += 1
+        self._wake.set()
 
     def stop(self) -> None:
         self._stopping = True
@@ -55,8 +67,10 @@ class Syncer(threading.Thread):
             self._wake.clear()
             if self._stopping:
                 return
+            requests = self._requests  # read after clear(): a later request wakes us again
             target = self._store.written_index
-            if target <= self._synced:
+            forced, self._served = requests != self._served, requests
+            if target <= self._synced and not forced:
                 continue
             try:
                 self._fsync_active_segment()
