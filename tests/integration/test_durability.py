@@ -361,6 +361,34 @@ def test_save_and_lastsave(servers: ServerGroup, data_dir: Path) -> None:
         assert conn.call("GET", "a") == b"1"
 
 
+def test_appendonly_no_keeps_what_the_last_snapshot_holds(
+    servers: ServerGroup, data_dir: Path
+) -> None:
+    """Like Redis on RDB files alone: SAVE and BGSAVE persist, nothing else does, and a
+    restart brings back exactly the last snapshot (several snapshots in a row included)."""
+    server = servers.start(data_dir, "--appendonly", "no")
+    with server.raw() as conn:
+        write_keys(conn, 300)
+        assert conn.call("SAVE") == "OK"
+        assert conn.call("SET", "second", "1") == "OK"
+        assert conn.call("BGSAVE") == "Background saving started"
+        wait_for(conn, "the background save", lambda f: f["rdb_bgsave_in_progress"] == "0")
+        assert conn.call("SET", "unsaved", "1") == "OK"
+        assert conn.call("DEL", "k0") == 1
+        fields = persistence(conn)
+        assert fields["aof_enabled"] == "0"
+    server.stop(signal.SIGKILL)
+    logged = sum(path.stat().st_size for path in data_dir.glob("*.log"))
+    assert logged < 1024, "300 writes went to a log"  # at most the group's first entry
+
+    again = servers.start(data_dir, "--appendonly", "no")
+    with again.raw() as conn:
+        assert conn.call("DBSIZE") == 301
+        assert conn.call("GET", "second") == b"1"
+        assert conn.call("GET", "unsaved") is None
+        check_keys(conn, 300)
+
+
 @pytest.mark.parametrize("policy", POLICIES)
 def test_append_is_replayed_exactly_once_after_a_snapshot_mid_pipeline(
     servers: ServerGroup, data_dir: Path, policy: str

@@ -3,14 +3,17 @@ errors clients get for the rest (they are what redis clients and operators see).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 import pytest
 
+from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
 from tandemkv.commands.session import Session
 from tandemkv.commands.table import lookup
 from tandemkv.node.gate import CommandGate, MasterDown
+from tandemkv.protocol.types import ErrorReply
 
 
 @dataclass
@@ -104,3 +107,18 @@ def test_a_removed_node_refuses_data_commands_even_if_it_thinks_it_is_writable()
         refusal = ask(removed, command)
         assert refusal is not None and "removed from its group" in refusal.reply().message
     assert ask(removed, b"ping") is None
+
+
+def test_the_engine_asks_the_gate_only_while_it_is_closed() -> None:
+    """A primary in service opens the gate, and the engine then skips the call on every
+    request; a closed gate is asked, and its refusal is the reply."""
+    node = FakeNode()
+    gate = CommandGate(node)  # type: ignore[arg-type]
+    engine = Engine(random.Random(1))
+    engine.gate = gate
+    session = Session(id=1)
+    refused = engine.execute(session, [b"SET", b"k", b"v"])
+    assert isinstance(refused, ErrorReply) and refused.message.startswith("READONLY")
+    gate.open = True  # what the node does once it is a primary in service
+    assert engine.execute(session, [b"SET", b"k", b"v"]) == "OK"
+    assert engine.read_ran

@@ -7,7 +7,7 @@ next command sees it) and queued for the log; the shell decides when its reply m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from tandemkv.commands.errors import (
@@ -57,7 +57,14 @@ class RandomSource(Protocol):
 
 # Decides whether this node may run a command now (cluster mode: writes only on the
 # primary, reads on a backup only after READONLY); returns the error to answer, or None.
-Gate = Callable[[Session, CommandSpec], CommandError | None]
+class Gate(Protocol):
+    """Which commands may run now (a node's place in its group: node/gate.py)."""
+
+    # True while every command may run (a primary in service): the engine then skips the
+    # call, on every request. A plain field, set by the node when its state changes.
+    open: bool
+
+    def __call__(self, session: Session, spec: CommandSpec) -> CommandError | None: ...
 
 
 class Engine:
@@ -107,14 +114,13 @@ class Engine:
             return self._refuse(session, NoAuth(), args)
         if spec.internal and not session.peer_id:
             return self._refuse(session, NoPerm(_PEER_ONLY.format(spec.name)), args)
-        if self.gate is not None:
-            refusal = self.gate(session, spec)
+        gate = self.gate
+        if gate is not None and not gate.open:
+            refusal = gate(session, spec)
             if refusal is not None:
                 return self._refuse(session, refusal, args)
-            if spec.readonly or spec.is_write or spec.name == "exec":
-                # Even a write that ends up changing nothing (SET NX on an existing key)
-                # answered from what the keyspace holds: its reply is a read.
-                self.read_ran = True
+        if spec.reads_keyspace:
+            self.read_ran = True
         if session.queued is not None and "multi-control" not in spec.flags:
             return self._queue(session, spec, args)
         return self.run(session, spec, args)

@@ -46,7 +46,11 @@ class CommandSpec:
     # Node-to-node only (flag "internal"): ordinary clients get NOPERM. A field, not a
     # property, because the engine checks it on every command.
     internal: bool = False
-    readonly: bool = False  # reads the keyspace: a cluster primary fences its reply
+    readonly: bool = False  # flag "readonly"
+    # Its reply depends on the keyspace, so the node fences it: readonly commands, writes
+    # (even one that ends up changing nothing, SET NX on an existing key, answers from what
+    # the keyspace holds) and EXEC.
+    reads_keyspace: bool = False
 
     @property
     def is_write(self) -> bool:
@@ -92,6 +96,8 @@ def command(
                 subcommands=subcommands,
                 internal="internal" in flags.split(),
                 readonly="readonly" in flags.split(),
+                reads_keyspace=bool({"readonly", "write"} & set(flags.split()))
+                or each.lower() == "exec",
             )
             # Clients send upper or lower case; registering both spares a .lower() per call.
             TABLE[each.lower().encode()] = spec

@@ -29,6 +29,8 @@ def make_gate(node: Node) -> CommandGate:
 class CommandGate:
     def __init__(self, node: Node) -> None:
         self.node = node
+        # Kept by the node: True while it is a primary in service (see Engine.execute).
+        self.open = False
 
     def __call__(self, session: Session, spec: CommandSpec) -> CommandError | None:
         node = self.node

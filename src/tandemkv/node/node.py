@@ -134,7 +134,8 @@ class Node:
         self.role = Role.FOLLOWER
         self.leader_id = NONE
         self.ready_from = NEVER  # as primary: writable once this index is applied
-        self.writable = False
+        self.removed = False
+        self._writable = False
         self.needs_rebuild = False
         self.last_heard: dict[int, float] = {}  # peer -> monotonic time of its last message
         # Addresses learnt outside the membership: a joining node knows its primary's
@@ -151,7 +152,6 @@ class Node:
         self._joining: asyncio.Task[None] | None = None
         # (witness, learner) asked for by an invitation; None: this node's own flags.
         self.join_as: tuple[bool, bool] | None = None
-        self.removed = False
         self.deposed = dict(identity.deposed)  # see NodeIdentity.deposed
         self.deposed_told: dict[int, float] = {}  # member -> loop time it was last told
         self._background: set[asyncio.Task[None]] = set()  # see spawn()
@@ -264,6 +264,16 @@ class Node:
     # --- properties -------------------------------------------------------------------
 
     @property
+    def writable(self) -> bool:
+        """A primary in service: it has applied its log and is not handing over."""
+        return self._writable
+
+    @writable.setter
+    def writable(self, value: bool) -> None:
+        self._writable = value
+        self.gate.open = value and not self.removed
+
+    @property
     def persisting(self) -> bool:
         return self._persisting
 
@@ -324,12 +334,18 @@ class Node:
         nothing else appends to a leader's log in between (membership changes and
         transfers flush the gathered writes first), and entries are cut in order.
         """
-        if not self.writable:
+        if not self._writable:
             # The gate admits writes only while we can propose, so this is a bug; the
             # keyspace now holds writes nobody will replicate: rebuild it.
             log.error("a write ran on a node that cannot replicate it; rebuilding")
             self._discard_unreplicated()
             return NEVER
+        if self.volatile:
+            # --appendonly no runs only as a group of one (boot.py) that takes no backups:
+            # no one would ever read these entries and a restart drops the log, so none is
+            # written. The keyspace, and the snapshots SAVE cuts of it, is the only copy,
+            # as with Redis on RDB alone.
+            return self.keyspace_index
         gathered = self._proposals
         gathered += mutations
         entries = -(-len(gathered) // ENTRY_MUTATIONS)

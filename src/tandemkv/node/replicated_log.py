@@ -50,9 +50,9 @@ class ClusterLog:
         node = self.node
         position = node.propose(mutations)
         if node.volatile and position != NEVER:
-            # No log on disk (--appendonly no, a group of one): nothing will make the
-            # write safer than it is now, as with Redis running without persistence.
-            self.safe_index = position
+            # No log (--appendonly no, a group of one): nothing will make the write safer
+            # than it is now, as with Redis running without persistence.
+            self.safe_index = max(self.safe_index, position)
         return position
 
     def read_fence(self) -> int | None:
