@@ -174,3 +174,27 @@ def test_slow_reader_does_not_exhaust_memory(server: ServerProcess, watcher: Raw
     finally:
         slow.close()
     assert_still_serving(server, watcher)
+
+
+# The pattern from CVE-2022-36021: a matcher that backtracks takes exponential time on it.
+BACKTRACKING_GLOB = "a*" * 17 + "b"
+
+
+def _matching(client: RawClient, command: str, pattern: str) -> list[bytes]:
+    if command == "KEYS":
+        return list(client.call("KEYS", pattern))
+    _cursor, keys = client.call("SCAN", "0", "MATCH", pattern, "COUNT", "1000")
+    return list(keys)
+
+
+@pytest.mark.parametrize("command", ["KEYS", "SCAN"])
+def test_backtracking_glob_answers_at_once(
+    server: ServerProcess, watcher: RawClient, command: str
+) -> None:
+    key = "a" * 66
+    with server.raw(timeout=5.0) as client:
+        assert client.call("SET", key, "1") == "OK"
+        assert _matching(client, command, BACKTRACKING_GLOB) == []
+        assert _matching(client, command, BACKTRACKING_GLOB[:-1] + "a") == [key.encode()]
+        assert client.call("DEL", key) == 1
+    assert_still_serving(server, watcher)
