@@ -65,6 +65,7 @@ class Config:
     maxclients: int = 10000
     timeout: int = 0
     proto_max_bulk_len: int = 512 * 1024 * 1024
+    client_query_buffer_limit: int = 1024 * 1024 * 1024
     hz: int = 10
     parser: str = "auto"
     event_loop: str = "auto"
@@ -100,6 +101,7 @@ class Config:
             maxclients=self.maxclients,
             timeout=self.timeout,
             proto_max_bulk_len=self.proto_max_bulk_len,
+            client_query_buffer_limit=self.client_query_buffer_limit,
             protected_mode=self.protected_mode,
             bind=listen.host,
             port=listen.port,

@@ -236,6 +236,11 @@ def test_config_set_changes_the_settings(world: World, c: Client) -> None:
     assert c("CONFIG", "GET", "protected-mode") == {b"protected-mode": b"no"}
     assert c("CONFIG", "SET", "proto-max-bulk-len", "1mb") == OK
     assert settings.proto_max_bulk_len == 1024 * 1024
+    assert c("CONFIG", "GET", "client-query-buffer-limit") == {
+        b"client-query-buffer-limit": b"1073741824"
+    }
+    assert c("CONFIG", "SET", "client-query-buffer-limit", "2mb") == OK
+    assert settings.client_query_buffer_limit == 2 * 1024 * 1024
 
 
 def test_config_set_hz_is_clamped_like_redis(world: World, c: Client) -> None:

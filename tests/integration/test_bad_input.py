@@ -6,6 +6,7 @@ every case, and the server must stay up.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -198,3 +199,31 @@ def test_backtracking_glob_answers_at_once(
         assert _matching(client, command, BACKTRACKING_GLOB[:-1] + "a") == [key.encode()]
         assert client.call("DEL", key) == 1
     assert_still_serving(server, watcher)
+
+
+def test_a_request_over_client_query_buffer_limit_closes_its_connection(
+    server: ServerProcess, watcher: RawClient
+) -> None:
+    """tandemkv refuses at the header that declares too much (with a protocol error);
+    Redis once its query buffer passes the limit. Either way nothing of it runs."""
+    assert watcher.call("CONFIG", "SET", "client-query-buffer-limit", "1mb") == "OK"
+    try:
+        with server.raw(timeout=5.0) as client:
+            # Closed while we are still sending is what we are checking for.
+            with contextlib.suppress(OSError):
+                client.send(encode_command("SET", "over-limit", b"v" * (2 * MB)))
+            assert _closed_after_at_most_an_error(client)
+    finally:
+        assert watcher.call("CONFIG", "SET", "client-query-buffer-limit", "1gb") == "OK"
+    assert watcher.call("EXISTS", "over-limit") == 0
+    assert_still_serving(server, watcher)
+
+
+def _closed_after_at_most_an_error(client: RawClient) -> bool:
+    received = b""
+    try:
+        while chunk := client.sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received == b"" or received.startswith(b"-ERR Protocol error")

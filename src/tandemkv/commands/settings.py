@@ -16,6 +16,7 @@ class Settings:
     maxclients: int = 10000
     timeout: int = 0  # seconds a client may idle before being closed; 0 = never
     proto_max_bulk_len: int = 512 * 1024 * 1024
+    client_query_buffer_limit: int = 1024 * 1024 * 1024  # one request's bytes in all
     protected_mode: bool = True
     bind: str = "127.0.0.1"
     port: int = 7000
@@ -103,6 +104,7 @@ PARAMS: dict[str, Param] = {
         Param("maxclients", _int_in(1, UINT_MAX)),
         Param("timeout", _int_in(0, INT_MAX)),
         Param("proto_max_bulk_len", _memory_at_least(1024 * 1024)),
+        Param("client_query_buffer_limit", _memory_at_least(1024 * 1024)),
         Param("protected_mode", _parse_bool, _show_bool),
         Param("bind", None),
         Param("port", None),

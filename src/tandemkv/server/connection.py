@@ -214,7 +214,11 @@ class ClientConnection(asyncio.Protocol):
     # ------------------------------------------------------------ helpers
 
     def _limits(self) -> DecoderLimits:
-        limits = DecoderLimits(max_bulk_len=self.server.settings.proto_max_bulk_len)
+        settings = self.server.settings
+        limits = DecoderLimits(
+            max_bulk_len=settings.proto_max_bulk_len,
+            max_request_len=settings.client_query_buffer_limit,
+        )
         if not self.session.authenticated:
             return DecoderLimits.unauthenticated(limits)
         return limits
