@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tandemkv.commands.keys import SCAN_MAX_COUNT
 from tandemkv.protocol.types import OK, SimpleString
 from tandemkv.storage.mutation import Delete, Rename, SetExpiry
 
@@ -535,3 +536,15 @@ def test_ttl_of_an_expired_key_is_minus_two(world: World, c: Client) -> None:
     world.advance(100)
     assert c("TTL", "k") == -2
     assert c("PTTL", "k") == -2
+
+
+def test_scan_count_is_capped_so_one_call_stays_short(c: Client) -> None:
+    for start in range(0, SCAN_MAX_COUNT + 10, 10_000):
+        c("MSET", *[x for i in range(start, start + 10_000) for x in (f"k{i}", "v")])
+    cursor, page = c("SCAN", 0, "COUNT", 10**9)  # type: ignore[misc]
+    assert cursor != b"0" and len(page) == SCAN_MAX_COUNT
+    seen = set(page)
+    while cursor != b"0":
+        cursor, page = c("SCAN", cursor, "COUNT", 10**9)  # type: ignore[misc]
+        seen.update(page)
+    assert len(seen) == SCAN_MAX_COUNT + 10_000

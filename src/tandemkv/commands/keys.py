@@ -74,6 +74,10 @@ def keys(e: Engine, s: Session, args: list[bytes]) -> object:
     return [key for key in e.keyspace.live_keys(e.now_ms) if matches(key)]
 
 
+# Keys one SCAN call examines at most: about 50 ms of Python on a slow machine.
+SCAN_MAX_COUNT = 100_000
+
+
 @command("scan", -2, "readonly", group="generic",
          summary="Iterate over the keys incrementally",
          syntax="cursor [MATCH pattern] [COUNT count] [TYPE type]")
@@ -98,6 +102,9 @@ def scan(e: Engine, s: Session, args: list[bytes]) -> object:
         else:
             raise SyntaxErr()
         i += 2
+    # COUNT is a hint (SCAN may return fewer): capped so that no call holds the event loop
+    # for long, where Redis would walk its whole keyspace for COUNT 1000000000.
+    count = min(count, SCAN_MAX_COUNT)
     cursor, page = e.scans.page(int(raw), count, e.keyspace.keys_view())
     ks, now, matches = e.keyspace, e.now_ms, compile_glob(pattern)
     found = []
