@@ -69,6 +69,7 @@ class Gate(Protocol):
 
 class Engine:
     __slots__ = (
+        "atomic",
         "gate",
         "host",
         "keyspace",
@@ -99,6 +100,8 @@ class Engine:
         self.gate: Gate | None = None
         # Set when a command that reads the keyspace ran; the cluster shell clears it.
         self.read_ran = False
+        # True while EXEC runs its queue: nothing may be cut into slices (Host.run_sliced).
+        self.atomic = False
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -164,10 +167,14 @@ class Engine:
         outer = self.pending
         self.pending = []
         replies = []
-        for args in queued:
-            spec = lookup(args[0])
-            assert spec is not None  # checked when queued
-            replies.append(self.run(session, spec, args))
+        self.atomic = True
+        try:
+            for args in queued:
+                spec = lookup(args[0])
+                assert spec is not None  # checked when queued
+                replies.append(self.run(session, spec, args))
+        finally:
+            self.atomic = False
         batch = self.pending
         self.pending = outer
         if len(batch) == 1:

@@ -3,7 +3,7 @@ which server-wide commands (CLIENT, INFO, SHUTDOWN) see the running server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -66,9 +66,29 @@ class Host(Protocol):
     def last_save_time(self) -> int:
         """Unix time of the last successful snapshot, 0 if none."""
 
+    def run_sliced(self, session: Session, job: SlicedJob) -> object:
+        """The reply of a command whose work a client chooses (KEYS on a large keyspace).
+
+        `job` yields between slices of bounded work and returns the reply value. A server
+        runs a slice per turn of its event loop, so other clients and a group's heartbeats
+        are served meanwhile, and answers with a Pending; with no event loop the job runs
+        to its end and its value is the reply."""
+
     @property
     def cluster(self) -> ClusterView | None:
         """The replication group this node belongs to; None for a standalone server."""
+
+
+# A command's work cut into slices: yields between them, returns the reply value.
+SlicedJob = Generator[None, None, object]
+
+
+def run_to_end(job: SlicedJob) -> object:
+    while True:
+        try:
+            next(job)
+        except StopIteration as done:
+            return done.value
 
 
 class DetachedHost:
@@ -95,6 +115,9 @@ class DetachedHost:
 
     def last_save_time(self) -> int:
         return 0
+
+    def run_sliced(self, session: Session, job: SlicedJob) -> object:
+        return run_to_end(job)
 
     @property
     def cluster(self) -> ClusterView | None:

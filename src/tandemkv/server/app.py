@@ -19,9 +19,10 @@ from tandemkv import __version__
 from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
-from tandemkv.commands.session import Session
+from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.config import Config
 from tandemkv.protocol.types import OK, SimpleString
+from tandemkv.server import sliced
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
 from tandemkv.storage.store import Store
@@ -196,6 +197,9 @@ class Server:
 
     def last_save_time(self) -> int:
         return self.store.last_save_time
+
+    def run_sliced(self, session: Session, job: SlicedJob) -> object:
+        return sliced.run_sliced(session, job)
 
     @property
     def cluster(self) -> ClusterView | None:

@@ -1,0 +1,77 @@
+"""Sliced commands on the event loop: other work runs between slices, long replies are
+encoded in slices to the same bytes, and a failing job answers an error."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tandemkv.commands.session import Session, SlicedJob
+from tandemkv.protocol import encode_reply
+from tandemkv.protocol.types import Encoded, ErrorReply
+from tandemkv.server import sliced
+
+
+def counting_job(slices: int, log: list[str], value: object) -> SlicedJob:
+    for i in range(slices):
+        log.append(f"slice {i}")
+        yield
+    return value
+
+
+def test_other_callbacks_run_between_slices() -> None:
+    log: list[str] = []
+
+    async def scenario() -> object:
+        loop = asyncio.get_running_loop()
+        pending = sliced.run_sliced(Session(id=1), counting_job(3, log, b"done"))
+        loop.call_soon(log.append, "another client")
+        while not pending.done:
+            await asyncio.sleep(0)
+        return pending.value
+
+    assert asyncio.run(scenario()) == b"done"
+    assert log.index("another client") < log.index("slice 2")
+
+
+def test_a_long_array_reply_is_encoded_in_slices_to_the_same_bytes() -> None:
+    items: list[object] = [b"k%d" % i for i in range(2 * sliced.ENCODE_SLICE + 3)]
+    items[5] = None  # a null encodes differently in RESP2 and RESP3
+
+    for resp in (2, 3):
+        session = Session(id=1)
+        session.resp = resp
+
+        async def scenario(session: Session = session) -> object:
+            pending = sliced.run_sliced(session, counting_job(1, [], list(items)))
+            while not pending.done:
+                await asyncio.sleep(0)
+            return pending.value
+
+        reply = asyncio.run(scenario())
+        assert isinstance(reply, Encoded)
+        assert reply.data == encode_reply(items, resp == 3)
+        assert encode_reply(reply, resp == 3) == reply.data
+
+
+def test_a_short_reply_is_left_to_the_connection() -> None:
+    async def scenario() -> object:
+        pending = sliced.run_sliced(Session(id=1), counting_job(0, [], [b"a", b"b"]))
+        assert pending.done  # no slice to wait for
+        return pending.value
+
+    assert asyncio.run(scenario()) == [b"a", b"b"]
+
+
+def test_a_failing_job_answers_an_error_and_the_loop_goes_on() -> None:
+    def broken() -> SlicedJob:
+        yield
+        raise RuntimeError("bug")
+
+    async def scenario() -> object:
+        pending = sliced.run_sliced(Session(id=1), broken())
+        while not pending.done:
+            await asyncio.sleep(0)
+        return pending.value
+
+    reply = asyncio.run(scenario())
+    assert isinstance(reply, ErrorReply) and reply.message.startswith("ERR internal error")
