@@ -4,7 +4,9 @@ Public API:
 
     DataDir.open(path: str) -> DataDir     creates the directory if needed; raises
                                            DataDirLockedError (naming the holder's pid) when
-                                           another process has it open
+                                           another process has it open, and
+                                           DataDirUnusableError when the path cannot be one
+                                           (a file, a read-only file system...)
     DataDir.path, DataDir.fs (an OsFileSystem rooted at the directory)
     DataDir.close() -> None                releases the lock (also on process exit)
     LOCK_FILE = "LOCK"
@@ -20,7 +22,7 @@ import fcntl
 import os
 from types import TracebackType
 
-from tandemkv.storage.errors import DataDirLockedError
+from tandemkv.storage.errors import DataDirLockedError, DataDirUnusableError
 from tandemkv.storage.fs import OsFileSystem
 
 LOCK_FILE = "LOCK"
@@ -35,8 +37,13 @@ class DataDir:
     @classmethod
     def open(cls, path: str) -> DataDir:
         path = os.path.abspath(path)
-        os.makedirs(path, exist_ok=True)
-        fd = os.open(os.path.join(path, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.makedirs(path, exist_ok=True)
+            fd = os.open(
+                os.path.join(path, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
+        except OSError as error:
+            raise DataDirUnusableError(path, error) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

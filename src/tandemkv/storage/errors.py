@@ -16,9 +16,12 @@ Hierarchy:
         LogCompactedError           ... because it was compacted into a snapshot
       LogFailedError              the log hit an I/O error and refuses further changes
       DataDirLockedError          another process holds the data directory
+      DataDirUnusableError        the path cannot be a data directory (a file, read-only...)
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class StorageError(Exception):
@@ -123,3 +126,21 @@ class DataDirLockedError(StorageError):
             f"data directory {path} is already in use by {holder}. Stop that process, "
             "or start this one with a different data directory."
         )
+
+
+class DataDirUnusableError(StorageError):
+    """The path cannot be used as a data directory; the message says why, in one line."""
+
+    def __init__(self, path: str, error: OSError) -> None:
+        self.path = path
+        super().__init__(f"cannot use {path} as a data directory: {_reason(error)}")
+
+
+def _reason(error: OSError) -> str:
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        return "it, or a folder on its path, is a file, not a directory"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if error.errno == errno.EROFS:
+        return "the file system is read-only"
+    return error.strerror or str(error)
