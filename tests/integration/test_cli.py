@@ -132,3 +132,16 @@ def test_a_data_directory_that_is_a_file_is_one_line(tmp_path: Path, verb: list[
         f"tandemkv: cannot use {afile} as a data directory: it, or a folder on its path, "
         "is a file, not a directory"
     )
+
+
+@pytest.mark.tandemkv_only("tandemkv's data directory")
+@pytest.mark.parametrize("verb", [["export", "out.json"], ["get", "k"], ["keys"]])
+def test_a_mistyped_data_directory_is_an_error_not_an_empty_store(
+    tmp_path: Path, verb: list[str]
+) -> None:
+    typo = tmp_path / "typo-dir"
+    result = run_tandemkv("--db-path", str(typo), *verb, cwd=tmp_path)
+    assert result.returncode == 3, result
+    assert result.stderr.strip() == f"tandemkv: no data directory at {typo}: check --db-path"
+    assert not typo.exists(), "the typo must not be created"
+    assert not (tmp_path / "out.json").exists()
