@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from tandemkv.commands.settings import Settings
+from tandemkv.commands.settings import Settings, output_limits_from
 from tandemkv.storage.syncer import FsyncPolicy
 
 DEFAULT_ADDRESS = "127.0.0.1:7000"
@@ -66,6 +66,7 @@ class Config:
     timeout: int = 0
     proto_max_bulk_len: int = 512 * 1024 * 1024
     client_query_buffer_limit: int = 1024 * 1024 * 1024
+    client_output_buffer_limit: str = ""  # Redis's syntax; "" keeps Redis's defaults
     hz: int = 10
     parser: str = "auto"
     event_loop: str = "auto"
@@ -102,6 +103,7 @@ class Config:
             timeout=self.timeout,
             proto_max_bulk_len=self.proto_max_bulk_len,
             client_query_buffer_limit=self.client_query_buffer_limit,
+            client_output_buffer_limit=output_limits_from(self.client_output_buffer_limit),
             protected_mode=self.protected_mode,
             bind=listen.host,
             port=listen.port,
@@ -146,6 +148,8 @@ def _coerce(name: str, raw: object, source: str) -> object:
             parse_address(raw, allow_port_zero=name == "address")
         if name == "peer_routes":
             parse_peer_routes(raw)
+        if name == "client_output_buffer_limit":
+            output_limits_from(raw)
         return raw
     except ValueError as error:
         raise ConfigError(f"invalid {name.replace('_', '-')} {raw!r} ({source}): {error}") from None

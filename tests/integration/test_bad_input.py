@@ -266,3 +266,53 @@ def _has_1_2_3(digits: str) -> bool:
     one = digits.find("1")
     two = digits.find("2", one + 1) if one >= 0 else -1
     return two >= 0 and digits.find("3", two + 1) >= 0
+
+
+@contextlib.contextmanager
+def output_limit(watcher: RawClient, value: str) -> Iterator[None]:
+    """client-output-buffer-limit for normal clients while the block runs (new connections)."""
+    assert watcher.call("CONFIG", "SET", "client-output-buffer-limit", value) == "OK"
+    try:
+        yield
+    finally:
+        assert watcher.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0") == "OK"
+
+
+def _read_until_closed(client: RawClient, timeout: float = 10.0) -> int:
+    """Bytes received before the server closed the connection (fails if it never does)."""
+    client.sock.settimeout(timeout)
+    received = 0
+    try:
+        while chunk := client.sock.recv(1 << 20):
+            received += len(chunk)
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_a_reply_over_the_hard_output_limit_closes_that_client(
+    server: ServerProcess, watcher: RawClient
+) -> None:
+    value = b"v" * (600 * 1024)
+    assert watcher.call("SET", "big", value) == "OK"
+    with output_limit(watcher, "normal 1mb 0 0"), server.raw() as client:
+        assert client.call("GET", "big") == value, "under the limit: served"
+        client.send(encode_command("MGET", *["big"] * 100))  # 60 MB of replies
+        assert _read_until_closed(client) < 2 * len(value)
+    assert watcher.call("DEL", "big") == 1
+    assert_still_serving(server, watcher)
+
+
+@pytest.mark.timeout(60)
+def test_a_client_that_stops_reading_is_closed_after_the_soft_limit_time(
+    server: ServerProcess, watcher: RawClient
+) -> None:
+    value = b"v" * (100 * 1024)
+    assert watcher.call("SET", "big", value) == "OK"
+    requests = 400  # 40 MB of replies: more than the kernel's socket buffers hold
+    with output_limit(watcher, "normal 0 256kb 1"), server.raw() as client:
+        client.send(b"".join(encode_command("GET", "big") for _ in range(requests)))
+        time.sleep(3)  # the soft limit's second, and the server's cron after it
+        assert _read_until_closed(client) < requests * len(value)
+    assert watcher.call("DEL", "big") == 1
+    assert_still_serving(server, watcher)

@@ -7,7 +7,9 @@ client can make the server write where it likes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from tandemkv.commands.output_limits import OutputLimits, parse_output_limits
 
 
 @dataclass(slots=True)
@@ -17,6 +19,7 @@ class Settings:
     timeout: int = 0  # seconds a client may idle before being closed; 0 = never
     proto_max_bulk_len: int = 512 * 1024 * 1024
     client_query_buffer_limit: int = 1024 * 1024 * 1024  # one request's bytes in all
+    client_output_buffer_limit: OutputLimits = field(default_factory=OutputLimits)
     protected_mode: bool = True
     bind: str = "127.0.0.1"
     port: int = 7000
@@ -91,6 +94,24 @@ class Param:
     name: str
     parse: Callable[[str], object] | None  # None: readable, not settable at runtime
     show: Callable[[object], str] = str
+    # For a setting that CONFIG SET changes in part: (current value, raw) -> new value.
+    update: Callable[[object, str], object] | None = None
+
+
+def _show_output_limits(value: object) -> str:
+    assert isinstance(value, OutputLimits)
+    return value.show()
+
+
+def _update_output_limits(current: object, raw: str) -> object:
+    assert isinstance(current, OutputLimits)
+    return parse_output_limits(raw, current, _memory_at_least(0))
+
+
+def output_limits_from(raw: str) -> OutputLimits:
+    """The setting as a config file or the environment gives it: Redis's defaults, with the
+    classes `raw` names replaced ("" keeps them all); ValueError if malformed."""
+    return parse_output_limits(raw, OutputLimits(), _memory_at_least(0)) if raw else OutputLimits()
 
 
 def _show_bool(value: object) -> str:
@@ -105,6 +126,7 @@ PARAMS: dict[str, Param] = {
         Param("timeout", _int_in(0, INT_MAX)),
         Param("proto_max_bulk_len", _memory_at_least(1024 * 1024)),
         Param("client_query_buffer_limit", _memory_at_least(1024 * 1024)),
+        Param("client_output_buffer_limit", None, _show_output_limits, _update_output_limits),
         Param("protected_mode", _parse_bool, _show_bool),
         Param("bind", None),
         Param("port", None),

@@ -256,6 +256,11 @@ class Server:
         if self.store.snapshot_due() and not self.bgsave.in_progress and not self.log.failed:
             self.log.flush_now()
             self.bgsave.start()
+        if self.settings.client_output_buffer_limit.normal.soft:
+            # A client that stopped reading sends nothing more to check it on.
+            for conn in list(self.connections.values()):
+                if conn.writing_paused:
+                    conn.check_output_limit()
         if self.settings.timeout:
             limit = now - self.settings.timeout * 1000
             for session, conn in list(self.connections.items()):
