@@ -22,9 +22,9 @@ from tandemkv.commands.errors import CommandError
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.config import Config
 from tandemkv.protocol.types import OK, SimpleString
-from tandemkv.server import sliced
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
+from tandemkv.server.sliced import SlicedRunner
 from tandemkv.storage.store import Store
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ class Server:
         self.node: Node  # set by start()
         self.log: ClusterLog  # the node's write seam, set by start()
         self.bgsave = BackgroundSave(store, loop)
+        self.sliced = SlicedRunner()
         self.exit_code = 0
         self._bgsave_scheduled = False
         self.use_hiredis = {"auto": None, "hiredis": True, "python": False}[config.parser]
@@ -199,7 +200,7 @@ class Server:
         return self.store.last_save_time
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
-        return sliced.run_sliced(session, job)
+        return self.sliced.run(session, job)
 
     @property
     def cluster(self) -> ClusterView | None:
