@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tandemkv.storage.datadir import LOCK_FILE, DataDir
+from tandemkv.storage.datadir import LOCK_FILE, DataDir, unusable_reason
 from tandemkv.storage.errors import DataDirLockedError, DataDirUnusableError
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -115,6 +115,6 @@ def test_a_read_only_directory_says_so(tmp_path: Path) -> None:
     ],
 )
 def test_each_os_error_gets_a_reason_an_operator_can_act_on(error: OSError, reason: str) -> None:
-    assert str(DataDirUnusableError("/data", error)) == (
+    assert str(DataDirUnusableError("/data", unusable_reason(error))) == (
         f"cannot use /data as a data directory: {reason}"
     )

@@ -18,6 +18,7 @@ process dies however it dies, and a stale pid in the file never blocks a restart
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from types import TracebackType
@@ -43,7 +44,7 @@ class DataDir:
                 os.path.join(path, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
             )
         except OSError as error:
-            raise DataDirUnusableError(path, error) from None
+            raise DataDirUnusableError(path, unusable_reason(error)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -73,6 +74,17 @@ class DataDir:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def unusable_reason(error: OSError) -> str:
+    """Why a path cannot be a data directory, in words an operator can act on."""
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        return "it, or a folder on its path, is a file, not a directory"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if error.errno == errno.EROFS:
+        return "the file system is read-only"
+    return error.strerror or str(error)
 
 
 def _read_pid(fd: int) -> int | None:

@@ -21,8 +21,6 @@ Hierarchy:
 
 from __future__ import annotations
 
-import errno
-
 
 class StorageError(Exception):
     """Base class of every error raised by tandemkv.storage."""
@@ -129,18 +127,8 @@ class DataDirLockedError(StorageError):
 
 
 class DataDirUnusableError(StorageError):
-    """The path cannot be used as a data directory; the message says why, in one line."""
+    """The path cannot be used as a data directory; `reason` says why, in words."""
 
-    def __init__(self, path: str, error: OSError) -> None:
+    def __init__(self, path: str, reason: str) -> None:
         self.path = path
-        super().__init__(f"cannot use {path} as a data directory: {_reason(error)}")
-
-
-def _reason(error: OSError) -> str:
-    if isinstance(error, (FileExistsError, NotADirectoryError)):
-        return "it, or a folder on its path, is a file, not a directory"
-    if isinstance(error, PermissionError):
-        return "permission denied"
-    if error.errno == errno.EROFS:
-        return "the file system is read-only"
-    return error.strerror or str(error)
+        super().__init__(f"cannot use {path} as a data directory: {reason}")
