@@ -23,6 +23,7 @@ from tandemkv.commands.session import DetachedHost, Host, Session
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import CommandSpec, Write, lookup
 from tandemkv.commands.transactions import end_transaction
+from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD
 from tandemkv.protocol.types import QUEUED, ErrorReply
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.mutation import Batch, Delete, Mutation
@@ -205,7 +206,14 @@ class Engine:
                 session, CommandError("Command not allowed inside a transaction"), args
             )
         assert session.queued is not None
+        held = session.queued_bytes + sum(map(len, args)) + ARGUMENT_OVERHEAD * len(args)
+        if held > self.settings.client_query_buffer_limit:
+            # The transaction is logged as one entry, which may be no larger than a request.
+            return self._refuse(session, CommandError(
+                "transaction larger than client-query-buffer-limit "
+                f"({self.settings.client_query_buffer_limit} bytes); split it"), args)
         session.queued.append(args)
+        session.queued_bytes = held
         return QUEUED
 
 

@@ -27,6 +27,7 @@ class Session:
     authenticated: bool = False
     # MULTI state: the queued commands, or None when not in a transaction.
     queued: list[list[bytes]] | None = None
+    queued_bytes: int = 0  # what the queue holds, as client-query-buffer-limit counts it
     queue_failed: bool = False
     # WATCH state: the keys followed, and whether one of them changed (a WatchFlag).
     watched: list[bytes] = field(default_factory=list)
