@@ -137,6 +137,14 @@ class Engine:
         except CommandError as error:
             self.stats.errors += 1
             result = error.reply()
+        except Exception as error:
+            # A bug in one handler. Handlers change nothing themselves (the engine applies
+            # what they return), so the server can go on: the client gets an error, the
+            # operator the traceback.
+            self.stats.errors += 1
+            self.host.report_bug(spec.name, error)
+            result = ErrorReply(f"ERR internal error running '{spec.name}' "
+                                f"({type(error).__name__}); the server log has the details")
         # Keys the handler found expired were deleted before its own write happened, so
         # their deletes go to the log first: replay must see the same order.
         if self.keyspace.expired:

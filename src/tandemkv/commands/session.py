@@ -67,6 +67,9 @@ class Host(Protocol):
     def last_save_time(self) -> int:
         """Unix time of the last successful snapshot, 0 if none."""
 
+    def report_bug(self, command: str, error: Exception) -> None:
+        """A handler raised something other than a CommandError: a bug to report."""
+
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         """The reply of a command whose work a client chooses (KEYS on a large keyspace).
 
@@ -119,6 +122,9 @@ class DetachedHost:
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         return run_to_end(job)
+
+    def report_bug(self, command: str, error: Exception) -> None:
+        raise error  # with no server log to write to, the caller sees it
 
     @property
     def cluster(self) -> ClusterView | None:

@@ -6,6 +6,7 @@ It is also the engine's Host, giving CLIENT, INFO and SHUTDOWN their view of the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import platform
 import random
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 # How many expired keys one cron step may delete before yielding to clients.
 EXPIRE_BUDGET = 1000
 SHUTDOWN_DRAIN_SECONDS = 5.0
+
+log = logging.getLogger("tandemkv.server")
 
 
 class ServerStats:
@@ -198,6 +201,10 @@ class Server:
 
     def last_save_time(self) -> int:
         return self.store.last_save_time
+
+    def report_bug(self, command: str, error: Exception) -> None:
+        log.error("a bug in the %s command; its client got an error reply", command,
+                  exc_info=error)
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         return self.sliced.run(session, job)
