@@ -256,7 +256,7 @@ def test_reset_returns_the_session_to_its_start(world: World, c: Client) -> None
     assert isinstance(reply, SimpleString) and reply == "RESET"
     assert c.session.resp == 2
     assert c("CLIENT", "GETNAME") is None
-    assert c.session.queued is None and c.session.watched == []
+    assert c.session.queued is None and not c.session.watched
     other("SET", "k", "x")
     c("MULTI")
     c("PING")

@@ -540,6 +540,32 @@ def test_incrbyfloat_refuses_infinity(c: Client, start: bytes, increment: str) -
     assert c("GET", "f") == start
 
 
+def test_incrbyfloat_of_huge_finite_values_answers_in_full(c: Client) -> None:
+    """Regression (fuzz seed 1981017000): sums of 1e63 and more needed more digits than
+    the decimal context had, and the handler raised InvalidOperation (connection closed,
+    traceback on stderr)."""
+    assert c("INCRBYFLOAT", "f", "1e309") == b"1" + b"0" * 309
+    assert c("INCRBYFLOAT", "g", "1e70") == b"1" + b"0" * 70
+    assert c("INCRBYFLOAT", "g", "-1e70") == b"0"
+    top = c("INCRBYFLOAT", "h", "1.1e4932")
+    assert isinstance(top, bytes) and len(top) == 4933 and top.startswith(b"11")
+
+
+@pytest.mark.parametrize(("start", "increment"), [
+    (b"1", "1e99999999999999999999"),  # past the decimal exponent range: was Overflow
+    (b"1", "1.2e4932"),  # past the largest long double
+    (b"1" * 100_000, "1"),  # a stored number with 100,000 digits
+])
+def test_incrbyfloat_refuses_sums_no_long_double_holds(
+    c: Client, start: bytes, increment: str
+) -> None:
+    c("SET", "f", start)
+    assert c("INCRBYFLOAT", "f", increment) == err(
+        "ERR increment would produce NaN or Infinity"
+    )
+    assert c("GET", "f") == start
+
+
 def test_incrbyfloat_keeps_the_ttl_and_logs_the_text(world: World, c: Client) -> None:
     c("SET", "f", "1", "EX", 100)
     world.mutations()

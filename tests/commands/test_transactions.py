@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tandemkv.protocol.types import OK, QUEUED, NullArray
@@ -275,6 +277,19 @@ def test_watch_several_keys(c: Client, other: Client) -> None:
     watch_then(c, "a", "b", "a")
     watch_then(c, "c")
     other("SET", "c", "1")
+    assert exec_ping(c) is NullArray
+
+
+def test_watch_of_many_keys_takes_linear_time(c: Client, other: Client) -> None:
+    """Regression (found by the command fuzzer): each key was looked up in a list of the
+    keys already watched, so WATCH of n keys did n*n/2 comparisons; 40,000 keys took
+    seconds, all of it on the event loop. Linear, this takes a few tens of ms."""
+    keys = [b"w%d" % i for i in range(40_000)]
+    started = time.perf_counter()
+    assert c("WATCH", *keys, *keys) == OK
+    assert time.perf_counter() - started < 1.0
+    assert len(c.session.watched) == len(keys)
+    other("SET", keys[-1], "1")
     assert exec_ping(c) is NullArray
 
 

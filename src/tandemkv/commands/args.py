@@ -56,7 +56,11 @@ def parse_positive_timeout(raw: bytes, command: str) -> int:
     return value
 
 
-_WIDE = Context(prec=80)
+# Wide enough to hold every finite long double to 17 places (4,933 integer digits and 17
+# more), so the rounding below never needs more digits than it has. No traps: a sum past
+# the exponent range becomes Infinity, which is refused, instead of raising decimal.Overflow
+# (or InvalidOperation, which prec=80 raised for any sum of 1e63 or more) in the handler.
+_WIDE = Context(prec=5000, traps=[])
 _SEVENTEEN_PLACES = Decimal(1).scaleb(-17)
 _LONG_DOUBLE_MAX = Decimal("1.18973149535723176502e+4932")
 
@@ -69,10 +73,15 @@ def add_decimal_strings(base: bytes, increment: bytes) -> bytes | None:
     text for every value a long double holds to 17 places. Both inputs must already have
     passed parse_float.
     """
-    total = _WIDE.add(Decimal(base.decode()), Decimal(increment.decode()))
+    # Built in _WIDE too: Decimal(text) signals in the thread's context, which traps an
+    # exponent past libmpdec's range ("1e99999999999999999999").
+    total = _WIDE.add(_WIDE.create_decimal(base.decode()), _WIDE.create_decimal(increment.decode()))
     if not total.is_finite() or abs(total) > _LONG_DOUBLE_MAX:
         return None
-    text = format(total.quantize(_SEVENTEEN_PLACES, context=_WIDE), "f")
+    rounded = total.quantize(_SEVENTEEN_PLACES, context=_WIDE)
+    if not rounded.is_finite():
+        return None
+    text = format(rounded, "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return b"0" if text in ("-0", "") else text.encode()

@@ -29,8 +29,10 @@ class Session:
     queued: list[list[bytes]] | None = None
     queued_bytes: int = 0  # what the queue holds, as client-query-buffer-limit counts it
     queue_failed: bool = False
-    # WATCH state: the keys followed, and whether one of them changed (a WatchFlag).
-    watched: list[bytes] = field(default_factory=list)
+    # WATCH state: the keys followed, and whether one of them changed (a WatchFlag). A dict
+    # used as an ordered set: WATCH of n keys checks each against the others, which a list
+    # made quadratic (WATCH of 20,000 keys held the event loop for seconds).
+    watched: dict[bytes, None] = field(default_factory=dict)
     watched_expired: set[bytes] = field(default_factory=set)
     dirty: bool = False
     last_command: str = "NULL"

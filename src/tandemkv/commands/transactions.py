@@ -68,7 +68,7 @@ def watch(e: Engine, s: Session, args: list[bytes]) -> object:
         raise CommandError("WATCH inside MULTI is not allowed")
     for key in args[1:]:
         if key not in s.watched:
-            s.watched.append(key)
+            s.watched[key] = None
             if e.keyspace.is_past_deadline(key, e.now_ms):
                 s.watched_expired.add(key)
             e.keyspace.watch(key, s)
