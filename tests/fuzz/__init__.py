@@ -1,0 +1,1 @@
+"""The grammar-aware command fuzzer and its event-loop stall watchdog (see conftest.py)."""

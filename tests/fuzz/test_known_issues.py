@@ -1,0 +1,100 @@
+"""Server bugs the fuzzer found that are not fixed yet, each reduced to the request that
+shows it, and marked xfail(strict=True): when the server is fixed the test passes, the
+suite fails on XPASS, and the marker goes, with the entry in known_issues.py (or the cap
+in grammar.py) that keeps the fuzzer away from the bug meanwhile.
+
+Each test measures with the same watchdog and the same bounds as a fuzz run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fuzz.checks import STALL_BOUND
+from fuzz.connection import PipelineClient
+from fuzz.keyspace import load_keys
+from fuzz.monitor import ProcessMonitor, Target, server_target
+from fuzz.watchdog import StallReport, Watchdog
+from helpers.resp import encode_command
+from helpers.servers import ServerGroup
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def server(servers: ServerGroup, tmp_path: Path) -> Target:
+    return server_target(servers.start(tmp_path / "data"))
+
+
+@pytest.fixture
+def client(server: Target) -> Iterator[PipelineClient]:
+    with PipelineClient(server.host, server.port, timeout=120) as conn:
+        yield conn
+
+
+def watched(
+    server: Target, send: list[bytes], client: PipelineClient, replies: int = 1,
+) -> tuple[StallReport, int]:
+    """Send each chunk and read its `replies` under the watchdog: the stall report and how
+    much the server's RSS grew (its peak over its RSS before)."""
+    monitor = ProcessMonitor([server], lambda target: None).start()
+    before = monitor.peak_rss[server.name]
+    with Watchdog(server.host, server.port) as dog:
+        for chunk in send:
+            client.send(chunk)
+            client.read_replies(replies)
+        time.sleep(0.1)
+    monitor.stop()
+    return dog.stop(), monitor.peak_rss[server.name] - before
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "compile_glob (src/tandemkv/commands/glob.py) costs ~2 us a pattern byte on the event "
+    "loop (a frozenset per byte, then re.compile of a regex as long as the pattern): KEYS "
+    "with a 1 MiB pattern stalls the server ~2 s; and each compiled pattern stays in "
+    "compile_glob's lru_cache(256) and re's own cache (512) at ~19 MiB a MiB of pattern"))
+@pytest.mark.timeout(120)
+def test_a_long_glob_pattern_neither_stalls_nor_grows_the_server(
+    server: Target, client: PipelineClient,
+) -> None:
+    patterns = [b"%06d" % i + b"abcdefgh" * (64 * 1024) for i in range(4)]  # 512 KiB each
+    stall, grown = watched(server, [encode_command("KEYS", p) for p in patterns], client)
+    assert stall.longest < STALL_BOUND, stall.describe()
+    assert grown < 16 * MiB, f"RSS grew by {grown // MiB} MiB for 4 KEYS patterns"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the commands of one batch run back to back in one loop turn: EXEC runs its whole "
+    "queue (commands/engine.py run_atomically) and ClientConnection.run_buffered "
+    "(server/connection.py) every buffered pipelined command, so O(keyspace) commands add "
+    "up: 200 KEYS over 20k keys hold the loop over a second. Needs a decision: a work budget "
+    "per batch, a cap on the MULTI queue, or yielding between pipelined commands"))
+@pytest.mark.timeout(120)
+def test_a_batch_of_keyspace_scans_does_not_stall_the_server(
+    server: Target, client: PipelineClient,
+) -> None:
+    load_keys(server, 20_000)
+    keys = encode_command("KEYS", "*")
+    transaction = encode_command("MULTI") + keys * 200 + encode_command("EXEC")
+    stall, _grown = watched(server, [transaction], client, replies=202)
+    assert stall.longest < STALL_BOUND, f"EXEC of 200 KEYS: {stall.describe()}"
+    stall, _grown = watched(server, [keys * 200], client, replies=200)
+    assert stall.longest < STALL_BOUND, f"200 pipelined KEYS: {stall.describe()}"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a reply is built whole in memory before it is written (encode_reply of the whole "
+    "value, server/connection.py): MGET naming one 4 MiB key 32 times, a 1 KB request, "
+    "makes a 128 MiB reply, RSS grows by twice that and the loop stalls; with 512 MiB "
+    "values one MGET can exhaust the machine. The 4 MiB output soft limit applies between "
+    "replies, not within one"))
+@pytest.mark.timeout(120)
+def test_a_reply_is_not_built_whole_in_memory(server: Target, client: PipelineClient) -> None:
+    assert client.call("SET", "big", b"x" * (4 * MiB)) == "OK"
+    stall, grown = watched(server, [encode_command("MGET", *(["big"] * 32))], client)
+    assert grown < 64 * MiB, f"RSS grew by {grown // MiB} MiB for one MGET"
+    assert stall.longest < STALL_BOUND, stall.describe()
