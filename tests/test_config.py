@@ -90,3 +90,9 @@ def test_toml_types_are_checked(tmp_path: Path) -> None:
 def test_parse_address(text: str, host: str, port: int, loopback: bool) -> None:
     address = parse_address(text)
     assert (address.host, address.port, address.is_loopback) == (host, port, loopback)
+
+
+def test_client_query_buffer_limit_is_bounded_by_the_largest_log_entry() -> None:
+    with pytest.raises(ConfigError, match="client-query-buffer-limit"):
+        load_config({}, env={"TANDEMKV_CLIENT_QUERY_BUFFER_LIMIT": str(2 * 1024**3)})
+    assert load_config({}, env={}).client_query_buffer_limit == 1024**3

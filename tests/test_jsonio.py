@@ -422,6 +422,7 @@ def test_cli_import_of_a_malformed_file_exits_2_and_writes_nothing(tmp_path: Pat
 
 
 def test_cli_export_to_an_unwritable_place_fails_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "db").mkdir()  # an existing (empty) store: export of a missing one fails first
     result = cli("--db-path", str(tmp_path / "db"), "export", str(tmp_path / "no" / "x.json"))
     assert result.returncode == 2
     assert "cannot write" in assert_one_clean_error_line(result)

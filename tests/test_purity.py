@@ -7,6 +7,9 @@ what stops such an import from landing.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,37 @@ def test_pure_module_imports_no_io(path: Path) -> None:
 
 def test_purity_check_sees_files() -> None:
     assert len(_pure_files()) >= 10
+
+
+# Importing a pure package in a fresh interpreter loads no shell module, directly or
+# through anything it imports (the check above reads each file's own imports only).
+PURE_ENTRY_POINTS = [
+    "tandemkv.protocol", "tandemkv.protocol.hiredis_decoder", "tandemkv.commands.engine",
+    "tandemkv.replication", "tandemkv.storage.keyspace", "tandemkv.storage.mutation",
+    "tandemkv.storage.codec", "tandemkv.storage.record",
+]
+SHELL_MODULES = (
+    "asyncio", "socket", "selectors", "threading", "subprocess", "multiprocessing", "signal",
+    "ssl", "uvloop", "concurrent", "tandemkv.server", "tandemkv.node", "tandemkv.cli",
+    "tandemkv.client", "tandemkv.embedded", "tandemkv.testing",
+)
+_PROBE = """
+import sys
+before = set(sys.modules)
+import {module}
+print("\\n".join(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.mark.parametrize("module", PURE_ENTRY_POINTS)
+def test_pure_packages_load_no_shell_module_transitively(module: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(module=module)],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(SRC.parent)},
+    )
+    loaded = result.stdout.split()
+    assert module in loaded
+    shell = [name for name in loaded
+             if name in SHELL_MODULES or name.startswith(tuple(f"{p}." for p in SHELL_MODULES))]
+    assert not shell, f"importing {module} loads {shell}"

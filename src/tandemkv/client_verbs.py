@@ -19,6 +19,8 @@ from tandemkv.server import registry
 from tandemkv.storage.errors import DataDirLockedError, StorageError
 
 PROBE_TIMEOUT = 1.0
+# Verbs that only read or remove: on a --db-path that does not exist they fail, not create.
+READING_VERBS = frozenset({"get", "delete", "keys", "export"})
 
 
 def run_client_verb(args: argparse.Namespace) -> int:
@@ -51,6 +53,10 @@ def connect(args: argparse.Namespace) -> Executor:
     with neither, the server found by `find_server`."""
     server_given = args.server or os.environ.get("TANDEMKV_SERVER")
     if not server_given and args.db_path:
+        if args.verb in READING_VERBS and not os.path.exists(args.db_path):
+            # A typo must not read as an empty store (a backup script would never notice),
+            # nor leave an empty directory behind.
+            raise DataDirError(f"no data directory at {args.db_path}: check --db-path")
         try:
             return tandemkv.open(args.db_path)
         except DataDirLockedError as error:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from tandemkv.commands.settings import Settings
+from tandemkv.commands.settings import MAX_QUERY_BUFFER, Settings, output_limits_from
 from tandemkv.storage.syncer import FsyncPolicy
 
 DEFAULT_ADDRESS = "127.0.0.1:7000"
@@ -65,6 +65,8 @@ class Config:
     maxclients: int = 10000
     timeout: int = 0
     proto_max_bulk_len: int = 512 * 1024 * 1024
+    client_query_buffer_limit: int = MAX_QUERY_BUFFER
+    client_output_buffer_limit: str = ""  # Redis's syntax; "" keeps Redis's defaults
     hz: int = 10
     parser: str = "auto"
     event_loop: str = "auto"
@@ -100,6 +102,8 @@ class Config:
             maxclients=self.maxclients,
             timeout=self.timeout,
             proto_max_bulk_len=self.proto_max_bulk_len,
+            client_query_buffer_limit=self.client_query_buffer_limit,
+            client_output_buffer_limit=output_limits_from(self.client_output_buffer_limit),
             protected_mode=self.protected_mode,
             bind=listen.host,
             port=listen.port,
@@ -120,6 +124,7 @@ _CHOICES = {
 }
 # Settings only a flag may give: the file is named by a flag, and truncating a corrupt log
 # is a one-off operator decision that must never linger in a file or the environment.
+MiB = 1024 * 1024
 _FLAG_ONLY = ("config_file", "truncate_corrupt_log")
 _FIELD_TYPES = {f.name: f.type for f in fields(Config)}
 
@@ -135,6 +140,8 @@ def _coerce(name: str, raw: object, source: str) -> object:
             value = int(raw)
             if value < 0:
                 raise ValueError("must not be negative")
+            if name == "client_query_buffer_limit" and not MiB <= value <= MAX_QUERY_BUFFER:
+                raise ValueError(f"must be between {MiB} and {MAX_QUERY_BUFFER}")
             return value
         if not isinstance(raw, str):
             raise ValueError("expected a string")
@@ -144,6 +151,8 @@ def _coerce(name: str, raw: object, source: str) -> object:
             parse_address(raw, allow_port_zero=name == "address")
         if name == "peer_routes":
             parse_peer_routes(raw)
+        if name == "client_output_buffer_limit":
+            output_limits_from(raw)
         return raw
     except ValueError as error:
         raise ConfigError(f"invalid {name.replace('_', '-')} {raw!r} ({source}): {error}") from None

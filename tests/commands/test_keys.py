@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tandemkv.commands.keys import KEYS_SLICE, SCAN_MAX_COUNT
+from tandemkv.commands.session import DetachedHost, Session, SlicedJob
 from tandemkv.protocol.types import OK, SimpleString
 from tandemkv.storage.mutation import Delete, Rename, SetExpiry
 
@@ -535,3 +537,63 @@ def test_ttl_of_an_expired_key_is_minus_two(world: World, c: Client) -> None:
     world.advance(100)
     assert c("TTL", "k") == -2
     assert c("PTTL", "k") == -2
+
+
+def test_scan_count_is_capped_so_one_call_stays_short(c: Client) -> None:
+    for start in range(0, SCAN_MAX_COUNT + 10, 10_000):
+        c("MSET", *[x for i in range(start, start + 10_000) for x in (f"k{i}", "v")])
+    cursor, page = c("SCAN", 0, "COUNT", 10**9)  # type: ignore[misc]
+    assert cursor != b"0" and len(page) == SCAN_MAX_COUNT
+    seen = set(page)
+    while cursor != b"0":
+        cursor, page = c("SCAN", cursor, "COUNT", 10**9)  # type: ignore[misc]
+        seen.update(page)
+    assert len(seen) == SCAN_MAX_COUNT + 10_000
+
+
+# ------------------------------------------------------------------ KEYS in slices
+
+
+class SlicingHost(DetachedHost):
+    """Runs sliced commands to their end, counting the slices."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slices = 0
+
+    def run_sliced(self, session: Session, job: SlicedJob) -> object:
+        while True:
+            try:
+                next(job)
+            except StopIteration as done:
+                return done.value
+            self.slices += 1
+
+
+def test_keys_on_a_large_keyspace_runs_in_slices_with_the_same_answer() -> None:
+    host = SlicingHost()
+    world = World(host=host)
+    c = world.client()
+    total = 2 * KEYS_SLICE + 500
+    for start in range(0, total, 5000):
+        c("MSET", *[x for i in range(start, min(total, start + 5000)) for x in (f"k{i}", "v")])
+    c("SET", "k7", "v", "PX", 10)  # past its deadline by the time KEYS runs
+    world.advance(20)
+    expected = [f"k{i}".encode() for i in range(total) if i != 7]
+    assert c("KEYS", "*") == expected
+    assert host.slices == 2  # three slices of at most KEYS_SLICE keys
+    assert c("KEYS", "k1*7") == [key for key in expected if key.startswith(b"k1")
+                                 and key.endswith(b"7")]
+
+
+def test_keys_inside_multi_runs_whole() -> None:
+    host = SlicingHost()
+    world = World(host=host)
+    c = world.client()
+    for start in range(0, KEYS_SLICE + 10, 5000):
+        c("MSET", *[x for i in range(start, start + 5000) for x in (f"k{i}", "v")])
+    c("MULTI")
+    c("KEYS", "*")
+    reply = c("EXEC")
+    assert isinstance(reply, list) and len(reply[0]) == len(world.engine.keyspace)
+    assert host.slices == 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tandemkv.commands.session import DetachedHost
 from tandemkv.commands.settings import Settings
-from tandemkv.commands.table import NO_REPLY
+from tandemkv.commands.table import NO_REPLY, TABLE
 from tandemkv.protocol.types import OK, ErrorReply, SimpleString, Verbatim
 from tandemkv.storage.mutation import FlushAll
 
@@ -236,6 +238,11 @@ def test_config_set_changes_the_settings(world: World, c: Client) -> None:
     assert c("CONFIG", "GET", "protected-mode") == {b"protected-mode": b"no"}
     assert c("CONFIG", "SET", "proto-max-bulk-len", "1mb") == OK
     assert settings.proto_max_bulk_len == 1024 * 1024
+    assert c("CONFIG", "GET", "client-query-buffer-limit") == {
+        b"client-query-buffer-limit": b"1073741824"
+    }
+    assert c("CONFIG", "SET", "client-query-buffer-limit", "2mb") == OK
+    assert settings.client_query_buffer_limit == 2 * 1024 * 1024
 
 
 def test_config_set_hz_is_clamped_like_redis(world: World, c: Client) -> None:
@@ -366,3 +373,33 @@ def test_config_set_odd_arguments(c: Client) -> None:
 )
 def test_subcommand_arity_errors(c: Client, args: tuple[str, ...], name: str) -> None:
     assert c(*args) == arity_err(name)
+
+
+class BugRecordingHost(DetachedHost):
+    """Like the server: reports a handler's bug instead of raising it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bugs: list[tuple[str, Exception]] = []
+
+    def report_bug(self, command: str, error: Exception) -> None:
+        self.bugs.append((command, error))
+
+
+def test_a_bug_in_a_handler_is_an_error_reply_and_a_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(e: object, s: object, args: list[bytes]) -> object:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setitem(TABLE, b"ECHO", dataclasses.replace(TABLE[b"ECHO"], handler=broken))
+    host = BugRecordingHost()
+    world = World(host=host)
+    c = world.client()
+    reply = c("ECHO", "x")
+    assert reply == err("ERR internal error running 'echo' (ZeroDivisionError); the server "
+                        "log has the details")
+    assert [(name, type(error)) for name, error in host.bugs] == [("echo", ZeroDivisionError)]
+    assert c("PING") == "PONG", "the session goes on"
+    with pytest.raises(ZeroDivisionError):
+        World().client()("ECHO", "x")  # no server log: a detached engine raises it

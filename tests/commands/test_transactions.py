@@ -372,3 +372,27 @@ def test_an_aborted_exec_also_unwatches(c: Client, other: Client) -> None:
     assert c("EXEC") == EXECABORT
     other("SET", "k", "1")
     assert exec_ping(c) == ["PONG"]
+
+
+def test_a_transaction_may_queue_no_more_than_a_request_may_hold(
+    world: World, c: Client
+) -> None:
+    """It is logged as one entry: beyond client-query-buffer-limit it would be one that
+    recovery cannot read back. The refusal aborts EXEC, and the queue stays bounded."""
+    assert c("CONFIG", "SET", "client-query-buffer-limit", "1mb") == OK
+    value = "v" * (600 * 1024)
+    assert c("MULTI") == OK
+    assert c("SET", "a", value) == QUEUED
+    refused = c("SET", "b", value)
+    assert isinstance(refused, type(EXECABORT))
+    assert refused.message.startswith("ERR transaction larger than client-query-buffer-limit")
+    assert c("EXEC") == EXECABORT
+    assert world.mutations() == []
+    assert c("MULTI") == OK
+    assert c("SET", "b", value) == QUEUED, "a new transaction starts from nothing"
+    assert c("EXEC") == [OK]
+
+
+def test_client_query_buffer_limit_is_at_most_1gb(c: Client) -> None:
+    refused = c("CONFIG", "SET", "client-query-buffer-limit", "2gb")
+    assert isinstance(refused, type(EXECABORT)) and "between" in refused.message

@@ -6,6 +6,8 @@ every case, and the server must stay up.
 
 from __future__ import annotations
 
+import contextlib
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -197,4 +199,120 @@ def test_backtracking_glob_answers_at_once(
         assert _matching(client, command, BACKTRACKING_GLOB) == []
         assert _matching(client, command, BACKTRACKING_GLOB[:-1] + "a") == [key.encode()]
         assert client.call("DEL", key) == 1
+    assert_still_serving(server, watcher)
+
+
+def test_a_request_over_client_query_buffer_limit_closes_its_connection(
+    server: ServerProcess, watcher: RawClient
+) -> None:
+    """tandemkv refuses at the header that declares too much (with a protocol error);
+    Redis once its query buffer passes the limit. Either way nothing of it runs."""
+    assert watcher.call("CONFIG", "SET", "client-query-buffer-limit", "1mb") == "OK"
+    try:
+        with server.raw(timeout=5.0) as client:
+            # Closed while we are still sending is what we are checking for.
+            with contextlib.suppress(OSError):
+                client.send(encode_command("SET", "over-limit", b"v" * (2 * MB)))
+            assert _closed_after_at_most_an_error(client)
+    finally:
+        assert watcher.call("CONFIG", "SET", "client-query-buffer-limit", "1gb") == "OK"
+    assert watcher.call("EXISTS", "over-limit") == 0
+    assert_still_serving(server, watcher)
+
+
+def _closed_after_at_most_an_error(client: RawClient) -> bool:
+    received = b""
+    try:
+        while chunk := client.sock.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received == b"" or received.startswith(b"-ERR Protocol error")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.tandemkv_only("Redis holds every client for the whole KEYS (387 ms here)")
+def test_keys_on_a_large_keyspace_does_not_hold_other_clients(
+    server: ServerProcess, watcher: RawClient
+) -> None:
+    """KEYS over a million keys: about half a second of Python in one go. tandemkv runs it
+    in slices, so a PING from another client is answered meanwhile (measured: 30 ms at
+    worst sliced, 550 ms whole; Redis 7 holds every client for about 390 ms)."""
+    total = 1_000_000
+    with server.raw(timeout=30.0) as loader:
+        for start in range(0, total, 10_000):
+            loader.send(encode_command("MSET", *[
+                x for i in range(start, start + 10_000) for x in (f"big:{i}", "v")
+            ]))
+        assert loader.read_replies(total // 10_000) == ["OK"] * (total // 10_000)
+    try:
+        with server.raw(timeout=30.0) as asker:
+            asker.send(encode_command("KEYS", "big:*1*2*3*"))
+            slowest = 0.0
+            while not select.select([asker.sock], [], [], 0)[0]:
+                started = time.monotonic()
+                assert watcher.call("PING") == "PONG"
+                slowest = max(slowest, time.monotonic() - started)
+            found = asker.read_reply()
+        expected = {f"big:{i}".encode() for i in range(total) if _has_1_2_3(str(i))}
+        assert set(found) == expected
+        assert slowest < 0.15, f"a PING waited {slowest * 1000:.0f} ms behind KEYS"
+    finally:
+        with server.raw(timeout=30.0) as cleaner:
+            assert cleaner.call("FLUSHALL") == "OK"
+
+
+def _has_1_2_3(digits: str) -> bool:
+    one = digits.find("1")
+    two = digits.find("2", one + 1) if one >= 0 else -1
+    return two >= 0 and digits.find("3", two + 1) >= 0
+
+
+@contextlib.contextmanager
+def output_limit(watcher: RawClient, value: str) -> Iterator[None]:
+    """client-output-buffer-limit for normal clients while the block runs (new connections)."""
+    assert watcher.call("CONFIG", "SET", "client-output-buffer-limit", value) == "OK"
+    try:
+        yield
+    finally:
+        assert watcher.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0") == "OK"
+
+
+def _read_until_closed(client: RawClient, timeout: float = 10.0) -> int:
+    """Bytes received before the server closed the connection (fails if it never does)."""
+    client.sock.settimeout(timeout)
+    received = 0
+    try:
+        while chunk := client.sock.recv(1 << 20):
+            received += len(chunk)
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_a_reply_over_the_hard_output_limit_closes_that_client(
+    server: ServerProcess, watcher: RawClient
+) -> None:
+    value = b"v" * (600 * 1024)
+    assert watcher.call("SET", "big", value) == "OK"
+    with output_limit(watcher, "normal 1mb 0 0"), server.raw() as client:
+        assert client.call("GET", "big") == value, "under the limit: served"
+        client.send(encode_command("MGET", *["big"] * 100))  # 60 MB of replies
+        assert _read_until_closed(client) < 2 * len(value)
+    assert watcher.call("DEL", "big") == 1
+    assert_still_serving(server, watcher)
+
+
+@pytest.mark.timeout(60)
+def test_a_client_that_stops_reading_is_closed_after_the_soft_limit_time(
+    server: ServerProcess, watcher: RawClient
+) -> None:
+    value = b"v" * (100 * 1024)
+    assert watcher.call("SET", "big", value) == "OK"
+    requests = 400  # 40 MB of replies: more than the kernel's socket buffers hold
+    with output_limit(watcher, "normal 0 256kb 1"), server.raw() as client:
+        client.send(b"".join(encode_command("GET", "big") for _ in range(requests)))
+        time.sleep(3)  # the soft limit's second, and the server's cron after it
+        assert _read_until_closed(client) < requests * len(value)
+    assert watcher.call("DEL", "big") == 1
     assert_still_serving(server, watcher)

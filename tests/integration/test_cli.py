@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,30 @@ def test_help(verb: str | None) -> None:
     assert "usage:" in result.stdout.lower()
     if verb is not None:
         assert verb in result.stdout
+
+
+@pytest.mark.tandemkv_only("tandemkv's data directory")
+@pytest.mark.parametrize("verb", [["server", "--address", "127.0.0.1:0"], ["get", "k"]])
+def test_a_data_directory_that_is_a_file_is_one_line(tmp_path: Path, verb: list[str]) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    result = run_tandemkv("--db-path", str(afile), *verb)
+    assert result.returncode in (1, 3), result  # server: cannot start; client verb: error
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"tandemkv: cannot use {afile} as a data directory: it, or a folder on its path, "
+        "is a file, not a directory"
+    )
+
+
+@pytest.mark.tandemkv_only("tandemkv's data directory")
+@pytest.mark.parametrize("verb", [["export", "out.json"], ["get", "k"], ["keys"]])
+def test_a_mistyped_data_directory_is_an_error_not_an_empty_store(
+    tmp_path: Path, verb: list[str]
+) -> None:
+    typo = tmp_path / "typo-dir"
+    result = run_tandemkv("--db-path", str(typo), *verb, cwd=tmp_path)
+    assert result.returncode == 3, result
+    assert result.stderr.strip() == f"tandemkv: no data directory at {typo}: check --db-path"
+    assert not typo.exists(), "the typo must not be created"
+    assert not (tmp_path / "out.json").exists()

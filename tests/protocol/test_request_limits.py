@@ -14,6 +14,7 @@ from tandemkv.protocol import DecoderLimits, encode_command
 from .decoding import MakeDecoder, bytewise, chunkings, decode, failed, ok
 
 MB = 1024 * 1024
+TOO_BIG = "request larger than client-query-buffer-limit"
 
 
 def test_defaults_are_redis_defaults() -> None:
@@ -53,6 +54,32 @@ SMALL_CASES = {
 def test_configured_limits(make_decoder: MakeDecoder, data: bytes, expected: object) -> None:
     for how, chunks in chunkings(data):
         assert decode(make_decoder, chunks, SMALL) == expected, how
+
+
+# client-query-buffer-limit: each argument counts its bytes plus ARGUMENT_OVERHEAD (48).
+REQUEST_CAP = DecoderLimits(max_request_len=200)
+
+REQUEST_CASES = {
+    "request-at-cap": (encode_command([b"SET", b"v" * 101]), ok([b"SET", b"v" * 101])),
+    "request-over-cap": (encode_command([b"SET", b"v" * 102]), failed(TOO_BIG)),
+    "many-empty-arguments": (b"*5\r\n" + b"$0\r\n\r\n" * 5, failed(TOO_BIG)),
+    # Refused at the header that declares it, before any of the payload is held.
+    "declared-not-sent": (b"*2\r\n$3\r\nSET\r\n$500\r\n", failed(TOO_BIG)),
+    "second-request-alone-counts": (
+        encode_command([b"SET", b"v" * 101]) * 2, ok([b"SET", b"v" * 101], [b"SET", b"v" * 101])
+    ),
+}
+
+
+@pytest.mark.parametrize(("data", "expected"), REQUEST_CASES.values(), ids=REQUEST_CASES.keys())
+def test_request_size_limit(make_decoder: MakeDecoder, data: bytes, expected: object) -> None:
+    """The same verdict however the bytes arrive: in one read or split anywhere."""
+    for how, chunks in chunkings(data):
+        assert decode(make_decoder, chunks, REQUEST_CAP) == expected, how
+
+
+def test_request_size_limit_default_is_redis_client_query_buffer_limit() -> None:
+    assert DecoderLimits().max_request_len == 1024 * MB
 
 
 def test_single_digit_length_is_checked_against_a_tiny_cap(make_decoder: MakeDecoder) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tandemkv.storage.datadir import LOCK_FILE, DataDir
-from tandemkv.storage.errors import DataDirLockedError
+from tandemkv.storage.datadir import LOCK_FILE, DataDir, unusable_reason
+from tandemkv.storage.errors import DataDirLockedError, DataDirUnusableError
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -26,7 +27,7 @@ sys.stdin.readline()
 CONTENDER = """
 import sys
 from tandemkv.storage.datadir import DataDir
-from tandemkv.storage.errors import DataDirLockedError
+from tandemkv.storage.errors import DataDirLockedError, DataDirUnusableError
 try:
     DataDir.open(sys.argv[1])
 except DataDirLockedError as exc:
@@ -82,3 +83,38 @@ def test_the_lock_dies_with_its_process(tmp_path: Path, holder: subprocess.Popen
     holder.wait(timeout=10)
     with DataDir.open(str(tmp_path)) as taken:  # a stale pid in the file does not block
         assert taken.path == str(tmp_path)
+
+
+def test_a_path_that_cannot_be_a_directory_is_a_typed_one_line_error(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for path in (afile, afile / "below"):
+        with pytest.raises(DataDirUnusableError, match="is a file, not a directory"):
+            DataDir.open(str(path))
+
+
+def test_a_read_only_directory_says_so(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes through directory permissions")
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(DataDirUnusableError, match="permission denied"):
+            DataDir.open(str(locked))
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (OSError(errno.EROFS, "Read-only file system"), "the file system is read-only"),
+        (PermissionError(errno.EACCES, "Permission denied"), "permission denied"),
+        (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+    ],
+)
+def test_each_os_error_gets_a_reason_an_operator_can_act_on(error: OSError, reason: str) -> None:
+    assert str(DataDirUnusableError("/data", unusable_reason(error))) == (
+        f"cannot use /data as a data directory: {reason}"
+    )

@@ -132,3 +132,14 @@ def test_encode_refuses_out_of_range_fields() -> None:
     for bad in (LogEntry(-1, 1, 0, b""), LogEntry(1, 2**64, 0, b""), LogEntry(1, 1, 256, b"")):
         with pytest.raises(ValueError):
             encode_record(bad)
+
+
+def test_the_largest_entry_a_client_can_make_is_readable_and_replicable() -> None:
+    """One entry holds at most one request's or one transaction's writes, both capped by
+    client-query-buffer-limit: recovery and peer frames must accept that much."""
+    from tandemkv.commands.settings import MAX_QUERY_BUFFER
+    from tandemkv.protocol.peer_frames import MAX_FRAME_BYTES
+    from tandemkv.storage.record import DEFAULT_MAX_BODY, RECORD_OVERHEAD
+
+    assert DEFAULT_MAX_BODY >= MAX_QUERY_BUFFER + 1024 * 1024
+    assert MAX_FRAME_BYTES >= DEFAULT_MAX_BODY + RECORD_OVERHEAD + 1024 * 1024

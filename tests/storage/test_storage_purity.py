@@ -36,3 +36,4 @@ def imports(path: Path) -> list[str]:
 def test_format_modules_import_only_pure_things(name: str) -> None:
     for module in imports(STORAGE / name):
         assert module in ALLOWED or module in ALLOWED_OWN, f"{name} imports {module}"
+

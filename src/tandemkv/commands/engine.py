@@ -23,6 +23,7 @@ from tandemkv.commands.session import DetachedHost, Host, Session
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import CommandSpec, Write, lookup
 from tandemkv.commands.transactions import end_transaction
+from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD
 from tandemkv.protocol.types import QUEUED, ErrorReply
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.mutation import Batch, Delete, Mutation
@@ -69,6 +70,7 @@ class Gate(Protocol):
 
 class Engine:
     __slots__ = (
+        "atomic",
         "gate",
         "host",
         "keyspace",
@@ -99,6 +101,8 @@ class Engine:
         self.gate: Gate | None = None
         # Set when a command that reads the keyspace ran; the cluster shell clears it.
         self.read_ran = False
+        # True while EXEC runs its queue: nothing may be cut into slices (Host.run_sliced).
+        self.atomic = False
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -133,6 +137,14 @@ class Engine:
         except CommandError as error:
             self.stats.errors += 1
             result = error.reply()
+        except Exception as error:
+            # A bug in one handler. Handlers change nothing themselves (the engine applies
+            # what they return), so the server can go on: the client gets an error, the
+            # operator the traceback.
+            self.stats.errors += 1
+            self.host.report_bug(spec.name, error)
+            result = ErrorReply(f"ERR internal error running '{spec.name}' "
+                                f"({type(error).__name__}); the server log has the details")
         # Keys the handler found expired were deleted before its own write happened, so
         # their deletes go to the log first: replay must see the same order.
         if self.keyspace.expired:
@@ -164,10 +176,14 @@ class Engine:
         outer = self.pending
         self.pending = []
         replies = []
-        for args in queued:
-            spec = lookup(args[0])
-            assert spec is not None  # checked when queued
-            replies.append(self.run(session, spec, args))
+        self.atomic = True
+        try:
+            for args in queued:
+                spec = lookup(args[0])
+                assert spec is not None  # checked when queued
+                replies.append(self.run(session, spec, args))
+        finally:
+            self.atomic = False
         batch = self.pending
         self.pending = outer
         if len(batch) == 1:
@@ -198,7 +214,14 @@ class Engine:
                 session, CommandError("Command not allowed inside a transaction"), args
             )
         assert session.queued is not None
+        held = session.queued_bytes + sum(map(len, args)) + ARGUMENT_OVERHEAD * len(args)
+        if held > self.settings.client_query_buffer_limit:
+            # The transaction is logged as one entry, which may be no larger than a request.
+            return self._refuse(session, CommandError(
+                "transaction larger than client-query-buffer-limit "
+                f"({self.settings.client_query_buffer_limit} bytes); split it"), args)
         session.queued.append(args)
+        session.queued_bytes = held
         return QUEUED
 
 

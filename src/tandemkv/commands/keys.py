@@ -14,8 +14,10 @@ from tandemkv.storage.keyspace import Value
 from tandemkv.storage.mutation import Delete, Rename, SetExpiry
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tandemkv.commands.engine import Engine
-    from tandemkv.commands.session import Session
+    from tandemkv.commands.session import Session, SlicedJob
 
 
 def type_name(value: Value | None) -> bytes:
@@ -64,6 +66,12 @@ def type_(e: Engine, s: Session, args: list[bytes]) -> object:
     return SimpleString(type_name(e.keyspace.get(args[1], e.now_ms)).decode())
 
 
+# Keys KEYS matches per slice of its work: a few milliseconds each. On a larger keyspace
+# KEYS runs in slices between which the server serves other clients and, in a group, keeps
+# heartbeating, where Redis blocks for the whole walk. Inside MULTI it runs whole (atomic).
+KEYS_SLICE = 20_000
+
+
 @command("keys", -1, "readonly", group="generic", keys=(0, 0, 0),
          summary="All keys matching a pattern (KEYS alone lists every key)",
          syntax="[pattern]")
@@ -71,7 +79,29 @@ def keys(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) > 2:
         raise CommandError("wrong number of arguments for 'keys' command")
     matches = compile_glob(args[1] if len(args) == 2 else b"*")
-    return [key for key in e.keyspace.live_keys(e.now_ms) if matches(key)]
+    ks, now = e.keyspace, e.now_ms
+    if len(ks) <= KEYS_SLICE or e.atomic:
+        return [key for key in ks.live_keys(now) if matches(key)]
+    # The keys as of now (a copy made at C speed), matched a slice per event-loop turn.
+    stored, deadlines = ks.snapshot_keys()
+    return e.host.run_sliced(s, _matching_keys(stored, deadlines, now, matches))
+
+
+def _matching_keys(
+    stored: list[bytes], deadlines: dict[bytes, int], now: int, matches: Callable[[bytes], bool]
+) -> SlicedJob:
+    found: list[bytes] = []
+    for start in range(0, len(stored), KEYS_SLICE):
+        if start:
+            yield
+        for key in stored[start : start + KEYS_SLICE]:
+            if matches(key) and ((deadline := deadlines.get(key)) is None or deadline > now):
+                found.append(key)
+    return found
+
+
+# Keys one SCAN call examines at most: about 50 ms of Python on a slow machine.
+SCAN_MAX_COUNT = 100_000
 
 
 @command("scan", -2, "readonly", group="generic",
@@ -98,6 +128,9 @@ def scan(e: Engine, s: Session, args: list[bytes]) -> object:
         else:
             raise SyntaxErr()
         i += 2
+    # COUNT is a hint (SCAN may return fewer): capped so that no call holds the event loop
+    # for long, where Redis would walk its whole keyspace for COUNT 1000000000.
+    count = min(count, SCAN_MAX_COUNT)
     cursor, page = e.scans.page(int(raw), count, e.keyspace.keys_view())
     ks, now, matches = e.keyspace, e.now_ms, compile_glob(pattern)
     found = []

@@ -6,6 +6,11 @@ walk it. The cursor carries the list's id and a position. Keys present for the w
 are returned exactly once, keys added during it may be missed, as SCAN promises. A bounded
 number of scans is kept; an evicted or unknown cursor restarts from a fresh list at the
 same position, which can repeat or miss keys but never fails.
+
+The lists are bounded in memory as well as in number, whatever clients send: a client
+repeating SCAN 0 on a large keyspace would otherwise pin 64 copies of its key references.
+Open lists together hold references to at most HELD_KEYSPACES keyspaces' worth of keys
+(plus a floor for small keyspaces); beyond that the oldest scans are evicted first.
 """
 
 from __future__ import annotations
@@ -15,15 +20,18 @@ from collections.abc import Iterable
 
 _POSITION_BITS = 32
 _POSITION_MASK = (1 << _POSITION_BITS) - 1
+HELD_KEYSPACES = 4
+HELD_FLOOR = 64 * 1024  # references always allowed (512 KB), so small keyspaces keep 64 scans
 
 
 class ScanCursors:
-    __slots__ = ("_lists", "_max_open", "_next_id")
+    __slots__ = ("_held", "_lists", "_max_open", "_next_id")
 
     def __init__(self, max_open: int = 64) -> None:
         self._lists: OrderedDict[int, list[bytes]] = OrderedDict()
         self._max_open = max_open
         self._next_id = 1
+        self._held = 0  # key references in the open lists
 
     def page(
         self, cursor: int, count: int, all_keys: Iterable[bytes]
@@ -39,7 +47,8 @@ class ScanCursors:
         end = position + count
         page = keys[position:end]
         if end >= len(keys):
-            self._lists.pop(scan_id, None)
+            if self._lists.pop(scan_id, None) is not None:
+                self._held -= len(keys)
             return 0, page
         return (scan_id << _POSITION_BITS) | end, page
 
@@ -47,6 +56,16 @@ class ScanCursors:
         scan_id = self._next_id
         self._next_id = self._next_id + 1 if self._next_id < 2**31 else 1
         self._lists[scan_id] = keys
-        while len(self._lists) > self._max_open:
-            self._lists.popitem(last=False)
+        self._held += len(keys)
+        budget = HELD_KEYSPACES * len(keys) + HELD_FLOOR
+        while len(self._lists) > 1 and (
+            len(self._lists) > self._max_open or self._held > budget
+        ):
+            _, evicted = self._lists.popitem(last=False)
+            self._held -= len(evicted)
         return scan_id
+
+    @property
+    def held(self) -> int:
+        """Key references the open scans hold (for tests and INFO)."""
+        return self._held

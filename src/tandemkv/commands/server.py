@@ -131,12 +131,17 @@ def _config_set(e: Engine, args: list[bytes]) -> object:
         param = PARAMS.get(attr)
         if param is None:
             raise CommandError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
-        if param.parse is None:
+        if param.parse is None and param.update is None:
             raise _config_set_failed(name, "can't set immutable config")
         if attr in changes:
             raise _config_set_failed(name, "duplicate parameter")
+        raw = raw_value.decode("utf-8", "replace")
         try:
-            changes[attr] = param.parse(raw_value.decode("utf-8", "replace"))
+            if param.update is not None:
+                changes[attr] = param.update(getattr(e.settings, attr), raw)
+            else:
+                assert param.parse is not None
+                changes[attr] = param.parse(raw)
         except ValueError as error:
             raise _config_set_failed(name, str(error)) from None
     for attr, value in changes.items():

@@ -3,7 +3,7 @@ which server-wide commands (CLIENT, INFO, SHUTDOWN) see the running server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,6 +27,7 @@ class Session:
     authenticated: bool = False
     # MULTI state: the queued commands, or None when not in a transaction.
     queued: list[list[bytes]] | None = None
+    queued_bytes: int = 0  # what the queue holds, as client-query-buffer-limit counts it
     queue_failed: bool = False
     # WATCH state: the keys followed, and whether one of them changed (a WatchFlag). A dict
     # used as an ordered set: WATCH of n keys checks each against the others, which a list
@@ -68,9 +69,32 @@ class Host(Protocol):
     def last_save_time(self) -> int:
         """Unix time of the last successful snapshot, 0 if none."""
 
+    def report_bug(self, command: str, error: Exception) -> None:
+        """A handler raised something other than a CommandError: a bug to report."""
+
+    def run_sliced(self, session: Session, job: SlicedJob) -> object:
+        """The reply of a command whose work a client chooses (KEYS on a large keyspace).
+
+        `job` yields between slices of bounded work and returns the reply value. A server
+        runs a slice per turn of its event loop, so other clients and a group's heartbeats
+        are served meanwhile, and answers with a Pending; with no event loop the job runs
+        to its end and its value is the reply."""
+
     @property
     def cluster(self) -> ClusterView | None:
         """The replication group this node belongs to; None for a standalone server."""
+
+
+# A command's work cut into slices: yields between them, returns the reply value.
+SlicedJob = Generator[None, None, object]
+
+
+def run_to_end(job: SlicedJob) -> object:
+    while True:
+        try:
+            next(job)
+        except StopIteration as done:
+            return done.value
 
 
 class DetachedHost:
@@ -97,6 +121,12 @@ class DetachedHost:
 
     def last_save_time(self) -> int:
         return 0
+
+    def run_sliced(self, session: Session, job: SlicedJob) -> object:
+        return run_to_end(job)
+
+    def report_bug(self, command: str, error: Exception) -> None:
+        raise error  # with no server log to write to, the caller sees it
 
     @property
     def cluster(self) -> ClusterView | None:

@@ -7,7 +7,13 @@ client can make the server write where it likes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from tandemkv.commands.output_limits import OutputLimits, parse_output_limits
+
+# client-query-buffer-limit's default and most (Redis allows more): what one request or one
+# transaction may hold, hence the largest log entry (storage/record.py: DEFAULT_MAX_BODY).
+MAX_QUERY_BUFFER = 1024 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -16,6 +22,9 @@ class Settings:
     maxclients: int = 10000
     timeout: int = 0  # seconds a client may idle before being closed; 0 = never
     proto_max_bulk_len: int = 512 * 1024 * 1024
+    # One request's bytes in all, and one transaction's: each is logged as one entry.
+    client_query_buffer_limit: int = MAX_QUERY_BUFFER
+    client_output_buffer_limit: OutputLimits = field(default_factory=OutputLimits)
     protected_mode: bool = True
     bind: str = "127.0.0.1"
     port: int = 7000
@@ -80,6 +89,18 @@ def _memory_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def _memory_between(low: int, high: int) -> Callable[[str], int]:
+    at_least = _memory_at_least(low)
+
+    def parse(raw: str) -> int:
+        value = at_least(raw)
+        if value > high:
+            raise ValueError(f"argument must be between {low} and {high} inclusive")
+        return value
+
+    return parse
+
+
 def _parse_hz(raw: str) -> int:
     # Redis accepts any non-negative int and clamps it to the range it can honour.
     return min(max(_int_in(0, INT_MAX)(raw), 1), 500)
@@ -90,6 +111,24 @@ class Param:
     name: str
     parse: Callable[[str], object] | None  # None: readable, not settable at runtime
     show: Callable[[object], str] = str
+    # For a setting that CONFIG SET changes in part: (current value, raw) -> new value.
+    update: Callable[[object, str], object] | None = None
+
+
+def _show_output_limits(value: object) -> str:
+    assert isinstance(value, OutputLimits)
+    return value.show()
+
+
+def _update_output_limits(current: object, raw: str) -> object:
+    assert isinstance(current, OutputLimits)
+    return parse_output_limits(raw, current, _memory_at_least(0))
+
+
+def output_limits_from(raw: str) -> OutputLimits:
+    """The setting as a config file or the environment gives it: Redis's defaults, with the
+    classes `raw` names replaced ("" keeps them all); ValueError if malformed."""
+    return parse_output_limits(raw, OutputLimits(), _memory_at_least(0)) if raw else OutputLimits()
 
 
 def _show_bool(value: object) -> str:
@@ -103,6 +142,8 @@ PARAMS: dict[str, Param] = {
         Param("maxclients", _int_in(1, UINT_MAX)),
         Param("timeout", _int_in(0, INT_MAX)),
         Param("proto_max_bulk_len", _memory_at_least(1024 * 1024)),
+        Param("client_query_buffer_limit", _memory_between(1024 * 1024, MAX_QUERY_BUFFER)),
+        Param("client_output_buffer_limit", None, _show_output_limits, _update_output_limits),
         Param("protected_mode", _parse_bool, _show_bool),
         Param("bind", None),
         Param("port", None),

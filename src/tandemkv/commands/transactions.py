@@ -33,6 +33,7 @@ def multi(e: Engine, s: Session, args: list[bytes]) -> object:
     if s.queued is not None:
         raise CommandError("MULTI calls can not be nested")
     s.queued = []
+    s.queued_bytes = 0
     return OK
 
 

@@ -33,6 +33,7 @@ from tandemkv.commands.errors import CommandError
 from tandemkv.config import Config, parse_peer_routes
 from tandemkv.node import applying, membership_ops, scheduling, status
 from tandemkv.node.disk_storage import DiskStorage
+from tandemkv.node.entries import EntryCutter
 from tandemkv.node.gate import make_gate
 from tandemkv.node.identity import NodeIdentity, save_identity
 from tandemkv.node.peers import PeerLinks
@@ -53,7 +54,6 @@ from tandemkv.replication import (
 )
 from tandemkv.replication.codec import MessageDecodeError, decode_message, encode_message
 from tandemkv.replication.conf import address_of, encode_conf
-from tandemkv.storage.codec import encode_batch, encode_mutation
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.store import SnapshotPoint, Store
@@ -72,10 +72,6 @@ SETTLE_CYCLES = 10_000
 # two per write batch (persist, then commit); a primary's acknowledgements usually come
 # in with the next turn's input, so this bound is rarely reached.
 READY_PER_TURN = 4
-# The writes of one loop turn, from every connection, travel as one log entry (a batch of
-# at most this many mutations): the log, the core and each backup then pay their
-# per-entry costs once a turn instead of once a write.
-ENTRY_MUTATIONS = 256
 
 
 def raft_config(node_id: int, config: Config, applied: int = 0) -> RaftConfig:
@@ -142,7 +138,7 @@ class Node:
         # before the log that names it has arrived.
         self.address_hints: dict[int, str] = {}
         self._scheduled = False
-        self._proposals: list[Mutation] = []
+        self._proposals = EntryCutter()  # this turn's writes, cut into entries
         self._persisting = False
         self._stopped = False
         self._linked_conf: ConfState | None = None
@@ -329,8 +325,8 @@ class Node:
     def propose(self, mutations: list[Mutation]) -> int:
         """Replicate writes the keyspace already holds; their position for the reply.
 
-        Proposals are gathered and handed to the core once per event-loop turn, as
-        entries of up to ENTRY_MUTATIONS mutations each. Their indexes are known now:
+        Proposals are gathered and handed to the core once per event-loop turn, cut into
+        entries by count and size (node/entries.py). Their indexes are known now:
         nothing else appends to a leader's log in between (membership changes and
         transfers flush the gathered writes first), and entries are cut in order.
         """
@@ -346,32 +342,22 @@ class Node:
             # written. The keyspace, and the snapshots SAVE cuts of it, is the only copy,
             # as with Redis on RDB alone.
             return self.keyspace_index
-        gathered = self._proposals
-        gathered += mutations
-        entries = -(-len(gathered) // ENTRY_MUTATIONS)
+        entries = self._proposals.add(mutations)
         self.keyspace_index = index = self.replica.log.last_index() + entries
         if not self._scheduled:
             self.schedule()
         return index
 
     def flush_proposals(self) -> None:
-        gathered = self._proposals
-        if not gathered:
+        if not self._proposals:
             return
-        self._proposals = []
-        if len(gathered) == 1:
-            payloads = [encode_mutation(gathered[0])]
-        else:
-            payloads = [
-                encode_batch(gathered[i : i + ENTRY_MUTATIONS])
-                for i in range(0, len(gathered), ENTRY_MUTATIONS)
-            ]
+        payloads = self._proposals.take()
         expected = self.replica.log.last_index() + len(payloads)
         try:
             proposal = self.replica.propose(payloads)
         except (NotLeader, ProposalDropped) as error:
-            log.warning("%d writes were not replicated (%s); their clients are told "
-                        "by a closed connection", len(gathered), error)
+            log.warning("%d entries of writes were not replicated (%s); their clients are "
+                        "told by a closed connection", len(payloads), error)
             self._discard_unreplicated()
             return
         if proposal.last != expected:

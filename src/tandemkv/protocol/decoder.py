@@ -24,6 +24,13 @@ PROTO_MAX_MULTIBULK_LEN = 2**31 - 1
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 UNAUTHENTICATED_MAX_MULTIBULK_LEN = 10
 UNAUTHENTICATED_MAX_BULK_LEN = 16 * 1024
+# client-query-buffer-limit: what one request may hold in all. Redis checks its query
+# buffer after reading and closes the client; we check the declared sizes before holding
+# them, so a client cannot make us buffer a request that will be refused.
+CLIENT_QUERY_BUFFER_LIMIT = 1024 * 1024 * 1024
+# What an argument costs us beyond its bytes (the bytes object and its list slot), counted
+# so that millions of empty arguments cannot slip under the limit.
+ARGUMENT_OVERHEAD = 48
 
 
 @dataclass(slots=True)
@@ -41,6 +48,7 @@ class DecoderLimits:
     max_bulk_len: int = PROTO_MAX_BULK_LEN
     max_multibulk_len: int = PROTO_MAX_MULTIBULK_LEN
     max_inline_len: int = PROTO_INLINE_MAX_SIZE
+    max_request_len: int = CLIENT_QUERY_BUFFER_LIMIT
     authenticated: bool = True
     unauthenticated_max_multibulk_len: int = UNAUTHENTICATED_MAX_MULTIBULK_LEN
     unauthenticated_max_bulk_len: int = UNAUTHENTICATED_MAX_BULK_LEN

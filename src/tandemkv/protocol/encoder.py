@@ -23,6 +23,7 @@ from typing import Any
 from tandemkv.protocol.types import (
     OK,
     BigNumber,
+    Encoded,
     ErrorReply,
     NullArrayType,
     Push,
@@ -65,6 +66,11 @@ def encode_reply(value: object, resp3: bool) -> bytes:
 def encode_replies(values: Iterable[object], resp3: bool) -> bytes:
     """The replies of a pipeline batch, concatenated."""
     return b"".join([encode_reply(value, resp3) for value in values])
+
+
+def array_header(count: int) -> bytes:
+    """The header of an array of `count` items (the same in RESP2 and RESP3)."""
+    return _aggregate_header(b"*", count)
 
 
 def _resolve(table: dict[type, Encoder], cls: type) -> Encoder:
@@ -174,6 +180,7 @@ _RESP2: dict[type, Encoder] = {
     Push: lambda value: _array2(value.items),
     Verbatim: lambda value: _bulk(value.text),
     BigNumber: lambda value: _bulk(b"%d" % value.value),
+    Encoded: lambda value: value.data,
 }
 
 

@@ -31,6 +31,8 @@ INVALID_MULTIBULK_LENGTH = "invalid multibulk length"
 UNAUTHENTICATED_MULTIBULK_LENGTH = "unauthenticated multibulk length"
 INVALID_BULK_LENGTH = "invalid bulk length"
 UNAUTHENTICATED_BULK_LENGTH = "unauthenticated bulk length"
+# Ours: Redis closes such a client without a reply (and logs it).
+TOO_BIG_REQUEST = "request larger than client-query-buffer-limit"
 
 
 def expected_dollar(got: int) -> ProtocolError:

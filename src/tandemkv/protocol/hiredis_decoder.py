@@ -35,7 +35,7 @@ from typing import cast
 
 import hiredis
 
-from tandemkv.protocol.decoder import DecoderLimits
+from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD, DecoderLimits
 from tandemkv.protocol.python_decoder import PythonRequestDecoder
 
 WINDOW = 16 * 1024
@@ -166,7 +166,11 @@ class HiredisRequestDecoder:
         except (IndexError, TypeError):  # a long argument, or a null ($-1) one
             return False
         # No argument is longer than the whole command.
-        if at - pos > limits.max_bulk_len or count > limits.max_multibulk_len:
+        if (
+            at - pos > limits.max_bulk_len
+            or count > limits.max_multibulk_len
+            or at - pos + ARGUMENT_OVERHEAD * count > limits.max_request_len
+        ):
             return False
         python._pos = at
         return True
@@ -185,6 +189,8 @@ class HiredisRequestDecoder:
         at = _canonical_end(buf, pos, command)
         if at < 0 or any(len(arg) > limits.max_bulk_len for arg in command):
             return False
+        if at - pos + ARGUMENT_OVERHEAD * len(command) > limits.max_request_len:
+            return False  # the Python decoder counts it exactly and refuses it
         python._pos = at
         return True
 

@@ -28,12 +28,11 @@ PING_FRAME = b"\x00\x00\x00\x00"  # also the pong: a frame of length zero
 
 # The largest payload accepted. A message is normally small: an append carries at most
 # RaftConfig.max_msg_bytes (64 KiB) of entries and a snapshot chunk 16 KiB of data. But an
-# append always carries at least one entry, and one entry holds one client write, whose
-# string may be as long as proto-max-bulk-len (512 MiB by default), which is also what
-# REPLICATE accepted per message from an authenticated peer. Twice that leaves room for
-# the key, the encoding and a second such value in one batch; a length beyond it can only
+# append always carries at least one entry, and the largest entry is one request's or one
+# transaction's writes, capped by client-query-buffer-limit (at most 1 GiB): storage's
+# DEFAULT_MAX_BODY (1 GiB + 16 MiB) plus the message around it. A length beyond it can only
 # be a corrupt or desynchronised stream, refused before any of its payload is held.
-MAX_FRAME_BYTES = 1024 * 1024 * 1024
+MAX_FRAME_BYTES = (1024 + 32) * 1024 * 1024
 
 
 class FrameTooLarge(ValueError):

@@ -27,13 +27,14 @@ kept aside, so what stays buffered is at most one unfinished element.
 
 from __future__ import annotations
 
-from tandemkv.protocol.decoder import DecoderLimits
+from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD, DecoderLimits
 from tandemkv.protocol.errors import (
     INVALID_BULK_LENGTH,
     INVALID_MULTIBULK_LENGTH,
     TOO_BIG_BULK_COUNT,
     TOO_BIG_INLINE,
     TOO_BIG_MBULK_COUNT,
+    TOO_BIG_REQUEST,
     UNAUTHENTICATED_BULK_LENGTH,
     UNAUTHENTICATED_MULTIBULK_LENGTH,
     ProtocolError,
@@ -47,6 +48,8 @@ _MAX_NUMBER_LEN = 20
 _LLONG_MIN = -(2**63)
 # A bytearray buffer drops its consumed head once that is this long and at least half of it.
 _COMPACT_AFTER = 64 * 1024
+# The fast path's bound on what a request of at most 9 arguments holds beyond its bytes.
+_FAST_OVERHEAD = 9 * ARGUMENT_OVERHEAD
 # Byte -> its value as an ASCII digit, or -1.
 _DIGIT_VALUES = tuple(byte - 48 if 48 <= byte <= 57 else -1 for byte in range(256))
 
@@ -59,6 +62,7 @@ class PythonRequestDecoder:
         "_buf",
         "_bulk",
         "_error",
+        "_held",
         "_pos",
         "_remaining",
         "_scanned",
@@ -77,6 +81,8 @@ class PythonRequestDecoder:
         self._args: list[bytes] = []
         self._remaining = 0
         self._bulk = -1
+        # What the request in progress holds so far, as max_request_len counts it.
+        self._held = 0
         self._error: ProtocolError | None = None
         # True whenever the fast path in next_command cannot apply (see _next_general).
         self._slow = False
@@ -174,6 +180,8 @@ class PythonRequestDecoder:
                 append(buf[q + 2 : stop])
                 p = stop + 2
             else:
+                if p - pos + _FAST_OVERHEAD > limits.max_request_len:
+                    return self._next_general()  # near the cap: counted exactly there
                 self._pos = p
                 return args
         except IndexError:
@@ -184,8 +192,9 @@ class PythonRequestDecoder:
         self, buf: bytes, pos: int, count: int, args: list[bytes]
     ) -> list[bytes] | None:
         """Hand a multibulk the fast path could not finish to the general path."""
+        held = sum(map(len, args)) + ARGUMENT_OVERHEAD * len(args)
         try:
-            result = self._read_bulks(buf, pos, count, args)
+            result = self._read_bulks(buf, pos, count, args, held)
         except ProtocolError as error:
             self._error = error
             self._slow = True
@@ -246,7 +255,7 @@ class PythonRequestDecoder:
         if count <= 0:
             self._pos = nl + 2
             return []
-        return self._read_bulks(buf, nl + 2, count, [])
+        return self._read_bulks(buf, nl + 2, count, [], 0)
 
     def _continue_multibulk(self, buf: bytes) -> list[bytes] | None:
         pos, args = self._pos, self._args
@@ -258,21 +267,25 @@ class PythonRequestDecoder:
             pos = stop + 2
             self._bulk = -1
             self._remaining -= 1
-        remaining = self._remaining
-        self._remaining = 0
+        remaining, held = self._remaining, self._held
+        self._remaining = self._held = 0
         self._args = []
         if not remaining:
             self._pos = pos
             return args
-        return self._read_bulks(buf, pos, remaining, args)
+        return self._read_bulks(buf, pos, remaining, args, held)
 
     def _read_bulks(
-        self, buf: bytes, pos: int, count: int, args: list[bytes]
+        self, buf: bytes, pos: int, count: int, args: list[bytes], held: int
     ) -> list[bytes] | None:
-        """Read `count` bulk strings from `pos`; on running out of bytes, keep the state."""
+        """Read `count` bulk strings from `pos`; on running out of bytes, keep the state.
+
+        `held`: what the request's arguments so far count against max_request_len (each
+        bulk's declared length is checked before any of it is kept)."""
         limits = self.limits
         line_cap = limits.max_inline_len
         bulk_cap = limits.bulk_cap()
+        request_cap = limits.max_request_len
         end = len(buf)
         append = args.append
         while count:
@@ -288,6 +301,9 @@ class PythonRequestDecoder:
                 length = _parse_length(buf[pos + 1 : nl])
             if length > bulk_cap:
                 raise _bulk_length_error(length, limits)
+            held += length + ARGUMENT_OVERHEAD
+            if held > request_cap:
+                raise ProtocolError(TOO_BIG_REQUEST)
             start = nl + 2
             stop = start + length
             if stop + 2 > end:
@@ -301,6 +317,7 @@ class PythonRequestDecoder:
         if count:
             self._args = args
             self._remaining = count
+            self._held = held
             return None
         return args
 

@@ -69,6 +69,14 @@ class Verbatim:
 
 
 @dataclass(frozen=True, slots=True)
+class Encoded:
+    """A reply already encoded for the client's protocol version: written as is. The shell
+    encodes a very long reply in slices (server/sliced.py) and hands over the result."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class BigNumber:
     """An integer beyond 64 bits: ( in RESP3, a bulk string in RESP2."""
 

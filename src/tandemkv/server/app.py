@@ -6,6 +6,7 @@ It is also the engine's Host, giving CLIENT, INFO and SHUTDOWN their view of the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import platform
 import random
@@ -19,11 +20,12 @@ from tandemkv import __version__
 from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
-from tandemkv.commands.session import Session
+from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.config import Config
 from tandemkv.protocol.types import OK, SimpleString
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
+from tandemkv.server.sliced import SlicedRunner
 from tandemkv.storage.store import Store
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 # How many expired keys one cron step may delete before yielding to clients.
 EXPIRE_BUDGET = 1000
 SHUTDOWN_DRAIN_SECONDS = 5.0
+
+log = logging.getLogger("tandemkv.server")
 
 
 class ServerStats:
@@ -71,6 +75,7 @@ class Server:
         self.node: Node  # set by start()
         self.log: ClusterLog  # the node's write seam, set by start()
         self.bgsave = BackgroundSave(store, loop)
+        self.sliced = SlicedRunner()
         self.exit_code = 0
         self._bgsave_scheduled = False
         self.use_hiredis = {"auto": None, "hiredis": True, "python": False}[config.parser]
@@ -197,6 +202,13 @@ class Server:
     def last_save_time(self) -> int:
         return self.store.last_save_time
 
+    def report_bug(self, command: str, error: Exception) -> None:
+        log.error("a bug in the %s command; its client got an error reply", command,
+                  exc_info=error)
+
+    def run_sliced(self, session: Session, job: SlicedJob) -> object:
+        return self.sliced.run(session, job)
+
     @property
     def cluster(self) -> ClusterView | None:
         return self.node
@@ -252,6 +264,11 @@ class Server:
         if self.store.snapshot_due() and not self.bgsave.in_progress and not self.log.failed:
             self.log.flush_now()
             self.bgsave.start()
+        if self.settings.client_output_buffer_limit.normal.soft:
+            # A client that stopped reading sends nothing more to check it on.
+            for conn in list(self.connections.values()):
+                if conn.writing_paused:
+                    conn.check_output_limit()
         if self.settings.timeout:
             limit = now - self.settings.timeout * 1000
             for session, conn in list(self.connections.items()):

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES = 64
+# Array replies longer than this are sized before they are encoded (output limits).
+_BIG_REPLY = 64
 
 log = logging.getLogger("tandemkv.server")
 
@@ -53,6 +55,7 @@ class ClientConnection(asyncio.Protocol):
         self.writing_paused = False
         self.waiting_for_log = False
         self.closing = False
+        self._over_soft_since: float | None = None  # client-output-buffer-limit's soft clock
         # Replies of batches whose writes the log has not made safe yet, oldest first. A
         # Pending (WAIT, a membership change) holds its reply and everything after it.
         self._held: list[tuple[int | Pending, list[bytes]]] = []
@@ -73,7 +76,10 @@ class ClientConnection(asyncio.Protocol):
         settings = self.server.settings
         session.authenticated = not settings.requirepass
         self.decoder.set_limits(self._limits())
-        transport.set_write_buffer_limits(high=OUTPUT_SOFT_LIMIT)
+        # Stop producing replies at the output limit too, so that it is checked there.
+        limit = settings.client_output_buffer_limit.normal
+        marks = [OUTPUT_SOFT_LIMIT, *(size for size in (limit.hard, limit.soft) if size)]
+        transport.set_write_buffer_limits(high=min(marks))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True
@@ -93,9 +99,11 @@ class ClientConnection(asyncio.Protocol):
         self.writing_paused = True
         if self.transport is not None:
             self.transport.pause_reading()
+        self.check_output_limit()
 
     def resume_writing(self) -> None:
         self.writing_paused = False
+        self._over_soft_since = None
         if self.transport is not None and not self.closing:
             self.transport.resume_reading()
             self.run_buffered()
@@ -133,6 +141,9 @@ class ClientConnection(asyncio.Protocol):
                     self._block_on(reply, out)
                     return
                 reply = reply.value
+            if type(reply) is list and len(reply) > _BIG_REPLY and self._reply_over_limit(reply):
+                self._settle_batch(out)  # the batch's writes are logged all the same
+                return
             if reply is not NO_REPLY:
                 chunk = encode_reply(reply, resp == 3)
                 out.append(chunk)
@@ -214,7 +225,11 @@ class ClientConnection(asyncio.Protocol):
     # ------------------------------------------------------------ helpers
 
     def _limits(self) -> DecoderLimits:
-        limits = DecoderLimits(max_bulk_len=self.server.settings.proto_max_bulk_len)
+        settings = self.server.settings
+        limits = DecoderLimits(
+            max_bulk_len=settings.proto_max_bulk_len,
+            max_request_len=settings.client_query_buffer_limit,
+        )
         if not self.session.authenticated:
             return DecoderLimits.unauthenticated(limits)
         return limits
@@ -282,6 +297,56 @@ class ClientConnection(asyncio.Protocol):
         data = out[0] if len(out) == 1 else b"".join(out)
         self.server.stats.net_output_bytes += len(data)
         transport.write(data)
+        if self.writing_paused:
+            self.check_output_limit()
+
+    # ------------------------------------------------------------ output limits
+
+    def check_output_limit(self) -> bool:
+        """Close a client whose waiting replies break client-output-buffer-limit (normal
+        class): over the hard limit, or over the soft one for soft-seconds. Called when
+        output backs up, and by the server's cron for clients that stopped reading."""
+        transport = self.transport
+        if transport is None or self.closing or self.session.peer_id:
+            return False
+        limit = self.server.settings.client_output_buffer_limit.normal
+        waiting = transport.get_write_buffer_size()
+        if limit.hard and waiting > limit.hard:
+            return self._drop(f"{waiting} bytes of replies waiting, over the hard limit "
+                              f"of {limit.hard}")
+        if not limit.soft or waiting <= limit.soft:
+            self._over_soft_since = None
+            return False
+        now = time.monotonic()
+        if self._over_soft_since is None:
+            self._over_soft_since = now
+        if now - self._over_soft_since < limit.soft_seconds:
+            return False
+        return self._drop(f"{waiting} bytes of replies waiting, over the soft limit of "
+                          f"{limit.soft} for {limit.soft_seconds} s")
+
+    def _reply_over_limit(self, reply: list[object]) -> bool:
+        """A long array reply that would break the hard limit by itself (MGET of the same
+        big value many times): the client is dropped before the reply is built."""
+        hard = self.server.settings.client_output_buffer_limit.normal.hard
+        if not hard or self.session.peer_id:
+            return False
+        try:
+            size = sum(map(len, reply))  # type: ignore[arg-type]
+        except TypeError:  # integers or nulls among the items
+            size = sum(len(item) if type(item) is bytes else 8 for item in reply)
+        if size <= hard:
+            return False
+        return self._drop(f"a reply of about {size} bytes, over the hard limit of {hard}")
+
+    def _drop(self, why: str) -> bool:
+        session = self.session
+        log.warning("closing client id=%d addr=%s for client-output-buffer-limit: %s",
+                    session.id, session.addr, why)
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()  # its waiting replies are freed, as Redis frees them
+        return True
 
     def _close_if_asked(self) -> bool:
         if self.session.close_after_reply or self.session.killed:

@@ -4,7 +4,9 @@ Public API:
 
     DataDir.open(path: str) -> DataDir     creates the directory if needed; raises
                                            DataDirLockedError (naming the holder's pid) when
-                                           another process has it open
+                                           another process has it open, and
+                                           DataDirUnusableError when the path cannot be one
+                                           (a file, a read-only file system...)
     DataDir.path, DataDir.fs (an OsFileSystem rooted at the directory)
     DataDir.close() -> None                releases the lock (also on process exit)
     LOCK_FILE = "LOCK"
@@ -16,11 +18,12 @@ process dies however it dies, and a stale pid in the file never blocks a restart
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from types import TracebackType
 
-from tandemkv.storage.errors import DataDirLockedError
+from tandemkv.storage.errors import DataDirLockedError, DataDirUnusableError
 from tandemkv.storage.fs import OsFileSystem
 
 LOCK_FILE = "LOCK"
@@ -35,8 +38,13 @@ class DataDir:
     @classmethod
     def open(cls, path: str) -> DataDir:
         path = os.path.abspath(path)
-        os.makedirs(path, exist_ok=True)
-        fd = os.open(os.path.join(path, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.makedirs(path, exist_ok=True)
+            fd = os.open(
+                os.path.join(path, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644
+            )
+        except OSError as error:
+            raise DataDirUnusableError(path, unusable_reason(error)) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -66,6 +74,17 @@ class DataDir:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def unusable_reason(error: OSError) -> str:
+    """Why a path cannot be a data directory, in words an operator can act on."""
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        return "it, or a folder on its path, is a file, not a directory"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if error.errno == errno.EROFS:
+        return "the file system is read-only"
+    return error.strerror or str(error)
 
 
 def _read_pid(fd: int) -> int | None:

@@ -16,6 +16,7 @@ Hierarchy:
         LogCompactedError           ... because it was compacted into a snapshot
       LogFailedError              the log hit an I/O error and refuses further changes
       DataDirLockedError          another process holds the data directory
+      DataDirUnusableError        the path cannot be a data directory (a file, read-only...)
 """
 
 from __future__ import annotations
@@ -123,3 +124,11 @@ class DataDirLockedError(StorageError):
             f"data directory {path} is already in use by {holder}. Stop that process, "
             "or start this one with a different data directory."
         )
+
+
+class DataDirUnusableError(StorageError):
+    """The path cannot be used as a data directory; `reason` says why, in words."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"cannot use {path} as a data directory: {reason}")

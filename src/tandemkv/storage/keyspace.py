@@ -92,6 +92,11 @@ class Keyspace:
             return list(self._data)
         return [k for k in self._data if (d := expires.get(k)) is None or d > now_ms]
 
+    def snapshot_keys(self) -> tuple[list[bytes], dict[bytes, int]]:
+        """Every stored key and a copy of the deadlines, taken at C speed, so that a long
+        scan can filter them later (`live_keys` at its time) while the keyspace changes."""
+        return list(self._data), dict(self._expires)
+
     def keys_view(self) -> Iterable[bytes]:
         """All stored keys, including ones past their deadline not yet removed."""
         return self._data.keys()

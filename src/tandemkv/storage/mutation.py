@@ -69,3 +69,21 @@ class Batch(NamedTuple):
 
 
 Mutation = SetValue | Append | SetRange | Delete | SetExpiry | Rename | FlushAll | Batch
+
+
+def payload_bytes(mutation: Mutation) -> int:
+    """About how many bytes `mutation` takes in the log: its keys and values (the small
+    fields are left out). What node/entries.py cuts entries by."""
+    if isinstance(mutation, SetValue):
+        return len(mutation.key) + len(mutation.value)
+    if isinstance(mutation, Append):
+        return len(mutation.key) + len(mutation.suffix)
+    if isinstance(mutation, SetRange):
+        return len(mutation.key) + len(mutation.data)
+    if isinstance(mutation, Delete):
+        return sum(map(len, mutation.keys))
+    if isinstance(mutation, Rename):
+        return len(mutation.src) + len(mutation.dst)
+    if isinstance(mutation, Batch):
+        return sum(map(payload_bytes, mutation.items))
+    return 16

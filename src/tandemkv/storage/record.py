@@ -59,8 +59,11 @@ _WHOLE_HEAD = struct.Struct("<IIQQB")  # prefix and header together
 RECORD_PREFIX = _PREFIX.size  # 8
 RECORD_HEADER = _HEADER.size  # 17
 RECORD_OVERHEAD = RECORD_PREFIX + RECORD_HEADER  # 25
-# Big enough for a maximal Redis string (512 MiB) plus keys and batch framing.
-DEFAULT_MAX_BODY = (512 + 16) * 1024 * 1024
+# The largest entry the write side makes, plus framing: one entry holds one request's
+# writes or one transaction's, and both are capped by client-query-buffer-limit (at most
+# 1 GiB, counting 48 bytes an argument, more than a mutation's encoding adds), or a turn's
+# small writes (node/entries.py). Recovery refuses longer lengths as damage.
+DEFAULT_MAX_BODY = (1024 + 16) * 1024 * 1024
 
 
 Buffer = bytes | bytearray | memoryview

@@ -1,0 +1,100 @@
+"""Sliced commands on the event loop: other work runs between slices, long replies are
+encoded in slices to the same bytes, and a failing job answers an error."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tandemkv.commands.cluster_view import Pending
+from tandemkv.commands.session import Session, SlicedJob
+from tandemkv.protocol import encode_reply
+from tandemkv.protocol.types import Encoded, ErrorReply
+from tandemkv.server import sliced
+from tandemkv.server.sliced import SlicedRunner
+
+
+def counting_job(slices: int, log: list[str], value: object) -> SlicedJob:
+    for i in range(slices):
+        log.append(f"slice {i}")
+        yield
+    return value
+
+
+def test_other_callbacks_run_between_slices() -> None:
+    log: list[str] = []
+
+    async def scenario() -> object:
+        loop = asyncio.get_running_loop()
+        pending = SlicedRunner().run(Session(id=1), counting_job(3, log, b"done"))
+        assert isinstance(pending, Pending)
+        loop.call_soon(log.append, "another client")
+        while not pending.done:
+            await asyncio.sleep(0)
+        return pending.value
+
+    assert asyncio.run(scenario()) == b"done"
+    assert log.index("another client") < log.index("slice 2")
+
+
+def test_a_long_array_reply_is_encoded_in_slices_to_the_same_bytes() -> None:
+    items: list[object] = [b"k%d" % i for i in range(2 * sliced.ENCODE_SLICE + 3)]
+    items[5] = None  # a null encodes differently in RESP2 and RESP3
+
+    for resp in (2, 3):
+        session = Session(id=1)
+        session.resp = resp
+
+        async def scenario(session: Session = session) -> object:
+            pending = SlicedRunner().run(session, counting_job(1, [], list(items)))
+            assert isinstance(pending, Pending)
+            while not pending.done:
+                await asyncio.sleep(0)
+            return pending.value
+
+        reply = asyncio.run(scenario())
+        assert isinstance(reply, Encoded)
+        assert reply.data == encode_reply(items, resp == 3)
+        assert encode_reply(reply, resp == 3) == reply.data
+
+
+def test_a_short_reply_is_left_to_the_connection() -> None:
+    async def scenario() -> object:
+        pending = SlicedRunner().run(Session(id=1), counting_job(0, [], [b"a", b"b"]))
+        assert isinstance(pending, Pending) and pending.done  # no slice to wait for
+        return pending.value
+
+    assert asyncio.run(scenario()) == [b"a", b"b"]
+
+
+def test_a_failing_job_answers_an_error_and_the_loop_goes_on() -> None:
+    def broken() -> SlicedJob:
+        yield
+        raise RuntimeError("bug")
+
+    async def scenario() -> object:
+        pending = SlicedRunner().run(Session(id=1), broken())
+        assert isinstance(pending, Pending)
+        while not pending.done:
+            await asyncio.sleep(0)
+        return pending.value
+
+    reply = asyncio.run(scenario())
+    assert isinstance(reply, ErrorReply) and reply.message.startswith("ERR internal error")
+
+
+def test_beyond_the_jobs_in_flight_a_job_runs_to_its_end_at_once() -> None:
+    """Each job holds a snapshot: a client sending KEYS after KEYS gets Redis's behaviour
+    (answered at once, the loop held) instead of more snapshots in memory."""
+
+    async def scenario() -> None:
+        runner = SlicedRunner()
+        started = [runner.run(Session(id=i), counting_job(2, [], i))
+                   for i in range(runner.MAX_IN_FLIGHT)]
+        assert all(isinstance(p, Pending) and not p.done for p in started)
+        assert runner.run(Session(id=99), counting_job(2, [], "now")) == "now"
+        while not all(isinstance(p, Pending) and p.done for p in started):
+            await asyncio.sleep(0)
+        assert runner.in_flight == 0
+        assert isinstance(runner.run(Session(id=100), counting_job(2, [], 1)), Pending)
+
+    asyncio.run(scenario())
