@@ -18,7 +18,7 @@ TESTS_DIR = str(Path(__file__).resolve().parents[1])
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
-from fuzz.checks import SEED_ENV  # noqa: E402
+from fuzz.seed import SEED_ENV, chosen_seed  # noqa: E402
 from helpers.cluster import Cluster  # noqa: E402
 from helpers.servers import ServerGroup  # noqa: E402
 
@@ -31,8 +31,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture
 def fuzz_seed() -> int:
     """The run's seed: ``TANDEMKV_FUZZ_SEED`` if set, else a fresh random one."""
-    value = os.environ.get(SEED_ENV, "").strip()
-    seed = int(value) if value else random.SystemRandom().randrange(2**31)
+    seed = chosen_seed(os.environ, random.SystemRandom().randrange(2**31))
     print(f"fuzz seed {seed}", flush=True)
     return seed
 

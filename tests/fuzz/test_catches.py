@@ -13,11 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from fuzz.checks import Bounds, problems, replay_command
+from fuzz.checks import Bounds, problems
 from fuzz.grammar import Grammar, GrammarConfig
 from fuzz.monitor import Target
 from fuzz.outcome import FuzzResult
 from fuzz.runner import FuzzConfig, FuzzRun
+from fuzz.seed import replay_command
 from fuzz.stub import StubServer
 from fuzz.table import CommandShape
 from fuzz.watchdog import Watchdog

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from fuzz.checks import Bounds, replay_command, run_fuzz
+from fuzz.checks import Bounds, run_fuzz
 from fuzz.grammar import GrammarConfig
 from fuzz.keyspace import held_bytes, load_keys
 from fuzz.monitor import Target, node_target, server_target
 from fuzz.outcome import FuzzResult
 from fuzz.runner import FuzzConfig
+from fuzz.seed import replay_command
 from fuzz.values import ValueConfig
 from helpers.cluster import Cluster, Node, wait_for
 from helpers.servers import ServerGroup
@@ -28,11 +29,12 @@ from helpers.servers import ServerGroup
 RecordProperty = Callable[[str, object], None]
 MiB = 1024 * 1024
 
-DEFAULT_SECONDS = 40.0
+DEFAULT_SECONDS = 45.0
 CLUSTER_SECONDS = 30.0
 # Three servers and the fuzzer share the 2 cores here: longest stalls of 108-220 ms were
-# measured on the primary. The test is about leadership, and a primary stall long enough
-# to matter (the 300 ms election timeout of helpers/cluster.py) shows up as an election.
+# measured on the primary, against 84-158 ms for a single server. The test is about
+# leadership, and a primary stall long enough to matter (the 300 ms election timeout of
+# helpers/cluster.py) shows up as an election.
 GROUP_BOUNDS = Bounds(stall=0.5)
 LONG_MINUTES_ENV = "TANDEMKV_FUZZ_MINUTES"
 LONG_MINUTES = float(os.environ.get(LONG_MINUTES_ENV, "30"))

@@ -32,8 +32,11 @@ def server(servers: ServerGroup, tmp_path: Path) -> Target:
 
 @pytest.fixture
 def client(server: Target) -> Iterator[PipelineClient]:
-    with PipelineClient(server.host, server.port, timeout=120) as conn:
+    conn = PipelineClient(server.host, server.port, timeout=120)
+    try:
         yield conn
+    finally:
+        conn.close()
 
 
 def watched(

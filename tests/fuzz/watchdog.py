@@ -125,33 +125,54 @@ def watch(host: str, port: int, interval: float, stop: Event, out: Connection) -
         sock = socket.create_connection((host, port), timeout=_START_TIMEOUT)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         _ping_once(sock, stop)
-    except OSError as error:
-        out.send(f"{type(error).__name__}: {error}")
+    except OSError as failed:
+        out.send(f"{type(failed).__name__}: {failed}")
         return
     out.send("ready")
-    rtts: list[float] = []
-    longest = (0.0, time.monotonic(), time.time())
-    top: list[tuple[float, float]] = []  # a min-heap of the TOP longest waits
-    error: str | None = None
+    tally = _Tally()
     with sock:
-        while not stop.is_set():
+        while not stop.is_set() and tally.error is None:
             sent, wall = time.monotonic(), time.time()
             try:
                 rtt = _ping_once(sock, stop)
             except (OSError, ValueError) as failure:
-                error = f"{type(failure).__name__}: {failure}"
+                tally.error = f"{type(failure).__name__}: {failure}"
                 rtt = time.monotonic() - sent
-            rtts.append(rtt)
-            if rtt > longest[0]:
-                longest = (rtt, sent, wall)
-            if len(top) < TOP:
-                heapq.heappush(top, (rtt, sent))
-            elif rtt > top[0][0]:
-                heapq.heapreplace(top, (rtt, sent))
-            if error is not None:
-                break
+            tally.add(rtt, sent, wall)
             time.sleep(max(0.0, sent + interval - time.monotonic()))
-    out.send(_report(rtts, longest, error, sorted(top, reverse=True)))
+    out.send(tally.report())
+
+
+class _Tally:
+    """Every round trip, the longest one and when, the TOP longest, and a failure."""
+
+    def __init__(self) -> None:
+        self.rtts: list[float] = []
+        self.longest = (0.0, time.monotonic(), time.time())
+        self.top: list[tuple[float, float]] = []  # a min-heap
+        self.error: str | None = None
+
+    def add(self, rtt: float, sent: float, wall: float) -> None:
+        self.rtts.append(rtt)
+        if rtt > self.longest[0]:
+            self.longest = (rtt, sent, wall)
+        if len(self.top) < TOP:
+            heapq.heappush(self.top, (rtt, sent))
+        elif rtt > self.top[0][0]:
+            heapq.heapreplace(self.top, (rtt, sent))
+
+    def report(self) -> StallReport:
+        ordered = sorted(self.rtts) or [0.0]
+        return StallReport(
+            pings=len(self.rtts),
+            longest=self.longest[0],
+            longest_at=self.longest[1],
+            longest_wall=self.longest[2],
+            median=statistics.median(ordered),
+            p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+            error=self.error,
+            top=tuple(sorted(self.top, reverse=True)),
+        )
 
 
 def _ping_once(sock: socket.socket, stop: Event) -> float:
@@ -173,21 +194,6 @@ def _ping_once(sock: socket.socket, stop: Event) -> float:
     if received != PONG:
         raise ValueError(f"unexpected reply to PING: {received!r}")
     return time.monotonic() - sent
-
-
-def _report(rtts: list[float], longest: tuple[float, float, float], error: str | None,
-            top: list[tuple[float, float]]) -> StallReport:
-    ordered = sorted(rtts) or [0.0]
-    return StallReport(
-        pings=len(rtts),
-        longest=longest[0],
-        longest_at=longest[1],
-        longest_wall=longest[2],
-        median=statistics.median(ordered),
-        p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-        error=error,
-        top=tuple(top),
-    )
 
 
 def main(argv: list[str]) -> int:
