@@ -118,8 +118,7 @@ class Grammar:
         if self._multi and roll < self.config.multi_chance:
             return self.deep_multi(rng)
         if roll < self.config.pipeline_chance:
-            size = rng.randint(2, self.config.max_pipeline)
-            return [self.request(rng), *(self.request(rng, batched=True) for _ in range(size - 1))]
+            return [self.request(rng) for _ in range(rng.randint(2, self.config.max_pipeline))]
         return [self.request(rng)]
 
     def deep_multi(self, rng: random.Random) -> list[Request]:
@@ -133,23 +132,23 @@ class Grammar:
         clean = rng.random() < 0.8
         self.values.short = True
         try:
-            queued = [self.request(rng, queueable=clean, batched=True) for _ in range(depth)]
+            queued = [self.request(rng, queueable=clean, queued=True) for _ in range(depth)]
         finally:
             self.values.short = False
         end = b"DISCARD" if rng.random() < 0.1 else b"EXEC"
         return [Request((b"MULTI",), "multi"), *queued, Request((end,), "multi")]
 
-    def request(self, rng: random.Random, queueable: bool = False, batched: bool = False
+    def request(self, rng: random.Random, queueable: bool = False, queued: bool = False
                 ) -> Request:
-        """One request; with `queueable`, one that a MULTI queue accepts; `batched`: not
-        the first of its batch (see known_issues.py)."""
+        """One request; with `queueable`, one that a MULTI queue accepts; `queued`: for a
+        deep MULTI's queue (see known_issues.py)."""
         while True:
             request = self.draw(rng, self.pick(rng))
             if excluded_request(request.args, self.all_shapes):
                 continue
             if queueable and not self._queueable(request):
                 continue
-            if self.config.avoid_known_issues and known_issue(request.args, batched):
+            if self.config.avoid_known_issues and known_issue(request.args, queued):
                 continue
             return self._maybe_inline(rng, request)
 
