@@ -156,16 +156,18 @@ def test_servers_that_do_not_answer_are_left_out() -> None:
 
 def test_a_node_in_no_group_yet_does_not_compete_with_a_group() -> None:
     a, b, c = "127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"
-    answers = {a: member(a, b, primary=a), b: member(b, a, primary=a),
-               c: Probe(c, "detached", frozenset({c}))}
+    answers = {
+        a: member(a, b, primary=a),
+        b: member(b, a, primary=a),
+        c: Probe(c, "detached", frozenset({c})),
+    }
     entries = [entry(a), entry(b), entry(c)]
     assert find_server(entries, asker(answers)) == a
 
 
 def test_several_groups_is_an_error_that_lists_them() -> None:
     a, b, c = "127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"
-    answers = {a: member(a, b, primary=a), b: member(b, a, primary=a),
-               c: Probe(c, "standalone")}
+    answers = {a: member(a, b, primary=a), b: member(b, a, primary=a), c: Probe(c, "standalone")}
     with pytest.raises(DiscoveryError) as raised:
         find_server([entry(a), entry(b), entry(c)], asker(answers))
     message = str(raised.value)
@@ -176,14 +178,17 @@ def test_several_groups_is_an_error_that_lists_them() -> None:
 
 def test_redirect_targets_from_the_servers_refusals() -> None:
     write = "READONLY You can't write against a read only replica. The primary is 127.0.0.1:7001"
-    read = ("READONLY this node is a backup; reads go to the primary (127.0.0.1:7001), or "
-            "send READONLY first to read possibly stale data here")
+    read = (
+        "READONLY this node is a backup; reads go to the primary (127.0.0.1:7001), or "
+        "send READONLY first to read possibly stale data here"
+    )
     admin = "READONLY this node is not the primary; the primary is [::1]:7001"
     assert redirect_target(write) == "127.0.0.1:7001"
     assert redirect_target(read) == "127.0.0.1:7001"
     assert redirect_target(admin) == "[::1]:7001"
-    assert redirect_target("READONLY The primary is not known yet (an election is under way)") \
-        is None
+    assert (
+        redirect_target("READONLY The primary is not known yet (an election is under way)") is None
+    )
     assert redirect_target("ERR the primary is 127.0.0.1:7001") is None
 
 
@@ -202,8 +207,20 @@ def test_status_rows_merge_each_members_view_with_the_primarys() -> None:
     assert (down.health, down.term, down.last_index, down.role) == ("down", None, None, "backup")
     table = status_table("tandemkv", primary, [rows[0], down]).splitlines()
     assert table[0] == "group tandemkv: primary 127.0.0.1:9001, term 4"
-    assert table[1].split() == ["ID", "ADDRESS", "ROLE", "TERM", "LAST", "INDEX", "COMMIT",
-                                "INDEX", "LAG", "HEALTH", "LAST", "CONTACT"]
+    assert table[1].split() == [
+        "ID",
+        "ADDRESS",
+        "ROLE",
+        "TERM",
+        "LAST",
+        "INDEX",
+        "COMMIT",
+        "INDEX",
+        "LAG",
+        "HEALTH",
+        "LAST",
+        "CONTACT",
+    ]
     assert table[2].split() == ["1", p.address, "primary", "4", "9", "9", "0", "ok", "-"]
     assert table[3].split() == ["2", b.address, "backup", "-", "-", "-", "2", "down", "1500ms"]
     assert table[2].index(p.address) == table[3].index(b.address)  # aligned columns
@@ -271,11 +288,17 @@ class SeedGroup:
 
     def start(self, line: str) -> None:
         n = len(self.procs)
-        with open(self.workdir / f"server{n}.out", "wb") as out, \
-                open(self.workdir / f"server{n}.err", "wb") as err:
+        with (
+            open(self.workdir / f"server{n}.out", "wb") as out,
+            open(self.workdir / f"server{n}.err", "wb") as err,
+        ):
             proc = subprocess.Popen(
-                tandemkv_command(*self.words(line)), cwd=self.workdir,
-                env=tandemkv_env(self.env), stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                tandemkv_command(*self.words(line)),
+                cwd=self.workdir,
+                env=tandemkv_env(self.env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
                 start_new_session=True,
             )
         self.procs.append(proc)
@@ -299,8 +322,13 @@ class SeedGroup:
         return self.cli(*self.words(line), stdin=stdin)
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return run_tandemkv(*args, env=self.env, cwd=self.workdir, timeout=40,
-                            stdin=stdin.encode() if stdin is not None else None)
+        return run_tandemkv(
+            *args,
+            env=self.env,
+            cwd=self.workdir,
+            timeout=40,
+            stdin=stdin.encode() if stdin is not None else None,
+        )
 
     def status(self, server: str) -> dict[str, object]:
         result = self.cli("status", "--json", "--server", server)
@@ -362,8 +390,10 @@ def seeded(servers: SeedGroup) -> SeedGroup:
 
 @pytest.mark.timeout(60)
 def test_readme_sequence_verbatim(servers: SeedGroup, tmp_path: Path) -> None:
-    assert sorted(p.name for p in servers.workdir.iterdir() if p.is_dir()) == \
-        ["backup.json", "primary.json"]  # the README's relative data directories
+    assert sorted(p.name for p in servers.workdir.iterdir() if p.is_dir()) == [
+        "backup.json",
+        "primary.json",
+    ]  # the README's relative data directories
     ok(servers.run(SEED[2]))
     ok(servers.run(SEED[3]))  # no --server: found through the registry
     ok(servers.run(SEED[4]), "myvalue\n")
@@ -388,7 +418,9 @@ def test_status_redirects_and_promote_refusals(seeded: SeedGroup) -> None:
     members = from_backup["members"]
     assert isinstance(members, list)
     assert {m["address"]: m["role"] for m in members} == {
-        seeded.primary: "primary", seeded.backup: "backup"}
+        seeded.primary: "primary",
+        seeded.backup: "backup",
+    }
 
     # A backup refuses writes and plain reads; the CLI follows it to the primary.
     ok(seeded.cli("--server", seeded.backup, "put", "k", "v"))
@@ -414,8 +446,10 @@ def test_failover_moves_the_primary_to_the_backup(seeded: SeedGroup) -> None:
     ok(seeded.cli("put", "after", "failover"))  # discovery follows the group
     ok(seeded.cli("--server", seeded.primary, "put", "again", "x"))  # and the redirect
     ok(seeded.cli("get", "after"), "failover\n")
-    ok(seeded.cli("failover", "--server", seeded.backup, "--to", seeded.primary),
-       f"{seeded.primary}\n")
+    ok(
+        seeded.cli("failover", "--server", seeded.backup, "--to", seeded.primary),
+        f"{seeded.primary}\n",
+    )
 
 
 @pytest.mark.timeout(60)

@@ -97,7 +97,7 @@ def test_ttl_and_expire(db: EmbeddedStore) -> None:
     assert db.expire("missing", 5) is False
     with pytest.raises(KeyError):
         db.ttl("missing")
-    db.put("soon", "new value")            # like SET: a plain put clears the expiry
+    db.put("soon", "new value")  # like SET: a plain put clears the expiry
     assert db.ttl("soon") is None
 
 
@@ -160,7 +160,7 @@ def test_save_writes_a_snapshot_that_reopening_builds_on(path: str) -> None:
         db.save()
         saved = db.execute("LASTSAVE")
         assert isinstance(saved, int) and saved >= int(before) - 1
-        db.execute("APPEND", "k0", "z")        # after the snapshot: replayed from the log
+        db.execute("APPEND", "k0", "z")  # after the snapshot: replayed from the log
     assert "snapshot" in os.listdir(path)
     with tandemkv.open(path) as db:
         assert len(db) == 100
@@ -234,7 +234,7 @@ def test_a_directory_written_embedded_is_served_by_a_server(
         db.put(b"\xff", b"\x00")
         db.put("session", "s", ttl=300)
         db.save()
-        db.execute("APPEND", "greeting", "!")   # in the log after the snapshot
+        db.execute("APPEND", "greeting", "!")  # in the log after the snapshot
     server = servers.start(data_dir)
     with server.raw() as conn:
         assert conn.call("GET", "greeting") == "héllo!".encode()
@@ -284,8 +284,9 @@ def test_open_while_a_server_holds_the_directory_names_its_pid(
 def test_a_server_refuses_a_directory_open_embedded(tmp_path: Path) -> None:
     data_dir = tmp_path / "db"
     with tandemkv.open(str(data_dir)):
-        result = run_tandemkv("--db-path", str(data_dir), "server", "--address", "127.0.0.1:0",
-                              timeout=30)
+        result = run_tandemkv(
+            "--db-path", str(data_dir), "server", "--address", "127.0.0.1:0", timeout=30
+        )
     assert result.returncode == 1
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
@@ -317,8 +318,9 @@ def test_cli_local_mode_on_a_directory_held_by_a_server_says_use_server(
     # and --server reaches the same data through the running server
     with server.raw() as conn:
         conn.call("SET", "k", "v")
-    got = run_tandemkv("--db-path", str(data_dir), "--server", server.address, "get", "k",
-                       timeout=30)
+    got = run_tandemkv(
+        "--db-path", str(data_dir), "--server", server.address, "get", "k", timeout=30
+    )
     assert (got.returncode, got.stdout) == (0, "v\n"), got.stderr
 
 

@@ -89,7 +89,9 @@ def test_export_then_import_gives_back_every_byte(pairs: dict[bytes, bytes]) -> 
 
 
 def test_seed_format_file_written_by_hand(db: EmbeddedStore, tmp_path: Path) -> None:
-    path = write(tmp_path / "seed.json", """{
+    path = write(
+        tmp_path / "seed.json",
+        """{
   "data": {
     "user:1": "alice",
     "greeting": "héllo ✓",
@@ -98,7 +100,8 @@ def test_seed_format_file_written_by_hand(db: EmbeddedStore, tmp_path: Path) -> 
     "quote\\"d": "line\\nbreak\\u00e9"
   }
 }
-""")
+""",
+    )
     assert import_json(db, path, show_progress=False) == 5
     assert contents(db) == {
         b"user:1": b"alice",
@@ -111,8 +114,8 @@ def test_seed_format_file_written_by_hand(db: EmbeddedStore, tmp_path: Path) -> 
 
 def test_export_writes_the_documented_format(db: EmbeddedStore, tmp_path: Path) -> None:
     db.put("plain", "text ✓")
-    db.put(b"\xfb\xff", b"ok")              # key not UTF-8: "+/8=" in standard base64
-    db.put("k", b"\x00\xc3")                # value not UTF-8: the whole pair goes binary
+    db.put(b"\xfb\xff", b"ok")  # key not UTF-8: "+/8=" in standard base64
+    db.put("k", b"\x00\xc3")  # value not UTF-8: the whole pair goes binary
     path = tmp_path / "out.json"
     assert export_json(db, str(path), show_progress=False) == 3
     assert json.loads(path.read_text(encoding="utf-8")) == {
@@ -189,53 +192,86 @@ def test_two_hundred_thousand_keys_stay_fast(db: EmbeddedStore, tmp_path: Path) 
 
 MALFORMED = [
     pytest.param(b"", ["not valid JSON", "line 1 column 1 (byte 0)"], id="empty-file"),
-    pytest.param(b'{"data": {"a": "b",}}', ["not valid JSON", "line 1 column 20 (byte 19)"],
-                 id="trailing-comma"),
-    pytest.param('{"data": {"é": "ü" "x": "y"}}'.encode(),
-                 ["not valid JSON", "Expecting ',' delimiter", "line 1 column 20 (byte 21)"],
-                 id="position-counts-bytes"),
-    pytest.param(b'{\n  "data": {\n    "a": "b"\n    "c": "d"\n  }\n}',
-                 ["line 4 column 5 (byte 31)"], id="multi-line"),
-    pytest.param(b'{"data": {"a": "b"', ["not valid JSON", "line 1 column 19 (byte 18)"],
-                 id="truncated"),
+    pytest.param(
+        b'{"data": {"a": "b",}}',
+        ["not valid JSON", "line 1 column 20 (byte 19)"],
+        id="trailing-comma",
+    ),
+    pytest.param(
+        '{"data": {"é": "ü" "x": "y"}}'.encode(),
+        ["not valid JSON", "Expecting ',' delimiter", "line 1 column 20 (byte 21)"],
+        id="position-counts-bytes",
+    ),
+    pytest.param(
+        b'{\n  "data": {\n    "a": "b"\n    "c": "d"\n  }\n}',
+        ["line 4 column 5 (byte 31)"],
+        id="multi-line",
+    ),
+    pytest.param(
+        b'{"data": {"a": "b"', ["not valid JSON", "line 1 column 19 (byte 18)"], id="truncated"
+    ),
     pytest.param(b'{"data": {"a": "b"}} x', ["not valid JSON", "Extra data"], id="trailing-junk"),
-    pytest.param(b'{"data":\n {"a": "\xff"}}', ["not valid UTF-8", "line 2 column 9 (byte 17)"],
-                 id="not-utf8"),
+    pytest.param(
+        b'{"data":\n {"a": "\xff"}}',
+        ["not valid UTF-8", "line 2 column 9 (byte 17)"],
+        id="not-utf8",
+    ),
     pytest.param(b'[{"data": {}}]', ["top level", "found an array"], id="top-level-array"),
     pytest.param(b'"data"', ["top level", "found a string"], id="top-level-string"),
     pytest.param(b"{}", ['no "data" object'], id="missing-data"),
     pytest.param(b'{"binary": {}}', ['no "data" object'], id="only-binary"),
-    pytest.param(b'{"data": ["a", "b"]}', ['"data" must be a JSON object, found an array'],
-                 id="data-array"),
+    pytest.param(
+        b'{"data": ["a", "b"]}', ['"data" must be a JSON object, found an array'], id="data-array"
+    ),
     pytest.param(b'{"data": null}', ['"data" must be a JSON object, found null'], id="data-null"),
-    pytest.param(b'{"data": {"a": "1", "n": 1}}',
-                 ['value of key "n" in "data" must be a string, found a number'], id="number"),
+    pytest.param(
+        b'{"data": {"a": "1", "n": 1}}',
+        ['value of key "n" in "data" must be a string, found a number'],
+        id="number",
+    ),
     pytest.param(b'{"data": {"n": null}}', ['key "n"', "found null"], id="null-value"),
     pytest.param(b'{"data": {"n": true}}', ['key "n"', "found a boolean"], id="bool-value"),
-    pytest.param(b'{"data": {"n": {"x": "y"}}}', ['key "n"', "found an object"],
-                 id="object-value"),
+    pytest.param(b'{"data": {"n": {"x": "y"}}}', ['key "n"', "found an object"], id="object-value"),
     pytest.param(b'{"data": {"n": ["x"]}}', ['key "n"', "found an array"], id="array-value"),
-    pytest.param(b'{"data": {"\\ud800": "x"}}', ["unpaired surrogate", '"binary"'],
-                 id="lone-surrogate"),
-    pytest.param(b'{"data": {"a": "1", "a": "2"}}', ['key "a" appears more than once'],
-                 id="repeated-key"),
-    pytest.param(b'{"data": {"A": "1"}, "binary": {"QQ==": "Mg=="}}',
-                 ['key "A" appears more than once'], id="key-in-both-sections"),
-    pytest.param(b'{"data": {}, "binary": []}', ['"binary" must be a JSON object'],
-                 id="binary-array"),
-    pytest.param(b'{"data": {}, "binary": {"QQ==": 5}}', ["must be a base64 string"],
-                 id="binary-number"),
-    pytest.param(b'{"data": {}, "binary": {"Q!==": "QQ=="}}',
-                 ['the key "Q!==" in "binary" is not valid base64'], id="bad-base64-key"),
-    pytest.param(b'{"data": {}, "binary": {"QQ==": "QQ"}}',
-                 ['the value of key "QQ==" in "binary" is not valid base64'], id="no-padding"),
-    pytest.param(b'{"data": {}, "binary": {"QQ==": "-_8="}}', ["not valid base64"],
-                 id="urlsafe-alphabet"),
-    pytest.param(b'{"data": {}, "binary": {"QQ==": "\xc3\xa9A=="}}', ["not valid base64"],
-                 id="non-ascii-base64"),
+    pytest.param(
+        b'{"data": {"\\ud800": "x"}}', ["unpaired surrogate", '"binary"'], id="lone-surrogate"
+    ),
+    pytest.param(
+        b'{"data": {"a": "1", "a": "2"}}', ['key "a" appears more than once'], id="repeated-key"
+    ),
+    pytest.param(
+        b'{"data": {"A": "1"}, "binary": {"QQ==": "Mg=="}}',
+        ['key "A" appears more than once'],
+        id="key-in-both-sections",
+    ),
+    pytest.param(
+        b'{"data": {}, "binary": []}', ['"binary" must be a JSON object'], id="binary-array"
+    ),
+    pytest.param(
+        b'{"data": {}, "binary": {"QQ==": 5}}', ["must be a base64 string"], id="binary-number"
+    ),
+    pytest.param(
+        b'{"data": {}, "binary": {"Q!==": "QQ=="}}',
+        ['the key "Q!==" in "binary" is not valid base64'],
+        id="bad-base64-key",
+    ),
+    pytest.param(
+        b'{"data": {}, "binary": {"QQ==": "QQ"}}',
+        ['the value of key "QQ==" in "binary" is not valid base64'],
+        id="no-padding",
+    ),
+    pytest.param(
+        b'{"data": {}, "binary": {"QQ==": "-_8="}}', ["not valid base64"], id="urlsafe-alphabet"
+    ),
+    pytest.param(
+        b'{"data": {}, "binary": {"QQ==": "\xc3\xa9A=="}}',
+        ["not valid base64"],
+        id="non-ascii-base64",
+    ),
     pytest.param(b'{"data": {}, "ttl": {}}', ['unknown top-level key "ttl"'], id="unknown-key"),
-    pytest.param(b'{"data": {}, "a": 1, "b": 2}', ['unknown top-level keys "a", "b"'],
-                 id="unknown-keys"),
+    pytest.param(
+        b'{"data": {}, "a": 1, "b": 2}', ['unknown top-level keys "a", "b"'], id="unknown-keys"
+    ),
 ]
 
 
@@ -397,7 +433,8 @@ def test_cli_import_and_export_on_a_data_directory(tmp_path: Path) -> None:
     dumped = cli("--db-path", data_dir, "export", out)
     assert (dumped.returncode, dumped.stdout) == (0, f"exported 3 keys to {out}\n")
     assert json.loads(Path(out).read_text()) == {
-        "data": {"a": "1", "é": "ü"}, "binary": {"/w==": ""},
+        "data": {"a": "1", "é": "ü"},
+        "binary": {"/w==": ""},
     }
 
 
@@ -407,8 +444,9 @@ def test_cli_import_of_a_malformed_file_exits_2_and_writes_nothing(tmp_path: Pat
     result = cli("--db-path", data_dir, "import", bad)
     assert result.returncode == 2
     line = assert_one_clean_error_line(result)
-    assert line == (f'tandemkv: {bad}: the value of key "b" in "data" must be a string, '
-                    "found a number")
+    assert line == (
+        f'tandemkv: {bad}: the value of key "b" in "data" must be a string, found a number'
+    )
     assert cli("--db-path", data_dir, "keys").stdout == ""
 
     broken = write(tmp_path / "broken.json", '{"data": {"a": "1"')
@@ -434,8 +472,7 @@ def test_cli_import_and_export_through_a_server(tmp_path: Path) -> None:
     try:
         server = servers.start(tmp_path / "db")
         data = {f"k{i}": f"v{i}" for i in range(2500)}
-        source = write(tmp_path / "in.json", json.dumps(
-            {"data": data, "binary": {"/w==": "AA=="}}))
+        source = write(tmp_path / "in.json", json.dumps({"data": data, "binary": {"/w==": "AA=="}}))
         loaded = cli("--server", server.address, "import", source)
         assert (loaded.returncode, loaded.stdout) == (0, f"imported 2501 keys from {source}\n")
         with server.raw() as conn:

@@ -16,13 +16,29 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "tandemkv"
 PURE = [
-    "protocol", "commands", "replication",
-    "storage/keyspace.py", "storage/mutation.py", "storage/codec.py", "storage/record.py",
-    "storage/segment.py", "storage/wire.py", "storage/errors.py",
+    "protocol",
+    "commands",
+    "replication",
+    "storage/keyspace.py",
+    "storage/mutation.py",
+    "storage/codec.py",
+    "storage/record.py",
+    "storage/segment.py",
+    "storage/wire.py",
+    "storage/errors.py",
 ]
 FORBIDDEN_MODULES = {
-    "asyncio", "socket", "selectors", "threading", "time", "random", "os", "subprocess",
-    "multiprocessing", "signal", "datetime",
+    "asyncio",
+    "socket",
+    "selectors",
+    "threading",
+    "time",
+    "random",
+    "os",
+    "subprocess",
+    "multiprocessing",
+    "signal",
+    "datetime",
 }
 FORBIDDEN_PACKAGES = ("tandemkv.server", "tandemkv.node", "tandemkv.cli", "tandemkv.client")
 
@@ -65,14 +81,32 @@ def test_purity_check_sees_files() -> None:
 # Importing a pure package in a fresh interpreter loads no shell module, directly or
 # through anything it imports (the check above reads each file's own imports only).
 PURE_ENTRY_POINTS = [
-    "tandemkv.protocol", "tandemkv.protocol.hiredis_decoder", "tandemkv.commands.engine",
-    "tandemkv.replication", "tandemkv.storage.keyspace", "tandemkv.storage.mutation",
-    "tandemkv.storage.codec", "tandemkv.storage.record",
+    "tandemkv.protocol",
+    "tandemkv.protocol.hiredis_decoder",
+    "tandemkv.commands.engine",
+    "tandemkv.replication",
+    "tandemkv.storage.keyspace",
+    "tandemkv.storage.mutation",
+    "tandemkv.storage.codec",
+    "tandemkv.storage.record",
 ]
 SHELL_MODULES = (
-    "asyncio", "socket", "selectors", "threading", "subprocess", "multiprocessing", "signal",
-    "ssl", "uvloop", "concurrent", "tandemkv.server", "tandemkv.node", "tandemkv.cli",
-    "tandemkv.client", "tandemkv.embedded", "tandemkv.testing",
+    "asyncio",
+    "socket",
+    "selectors",
+    "threading",
+    "subprocess",
+    "multiprocessing",
+    "signal",
+    "ssl",
+    "uvloop",
+    "concurrent",
+    "tandemkv.server",
+    "tandemkv.node",
+    "tandemkv.cli",
+    "tandemkv.client",
+    "tandemkv.embedded",
+    "tandemkv.testing",
 )
 _PROBE = """
 import sys
@@ -86,11 +120,16 @@ print("\\n".join(sorted(set(sys.modules) - before)))
 def test_pure_packages_load_no_shell_module_transitively(module: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", _PROBE.format(module=module)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "PYTHONPATH": str(SRC.parent)},
     )
     loaded = result.stdout.split()
     assert module in loaded
-    shell = [name for name in loaded
-             if name in SHELL_MODULES or name.startswith(tuple(f"{p}." for p in SHELL_MODULES))]
+    shell = [
+        name
+        for name in loaded
+        if name in SHELL_MODULES or name.startswith(tuple(f"{p}." for p in SHELL_MODULES))
+    ]
     assert not shell, f"importing {module} loads {shell}"

@@ -260,8 +260,7 @@ def reply_map(reply: object) -> dict[str, object]:
         pairs = list(zip(reply[::2], reply[1::2], strict=True))
     else:
         raise ClientError(f"unexpected reply: {reply!r:.200}")
-    return {_text(key): _text(value) if isinstance(value, bytes) else value
-            for key, value in pairs}
+    return {_text(key): _text(value) if isinstance(value, bytes) else value for key, value in pairs}
 
 
 def _member_maps(status: dict[str, object]) -> list[dict[str, object]]:
@@ -342,6 +341,10 @@ def _export(client: Executor, args: argparse.Namespace) -> int:
 
 
 _VERBS = {
-    "put": _put, "get": _get, "delete": _delete, "keys": _keys,
-    "import": _import, "export": _export,
+    "put": _put,
+    "get": _get,
+    "delete": _delete,
+    "keys": _keys,
+    "import": _import,
+    "export": _export,
 }

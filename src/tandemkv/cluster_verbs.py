@@ -226,8 +226,9 @@ def _promote(args: argparse.Namespace) -> int:
         )
     target = args.server or os.environ.get("TANDEMKV_SERVER")
     if not target:
-        raise UsageError("promote needs --server HOST:PORT (or TANDEMKV_SERVER): the node "
-                         "to promote")
+        raise UsageError(
+            "promote needs --server HOST:PORT (or TANDEMKV_SERVER): the node to promote"
+        )
     password = password_of(args)
     print(promotion_risks(fetch_status(target, password).status), file=sys.stderr)
     if not args.yes and not _confirmed(sys.stdin.readline):
@@ -242,16 +243,18 @@ def _promote(args: argparse.Namespace) -> int:
 def promotion_risks(status: NodeStatus) -> str:
     others = [m.address for m in status.members if m.node_id != status.node_id]
     listed = ", ".join(others) if others else "none known"
-    return "\n".join((
-        f"tandemkv: PROMOTE FORCE on {status.address} (node {status.node_id}, {status.role}, "
-        f"log index {status.last_index}, committed {status.commit_index}):",
-        "  - it becomes the primary and the only voter of its group;",
-        "  - writes the lost majority acknowledged that this node lacks are lost for good;",
-        f"  - every other member ({listed}) must be stopped and its data directory removed "
-        "before it rejoins as a new backup "
-        f"(tandemkv server --role backup --primary {status.address}).",
-        "Do this only if the majority cannot come back.",
-    ))
+    return "\n".join(
+        (
+            f"tandemkv: PROMOTE FORCE on {status.address} (node {status.node_id}, {status.role}, "
+            f"log index {status.last_index}, committed {status.commit_index}):",
+            "  - it becomes the primary and the only voter of its group;",
+            "  - writes the lost majority acknowledged that this node lacks are lost for good;",
+            f"  - every other member ({listed}) must be stopped and its data directory removed "
+            "before it rejoins as a new backup "
+            f"(tandemkv server --role backup --primary {status.address}).",
+            "Do this only if the majority cannot come back.",
+        )
+    )
 
 
 def _confirmed(read_line: Callable[[], str]) -> bool:
@@ -341,7 +344,9 @@ def member_row(
 
 
 def _health(
-    own: NodeStatus | None, primary: NodeStatus | None, seen: MemberStatus | None,
+    own: NodeStatus | None,
+    primary: NodeStatus | None,
+    seen: MemberStatus | None,
     is_primary: bool,
 ) -> str:
     if own is None:
@@ -375,19 +380,30 @@ def status_json(
     }
 
 
-COLUMNS = ("ID", "ADDRESS", "ROLE", "TERM", "LAST INDEX", "COMMIT INDEX", "LAG", "HEALTH",
-           "LAST CONTACT")
+COLUMNS = (
+    "ID",
+    "ADDRESS",
+    "ROLE",
+    "TERM",
+    "LAST INDEX",
+    "COMMIT INDEX",
+    "LAG",
+    "HEALTH",
+    "LAST CONTACT",
+)
 
 
 def status_table(group: str, primary: NodeStatus | None, rows: list[MemberRow]) -> str:
     heading = f"group {group}: " + (
-        f"primary {primary.address}, term {primary.term}" if primary is not None
+        f"primary {primary.address}, term {primary.term}"
+        if primary is not None
         else "no primary known"
     )
     cells = [list(COLUMNS)] + [_cells(row) for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-             for line in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    ]
     return "\n".join([heading, *lines])
 
 
@@ -396,8 +412,15 @@ def _cells(row: MemberRow) -> list[str]:
         return "-" if value is None else f"{value}{unit}"
 
     return [
-        str(row.node_id), row.address, row.role, shown(row.term), shown(row.last_index),
-        shown(row.commit_index), shown(row.lag), row.health, shown(row.last_contact_ms, "ms"),
+        str(row.node_id),
+        row.address,
+        row.role,
+        shown(row.term),
+        shown(row.last_index),
+        shown(row.commit_index),
+        shown(row.lag),
+        row.health,
+        shown(row.last_contact_ms, "ms"),
     ]
 
 

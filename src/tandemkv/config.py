@@ -159,7 +159,7 @@ def _coerce(name: str, raw: object, source: str) -> object:
 
 
 def parse_peer_routes(text: str) -> dict[str, str]:
-    """"ADDR=VIA,..." -> {ADDR: VIA}, both normalised HOST:PORT."""
+    """ "ADDR=VIA,..." -> {ADDR: VIA}, both normalised HOST:PORT."""
     routes: dict[str, str] = {}
     for item in text.split(","):
         if not item.strip():
@@ -209,9 +209,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
-def load_config(
-    flags: Mapping[str, object], env: Mapping[str, str] | None = None
-) -> Config:
+def load_config(flags: Mapping[str, object], env: Mapping[str, str] | None = None) -> Config:
     """Merge flags (None = not given) over the environment over the TOML file over defaults."""
     env = os.environ if env is None else env
     given = {k: v for k, v in flags.items() if v is not None}

@@ -82,14 +82,17 @@ def read_pairs(path: str) -> list[Pair]:
     """Every (key, value) the file holds, or JsonImportError naming the first problem."""
     document = _parse(path, _read(path))
     if not isinstance(document, dict):
-        raise JsonImportError(f"{path}: expected a JSON object at the top level, "
-                              f"found {_kind(document)}")
+        raise JsonImportError(
+            f"{path}: expected a JSON object at the top level, found {_kind(document)}"
+        )
     unknown = [name for name in document if name not in _KNOWN_SECTIONS]
     if unknown:
         names = ", ".join(_show(name) for name in unknown)
         plural = "s" if len(unknown) > 1 else ""
-        raise JsonImportError(f"{path}: unknown top-level key{plural} {names} "
-                              f'(only "{DATA}" and "{BINARY}" are allowed)')
+        raise JsonImportError(
+            f"{path}: unknown top-level key{plural} {names} "
+            f'(only "{DATA}" and "{BINARY}" are allowed)'
+        )
     if DATA not in document:
         raise JsonImportError(f'{path}: no "{DATA}" object at the top level')
     pairs = _text_pairs(path, _section(path, document, DATA))
@@ -113,16 +116,19 @@ def _parse(path: str, raw: bytes) -> object:
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        raise JsonImportError(f"{path}: not valid UTF-8 at line {line} column {column} "
-                              f"(byte {error.start})") from None
+        raise JsonImportError(
+            f"{path}: not valid UTF-8 at line {line} column {column} (byte {error.start})"
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte order mark some editors write; JSON ignores it
     try:
         return json.loads(text, object_pairs_hook=_keep_repeats)
     except json.JSONDecodeError as error:
         offset = len(raw) - len(text.encode("utf-8")) + len(text[: error.pos].encode("utf-8"))
-        raise JsonImportError(f"{path}: not valid JSON: {error.msg} at line {error.lineno} "
-                              f"column {error.colno} (byte {offset})") from None
+        raise JsonImportError(
+            f"{path}: not valid JSON: {error.msg} at line {error.lineno} "
+            f"column {error.colno} (byte {offset})"
+        ) from None
 
 
 class _Object(dict[str, object]):
@@ -148,8 +154,9 @@ def _section(path: str, document: dict[str, object], name: str) -> dict[str, obj
     if not isinstance(section, dict):
         raise JsonImportError(f'{path}: "{name}" must be a JSON object, found {_kind(section)}')
     if isinstance(section, _Object) and section.repeated is not None:
-        raise JsonImportError(f'{path}: key {_show(section.repeated)} appears more than once '
-                              f'in "{name}"')
+        raise JsonImportError(
+            f'{path}: key {_show(section.repeated)} appears more than once in "{name}"'
+        )
     return section
 
 
@@ -157,8 +164,10 @@ def _text_pairs(path: str, section: dict[str, object]) -> list[Pair]:
     pairs: list[Pair] = []
     for key, value in section.items():
         if type(value) is not str:
-            raise JsonImportError(f'{path}: the value of key {_show(key)} in "{DATA}" must be a '
-                                  f"string, found {_kind(value)}")
+            raise JsonImportError(
+                f'{path}: the value of key {_show(key)} in "{DATA}" must be a '
+                f"string, found {_kind(value)}"
+            )
         try:
             pairs.append((key.encode("utf-8"), value.encode("utf-8")))
         except UnicodeEncodeError:
@@ -172,10 +181,14 @@ def _text_pairs(path: str, section: dict[str, object]) -> list[Pair]:
 def _binary_pairs(path: str, section: dict[str, object]) -> Iterator[Pair]:
     for key, value in section.items():
         if type(value) is not str:
-            raise JsonImportError(f'{path}: the value of key {_show(key)} in "{BINARY}" must '
-                                  f"be a base64 string, found {_kind(value)}")
-        yield (_unbase64(path, key, f"the key {_show(key)}"),
-               _unbase64(path, value, f"the value of key {_show(key)}"))
+            raise JsonImportError(
+                f'{path}: the value of key {_show(key)} in "{BINARY}" must '
+                f"be a base64 string, found {_kind(value)}"
+            )
+        yield (
+            _unbase64(path, key, f"the key {_show(key)}"),
+            _unbase64(path, value, f"the value of key {_show(key)}"),
+        )
 
 
 def _unbase64(path: str, text: str, what: str) -> bytes:
@@ -195,8 +208,10 @@ def _refuse_repeats(path: str, pairs: list[Pair]) -> None:
     for key, _ in pairs:
         if key in seen:
             shown = _show(key.decode("utf-8", "backslashreplace"))
-            raise JsonImportError(f"{path}: key {shown} appears more than once (under both "
-                                  f'"{DATA}" and "{BINARY}", or twice under "{BINARY}")')
+            raise JsonImportError(
+                f"{path}: key {shown} appears more than once (under both "
+                f'"{DATA}" and "{BINARY}", or twice under "{BINARY}")'
+            )
         seen.add(key)
 
 
@@ -380,5 +395,15 @@ def _progress(show: bool, total: int | None, verb: str) -> _Bar:
     if not show:
         return _NoBar()
     tqdm = importlib.import_module("tqdm").tqdm
-    return cast(_Bar, tqdm(total=total, unit=" keys", unit_scale=True, desc=verb,
-                           file=sys.stderr, leave=False, mininterval=0.2))
+    return cast(
+        _Bar,
+        tqdm(
+            total=total,
+            unit=" keys",
+            unit_scale=True,
+            desc=verb,
+            file=sys.stderr,
+            leave=False,
+            mininterval=0.2,
+        ),
+    )

@@ -132,7 +132,8 @@ class PeerMesh:
     def faulty(self) -> list[Link]:
         """Links that are cut or have a fault set (what ``heal_all`` must undo)."""
         return sorted(
-            link for link, proxy in self.proxies.items()
+            link
+            for link, proxy in self.proxies.items()
             if proxy.partitioned or any(proxy.fault(d).mode is not Mode.PASS for d in BOTH)
         )
 
@@ -309,9 +310,17 @@ class ClusterSpec:
 
     def flags(self) -> list[str]:
         return [
-            "--fsync", self.fsync, "--ack", self.ack,
-            "--heartbeat-ms", str(self.heartbeat_ms), "--election-ms", str(self.election_ms),
-            "--cluster-secret", self.secret, *self.extra,
+            "--fsync",
+            self.fsync,
+            "--ack",
+            self.ack,
+            "--heartbeat-ms",
+            str(self.heartbeat_ms),
+            "--election-ms",
+            str(self.election_ms),
+            "--cluster-secret",
+            self.secret,
+            *self.extra,
         ]
 
 
@@ -370,7 +379,10 @@ class Cluster:
         for me in range(self.spec.size):
             args = node_args(self.spec, me, self.addresses, self.mesh.routes(me, self.addresses))
             node = ChaosNode(
-                f"node{me}", self.group, self.base / f"try{attempt}-node{me}-data", args,
+                f"node{me}",
+                self.group,
+                self.base / f"try{attempt}-node{me}-data",
+                args,
                 self.seed * 10 + me,
             )
             self.nodes.append(node)
@@ -519,8 +531,10 @@ def convergence_problems(views: Sequence[NodeView | None], size: int) -> list[st
         return problems or ["no node answers"]
     primaries = [view for view in known if view.role == "primary"]
     if len(primaries) != 1:
-        return [f"{len(primaries)} nodes claim to be primary: "
-                + "; ".join(view.describe() for view in known)]
+        return [
+            f"{len(primaries)} nodes claim to be primary: "
+            + "; ".join(view.describe() for view in known)
+        ]
     leader = primaries[0]
     roles = sorted(str(member.get("role")) for member in leader.members)
     if len(roles) != size or any(role not in VOTER_ROLES for role in roles):

@@ -34,7 +34,9 @@ class ClusterFault(Fault):
 ALL_CLUSTER_KINDS = tuple(ClusterFault)
 # What every bounded run must include: the failovers a replicated store exists to survive.
 FAILOVER_KINDS = (
-    ClusterFault.KILL_PRIMARY, ClusterFault.PAUSE_PRIMARY, ClusterFault.ISOLATE_PRIMARY,
+    ClusterFault.KILL_PRIMARY,
+    ClusterFault.PAUSE_PRIMARY,
+    ClusterFault.ISOLATE_PRIMARY,
     ClusterFault.SPLIT,
 )
 KILLS = (ClusterFault.KILL_PRIMARY, ClusterFault.KILL_NODE)

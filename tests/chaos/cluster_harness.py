@@ -60,15 +60,17 @@ class ClusterResult(ChaosResult):
         problems += [f"replicas differ: {text}" for text in self.divergence]
         problems += [
             f"node{n}'s contents could not be read"
-            for n, content in enumerate(self.contents) if content is None
+            for n, content in enumerate(self.contents)
+            if content is None
         ]
         return problems
 
     def problems(self) -> list[str]:
         problems = super().problems()
         if self.unsettled:
-            problems.append("the group did not settle after healing:\n  "
-                            + "\n  ".join(self.unsettled))
+            problems.append(
+                "the group did not settle after healing:\n  " + "\n  ".join(self.unsettled)
+            )
         return problems
 
     def summary(self) -> str:
@@ -96,8 +98,13 @@ def run_cluster_chaos(
 
     if schedule is None:
         schedule = make_schedule(
-            seed, config.duration, ClusterFaults(cluster.spec.election_s), config.kinds,
-            cluster.spec.size, config.gap, config.required,
+            seed,
+            config.duration,
+            ClusterFaults(cluster.spec.election_s),
+            config.kinds,
+            cluster.spec.size,
+            config.gap,
+            config.required,
         )
     workload = Workload(cluster.router(), config.workload, seed, clock).start()
     nemesis = Nemesis(schedule, ClusterTarget(cluster), clock)
@@ -115,13 +122,20 @@ def run_cluster_chaos(
     history = workload.history
     history.record_final_reads(final, clock())
     history_path = out_dir / f"cluster-history-seed{seed}.json"
-    save_history(history_path, seed, schedule, history, final, extra={
-        "nemesis_log": nemesis.log,
-        "contents": contents,
-        "addresses": cluster.addresses,  # node n's own address, and where its clients went:
-        "client_addresses": [address_text(node.address) for node in cluster.nodes],
-        "placement": {str(op): address_text(where) for op, where in workload.placement.items()},
-    })
+    save_history(
+        history_path,
+        seed,
+        schedule,
+        history,
+        final,
+        extra={
+            "nemesis_log": nemesis.log,
+            "contents": contents,
+            "addresses": cluster.addresses,  # node n's own address, and where its clients went:
+            "client_addresses": [address_text(node.address) for node in cluster.nodes],
+            "placement": {str(op): address_text(where) for op, where in workload.placement.items()},
+        },
+    )
     checked_at = clock()
     verdict = check(history.ops, max_seconds=config.check_seconds)
     return ClusterResult(
@@ -141,8 +155,10 @@ def run_cluster_chaos(
         history_path=history_path,
         timings={"run": checked_at, "check": clock() - checked_at},
         contents=contents,
-        divergence=divergence([c for c in contents if c is not None],
-                              [f"node{n}" for n, c in enumerate(contents) if c is not None]),
+        divergence=divergence(
+            [c for c in contents if c is not None],
+            [f"node{n}" for n, c in enumerate(contents) if c is not None],
+        ),
         unsettled=unsettled,
         redirects=sum(stats.redirects for stats in workload.stats),
         placement=dict(workload.placement),
@@ -150,8 +166,12 @@ def run_cluster_chaos(
 
 
 def _chaos_phase(
-    cluster: Cluster, nemesis: Nemesis[ClusterFault], workload: Workload,
-    config: ClusterChaosConfig, clock: Clock, script: PhaseHook | None,
+    cluster: Cluster,
+    nemesis: Nemesis[ClusterFault],
+    workload: Workload,
+    config: ClusterChaosConfig,
+    clock: Clock,
+    script: PhaseHook | None,
 ) -> None:
     """The schedule (or the script); whatever happens, every fault is undone after."""
     try:

@@ -110,16 +110,39 @@ class FakeGroup:
         term = self.term - 1 if node == self.zombie else self.term
         primary = "" if node == self.zombie else self.advertised(self.primary)
         members = [
-            ["node_id", n + 1, "address", self.advertised(n),
-             "role", "primary" if n == self.primary else "backup"]
+            [
+                "node_id",
+                n + 1,
+                "address",
+                self.advertised(n),
+                "role",
+                "primary" if n == self.primary else "backup",
+            ]
             for n in range(len(self.servers))
         ]
         return [
-            "node_id", node + 1, "address", self.advertised(node),
-            "role", "primary" if claims else "backup", "term", term,
-            "leader_id", self.primary + 1, "primary", primary,
-            "last_index", 10, "commit_index", 10, "applied_index", 10,
-            "ack_level", "majority", "members", members,
+            "node_id",
+            node + 1,
+            "address",
+            self.advertised(node),
+            "role",
+            "primary" if claims else "backup",
+            "term",
+            term,
+            "leader_id",
+            self.primary + 1,
+            "primary",
+            primary,
+            "last_index",
+            10,
+            "commit_index",
+            10,
+            "applied_index",
+            10,
+            "ack_level",
+            "majority",
+            "members",
+            members,
         ]
 
     def _role(self, node: int) -> list[Any]:

@@ -108,15 +108,19 @@ class ChaosResult:
         )
 
     def report(self, replay: str) -> str:
-        return "\n".join([
-            f"chaos run failed: {self.summary()}",
-            *(f"- {problem}" for problem in self.problems()),
-            "schedule:", self.schedule.describe(),
-            "nemesis log:", *self.nemesis_log,
-            f"history: {self.history_path}",
-            f"recheck it: PYTHONPATH=src:tests python3 -m chaos.recheck {self.history_path}",
-            f"replay the seed: {replay}",
-        ])
+        return "\n".join(
+            [
+                f"chaos run failed: {self.summary()}",
+                *(f"- {problem}" for problem in self.problems()),
+                "schedule:",
+                self.schedule.describe(),
+                "nemesis log:",
+                *self.nemesis_log,
+                f"history: {self.history_path}",
+                f"recheck it: PYTHONPATH=src:tests python3 -m chaos.recheck {self.history_path}",
+                f"replay the seed: {replay}",
+            ]
+        )
 
 
 def chosen_seed(environ: dict[str, str], fallback: int) -> int:
@@ -126,9 +130,7 @@ def chosen_seed(environ: dict[str, str], fallback: int) -> int:
 
 def replay_command(nodeid: str, seed: int, slow: bool = False) -> str:
     marker = " -m slow" if slow else ""
-    return (
-        f"{SEED_ENV}={seed} PYTHONPATH=src python3 -m pytest {shlex.quote(nodeid)}{marker} -q"
-    )
+    return f"{SEED_ENV}={seed} PYTHONPATH=src python3 -m pytest {shlex.quote(nodeid)}{marker} -q"
 
 
 def run_chaos(
@@ -141,8 +143,13 @@ def run_chaos(
         return time.monotonic() - began
 
     schedule = make_schedule(
-        seed, config.duration, NodeFaults(config.workload.op_timeout), config.kinds,
-        len(nodes), config.gap, config.required,
+        seed,
+        config.duration,
+        NodeFaults(config.workload.op_timeout),
+        config.kinds,
+        len(nodes),
+        config.gap,
+        config.required,
     )
     workload = Workload(lambda: nodes[0].address, config.workload, seed, clock).start()
     try:
@@ -179,7 +186,9 @@ def run_chaos(
 
 
 def _chaos_phase(
-    schedule: Schedule[FaultKind], nodes: Sequence[ChaosNode], config: ChaosConfig,
+    schedule: Schedule[FaultKind],
+    nodes: Sequence[ChaosNode],
+    config: ChaosConfig,
     clock: Clock,
 ) -> Nemesis[FaultKind]:
     """Carry out the schedule; whatever happens, every fault is undone afterwards."""
@@ -213,7 +222,11 @@ def read_final_values(node: ChaosNode, keys: list[str]) -> dict[str, str | None]
 
 
 def save_history(
-    path: Path, seed: int, schedule: Schedule[Any], history: History, final: dict[str, str | None],
+    path: Path,
+    seed: int,
+    schedule: Schedule[Any],
+    history: History,
+    final: dict[str, str | None],
     extra: Mapping[str, object] | None = None,
 ) -> None:
     """The history as JSON for ``chaos.recheck``; ``extra`` adds fields (the cluster
@@ -227,4 +240,3 @@ def save_history(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document))
-

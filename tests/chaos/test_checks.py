@@ -24,8 +24,16 @@ from tandemkv.testing.linearizability import Verdict, check
 # ------------------------------------------------------------------ hand-made histories
 
 
-def op(history: History, kind: str, call: float, ret: float | None, output: object = None,
-       value: str | None = None, expected: str | None = None, key: str = "k") -> Operation:
+def op(
+    history: History,
+    kind: str,
+    call: float,
+    ret: float | None,
+    output: object = None,
+    value: str | None = None,
+    expected: str | None = None,
+    key: str = "k",
+) -> Operation:
     made = history.invoke(0, kind, key, call, value, expected)
     if ret is None:
         History.info(made)
@@ -135,7 +143,8 @@ def test_an_injected_stale_read_is_flagged(clean_run: ChaosResult) -> None:
     first, second = acknowledged_pair(history)
     assert second.ret is not None
     read = next(
-        o for o in history.ops
+        o
+        for o in history.ops
         if o.kind == "get" and o.key == first.key and o.process >= 0 and o.call > second.ret
     )
     read.output = first.value

@@ -48,8 +48,11 @@ SAFE = ClusterSpec(ack="majority", fsync="always", heartbeat_ms=50, election_ms=
 UNSAFE = ClusterSpec(ack="leader", fsync="always", heartbeat_ms=50, election_ms=300)
 BOUNDED = ClusterChaosConfig(duration=38.0, calm=2.0, required=FAILOVER_KINDS)
 LONG = ClusterChaosConfig(
-    duration=150.0, calm=3.0, required=FAILOVER_KINDS,
-    workload=WorkloadConfig(clients=8, keys=6), check_seconds=300.0,
+    duration=150.0,
+    calm=3.0,
+    required=FAILOVER_KINDS,
+    workload=WorkloadConfig(clients=8, keys=6),
+    check_seconds=300.0,
 )
 SLOW_SEEDS = (1001, 2002, 3003)
 BROKEN = ClusterChaosConfig(calm=1.0, workload=WorkloadConfig(clients=6, keys=3, read_ratio=0.0))
@@ -84,7 +87,8 @@ def report_run(result: ClusterResult) -> None:
 
 def primaries_that_acknowledged(result: ClusterResult) -> set[Address]:
     return {
-        result.placement[op.id] for op in result.history.ops
+        result.placement[op.id]
+        for op in result.history.ops
         if is_acknowledged_write(op) and op.id in result.placement
     }
 
@@ -132,7 +136,9 @@ def test_a_group_forms_redirects_writes_and_fails_over_after_a_kill(
 
 @pytest.mark.timeout(240)
 def test_majority_ack_stays_linearizable_and_loses_nothing_under_cluster_chaos(
-    make_cluster: ClusterFactory, chaos_seed: int, tmp_path: Path,
+    make_cluster: ClusterFactory,
+    chaos_seed: int,
+    tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
     cluster = make_cluster(SAFE)
@@ -162,7 +168,8 @@ def test_majority_ack_survives_long_cluster_chaos(
     result = run_cluster_chaos(cluster, seed, LONG, tmp_path)
     report_run(result)
     assert not result.problems(), result.report(
-        replay_command(request.node.nodeid, seed, slow=True))
+        replay_command(request.node.nodeid, seed, slow=True)
+    )
     assert result.schedule.kinds() >= set(FAILOVER_KINDS)
 
 
@@ -180,8 +187,10 @@ def test_a_compare_and_set_never_answers_from_a_write_that_may_not_commit(
     with RawClient(*cluster.direct(primary), timeout=5) as conn:
         assert conn.call("SET", "k", "old") == "OK"
     cluster.peers.cut(cluster.peers.around(primary))
-    with RawClient(*cluster.direct(primary), timeout=5) as held, \
-            RawClient(*cluster.direct(primary), timeout=5) as other:
+    with (
+        RawClient(*cluster.direct(primary), timeout=5) as held,
+        RawClient(*cluster.direct(primary), timeout=5) as other,
+    ):
         held.send(encode_command("SET", "k", "new"))  # its reply is held: it cannot commit
         time.sleep(0.05)
         try:
@@ -193,7 +202,8 @@ def test_a_compare_and_set_never_answers_from_a_write_that_may_not_commit(
     assert cluster.wait_converged(15.0) == []
     final = [cluster.read_contents(n, ["k"])["k"] for n in range(3)]
     assert not (reply is None and final == ["old"] * 3), (
-        f"SET k x IFEQ old answered nil, but k was 'old' all along: {final}")
+        f"SET k x IFEQ old answered nil, but k was 'old' all along: {final}"
+    )
 
 
 # ---------------------------------------------------------------------- a broken mode
@@ -256,14 +266,17 @@ def acked_on(
 ) -> int:
     """Writes sent to ``where`` after ``since`` and acknowledged."""
     return sum(
-        1 for op in ops
+        1
+        for op in ops
         if op.call >= since and is_acknowledged_write(op) and placement.get(op.id) == where
     )
 
 
 @pytest.mark.timeout(120)
 def test_the_checks_catch_acknowledged_writes_lost_with_ack_leader(
-    make_cluster: ClusterFactory, chaos_seed: int, tmp_path: Path,
+    make_cluster: ClusterFactory,
+    chaos_seed: int,
+    tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
     """``--ack leader`` answers OK once the primary alone has a write. Cut off from both
@@ -274,7 +287,11 @@ def test_the_checks_catch_acknowledged_writes_lost_with_ack_leader(
     cluster = make_cluster(UNSAFE)
     script = IsolateThePrimary()
     result = run_cluster_chaos(
-        cluster, chaos_seed, BROKEN, tmp_path, schedule=Schedule(chaos_seed, ()),
+        cluster,
+        chaos_seed,
+        BROKEN,
+        tmp_path,
+        schedule=Schedule(chaos_seed, ()),
         script=script,
     )
     report_run(result)
@@ -288,12 +305,15 @@ def test_the_checks_catch_acknowledged_writes_lost_with_ack_leader(
     assert result.check.verdict is Verdict.ILLEGAL, report
     assert "the history is not linearizable" in report
     assert {result.placement[m.write.id] for m in result.missing} == {old}, (
-        "only the cut-off primary's acknowledgements were premature")
+        "only the cut-off primary's acknowledgements were premature"
+    )
 
 
 @pytest.mark.timeout(120)
 def test_the_same_partition_loses_nothing_with_ack_majority(
-    make_cluster: ClusterFactory, chaos_seed: int, tmp_path: Path,
+    make_cluster: ClusterFactory,
+    chaos_seed: int,
+    tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
     """The control for the test above: with ``--ack majority`` the cut-off primary
@@ -301,7 +321,11 @@ def test_the_same_partition_loses_nothing_with_ack_majority(
     cluster = make_cluster(SAFE)
     script = IsolateThePrimary()
     result = run_cluster_chaos(
-        cluster, chaos_seed, BROKEN, tmp_path, schedule=Schedule(chaos_seed, ()),
+        cluster,
+        chaos_seed,
+        BROKEN,
+        tmp_path,
+        schedule=Schedule(chaos_seed, ()),
         script=script,
     )
     report_run(result)

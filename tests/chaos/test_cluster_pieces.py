@@ -110,8 +110,14 @@ def test_node_flags_found_the_group_on_node0_and_join_it_elsewhere() -> None:
     first = node_args(spec, 0, addresses, ["--peer-route", "x=y"])
     other = node_args(spec, 2, addresses, [])
     assert first[:4] == ["--address", "127.0.0.1:7001", "--role", "primary"]
-    assert other[:6] == ["--address", "127.0.0.1:7003", "--role", "backup",
-                         "--primary", "127.0.0.1:7001"]
+    assert other[:6] == [
+        "--address",
+        "127.0.0.1:7003",
+        "--role",
+        "backup",
+        "--primary",
+        "127.0.0.1:7001",
+    ]
     assert first[-2:] == ["--peer-route", "x=y"]
     assert "--ack" in other and other[other.index("--ack") + 1] == "leader"
     assert other[other.index("--heartbeat-ms") + 1] == "40"
@@ -122,11 +128,20 @@ def test_node_flags_found_the_group_on_node0_and_join_it_elsewhere() -> None:
 
 def status_reply(**overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "node_id": 1, "address": "127.0.0.1:1", "role": "primary", "term": 3, "leader_id": 1,
-        "primary": "127.0.0.1:1", "last_index": 9, "commit_index": 9, "applied_index": 9,
+        "node_id": 1,
+        "address": "127.0.0.1:1",
+        "role": "primary",
+        "term": 3,
+        "leader_id": 1,
+        "primary": "127.0.0.1:1",
+        "last_index": 9,
+        "commit_index": 9,
+        "applied_index": 9,
         "ack_level": "majority",
-        "members": [{"node_id": n, "address": f"127.0.0.1:{n}",
-                     "role": "primary" if n == 1 else "backup"} for n in (1, 2, 3)],
+        "members": [
+            {"node_id": n, "address": f"127.0.0.1:{n}", "role": "primary" if n == 1 else "backup"}
+            for n in (1, 2, 3)
+        ],
     }
     fields.update(overrides)
     return fields
@@ -137,8 +152,7 @@ def view(**overrides: Any) -> NodeView:
 
 
 def test_status_parses_from_a_resp3_map_and_from_a_resp2_flat_list() -> None:
-    resp3 = {k.encode(): v.encode() if isinstance(v, str) else v
-             for k, v in status_reply().items()}
+    resp3 = {k.encode(): v.encode() if isinstance(v, str) else v for k, v in status_reply().items()}
     flat: list[Any] = []
     for key, value in status_reply().items():
         if key == "members":
@@ -192,7 +206,8 @@ def test_divergence_names_each_key_the_nodes_disagree_on() -> None:
 
 def test_readonly_errors_give_a_redirect_hint_and_other_errors_do_not() -> None:
     assert redirect_hint(RespError("READONLY not primary; primary is 127.0.0.1:7001")) == (
-        "127.0.0.1:7001")
+        "127.0.0.1:7001"
+    )
     assert redirect_hint(RespError("READONLY no primary known")) == ""
     assert redirect_hint(RespError("ERR syntax error")) is None
 

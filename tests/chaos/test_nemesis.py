@@ -23,9 +23,10 @@ pytestmark = pytest.mark.timeout(60)
 
 def quick(schedule: Schedule[K]) -> Schedule[K]:
     """The same steps, a hundredth of a second apart and lasting two hundredths."""
-    return Schedule(schedule.seed, tuple(
-        replace(step, at=0.01 * n, duration=0.02) for n, step in enumerate(schedule.steps)
-    ))
+    return Schedule(
+        schedule.seed,
+        tuple(replace(step, at=0.01 * n, duration=0.02) for n, step in enumerate(schedule.steps)),
+    )
 
 
 @pytest.fixture
@@ -68,8 +69,11 @@ class _RecordingCluster:
 
     def node(self, n: int) -> Any:
         return SimpleNamespace(
-            proxy=self.nodes[n].proxy, kill=partial(self.kill, n), restart=partial(self.restart, n),
-            pause=partial(self.pause, n), resume=partial(self.resume, n),
+            proxy=self.nodes[n].proxy,
+            kill=partial(self.kill, n),
+            restart=partial(self.restart, n),
+            pause=partial(self.pause, n),
+            resume=partial(self.resume, n),
         )
 
     def assert_undone(self) -> None:
@@ -85,7 +89,8 @@ class _RecordingCluster:
 
 
 def test_the_nemesis_undoes_every_fault_on_single_nodes(
-    mesh: PeerMesh, clients: list[FaultProxy],
+    mesh: PeerMesh,
+    clients: list[FaultProxy],
 ) -> None:
     fast = quick(make_schedule(11, 30.0, NodeFaults(), ALL_KINDS, nodes=3, required=ALL_KINDS))
     recorder = _RecordingCluster(mesh, clients)
@@ -98,7 +103,8 @@ def test_the_nemesis_undoes_every_fault_on_single_nodes(
 
 
 def test_the_nemesis_undoes_every_fault_and_aims_primary_faults_at_the_primary(
-    mesh: PeerMesh, clients: list[FaultProxy],
+    mesh: PeerMesh,
+    clients: list[FaultProxy],
 ) -> None:
     every = ALL_CLUSTER_KINDS
     fast = quick(make_schedule(11, 60.0, ClusterFaults(), every, nodes=3, required=every))
@@ -108,13 +114,17 @@ def test_the_nemesis_undoes_every_fault_and_aims_primary_faults_at_the_primary(
     assert nemesis.errors == []
     assert fast.kinds() == set(ALL_CLUSTER_KINDS)
     cluster.assert_undone()
-    aimed = [hit for step, hit in zip(fast.steps, nemesis.hit, strict=True)
-             if step.kind.value.endswith("primary")]
+    aimed = [
+        hit
+        for step, hit in zip(fast.steps, nemesis.hit, strict=True)
+        if step.kind.value.endswith("primary")
+    ]
     assert aimed and set(aimed) == {1}
 
 
 def test_a_nemesis_never_started_stops_at_once_and_still_heals(
-    mesh: PeerMesh, clients: list[FaultProxy],
+    mesh: PeerMesh,
+    clients: list[FaultProxy],
 ) -> None:
     """A scripted cluster run never starts the nemesis, but stops and heals it."""
     cluster = _RecordingCluster(mesh, clients)

@@ -120,9 +120,7 @@ def test_drop_down_lets_requests_land_and_loses_the_replies(
     assert proxy.stats.dropped[Direction.DOWN] == len(b"applied")
 
 
-def test_reset_all_sends_an_rst_to_both_sides(
-    proxy: FaultProxy, echo_server: EchoServer
-) -> None:
+def test_reset_all_sends_an_rst_to_both_sides(proxy: FaultProxy, echo_server: EchoServer) -> None:
     with connect(proxy) as sock:
         sock.sendall(b"hi")
         assert receive(sock, 2) == b"hi"

@@ -102,6 +102,14 @@ def test_a_step_names_what_its_kind_aims_at() -> None:
     all links, with the delay or the flap period where the kind has one."""
     texts = [node_schedule(seed, 30.0, nodes=3).describe() for seed in range(20)]
     texts += [group_schedule(seed, 30.0).describe() for seed in range(20)]
-    for needle in ("kill node", "kill-primary the primary", "split minority node",
-                   "cut-link node", "->node", "reset-links all links", "ms+-", " every 0."):
+    for needle in (
+        "kill node",
+        "kill-primary the primary",
+        "split minority node",
+        "cut-link node",
+        "->node",
+        "reset-links all links",
+        "ms+-",
+        " every 0.",
+    ):
         assert any(needle in text for text in texts), needle

@@ -25,18 +25,27 @@ from tandemkv.testing.linearizability import Verdict
 SAFE = ("--fsync", "always")
 BOUNDED = ChaosConfig(duration=28.0, calm=1.5, required=PROCESS_KINDS)
 LONG = ChaosConfig(
-    duration=240.0, calm=3.0, required=PROCESS_KINDS,
-    workload=WorkloadConfig(clients=8, keys=6), check_seconds=300.0,
+    duration=240.0,
+    calm=3.0,
+    required=PROCESS_KINDS,
+    workload=WorkloadConfig(clients=8, keys=6),
+    check_seconds=300.0,
 )
 LOSSY = ("--fsync", "always", "--appendonly", "no")  # writes live in memory only
 CRASH_ONLY = ChaosConfig(
-    duration=4.0, calm=1.5, kinds=(FaultKind.KILL,), gap=(0.6, 1.2),
+    duration=4.0,
+    calm=1.5,
+    kinds=(FaultKind.KILL,),
+    gap=(0.6, 1.2),
     workload=WorkloadConfig(clients=4, keys=3),
 )
 
 
 def run_and_report(
-    make_node: NodeFactory, args: tuple[str, ...], seed: int, config: ChaosConfig,
+    make_node: NodeFactory,
+    args: tuple[str, ...],
+    seed: int,
+    config: ChaosConfig,
     tmp_path: Path,
 ) -> ChaosResult:
     node = make_node(args)

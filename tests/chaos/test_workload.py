@@ -31,8 +31,13 @@ class _RefusingHandler(socketserver.StreamRequestHandler):
                 return
             args = [self._bulk() for _ in range(int(header[1:]))]
             name = args[0].upper()
-            reply = b"+PONG\r\n" if name == b"PING" else b"$-1\r\n" if name == b"GET" else (
-                b"-ERR refused for the test\r\n")
+            reply = (
+                b"+PONG\r\n"
+                if name == b"PING"
+                else b"$-1\r\n"
+                if name == b"GET"
+                else (b"-ERR refused for the test\r\n")
+            )
             self.wfile.write(reply)
 
     def _bulk(self) -> bytes:

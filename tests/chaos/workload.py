@@ -98,8 +98,13 @@ class SharedHistory:
         self._lock = threading.Lock()
 
     def invoke(
-        self, process: int, kind: str, key: str, now: float,
-        value: str | None = None, expected: str | None = None,
+        self,
+        process: int,
+        kind: str,
+        key: str,
+        now: float,
+        value: str | None = None,
+        expected: str | None = None,
     ) -> Operation:
         with self._lock:
             return self.history.invoke(process, kind, key, now, value, expected)
@@ -210,8 +215,9 @@ class _Client:
             with conn:
                 while not self.w.stopping() and self.one_operation(conn):
                     self.w.pause(self.cfg.think_ms, self.rng)
-            self.w.pause(self.cfg.redirect_backoff_ms if self.hint else self.cfg.backoff_ms,
-                         self.rng)
+            self.w.pause(
+                self.cfg.redirect_backoff_ms if self.hint else self.cfg.backoff_ms, self.rng
+            )
 
     def connect(self) -> RawClient | None:
         hint, self.hint = self.hint, None
@@ -302,4 +308,3 @@ class _Client:
             values = self.seen.setdefault(op.key, [])
             values.append(value)
             del values[:-8]
-

@@ -88,8 +88,17 @@ def test_everything_runs_without_auth_when_no_password(c: Client) -> None:
 
 def test_noauth_before_authentication(locked: World) -> None:
     c = locked.client()
-    for command in (("GET", "k"), ("SET", "k", "v"), ("PING",), ("MULTI",), ("ECHO", "x"),
-                    ("CLIENT", "ID"), ("CONFIG", "GET", "*"), ("COMMAND",), ("SELECT", 0)):
+    for command in (
+        ("GET", "k"),
+        ("SET", "k", "v"),
+        ("PING",),
+        ("MULTI",),
+        ("ECHO", "x"),
+        ("CLIENT", "ID"),
+        ("CONFIG", "GET", "*"),
+        ("COMMAND",),
+        ("SELECT", 0),
+    ):
         assert c(*command) == NOAUTH
     assert locked.engine.keyspace.get(b"k", locked.now) is None
 
@@ -101,15 +110,21 @@ def test_every_command_but_the_noauth_ones_needs_auth(locked: World, spec: Comma
     args = ["x"] * (abs(spec.arity) - 1)  # a valid argument count, so only auth can fail
     expected = NOAUTH
     if spec.name == "exec":  # Redis 7 reports any refused EXEC as an aborted transaction
-        expected = err("EXECABORT Transaction discarded because of: NOAUTH Authentication "
-                       "required.")
+        expected = err(
+            "EXECABORT Transaction discarded because of: NOAUTH Authentication required."
+        )
     assert locked.client()(spec.name, *args) == expected
 
 
 def test_the_noauth_commands_are_redis_ones_and_peer() -> None:
     # PEER is ours: peers prove the cluster secret with PEER AUTH instead of a password.
     assert {s.name for s in unique_specs() if "noauth" in s.flags} == {
-        "auth", "hello", "quit", "reset", "peer"}
+        "auth",
+        "hello",
+        "quit",
+        "reset",
+        "peer",
+    }
 
 
 def test_unknown_command_beats_noauth(locked: World) -> None:
@@ -190,15 +205,17 @@ def test_hello_switches_protocol(c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("args", "reply"),
-    [(("4",), err("NOPROTO unsupported protocol version")),
-     (("1",), err("NOPROTO unsupported protocol version")),
-     (("-1",), err("NOPROTO unsupported protocol version")),
-     (("abc",), err("ERR Protocol version is not an integer or out of range")),
-     (("02",), err("ERR Protocol version is not an integer or out of range")),
-     (("3", "FOO"), err("ERR Syntax error in HELLO option 'FOO'")),
-     (("3", "AUTH", "default"), err("ERR Syntax error in HELLO option 'AUTH'")),
-     (("3", "SETNAME"), err("ERR Syntax error in HELLO option 'SETNAME'")),
-     (("3", "SETNAME", "bad name"), BAD_NAME)],
+    [
+        (("4",), err("NOPROTO unsupported protocol version")),
+        (("1",), err("NOPROTO unsupported protocol version")),
+        (("-1",), err("NOPROTO unsupported protocol version")),
+        (("abc",), err("ERR Protocol version is not an integer or out of range")),
+        (("02",), err("ERR Protocol version is not an integer or out of range")),
+        (("3", "FOO"), err("ERR Syntax error in HELLO option 'FOO'")),
+        (("3", "AUTH", "default"), err("ERR Syntax error in HELLO option 'AUTH'")),
+        (("3", "SETNAME"), err("ERR Syntax error in HELLO option 'SETNAME'")),
+        (("3", "SETNAME", "bad name"), BAD_NAME),
+    ],
 )
 def test_hello_errors_leave_the_protocol_alone(
     c: Client, args: tuple[str, ...], reply: object
@@ -306,8 +323,9 @@ class FakeHost:
 
 @pytest.fixture
 def crowd() -> tuple[FakeHost, Client, list[Session]]:
-    sessions = [Session(id=i, addr=f"127.0.0.1:{5000 + i}", laddr="127.0.0.1:7000")
-                for i in range(1, 5)]
+    sessions = [
+        Session(id=i, addr=f"127.0.0.1:{5000 + i}", laddr="127.0.0.1:7000") for i in range(1, 5)
+    ]
     host = FakeHost(sessions)
     world = World(host=host)
     world.engine.now_ms = 5_000
@@ -331,13 +349,19 @@ def test_client_setname_refuses_special_characters(c: Client, name: str) -> None
 
 @pytest.mark.parametrize(
     ("args", "reply"),
-    [(("GETNAME", "x"), arity_err("client|getname")), (("SETNAME",), arity_err("client|setname")),
-     (("ID", "x"), arity_err("client|id")), (("INFO", "x"), arity_err("client|info")),
-     (("FOO",), err("ERR unknown subcommand 'FOO'. Try CLIENT HELP.")),
-     (("SETINFO", "lib-name"), arity_err("client|setinfo")),
-     (("SETINFO", "FOO", "x"), err("ERR Unrecognized option 'FOO'")),
-     (("SETINFO", "LIB-VER", "1 2"),
-      err("ERR LIB-VER cannot contain spaces, newlines or special characters."))],
+    [
+        (("GETNAME", "x"), arity_err("client|getname")),
+        (("SETNAME",), arity_err("client|setname")),
+        (("ID", "x"), arity_err("client|id")),
+        (("INFO", "x"), arity_err("client|info")),
+        (("FOO",), err("ERR unknown subcommand 'FOO'. Try CLIENT HELP.")),
+        (("SETINFO", "lib-name"), arity_err("client|setinfo")),
+        (("SETINFO", "FOO", "x"), err("ERR Unrecognized option 'FOO'")),
+        (
+            ("SETINFO", "LIB-VER", "1 2"),
+            err("ERR LIB-VER cannot contain spaces, newlines or special characters."),
+        ),
+    ],
 )
 def test_client_errors(c: Client, args: tuple[str, ...], reply: object) -> None:
     assert c("CLIENT", *args) == reply
@@ -377,7 +401,7 @@ def test_client_info_counts_watched_keys(c: Client) -> None:
 
 
 def test_client_list_has_one_line_per_session(
-    crowd: tuple[FakeHost, Client, list[Session]]
+    crowd: tuple[FakeHost, Client, list[Session]],
 ) -> None:
     _, me, sessions = crowd
     listing = me("CLIENT", "LIST")
@@ -404,7 +428,7 @@ def test_client_kill_filters(crowd: tuple[FakeHost, Client, list[Session]]) -> N
 
 
 def test_client_kill_skips_the_caller_unless_told(
-    crowd: tuple[FakeHost, Client, list[Session]]
+    crowd: tuple[FakeHost, Client, list[Session]],
 ) -> None:
     host, me, sessions = crowd
     assert me("CLIENT", "KILL", "LADDR", "127.0.0.1:7000") == 3
@@ -416,8 +440,12 @@ def test_client_kill_skips_the_caller_unless_told(
 
 @pytest.mark.parametrize(
     ("args", "reply"),
-    [(("ID",), err("ERR No such client")), (("FOO", "bar"), SYNTAX),
-     (("SKIPME", "maybe"), SYNTAX), (("ID", 1, "ID"), SYNTAX)],
+    [
+        (("ID",), err("ERR No such client")),
+        (("FOO", "bar"), SYNTAX),
+        (("SKIPME", "maybe"), SYNTAX),
+        (("ID", 1, "ID"), SYNTAX),
+    ],
 )
 def test_client_kill_syntax(
     crowd: tuple[FakeHost, Client, list[Session]], args: tuple[object, ...], reply: object
@@ -429,10 +457,12 @@ def test_client_kill_syntax(
 
 @pytest.mark.parametrize(
     ("args", "reply"),
-    [(("ID", "abc"), err("ERR client-id should be greater than 0")),
-     (("ID", 0), err("ERR client-id should be greater than 0")),
-     (("ID", -5), err("ERR client-id should be greater than 0")),
-     (("USER", "nobody"), err("ERR No such user 'nobody'"))],
+    [
+        (("ID", "abc"), err("ERR client-id should be greater than 0")),
+        (("ID", 0), err("ERR client-id should be greater than 0")),
+        (("ID", -5), err("ERR client-id should be greater than 0")),
+        (("USER", "nobody"), err("ERR No such user 'nobody'")),
+    ],
 )
 def test_client_kill_id_and_user_errors(
     crowd: tuple[FakeHost, Client, list[Session]], args: tuple[object, ...], reply: object

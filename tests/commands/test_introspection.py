@@ -14,10 +14,30 @@ NAMES = [spec.name for spec in SPECS]
 
 # Every flag Redis 7 can report in COMMAND INFO.
 REDIS_FLAGS = {
-    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
-    "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-    "may_replicate", "sentinel", "only_sentinel", "no_mandatory_keys", "no_async_loading",
-    "no_multi", "movablekeys", "allow_busy", "module_no_cluster",
+    "write",
+    "readonly",
+    "denyoom",
+    "module",
+    "admin",
+    "pubsub",
+    "noscript",
+    "blocking",
+    "loading",
+    "stale",
+    "skip_monitor",
+    "skip_slowlog",
+    "asking",
+    "fast",
+    "no_auth",
+    "may_replicate",
+    "sentinel",
+    "only_sentinel",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "no_multi",
+    "movablekeys",
+    "allow_busy",
+    "module_no_cluster",
 }
 
 
@@ -30,11 +50,13 @@ def check_info_entry(entry: object, spec: CommandSpec) -> None:
     assert all(isinstance(f, SimpleString) for f in flags.items)
     assert (first, last, step) == (spec.first_key, spec.last_key, spec.key_step)
     assert isinstance(categories, SetReply) and all(
-        isinstance(cat, str) and cat.startswith("@") for cat in categories.items)
+        isinstance(cat, str) and cat.startswith("@") for cat in categories.items
+    )
     assert isinstance(tips, list) and isinstance(key_specs, list)
     assert isinstance(subcommands, list)
     assert [sub[0] for sub in subcommands] == [
-        f"{spec.name}|{sub}".encode() for sub in spec.subcommands]
+        f"{spec.name}|{sub}".encode() for sub in spec.subcommands
+    ]
     for sub in subcommands:
         assert isinstance(sub, list) and len(sub) == 10
 
@@ -44,22 +66,96 @@ def check_info_entry(entry: object, spec: CommandSpec) -> None:
 
 def test_table_holds_the_commands_we_promise() -> None:
     expected = {
-        "get", "set", "put", "setnx", "setex", "psetex", "getset", "getdel", "getex", "delifeq",
-        "mget", "mset", "msetnx", "incr", "decr", "incrby", "decrby", "incrbyfloat", "append",
-        "strlen", "getrange", "substr", "setrange", "del", "delete", "unlink", "exists",
-        "touch", "type", "keys", "scan", "randomkey", "rename", "renamenx", "expire",
-        "pexpire", "expireat", "pexpireat", "ttl", "pttl", "expiretime", "pexpiretime",
-        "persist", "multi", "exec", "discard", "watch", "unwatch", "ping", "echo", "auth",
-        "hello", "quit", "select", "reset", "client", "info", "dbsize", "flushdb", "flushall",
-        "time", "shutdown", "config", "command", "save", "bgsave", "lastsave",
+        "get",
+        "set",
+        "put",
+        "setnx",
+        "setex",
+        "psetex",
+        "getset",
+        "getdel",
+        "getex",
+        "delifeq",
+        "mget",
+        "mset",
+        "msetnx",
+        "incr",
+        "decr",
+        "incrby",
+        "decrby",
+        "incrbyfloat",
+        "append",
+        "strlen",
+        "getrange",
+        "substr",
+        "setrange",
+        "del",
+        "delete",
+        "unlink",
+        "exists",
+        "touch",
+        "type",
+        "keys",
+        "scan",
+        "randomkey",
+        "rename",
+        "renamenx",
+        "expire",
+        "pexpire",
+        "expireat",
+        "pexpireat",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+        "persist",
+        "multi",
+        "exec",
+        "discard",
+        "watch",
+        "unwatch",
+        "ping",
+        "echo",
+        "auth",
+        "hello",
+        "quit",
+        "select",
+        "reset",
+        "client",
+        "info",
+        "dbsize",
+        "flushdb",
+        "flushall",
+        "time",
+        "shutdown",
+        "config",
+        "command",
+        "save",
+        "bgsave",
+        "lastsave",
     }
     assert expected <= set(NAMES)
 
 
 def test_write_commands_are_flagged_write() -> None:
     writes = {s.name for s in SPECS if s.is_write}
-    assert {"set", "put", "del", "delete", "incr", "append", "setrange", "expire", "persist",
-            "rename", "flushall", "mset", "getdel", "getex", "delifeq"} <= writes
+    assert {
+        "set",
+        "put",
+        "del",
+        "delete",
+        "incr",
+        "append",
+        "setrange",
+        "expire",
+        "persist",
+        "rename",
+        "flushall",
+        "mset",
+        "getdel",
+        "getex",
+        "delifeq",
+    } <= writes
     assert not writes & {"get", "mget", "exists", "ttl", "keys", "scan", "dbsize", "ping"}
 
 
@@ -71,8 +167,12 @@ def wrong_counts(spec: CommandSpec) -> list[int]:
 
 
 # EXEC is left out: Redis answers a rejected EXEC with EXECABORT (see test_transactions.py).
-ARITY_CASES = [pytest.param(spec, count, id=f"{spec.name}-{count}")
-               for spec in SPECS if spec.name != "exec" for count in wrong_counts(spec)]
+ARITY_CASES = [
+    pytest.param(spec, count, id=f"{spec.name}-{count}")
+    for spec in SPECS
+    if spec.name != "exec"
+    for count in wrong_counts(spec)
+]
 
 
 @pytest.mark.parametrize(("spec", "count"), ARITY_CASES)
@@ -151,16 +251,28 @@ def test_command_docs_of_everything(c: Client) -> None:
 
 def test_command_docs_multiple_arguments(c: Client) -> None:
     docs = c("COMMAND", "DOCS", "del")
-    assert docs == {b"del": {b"summary": b"Delete keys", b"since": b"1.0.0", b"group": b"generic",
-                             b"arguments": [{b"name": b"key", b"type": b"key"},
-                                            {b"name": b"key", b"type": b"key",
-                                             b"flags": SetReply(("optional", "multiple"))}]}}
+    assert docs == {
+        b"del": {
+            b"summary": b"Delete keys",
+            b"since": b"1.0.0",
+            b"group": b"generic",
+            b"arguments": [
+                {b"name": b"key", b"type": b"key"},
+                {b"name": b"key", b"type": b"key", b"flags": SetReply(("optional", "multiple"))},
+            ],
+        }
+    }
 
 
 def test_command_list(c: Client) -> None:
     assert c("COMMAND", "LIST") == [n.encode() for n in NAMES]
     assert c("COMMAND", "LIST", "FILTERBY", "PATTERN", "get*") == [
-        b"get", b"getdel", b"getex", b"getrange", b"getset"]
+        b"get",
+        b"getdel",
+        b"getex",
+        b"getrange",
+        b"getset",
+    ]
     assert c("COMMAND", "LIST", "FOO") == err("ERR syntax error")
 
 

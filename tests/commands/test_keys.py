@@ -61,10 +61,19 @@ def test_type(c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("args", "name"),
-    [(("DEL",), "del"), (("EXISTS",), "exists"), (("TYPE",), "type"), (("TTL",), "ttl"),
-     (("RENAME", "a"), "rename"), (("EXPIRE", "a"), "expire"), (("PERSIST",), "persist"),
-     (("SCAN",), "scan"), (("RANDOMKEY", "x"), "randomkey"), (("KEYS", "a", "b"), "keys"),
-     (("PEXPIRETIME",), "pexpiretime")],
+    [
+        (("DEL",), "del"),
+        (("EXISTS",), "exists"),
+        (("TYPE",), "type"),
+        (("TTL",), "ttl"),
+        (("RENAME", "a"), "rename"),
+        (("EXPIRE", "a"), "expire"),
+        (("PERSIST",), "persist"),
+        (("SCAN",), "scan"),
+        (("RANDOMKEY", "x"), "randomkey"),
+        (("KEYS", "a", "b"), "keys"),
+        (("PEXPIRETIME",), "pexpiretime"),
+    ],
 )
 def test_wrong_arity(c: Client, args: tuple[str, ...], name: str) -> None:
     assert c(*args) == arity_err(name)
@@ -72,15 +81,47 @@ def test_wrong_arity(c: Client, args: tuple[str, ...], name: str) -> None:
 
 # ------------------------------------------------------------------ KEYS
 
-GLOB_KEYS = [b"hello", b"hallo", b"hxllo", b"hllo", b"heeeello", b"h*llo", b"h?llo",
-             b"h[a]llo", b"h\\llo", b"a-b", b"]", b"^x", b"a\nb", b"[", b"-", b"a]b", b"a^b",
-             b"\\", b"abc", b"ABC", b"a\xffb"]
+GLOB_KEYS = [
+    b"hello",
+    b"hallo",
+    b"hxllo",
+    b"hllo",
+    b"heeeello",
+    b"h*llo",
+    b"h?llo",
+    b"h[a]llo",
+    b"h\\llo",
+    b"a-b",
+    b"]",
+    b"^x",
+    b"a\nb",
+    b"[",
+    b"-",
+    b"a]b",
+    b"a^b",
+    b"\\",
+    b"abc",
+    b"ABC",
+    b"a\xffb",
+]
 
 # Pattern -> keys matched, as redis-server 7.0 answers for GLOB_KEYS.
 GLOB_CASES = [
     (b"h?llo", [b"h*llo", b"h?llo", b"h\\llo", b"hallo", b"hello", b"hxllo"]),
-    (b"h*llo", [b"h*llo", b"h?llo", b"h[a]llo", b"h\\llo", b"hallo", b"heeeello", b"hello",
-                b"hllo", b"hxllo"]),
+    (
+        b"h*llo",
+        [
+            b"h*llo",
+            b"h?llo",
+            b"h[a]llo",
+            b"h\\llo",
+            b"hallo",
+            b"heeeello",
+            b"hello",
+            b"hllo",
+            b"hxllo",
+        ],
+    ),
     (b"h[ae]llo", [b"hallo", b"hello"]),
     (b"h[^e]llo", [b"h*llo", b"h?llo", b"h\\llo", b"hallo", b"hxllo"]),
     (b"h[a-b]llo", [b"hallo"]),
@@ -117,10 +158,34 @@ GLOB_CASES = [
     (b"*b", [b"a\nb", b"a-b", b"a]b", b"a^b", b"a\xffb"]),
     (b"a*", [b"a\nb", b"a-b", b"a]b", b"a^b", b"abc", b"a\xffb"]),
     (b"*a*", [b"a\nb", b"a-b", b"a]b", b"a^b", b"abc", b"a\xffb", b"h[a]llo", b"hallo"]),
-    (b"h**o", [b"h*llo", b"h?llo", b"h[a]llo", b"h\\llo", b"hallo", b"heeeello", b"hello",
-               b"hllo", b"hxllo"]),
-    (b"h*l*l*o", [b"h*llo", b"h?llo", b"h[a]llo", b"h\\llo", b"hallo", b"heeeello", b"hello",
-                  b"hllo", b"hxllo"]),
+    (
+        b"h**o",
+        [
+            b"h*llo",
+            b"h?llo",
+            b"h[a]llo",
+            b"h\\llo",
+            b"hallo",
+            b"heeeello",
+            b"hello",
+            b"hllo",
+            b"hxllo",
+        ],
+    ),
+    (
+        b"h*l*l*o",
+        [
+            b"h*llo",
+            b"h?llo",
+            b"h[a]llo",
+            b"h\\llo",
+            b"hallo",
+            b"heeeello",
+            b"hello",
+            b"hllo",
+            b"hxllo",
+        ],
+    ),
 ]
 
 
@@ -229,8 +294,14 @@ def test_scan_invalid_cursor(c: Client, cursor: str) -> None:
 
 @pytest.mark.parametrize(
     ("options", "reply"),
-    [(("COUNT", 0), SYNTAX), (("COUNT", -1), SYNTAX), (("COUNT", "abc"), NOT_INT),
-     (("COUNT",), SYNTAX), (("MATCH",), SYNTAX), (("FOO", "x"), SYNTAX)],
+    [
+        (("COUNT", 0), SYNTAX),
+        (("COUNT", -1), SYNTAX),
+        (("COUNT", "abc"), NOT_INT),
+        (("COUNT",), SYNTAX),
+        (("MATCH",), SYNTAX),
+        (("FOO", "x"), SYNTAX),
+    ],
 )
 def test_scan_option_errors(c: Client, options: tuple[object, ...], reply: object) -> None:
     assert c("SCAN", 0, *options) == reply
@@ -389,8 +460,12 @@ def test_renamenx_onto_an_expired_key(world: World, c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("cmd", "amount", "deadline"),
-    [("EXPIRE", 100, 1_100_000), ("PEXPIRE", 1500, 1_001_500),
-     ("EXPIREAT", 2000, 2_000_000), ("PEXPIREAT", 1_234_567, 1_234_567)],
+    [
+        ("EXPIRE", 100, 1_100_000),
+        ("PEXPIRE", 1500, 1_001_500),
+        ("EXPIREAT", 2000, 2_000_000),
+        ("PEXPIREAT", 1_234_567, 1_234_567),
+    ],
 )
 def test_expire_commands_set_an_absolute_deadline(
     world: World, c: Client, cmd: str, amount: int, deadline: int
@@ -410,12 +485,16 @@ def test_expire_on_a_missing_key(world: World, c: Client, cmd: str) -> None:
 
 @pytest.mark.parametrize(
     ("cmd", "amount"),
-    [("EXPIRE", 0), ("EXPIRE", -5), ("PEXPIRE", 0), ("EXPIREAT", 1), ("PEXPIREAT", 100),
-     ("PEXPIREAT", 1_000_000)],
+    [
+        ("EXPIRE", 0),
+        ("EXPIRE", -5),
+        ("PEXPIRE", 0),
+        ("EXPIREAT", 1),
+        ("PEXPIREAT", 100),
+        ("PEXPIREAT", 1_000_000),
+    ],
 )
-def test_expire_in_the_past_deletes_the_key(
-    world: World, c: Client, cmd: str, amount: int
-) -> None:
+def test_expire_in_the_past_deletes_the_key(world: World, c: Client, cmd: str, amount: int) -> None:
     c("SET", "k", "v")
     world.mutations()
     assert c(cmd, "k", amount) == 1
@@ -458,11 +537,13 @@ def test_expire_negative_with_gt_on_persistent_key_keeps_it(c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("options", "reply"),
-    [(("NX", "XX"), err("ERR NX and XX, GT or LT options at the same time are not compatible")),
-     (("NX", "GT"), err("ERR NX and XX, GT or LT options at the same time are not compatible")),
-     (("GT", "LT"), err("ERR GT and LT options at the same time are not compatible")),
-     (("FOO",), err("ERR Unsupported option FOO")),
-     (("NX", "FOO"), err("ERR Unsupported option FOO"))],
+    [
+        (("NX", "XX"), err("ERR NX and XX, GT or LT options at the same time are not compatible")),
+        (("NX", "GT"), err("ERR NX and XX, GT or LT options at the same time are not compatible")),
+        (("GT", "LT"), err("ERR GT and LT options at the same time are not compatible")),
+        (("FOO",), err("ERR Unsupported option FOO")),
+        (("NX", "FOO"), err("ERR Unsupported option FOO")),
+    ],
 )
 def test_expire_option_errors(c: Client, options: tuple[str, ...], reply: object) -> None:
     c("SET", "k", "v")
@@ -472,8 +553,7 @@ def test_expire_option_errors(c: Client, options: tuple[str, ...], reply: object
 
 @pytest.mark.parametrize(
     ("cmd", "amount"),
-    [("EXPIRE", INT64_MAX), ("EXPIRE", -(2**63)), ("PEXPIRE", INT64_MAX),
-     ("EXPIREAT", INT64_MAX)],
+    [("EXPIRE", INT64_MAX), ("EXPIRE", -(2**63)), ("PEXPIRE", INT64_MAX), ("EXPIREAT", INT64_MAX)],
 )
 def test_expire_overflow(c: Client, cmd: str, amount: int) -> None:
     c("SET", "k", "v")
@@ -582,8 +662,9 @@ def test_keys_on_a_large_keyspace_runs_in_slices_with_the_same_answer() -> None:
     expected = [f"k{i}".encode() for i in range(total) if i != 7]
     assert c("KEYS", "*") == expected
     assert host.slices == 2  # three slices of at most KEYS_SLICE keys
-    assert c("KEYS", "k1*7") == [key for key in expected if key.startswith(b"k1")
-                                 and key.endswith(b"7")]
+    assert c("KEYS", "k1*7") == [
+        key for key in expected if key.startswith(b"k1") and key.endswith(b"7")
+    ]
 
 
 def test_keys_inside_multi_runs_whole() -> None:

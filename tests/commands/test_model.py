@@ -22,8 +22,21 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 OVERFLOW = err("ERR increment or decrement would overflow")
 
 KEYS = st.sampled_from([b"a", b"b", b"c", b"d"])
-VALUES = st.sampled_from([b"", b"0", b"1", b"-5", b"10", b"abc", b"01", b" 1", b"1.5",
-                          str(INT64_MAX).encode(), str(INT64_MIN).encode()])
+VALUES = st.sampled_from(
+    [
+        b"",
+        b"0",
+        b"1",
+        b"-5",
+        b"10",
+        b"abc",
+        b"01",
+        b" 1",
+        b"1.5",
+        str(INT64_MAX).encode(),
+        str(INT64_MIN).encode(),
+    ]
+)
 AMOUNTS = st.one_of(st.integers(-3, 3), st.sampled_from([INT64_MAX, INT64_MIN, 2**62]))
 CANONICAL_INT = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 
@@ -72,14 +85,22 @@ class EngineVersusModel(RuleBasedStateMachine):
 
     # ----------------------------------------------------------- writes
 
-    @rule(key=KEYS, value=VALUES, cond=st.sampled_from([None, "NX", "XX"]),
-          expiry=st.one_of(st.none(), st.tuples(st.just("EX"), st.integers(1, 3)),
-                           st.tuples(st.just("PX"), st.integers(1, 3000)),
-                           st.tuples(st.just("PXAT"), st.integers(-100, 3000)),
-                           st.just(("KEEPTTL", 0))),
-          get=st.booleans())
-    def set(self, key: bytes, value: bytes, cond: str | None,
-            expiry: tuple[str, int] | None, get: bool) -> None:
+    @rule(
+        key=KEYS,
+        value=VALUES,
+        cond=st.sampled_from([None, "NX", "XX"]),
+        expiry=st.one_of(
+            st.none(),
+            st.tuples(st.just("EX"), st.integers(1, 3)),
+            st.tuples(st.just("PX"), st.integers(1, 3000)),
+            st.tuples(st.just("PXAT"), st.integers(-100, 3000)),
+            st.just(("KEEPTTL", 0)),
+        ),
+        get=st.booleans(),
+    )
+    def set(
+        self, key: bytes, value: bytes, cond: str | None, expiry: tuple[str, int] | None, get: bool
+    ) -> None:
         args: list[object] = ["SET", key, value]
         if cond:
             args.append(cond)
@@ -158,8 +179,12 @@ class EngineVersusModel(RuleBasedStateMachine):
         assert self.c("APPEND", key, suffix) == len(value)
         self.model[key] = (value, entry[1] if entry else None)
 
-    @rule(key=KEYS, unit=st.sampled_from(["EXPIRE", "PEXPIRE"]), amount=st.integers(-1, 3),
-          flag=st.sampled_from([None, "NX", "XX", "GT", "LT"]))
+    @rule(
+        key=KEYS,
+        unit=st.sampled_from(["EXPIRE", "PEXPIRE"]),
+        amount=st.integers(-1, 3),
+        flag=st.sampled_from([None, "NX", "XX", "GT", "LT"]),
+    )
     def expire(self, key: bytes, unit: str, amount: int, flag: str | None) -> None:
         amount = amount * 700 if unit == "PEXPIRE" else amount
         deadline = self.now + amount * (1000 if unit == "EXPIRE" else 1)
@@ -170,7 +195,8 @@ class EngineVersusModel(RuleBasedStateMachine):
             return
         current = entry[1]
         refused = (
-            (flag == "NX" and current is not None) or (flag == "XX" and current is None)
+            (flag == "NX" and current is not None)
+            or (flag == "XX" and current is None)
             or (flag == "GT" and (current is None or deadline <= current))
             or (flag == "LT" and current is not None and deadline >= current)
         )
@@ -264,8 +290,9 @@ class EngineVersusModel(RuleBasedStateMachine):
     @invariant()
     def live_views_agree(self) -> None:
         now = self.now
-        engine_live = {k: (v, d) for k, v, d in self.world.engine.keyspace.items()
-                       if d is None or d > now}
+        engine_live = {
+            k: (v, d) for k, v, d in self.world.engine.keyspace.items() if d is None or d > now
+        }
         assert engine_live == self.live_model()
 
     @invariant()

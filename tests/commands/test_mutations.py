@@ -50,15 +50,20 @@ at_ms = st.builds(At, st.integers(-500, 3000))
 at_s = st.builds(At, st.integers(-2000, 4000), st.just(1000))
 
 set_expiry = st.one_of(
-    st.just(()), st.tuples(st.just("EX"), st.integers(1, 3)),
-    st.tuples(st.just("PX"), st.integers(1, 3000)), st.tuples(st.just("PXAT"), at_ms),
-    st.tuples(st.just("EXAT"), at_s), st.just(("KEEPTTL",)),
+    st.just(()),
+    st.tuples(st.just("EX"), st.integers(1, 3)),
+    st.tuples(st.just("PX"), st.integers(1, 3000)),
+    st.tuples(st.just("PXAT"), at_ms),
+    st.tuples(st.just("EXAT"), at_s),
+    st.just(("KEEPTTL",)),
 )
 set_command = st.builds(
     lambda k, v, cond, exp, get: ("SET", k, v, *cond, *exp, *get),
-    keys, values,
+    keys,
+    values,
     st.sampled_from([(), ("NX",), ("XX",), ("IFEQ", b"1"), ("IFEQ", b"x")]),
-    set_expiry, st.sampled_from([(), ("GET",)]),
+    set_expiry,
+    st.sampled_from([(), ("GET",)]),
 )
 expire_flags = st.sampled_from([(), ("NX",), ("XX",), ("GT",), ("LT",)])
 
@@ -69,14 +74,25 @@ write_commands: st.SearchStrategy[Command] = st.one_of(
     st.tuples(st.sampled_from(["PSETEX"]), keys, st.integers(1, 3000), values),
     st.tuples(st.just("GETSET"), keys, values),
     st.tuples(st.just("GETDEL"), keys),
-    st.builds(lambda k, o: ("GETEX", k, *o), keys, st.one_of(
-        st.just(()), st.just(("PERSIST",)), st.tuples(st.just("PX"), st.integers(1, 3000)),
-        st.tuples(st.just("PXAT"), at_ms))),
+    st.builds(
+        lambda k, o: ("GETEX", k, *o),
+        keys,
+        st.one_of(
+            st.just(()),
+            st.just(("PERSIST",)),
+            st.tuples(st.just("PX"), st.integers(1, 3000)),
+            st.tuples(st.just("PXAT"), at_ms),
+        ),
+    ),
     st.tuples(st.just("DELIFEQ"), keys, values),
-    st.builds(lambda pairs: ("MSET", *[x for p in pairs for x in p]),
-              st.lists(st.tuples(keys, values), min_size=1, max_size=3)),
-    st.builds(lambda pairs: ("MSETNX", *[x for p in pairs for x in p]),
-              st.lists(st.tuples(keys, values), min_size=1, max_size=3)),
+    st.builds(
+        lambda pairs: ("MSET", *[x for p in pairs for x in p]),
+        st.lists(st.tuples(keys, values), min_size=1, max_size=3),
+    ),
+    st.builds(
+        lambda pairs: ("MSETNX", *[x for p in pairs for x in p]),
+        st.lists(st.tuples(keys, values), min_size=1, max_size=3),
+    ),
     st.tuples(st.sampled_from(["INCR", "DECR"]), keys),
     st.tuples(st.sampled_from(["INCRBY", "DECRBY"]), keys, st.integers(-5, 5)),
     st.tuples(st.just("INCRBYFLOAT"), keys, st.sampled_from(["0.5", "-1", "3"])),
@@ -95,11 +111,15 @@ write_commands: st.SearchStrategy[Command] = st.one_of(
 read_commands: st.SearchStrategy[Command] = st.one_of(
     st.tuples(st.sampled_from(["GET", "EXISTS", "TTL", "PTTL", "STRLEN", "TYPE"]), keys),
     st.builds(lambda ks: ("MGET", *ks), st.lists(keys, min_size=1, max_size=3)),
-    st.just(("KEYS", "*")), st.just(("RANDOMKEY",)), st.just(("DBSIZE",)),
+    st.just(("KEYS", "*")),
+    st.just(("RANDOMKEY",)),
+    st.just(("DBSIZE",)),
 )
 commands = st.one_of(write_commands, write_commands, read_commands)
 steps: st.SearchStrategy[Step] = st.one_of(
-    commands, commands, commands,
+    commands,
+    commands,
+    commands,
     st.builds(Advance, st.integers(0, 2500)),
     st.builds(ActiveExpire, st.integers(1, 4)),
     st.lists(commands, min_size=1, max_size=4),  # one MULTI/EXEC
@@ -155,8 +175,9 @@ def test_replay_rebuilds_the_keyspace(script: list[Step]) -> None:
 @settings(max_examples=150, deadline=None)
 @example([("SET", b"a", b"v", "PX", 100), Advance(200), ("APPEND", b"a", b"x")])
 @example([("SET", b"a", b"5", "PX", 100), Advance(200), [("INCR", b"a")]])
-@example([("SET", b"a", b"v", "PX", 100), Advance(200), ("RENAME", b"a", b"b"),
-          ("SET", b"a", b"w")])
+@example(
+    [("SET", b"a", b"v", "PX", 100), Advance(200), ("RENAME", b"a", b"b"), ("SET", b"a", b"w")]
+)
 @given(st.lists(steps, max_size=30))
 def test_replay_rebuilds_the_keyspace_with_lazy_expiry(script: list[Step]) -> None:
     """The same contract when commands meet keys past their deadline that nothing removed."""
@@ -165,11 +186,20 @@ def test_replay_rebuilds_the_keyspace_with_lazy_expiry(script: list[Step]) -> No
 
 def test_fixed_script_with_every_kind_of_write() -> None:
     script: list[Step] = [
-        ("SET", b"a", b"1", "EX", 2), ("APPEND", b"a", b"2"), ("INCRBY", b"a", 5),
-        ("SETRANGE", b"b", 3, b"xy"), ("MSET", b"c", b"3", b"b", b"q"), ("RENAME", b"c", b"d"),
-        ("PEXPIRE", b"d", 500), Advance(600), ("GETEX", b"a", "PERSIST"),
+        ("SET", b"a", b"1", "EX", 2),
+        ("APPEND", b"a", b"2"),
+        ("INCRBY", b"a", 5),
+        ("SETRANGE", b"b", 3, b"xy"),
+        ("MSET", b"c", b"3", b"b", b"q"),
+        ("RENAME", b"c", b"d"),
+        ("PEXPIRE", b"d", 500),
+        Advance(600),
+        ("GETEX", b"a", "PERSIST"),
         [("INCRBYFLOAT", b"e", "1.5"), ("DEL", b"b"), ("SET", b"f", b"v", "PXAT", At(50))],
-        Advance(100), ActiveExpire(10), ("FLUSHALL",), ("SET", b"g", b"1", "KEEPTTL"),
+        Advance(100),
+        ActiveExpire(10),
+        ("FLUSHALL",),
+        ("SET", b"g", b"1", "KEEPTTL"),
     ]
     world = run_steps(script, expire_after_advance=True)
     assert world.state() == [(b"g", b"1", None)]

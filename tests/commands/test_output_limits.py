@@ -48,9 +48,11 @@ def test_config_get_and_set_as_in_redis(world: World, c: Client) -> None:
         MB, 512 * 1024, 10
     )
     shown = c("CONFIG", "GET", name)
-    assert shown == {name.encode(): REDIS_DEFAULT.replace(
-        "normal 0 0 0", "normal 1048576 524288 10").encode()}
+    assert shown == {
+        name.encode(): REDIS_DEFAULT.replace("normal 0 0 0", "normal 1048576 524288 10").encode()
+    }
     refused = c("CONFIG", "SET", name, "normal 1mb")
     assert isinstance(refused, ErrorReply)
-    assert refused.message.startswith("ERR CONFIG SET failed (possibly related to argument "
-                                   "'client-output-buffer-limit')")
+    assert refused.message.startswith(
+        "ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit')"
+    )

@@ -43,16 +43,24 @@ NO_CLUSTER = err("ERR This instance has cluster support disabled")
 NOT_IN_MULTI = err("ERR Command not allowed inside a transaction")
 
 
-def member(node_id: int, role: str, match: int, lag: int, healthy: bool, contact: int,
-           host: str = "") -> MemberStatus:
+def member(
+    node_id: int, role: str, match: int, lag: int, healthy: bool, contact: int, host: str = ""
+) -> MemberStatus:
     address = f"{host or f'10.0.0.{node_id}'}:{7000 + node_id}"
     return MemberStatus(node_id, address, role, match, lag, healthy, contact)
 
 
 # Node 1 is the primary; 2 a backup, 3 a witness, 4 a learner, 5 a backup gone silent.
 PRIMARY_VIEW = NodeStatus(
-    node_id=1, address="10.0.0.1:7001", role=PRIMARY, term=3, leader_id=1,
-    primary_address="10.0.0.1:7001", last_index=120, commit_index=118, applied_index=118,
+    node_id=1,
+    address="10.0.0.1:7001",
+    role=PRIMARY,
+    term=3,
+    leader_id=1,
+    primary_address="10.0.0.1:7001",
+    last_index=120,
+    commit_index=118,
+    applied_index=118,
     ack_level="majority",
     members=(
         member(1, PRIMARY, 120, 0, True, 0),
@@ -65,8 +73,15 @@ PRIMARY_VIEW = NodeStatus(
 
 # The same group seen from backup 2: it knows little about the other backups.
 BACKUP_VIEW = NodeStatus(
-    node_id=2, address="10.0.0.2:7002", role=BACKUP, term=3, leader_id=1,
-    primary_address="10.0.0.1:7001", last_index=118, commit_index=118, applied_index=117,
+    node_id=2,
+    address="10.0.0.2:7002",
+    role=BACKUP,
+    term=3,
+    leader_id=1,
+    primary_address="10.0.0.1:7001",
+    last_index=118,
+    commit_index=118,
+    applied_index=117,
     ack_level="majority",
     members=(
         member(1, PRIMARY, -1, -1, True, 40),
@@ -82,12 +97,22 @@ PRIMARY_SILENT_VIEW = dataclasses.replace(
     members=tuple(dataclasses.replace(m, healthy=False) for m in BACKUP_VIEW.members),
 )
 WITNESS_VIEW = dataclasses.replace(
-    BACKUP_VIEW, node_id=3, address="10.0.0.3:7003", role=WITNESS, last_index=119)
+    BACKUP_VIEW, node_id=3, address="10.0.0.3:7003", role=WITNESS, last_index=119
+)
 CANDIDATE_VIEW = dataclasses.replace(
-    BACKUP_VIEW, role=CANDIDATE, term=4, leader_id=0, primary_address="")
+    BACKUP_VIEW, role=CANDIDATE, term=4, leader_id=0, primary_address=""
+)
 DETACHED_VIEW = NodeStatus(
-    node_id=9, address="10.0.0.9:7009", role=DETACHED, term=0, leader_id=0,
-    primary_address="", last_index=0, commit_index=0, applied_index=0, ack_level="majority",
+    node_id=9,
+    address="10.0.0.9:7009",
+    role=DETACHED,
+    term=0,
+    leader_id=0,
+    primary_address="",
+    last_index=0,
+    commit_index=0,
+    applied_index=0,
+    ack_level="majority",
     members=(),
 )
 
@@ -116,8 +141,9 @@ class FakeCluster:
         self.calls.append(("wait", index, replicas, timeout_ms))
         return self.wait_answer
 
-    def join(self, address: str, node_id: int, witness: bool, learner: bool,
-             proven: bool = False) -> object:
+    def join(
+        self, address: str, node_id: int, witness: bool, learner: bool, proven: bool = False
+    ) -> object:
         self.calls.append(("join", address, node_id, witness, learner, proven))
         return [SECRET, self.group_name.encode(), b"joining", 1, b"10.0.0.1:7001"]
 
@@ -190,17 +216,24 @@ def standalone() -> Client:
 def test_role_on_the_primary_lists_reachable_data_replicas() -> None:
     c, _ = client_of(PRIMARY_VIEW)
     # The witness (3) stores no data; backup 5 has gone silent: neither is listed.
-    assert c("ROLE") == [b"master", 120, [[b"10.0.0.2", b"7002", b"118"],
-                                         [b"10.0.0.4", b"7004", b"90"]]]
+    assert c("ROLE") == [
+        b"master",
+        120,
+        [[b"10.0.0.2", b"7002", b"118"], [b"10.0.0.4", b"7004", b"90"]],
+    ]
 
 
-@pytest.mark.parametrize(("view", "expected"), [
-    (BACKUP_VIEW, [b"slave", b"10.0.0.1", 7001, b"connected", 118]),
-    (PRIMARY_SILENT_VIEW, [b"slave", b"10.0.0.1", 7001, b"connecting", 118]),
-    (WITNESS_VIEW, [b"slave", b"10.0.0.1", 7001, b"connected", 119]),
-    (CANDIDATE_VIEW, [b"slave", b"?", 0, b"connect", 118]),
-    (DETACHED_VIEW, [b"slave", b"?", 0, b"connect", 0]),
-], ids=["backup", "primary-silent", "witness", "candidate", "detached"])
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        (BACKUP_VIEW, [b"slave", b"10.0.0.1", 7001, b"connected", 118]),
+        (PRIMARY_SILENT_VIEW, [b"slave", b"10.0.0.1", 7001, b"connecting", 118]),
+        (WITNESS_VIEW, [b"slave", b"10.0.0.1", 7001, b"connected", 119]),
+        (CANDIDATE_VIEW, [b"slave", b"?", 0, b"connect", 118]),
+        (DETACHED_VIEW, [b"slave", b"?", 0, b"connect", 0]),
+    ],
+    ids=["backup", "primary-silent", "witness", "candidate", "detached"],
+)
 def test_role_elsewhere_answers_in_the_replica_form(view: NodeStatus, expected: object) -> None:
     c, _ = client_of(view)
     assert c("ROLE") == expected
@@ -259,11 +292,14 @@ def test_replication_info_on_a_backup() -> None:
     }
 
 
-@pytest.mark.parametrize(("view", "host", "port", "link"), [
-    (PRIMARY_SILENT_VIEW, "10.0.0.1", 7001, "down"),
-    (CANDIDATE_VIEW, "?", 0, "down"),
-    (DETACHED_VIEW, "?", 0, "down"),
-])
+@pytest.mark.parametrize(
+    ("view", "host", "port", "link"),
+    [
+        (PRIMARY_SILENT_VIEW, "10.0.0.1", 7001, "down"),
+        (CANDIDATE_VIEW, "?", 0, "down"),
+        (DETACHED_VIEW, "?", 0, "down"),
+    ],
+)
 def test_replication_info_link_down(view: NodeStatus, host: str, port: int, link: str) -> None:
     fields = replication_info(view)
     assert fields["role"] == "slave"
@@ -296,14 +332,18 @@ def test_wait_answers_at_once_when_the_view_does() -> None:
     assert fake.calls == [("wait", 0, 0, 0)]  # a negative count is met at once
 
 
-@pytest.mark.parametrize(("args", "reply"), [
-    (("a", 0), NOT_INT),
-    (("1", "a"), err("ERR timeout is not an integer or out of range")),
-    (("1", "1.5"), err("ERR timeout is not an integer or out of range")),
-    (("1", -1), err("ERR timeout is negative")),
-])
-def test_wait_argument_errors(args: tuple[object, ...], reply: ErrorReply,
-                              standalone: Client) -> None:
+@pytest.mark.parametrize(
+    ("args", "reply"),
+    [
+        (("a", 0), NOT_INT),
+        (("1", "a"), err("ERR timeout is not an integer or out of range")),
+        (("1", "1.5"), err("ERR timeout is not an integer or out of range")),
+        (("1", -1), err("ERR timeout is negative")),
+    ],
+)
+def test_wait_argument_errors(
+    args: tuple[object, ...], reply: ErrorReply, standalone: Client
+) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("WAIT", *args) == reply  # type: ignore[arg-type]
     assert standalone("WAIT", *args) == reply  # type: ignore[arg-type]
@@ -355,10 +395,16 @@ def test_readonly_is_per_connection() -> None:
 
 
 MASTER_STATE = {
-    b"name": b"tkv", b"ip": b"10.0.0.1", b"port": b"7001",
-    b"runid": b"0000000000000000000000000000000000000001", b"flags": b"master",
-    b"role-reported": b"master", b"config-epoch": b"3", b"num-slaves": b"3",
-    b"num-other-sentinels": b"0", b"quorum": b"3",
+    b"name": b"tkv",
+    b"ip": b"10.0.0.1",
+    b"port": b"7001",
+    b"runid": b"0000000000000000000000000000000000000001",
+    b"flags": b"master",
+    b"role-reported": b"master",
+    b"config-epoch": b"3",
+    b"num-slaves": b"3",
+    b"num-other-sentinels": b"0",
+    b"quorum": b"3",
 }
 
 
@@ -369,10 +415,15 @@ def test_sentinel_get_master_addr_by_name() -> None:
         assert c("SENTINEL", "GET-MASTER-ADDR-BY-NAME", GROUP) == [b"10.0.0.1", b"7001"]
 
 
-@pytest.mark.parametrize(("view", "name"), [
-    (PRIMARY_VIEW, "nosuch"), (PRIMARY_VIEW, "TKV"), (CANDIDATE_VIEW, GROUP),
-    (DETACHED_VIEW, GROUP),
-])
+@pytest.mark.parametrize(
+    ("view", "name"),
+    [
+        (PRIMARY_VIEW, "nosuch"),
+        (PRIMARY_VIEW, "TKV"),
+        (CANDIDATE_VIEW, GROUP),
+        (DETACHED_VIEW, GROUP),
+    ],
+)
 def test_sentinel_get_master_addr_null_when_unknown(view: NodeStatus, name: str) -> None:
     c, _ = client_of(view)
     assert c("SENTINEL", "get-master-addr-by-name", name) is NullArray
@@ -384,13 +435,17 @@ def test_sentinel_masters_and_master() -> None:
     assert c("SENTINEL", "master", GROUP) == MASTER_STATE
 
 
-@pytest.mark.parametrize(("view", "flags", "ip", "port"), [
-    (BACKUP_VIEW, b"master", b"10.0.0.1", b"7001"),
-    (PRIMARY_SILENT_VIEW, b"master,s_down", b"10.0.0.1", b"7001"),
-    (CANDIDATE_VIEW, b"master,s_down", b"?", b"0"),
-])
-def test_sentinel_master_flags_follow_reachability(view: NodeStatus, flags: bytes, ip: bytes,
-                                                    port: bytes) -> None:
+@pytest.mark.parametrize(
+    ("view", "flags", "ip", "port"),
+    [
+        (BACKUP_VIEW, b"master", b"10.0.0.1", b"7001"),
+        (PRIMARY_SILENT_VIEW, b"master,s_down", b"10.0.0.1", b"7001"),
+        (CANDIDATE_VIEW, b"master,s_down", b"?", b"0"),
+    ],
+)
+def test_sentinel_master_flags_follow_reachability(
+    view: NodeStatus, flags: bytes, ip: bytes, port: bytes
+) -> None:
     c, _ = client_of(view)
     state = c("SENTINEL", "master", GROUP)
     assert isinstance(state, dict)
@@ -408,11 +463,18 @@ def test_sentinel_replicas_lists_data_members_with_their_health() -> None:
         (b"10.0.0.5:7005", b"slave,s_down", b"100"),
     ]
     assert replicas[0] == {
-        b"name": b"10.0.0.2:7002", b"ip": b"10.0.0.2", b"port": b"7002",
-        b"runid": b"0000000000000000000000000000000000000002", b"flags": b"slave",
-        b"role-reported": b"slave", b"master-link-down-time": b"0",
-        b"master-link-status": b"ok", b"master-host": b"10.0.0.1", b"master-port": b"7001",
-        b"slave-priority": b"100", b"slave-repl-offset": b"118",
+        b"name": b"10.0.0.2:7002",
+        b"ip": b"10.0.0.2",
+        b"port": b"7002",
+        b"runid": b"0000000000000000000000000000000000000002",
+        b"flags": b"slave",
+        b"role-reported": b"slave",
+        b"master-link-down-time": b"0",
+        b"master-link-status": b"ok",
+        b"master-host": b"10.0.0.1",
+        b"master-port": b"7001",
+        b"slave-priority": b"100",
+        b"slave-repl-offset": b"118",
     }
 
 
@@ -427,15 +489,20 @@ def test_sentinel_unknown_name(sub: str) -> None:
     assert c("SENTINEL", sub, "nosuch") == err("ERR No such master with that name")
 
 
-@pytest.mark.parametrize(("args", "reply"), [
-    (("foo",), err("ERR unknown subcommand 'foo'. Try SENTINEL HELP.")),
-    (("ckquorum", GROUP), err("ERR unknown subcommand 'ckquorum'. Try SENTINEL HELP.")),
-    (("masters", "x"), err("ERR wrong number of arguments for 'sentinel|masters' command")),
-    (("master",), err("ERR wrong number of arguments for 'sentinel|master' command")),
-    (("get-master-addr-by-name", GROUP, "x"),
-     err("ERR wrong number of arguments for 'sentinel|get-master-addr-by-name' command")),
-    ((), arity_err("sentinel")),
-])
+@pytest.mark.parametrize(
+    ("args", "reply"),
+    [
+        (("foo",), err("ERR unknown subcommand 'foo'. Try SENTINEL HELP.")),
+        (("ckquorum", GROUP), err("ERR unknown subcommand 'ckquorum'. Try SENTINEL HELP.")),
+        (("masters", "x"), err("ERR wrong number of arguments for 'sentinel|masters' command")),
+        (("master",), err("ERR wrong number of arguments for 'sentinel|master' command")),
+        (
+            ("get-master-addr-by-name", GROUP, "x"),
+            err("ERR wrong number of arguments for 'sentinel|get-master-addr-by-name' command"),
+        ),
+        ((), arity_err("sentinel")),
+    ],
+)
 def test_sentinel_errors(args: tuple[str, ...], reply: ErrorReply) -> None:
     c, _ = client_of(PRIMARY_VIEW)
     assert c("SENTINEL", *args) == reply
@@ -493,12 +560,21 @@ def test_redis_py_parses_sentinel_replies(protocol: int) -> None:
     replicas = redis_py_reads(c("SENTINEL", "SLAVES", GROUP), protocol, "SENTINEL SLAVES")
     assert isinstance(replicas, list)
     assert [(r["ip"], r["port"], r["is_sdown"]) for r in replicas] == [
-        ("10.0.0.2", 7002, False), ("10.0.0.4", 7004, False), ("10.0.0.5", 7005, True)]
-    addr = redis_py_reads(c("SENTINEL", "GET-MASTER-ADDR-BY-NAME", GROUP), protocol,
-                          "SENTINEL GET-MASTER-ADDR-BY-NAME")
+        ("10.0.0.2", 7002, False),
+        ("10.0.0.4", 7004, False),
+        ("10.0.0.5", 7005, True),
+    ]
+    addr = redis_py_reads(
+        c("SENTINEL", "GET-MASTER-ADDR-BY-NAME", GROUP),
+        protocol,
+        "SENTINEL GET-MASTER-ADDR-BY-NAME",
+    )
     assert addr == (b"10.0.0.1", 7001)
-    none = redis_py_reads(c("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"), protocol,
-                          "SENTINEL GET-MASTER-ADDR-BY-NAME")
+    none = redis_py_reads(
+        c("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"),
+        protocol,
+        "SENTINEL GET-MASTER-ADDR-BY-NAME",
+    )
     assert none is None
 
 
@@ -520,8 +596,9 @@ def test_redis_py_sentinel_skips_silent_backups(protocol: int) -> None:
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
-@pytest.mark.parametrize("view", [CANDIDATE_VIEW, PRIMARY_SILENT_VIEW],
-                         ids=["no-primary", "primary-silent"])
+@pytest.mark.parametrize(
+    "view", [CANDIDATE_VIEW, PRIMARY_SILENT_VIEW], ids=["no-primary", "primary-silent"]
+)
 def test_redis_py_sentinel_finds_no_primary(protocol: int, view: NodeStatus) -> None:
     c, _ = client_of(view)
     with pytest.raises(MasterNotFoundError):
@@ -536,15 +613,28 @@ def test_status_map() -> None:
     reply = c("STATUS")
     assert isinstance(reply, dict)
     assert {k: v for k, v in reply.items() if k != b"members"} == {
-        b"group": b"tkv", b"node_id": 1, b"address": b"10.0.0.1:7001", b"role": b"primary",
-        b"term": 3, b"leader_id": 1, b"primary": b"10.0.0.1:7001", b"last_index": 120,
-        b"commit_index": 118, b"applied_index": 118, b"ack_level": b"majority",
+        b"group": b"tkv",
+        b"node_id": 1,
+        b"address": b"10.0.0.1:7001",
+        b"role": b"primary",
+        b"term": 3,
+        b"leader_id": 1,
+        b"primary": b"10.0.0.1:7001",
+        b"last_index": 120,
+        b"commit_index": 118,
+        b"applied_index": 118,
+        b"ack_level": b"majority",
     }
     members = reply[b"members"]
     assert isinstance(members, list) and len(members) == 5
     assert members[4] == {
-        b"node_id": 5, b"address": b"10.0.0.5:7005", b"role": b"backup", b"match_index": 40,
-        b"lag": 80, b"healthy": 0, b"last_contact_ms": 9000,
+        b"node_id": 5,
+        b"address": b"10.0.0.5:7005",
+        b"role": b"backup",
+        b"match_index": 40,
+        b"lag": 80,
+        b"healthy": 0,
+        b"last_contact_ms": 9000,
     }
     assert [m[b"healthy"] for m in members] == [1, 1, 1, 1, 0]
 
@@ -564,27 +654,47 @@ def test_status_standalone(standalone: Client) -> None:
 # ------------------------------------------------------------------ ADD_BACKUP / REMOVE_NODE
 
 
-@pytest.mark.parametrize(("args", "call"), [
-    (("10.0.0.9:7009",), ("add_backup", "10.0.0.9:7009", False, False)),
-    (("db9.example:7009", "witness"), ("add_backup", "db9.example:7009", True, False)),
-    (("[::1]:7009", "LEARNER"), ("add_backup", "[::1]:7009", False, True)),
-    (("h:07009", "LEARNER", "WITNESS"), ("add_backup", "h:7009", True, True)),
-])
+@pytest.mark.parametrize(
+    ("args", "call"),
+    [
+        (("10.0.0.9:7009",), ("add_backup", "10.0.0.9:7009", False, False)),
+        (("db9.example:7009", "witness"), ("add_backup", "db9.example:7009", True, False)),
+        (("[::1]:7009", "LEARNER"), ("add_backup", "[::1]:7009", False, True)),
+        (("h:07009", "LEARNER", "WITNESS"), ("add_backup", "h:7009", True, True)),
+    ],
+)
 def test_add_backup(args: tuple[str, ...], call: tuple[object, ...]) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("ADD_BACKUP", *args) is fake.pendings[-1]
     assert fake.calls == [call]
 
 
-BAD_ADDRESSES = ["nohost", ":7000", "h:0", "h:65536", "h:x", "h:", "a b:1", "::1:7000",
-                 "h:+1", "h:-1", "[]:1", "h@x:1", "h,x:1", "h;x:1", "[::1:1", "h:123456"]
+BAD_ADDRESSES = [
+    "nohost",
+    ":7000",
+    "h:0",
+    "h:65536",
+    "h:x",
+    "h:",
+    "a b:1",
+    "::1:7000",
+    "h:+1",
+    "h:-1",
+    "[]:1",
+    "h@x:1",
+    "h,x:1",
+    "h;x:1",
+    "[::1:1",
+    "h:123456",
+]
 
 
 @pytest.mark.parametrize("address", BAD_ADDRESSES)
 def test_add_backup_rejects_bad_addresses(address: str) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("ADD_BACKUP", address) == err(
-        f"ERR invalid address '{address}': expected HOST:PORT with a port from 1 to 65535")
+        f"ERR invalid address '{address}': expected HOST:PORT with a port from 1 to 65535"
+    )
     assert fake.calls == []
 
 
@@ -598,21 +708,31 @@ def test_add_backup_errors(standalone: Client) -> None:
     assert standalone("ADD_BACKUP", "h:1") == NO_CLUSTER
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ("3", "3"), ("10.0.0.3:7003", "10.0.0.3:7003"), ("[::1]:7003", "[::1]:7003"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("3", "3"),
+        ("10.0.0.3:7003", "10.0.0.3:7003"),
+        ("[::1]:7003", "[::1]:7003"),
+    ],
+)
 def test_remove_node(target: str, expected: str) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("REMOVE_NODE", target) is fake.pendings[-1]
     assert fake.calls == [("remove_node", expected)]
 
 
-@pytest.mark.parametrize(("target", "reply"), [
-    ("0", err("ERR node id must be a positive integer")),
-    ("-2", err("ERR invalid address '-2': expected HOST:PORT with a port from 1 to 65535")),
-    ("node3", err("ERR invalid address 'node3': expected HOST:PORT with a port from 1 to "
-                  "65535")),
-])
+@pytest.mark.parametrize(
+    ("target", "reply"),
+    [
+        ("0", err("ERR node id must be a positive integer")),
+        ("-2", err("ERR invalid address '-2': expected HOST:PORT with a port from 1 to 65535")),
+        (
+            "node3",
+            err("ERR invalid address 'node3': expected HOST:PORT with a port from 1 to 65535"),
+        ),
+    ],
+)
 def test_remove_node_errors(target: str, reply: ErrorReply, standalone: Client) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("REMOVE_NODE", target) == reply
@@ -630,8 +750,10 @@ def test_parse_address_only_raises_command_errors(raw: bytes) -> None:
     assert host and 1 <= int(port) <= 65535
 
 
-@given(st.from_regex(r"[a-z0-9][a-z0-9.\-]{0,20}", fullmatch=True),
-       st.integers(min_value=1, max_value=65535))
+@given(
+    st.from_regex(r"[a-z0-9][a-z0-9.\-]{0,20}", fullmatch=True),
+    st.integers(min_value=1, max_value=65535),
+)
 def test_parse_address_accepts_host_and_port(host: str, port: int) -> None:
     assert parse_address(f"{host}:{port}".encode()) == f"{host}:{port}"
 
@@ -639,23 +761,29 @@ def test_parse_address_accepts_host_and_port(host: str, port: int) -> None:
 # ------------------------------------------------------------------ FAILOVER / PROMOTE
 
 
-@pytest.mark.parametrize(("args", "target"), [
-    ((), None),
-    (("TO", "10.0.0.2", 7002), "10.0.0.2:7002"),
-    (("to", "::1", 7002), "[::1]:7002"),
-])
+@pytest.mark.parametrize(
+    ("args", "target"),
+    [
+        ((), None),
+        (("TO", "10.0.0.2", 7002), "10.0.0.2:7002"),
+        (("to", "::1", 7002), "[::1]:7002"),
+    ],
+)
 def test_failover(args: tuple[object, ...], target: str | None) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("FAILOVER", *args) is fake.pendings[-1]  # type: ignore[arg-type]
     assert fake.calls == [("failover", target)]
 
 
-@pytest.mark.parametrize(("args", "start"), [
-    (("FORCE",), "ERR FAILOVER FORCE is not supported"),
-    (("TO", "h", 1, "FORCE"), "ERR FAILOVER FORCE is not supported"),
-    (("TIMEOUT", 100), "ERR FAILOVER TIMEOUT is not supported"),
-    (("abort",), "ERR FAILOVER ABORT is not supported"),
-])
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (("FORCE",), "ERR FAILOVER FORCE is not supported"),
+        (("TO", "h", 1, "FORCE"), "ERR FAILOVER FORCE is not supported"),
+        (("TIMEOUT", 100), "ERR FAILOVER TIMEOUT is not supported"),
+        (("abort",), "ERR FAILOVER ABORT is not supported"),
+    ],
+)
 def test_failover_unsupported_options(args: tuple[object, ...], start: str) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     reply = c("FAILOVER", *args)  # type: ignore[arg-type]
@@ -669,14 +797,19 @@ def test_failover_force_points_to_promote_force() -> None:
     assert isinstance(reply, ErrorReply) and "PROMOTE FORCE" in reply.message
 
 
-@pytest.mark.parametrize(("args", "reply"), [
-    (("TO", "h"), SYNTAX),
-    (("TO", "h", 1, "TO", "h", 2), SYNTAX),
-    (("FOO",), SYNTAX),
-    (("TO", "h", "x"), NOT_INT),
-    (("TO", "h", 0), err("ERR invalid address 'h:0': expected HOST:PORT with a port from 1 "
-                         "to 65535")),
-])
+@pytest.mark.parametrize(
+    ("args", "reply"),
+    [
+        (("TO", "h"), SYNTAX),
+        (("TO", "h", 1, "TO", "h", 2), SYNTAX),
+        (("FOO",), SYNTAX),
+        (("TO", "h", "x"), NOT_INT),
+        (
+            ("TO", "h", 0),
+            err("ERR invalid address 'h:0': expected HOST:PORT with a port from 1 to 65535"),
+        ),
+    ],
+)
 def test_failover_syntax_errors(args: tuple[object, ...], reply: ErrorReply) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("FAILOVER", *args) == reply  # type: ignore[arg-type]
@@ -729,19 +862,24 @@ def test_peer_auth_with_a_wrong_secret_changes_nothing() -> None:
     assert c("GET", "k") == NOAUTH
 
 
-@pytest.mark.parametrize(("args", "reply"), [
-    (("AUTH", SECRET, 0), err("ERR node id must be a positive integer")),
-    (("AUTH", SECRET, -1), err("ERR node id must be a positive integer")),
-    (("AUTH", SECRET, "x"), err("ERR node id must be a positive integer")),
-    (("AUTH", SECRET), err("ERR wrong number of arguments for 'peer|auth' command")),
-    (("AUTH", SECRET, 1, 2), err("ERR wrong number of arguments for 'peer|auth' command")),
-    (("JOIN", "h:1"), err("ERR wrong number of arguments for 'peer|join' command")),
-    (("JOIN", "h:1", 0), err("ERR node id must be a positive integer")),
-    (("JOIN", "h", 1), err("ERR invalid address 'h': expected HOST:PORT with a port from 1 "
-                           "to 65535")),
-    (("JOIN", "h:1", 1, "VOTER"), SYNTAX),
-    (("FOO",), err("ERR unknown subcommand 'FOO'. Try PEER HELP.")),
-])
+@pytest.mark.parametrize(
+    ("args", "reply"),
+    [
+        (("AUTH", SECRET, 0), err("ERR node id must be a positive integer")),
+        (("AUTH", SECRET, -1), err("ERR node id must be a positive integer")),
+        (("AUTH", SECRET, "x"), err("ERR node id must be a positive integer")),
+        (("AUTH", SECRET), err("ERR wrong number of arguments for 'peer|auth' command")),
+        (("AUTH", SECRET, 1, 2), err("ERR wrong number of arguments for 'peer|auth' command")),
+        (("JOIN", "h:1"), err("ERR wrong number of arguments for 'peer|join' command")),
+        (("JOIN", "h:1", 0), err("ERR node id must be a positive integer")),
+        (
+            ("JOIN", "h", 1),
+            err("ERR invalid address 'h': expected HOST:PORT with a port from 1 to 65535"),
+        ),
+        (("JOIN", "h:1", 1, "VOTER"), SYNTAX),
+        (("FOO",), err("ERR unknown subcommand 'FOO'. Try PEER HELP.")),
+    ],
+)
 def test_peer_errors(args: tuple[object, ...], reply: ErrorReply) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("PEER", *args) == reply  # type: ignore[arg-type]
@@ -756,8 +894,10 @@ def test_peer_join() -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c("PEER", "JOIN", "10.0.0.8:7008", 8, "learner") == JOIN_ANSWER
     assert c("PEER", "JOIN", "10.0.0.7:7007", 7, "WITNESS") == JOIN_ANSWER
-    assert fake.calls == [("join", "10.0.0.8:7008", 8, False, True, False),
-                          ("join", "10.0.0.7:7007", 7, True, False, False)]
+    assert fake.calls == [
+        ("join", "10.0.0.8:7008", 8, False, True, False),
+        ("join", "10.0.0.7:7007", 7, True, False, False),
+    ]
 
 
 def test_peer_join_after_peer_auth_is_proven() -> None:
@@ -784,7 +924,8 @@ def test_peer_join_passes_the_nodes_refusal_on() -> None:
 
     fake.join = refuse  # type: ignore[method-assign]
     assert c("PEER", "JOIN", "10.0.0.8:7008", 8) == err(
-        "ERR this node is not the primary; the primary is 10.0.0.1:7001")
+        "ERR this node is not the primary; the primary is 10.0.0.1:7001"
+    )
 
 
 def test_peer_invite() -> None:
@@ -793,12 +934,14 @@ def test_peer_invite() -> None:
     assert c("PEER", "INVITE", "10.0.0.1:7001") == OK
     assert c("PEER", "INVITE", "10.0.0.1:7001", "witness") == OK
     # The node, not the command, decides whether an unproven inviter is trusted.
-    assert fake.calls == [("invited", "10.0.0.1:7001", False, False, False),
-                          ("invited", "10.0.0.1:7001", True, False, False)]
+    assert fake.calls == [
+        ("invited", "10.0.0.1:7001", False, False, False),
+        ("invited", "10.0.0.1:7001", True, False, False),
+    ]
     assert c("PEER", "INVITE", "nowhere") == err(
-        "ERR invalid address 'nowhere': expected HOST:PORT with a port from 1 to 65535")
-    assert c("PEER", "INVITE") == err(
-        "ERR wrong number of arguments for 'peer|invite' command")
+        "ERR invalid address 'nowhere': expected HOST:PORT with a port from 1 to 65535"
+    )
+    assert c("PEER", "INVITE") == err("ERR wrong number of arguments for 'peer|invite' command")
     assert c("PEER", "INVITE", "10.0.0.1:7001", "BOGUS") == err("ERR syntax error")
     assert len(fake.calls) == 2
 
@@ -814,14 +957,19 @@ def test_peer_standalone(standalone: Client) -> None:
 # ------------------------------------------------------------------ REPLICATE / HEARTBEAT
 
 
-@pytest.mark.parametrize(("args", "name"), [
-    (("REPLICATE", b"\x00blob"), "replicate"), (("HEARTBEAT",), "heartbeat"),
-])
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (("REPLICATE", b"\x00blob"), "replicate"),
+        (("HEARTBEAT",), "heartbeat"),
+    ],
+)
 def test_peer_only_commands_refuse_clients(args: tuple[object, ...], name: str) -> None:
     c, fake = client_of(PRIMARY_VIEW)
     assert c(*args) == err(  # type: ignore[arg-type]
         f"NOPERM '{name}' is a node-to-node command; only peers that proved the cluster "
-        "secret may send it")
+        "secret may send it"
+    )
     assert c("PEER", "AUTH", "guess", 5) == err("NOPERM invalid cluster secret")
     assert isinstance(c(*args), ErrorReply)  # type: ignore[arg-type]
     assert fake.calls == []
@@ -848,21 +996,24 @@ def test_peer_commands_still_need_auth_first_for_clients() -> None:
 # ------------------------------------------------------------------ the table
 
 
-@pytest.mark.parametrize(("name", "flags"), [
-    ("role", {"loading", "fast"}),
-    ("wait", {"no-multi"}),
-    ("readonly", {"fast", "loading"}),
-    ("readwrite", {"fast", "loading"}),
-    ("sentinel", {"admin", "loading"}),
-    ("status", {"loading"}),
-    ("add_backup", {"admin", "no-multi"}),
-    ("remove_node", {"admin", "no-multi"}),
-    ("failover", {"admin", "no-multi"}),
-    ("promote", {"admin", "no-multi"}),
-    ("peer", {"noauth", "loading", "no-multi"}),
-    ("replicate", {"internal", "loading", "no-multi"}),
-    ("heartbeat", {"internal", "fast", "loading"}),
-])
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    [
+        ("role", {"loading", "fast"}),
+        ("wait", {"no-multi"}),
+        ("readonly", {"fast", "loading"}),
+        ("readwrite", {"fast", "loading"}),
+        ("sentinel", {"admin", "loading"}),
+        ("status", {"loading"}),
+        ("add_backup", {"admin", "no-multi"}),
+        ("remove_node", {"admin", "no-multi"}),
+        ("failover", {"admin", "no-multi"}),
+        ("promote", {"admin", "no-multi"}),
+        ("peer", {"noauth", "loading", "no-multi"}),
+        ("replicate", {"internal", "loading", "no-multi"}),
+        ("heartbeat", {"internal", "fast", "loading"}),
+    ],
+)
 def test_flags(name: str, flags: set[str]) -> None:
     spec = lookup(name.encode())
     assert spec is not None
@@ -877,7 +1028,8 @@ def test_peer_removed_needs_a_proven_peer() -> None:
     world, fake = node(DETACHED_VIEW)
     c = world.client()
     assert c("PEER", "REMOVED") == err(
-        "NOPERM PEER REMOVED needs PEER AUTH with the cluster secret first")
+        "NOPERM PEER REMOVED needs PEER AUTH with the cluster secret first"
+    )
     assert fake.calls == []
 
 
@@ -885,10 +1037,12 @@ def test_peer_stream_needs_a_proven_peer() -> None:
     world, fake = node(PRIMARY_VIEW)
     c = world.client()
     assert c("PEER", "STREAM") == err(
-        "NOPERM PEER STREAM needs PEER AUTH with the cluster secret first")
+        "NOPERM PEER STREAM needs PEER AUTH with the cluster secret first"
+    )
     assert c("PEER", "AUTH", "guess", 5) == err("NOPERM invalid cluster secret")
     assert c("PEER", "STREAM") == err(
-        "NOPERM PEER STREAM needs PEER AUTH with the cluster secret first")
+        "NOPERM PEER STREAM needs PEER AUTH with the cluster secret first"
+    )
     assert c.session.peer_stream is False
     assert fake.calls == []
 
@@ -896,7 +1050,8 @@ def test_peer_stream_needs_a_proven_peer() -> None:
 def test_peer_stream_marks_the_session_for_the_connection_to_switch() -> None:
     c, fake = peer_client(BACKUP_VIEW)
     assert c("PEER", "STREAM", "now") == err(
-        "ERR wrong number of arguments for 'peer|stream' command")
+        "ERR wrong number of arguments for 'peer|stream' command"
+    )
     assert c.session.peer_stream is False
     assert c("peer", "stream") == OK
     assert c.session.peer_stream is True

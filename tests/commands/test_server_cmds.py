@@ -31,8 +31,16 @@ def info_fields(text: str) -> dict[str, str]:
 def test_info_default_sections(c: Client) -> None:
     text = info_text(c)
     headers = [line for line in text.split("\r\n") if line.startswith("# ")]
-    assert headers == ["# Server", "# Clients", "# Memory", "# Persistence", "# Stats",
-                       "# Replication", "# Cpu", "# Keyspace"]
+    assert headers == [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# Cpu",
+        "# Keyspace",
+    ]
     assert "\n" not in text.replace("\r\n", "")
 
 
@@ -61,8 +69,7 @@ def test_info_section_names_are_case_insensitive_and_unknown_is_empty(c: Client)
 def test_info_all_includes_host_sections() -> None:
     class Host(DetachedHost):
         def server_info(self) -> dict[str, dict[str, object]]:
-            return {"server": {"redis_version": "7.2.0", "tcp_port": 7000},
-                    "custom": {"x": 1}}
+            return {"server": {"redis_version": "7.2.0", "tcp_port": 7000}, "custom": {"x": 1}}
 
     world = World(host=Host())
     c = world.client()
@@ -205,8 +212,10 @@ def test_config_get_exact_names(c: Client) -> None:
 
 
 def test_config_get_several_and_globs(c: Client) -> None:
-    assert c("CONFIG", "GET", "maxclients", "timeout") == {b"maxclients": b"10000",
-                                                          b"timeout": b"0"}
+    assert c("CONFIG", "GET", "maxclients", "timeout") == {
+        b"maxclients": b"10000",
+        b"timeout": b"0",
+    }
     assert c("CONFIG", "GET", "*max-*-len*") == {b"proto-max-bulk-len": b"536870912"}
     everything = c("CONFIG", "GET", "*")
     assert isinstance(everything, dict)
@@ -254,18 +263,22 @@ def test_config_set_hz_is_clamped_like_redis(world: World, c: Client) -> None:
 
 def test_config_set_is_all_or_nothing(world: World, c: Client) -> None:
     reply = c("CONFIG", "SET", "timeout", "30", "maxclients", "abc")
-    assert reply == err("ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
-                        "argument couldn't be parsed into an integer")
+    assert reply == err(
+        "ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
+        "argument couldn't be parsed into an integer"
+    )
     assert world.engine.settings.timeout == 0
 
 
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
-    [("timeout", "abc", "argument couldn't be parsed into an integer"),
-     ("timeout", " 5", "argument couldn't be parsed into an integer"),
-     ("timeout", "+5", "argument couldn't be parsed into an integer"),
-     ("hz", "abc", "argument couldn't be parsed into an integer"),
-     ("protected-mode", "maybe", "argument must be 'yes' or 'no'")],
+    [
+        ("timeout", "abc", "argument couldn't be parsed into an integer"),
+        ("timeout", " 5", "argument couldn't be parsed into an integer"),
+        ("timeout", "+5", "argument couldn't be parsed into an integer"),
+        ("hz", "abc", "argument couldn't be parsed into an integer"),
+        ("protected-mode", "maybe", "argument must be 'yes' or 'no'"),
+    ],
 )
 def test_config_set_bad_values(c: Client, name: str, value: str, reason: str) -> None:
     assert c("CONFIG", "SET", name, value) == err(
@@ -304,9 +317,7 @@ def test_config_set_requirepass(world: World, c: Client) -> None:
     assert world.client()("GET", "k") == err("NOAUTH Authentication required.")
 
 
-def test_config_set_requirepass_keeps_existing_connections_in(
-    world: World, c: Client
-) -> None:
+def test_config_set_requirepass_keeps_existing_connections_in(world: World, c: Client) -> None:
     bystander = world.client()
     assert bystander("PING") == "PONG"
     assert c("CONFIG", "SET", "requirepass", "pw") == OK
@@ -334,17 +345,22 @@ def test_config_resetstat_rewrite_help(c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
-    [("timeout", "-1", "argument must be between 0 and 2147483647 inclusive"),
-     ("timeout", "2147483648", "argument must be between 0 and 2147483647 inclusive"),
-     ("hz", "-1", "argument must be between 0 and 2147483647 inclusive"),
-     ("maxclients", "0", "argument must be between 1 and 4294967295 inclusive"),
-     ("maxclients", "-1", "argument must be between 1 and 4294967295 inclusive"),
-     ("maxclients", "1k", "argument couldn't be parsed into an integer"),
-     ("timeout", "1kb", "argument couldn't be parsed into an integer"),
-     ("timeout", "05", "argument couldn't be parsed into an integer"),
-     ("proto-max-bulk-len", "100",
-      "argument must be between 1048576 and 9223372036854775807 inclusive"),
-     ("proto-max-bulk-len", "-1", "argument must be a memory value")],
+    [
+        ("timeout", "-1", "argument must be between 0 and 2147483647 inclusive"),
+        ("timeout", "2147483648", "argument must be between 0 and 2147483647 inclusive"),
+        ("hz", "-1", "argument must be between 0 and 2147483647 inclusive"),
+        ("maxclients", "0", "argument must be between 1 and 4294967295 inclusive"),
+        ("maxclients", "-1", "argument must be between 1 and 4294967295 inclusive"),
+        ("maxclients", "1k", "argument couldn't be parsed into an integer"),
+        ("timeout", "1kb", "argument couldn't be parsed into an integer"),
+        ("timeout", "05", "argument couldn't be parsed into an integer"),
+        (
+            "proto-max-bulk-len",
+            "100",
+            "argument must be between 1048576 and 9223372036854775807 inclusive",
+        ),
+        ("proto-max-bulk-len", "-1", "argument must be a memory value"),
+    ],
 )
 def test_config_set_numeric_validation_like_redis(
     world: World, c: Client, name: str, value: str, reason: str
@@ -367,9 +383,13 @@ def test_config_set_odd_arguments(c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("args", "name"),
-    [(("CONFIG", "RESETSTAT", "x"), "config|resetstat"),
-     (("CONFIG", "REWRITE", "x"), "config|rewrite"), (("CONFIG", "HELP", "x"), "config|help"),
-     (("COMMAND", "COUNT", "x"), "command|count"), (("COMMAND", "HELP", "x"), "command|help")],
+    [
+        (("CONFIG", "RESETSTAT", "x"), "config|resetstat"),
+        (("CONFIG", "REWRITE", "x"), "config|rewrite"),
+        (("CONFIG", "HELP", "x"), "config|help"),
+        (("COMMAND", "COUNT", "x"), "command|count"),
+        (("COMMAND", "HELP", "x"), "command|help"),
+    ],
 )
 def test_subcommand_arity_errors(c: Client, args: tuple[str, ...], name: str) -> None:
     assert c(*args) == arity_err(name)
@@ -397,8 +417,9 @@ def test_a_bug_in_a_handler_is_an_error_reply_and_a_report(
     world = World(host=host)
     c = world.client()
     reply = c("ECHO", "x")
-    assert reply == err("ERR internal error running 'echo' (ZeroDivisionError); the server "
-                        "log has the details")
+    assert reply == err(
+        "ERR internal error running 'echo' (ZeroDivisionError); the server log has the details"
+    )
     assert [(name, type(error)) for name, error in host.bugs] == [("echo", ZeroDivisionError)]
     assert c("PING") == "PONG", "the session goes on"
     with pytest.raises(ZeroDivisionError):

@@ -55,13 +55,26 @@ def test_commands_are_case_insensitive(c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("args", "name"),
-    [(("GET",), "get"), (("GET", "a", "b"), "get"), (("SET", "k"), "set"), (("PUT", "k"), "put"),
-     (("SETNX", "k"), "setnx"), (("GETDEL",), "getdel"), (("GETEX",), "getex"),
-     (("MGET",), "mget"), (("MSET", "k"), "mset"), (("MSET", "a", "1", "b"), "mset"),
-     (("MSETNX", "a", "1", "b"), "msetnx"), (("INCRBY", "k"), "incrby"),
-     (("APPEND", "k"), "append"), (("GETRANGE", "k", 0), "getrange"),
-     (("SETRANGE", "k", 0), "setrange"), (("DELIFEQ", "k"), "delifeq"),
-     (("SETEX", "k", 10), "setex"), (("STRLEN", "a", "b"), "strlen")],
+    [
+        (("GET",), "get"),
+        (("GET", "a", "b"), "get"),
+        (("SET", "k"), "set"),
+        (("PUT", "k"), "put"),
+        (("SETNX", "k"), "setnx"),
+        (("GETDEL",), "getdel"),
+        (("GETEX",), "getex"),
+        (("MGET",), "mget"),
+        (("MSET", "k"), "mset"),
+        (("MSET", "a", "1", "b"), "mset"),
+        (("MSETNX", "a", "1", "b"), "msetnx"),
+        (("INCRBY", "k"), "incrby"),
+        (("APPEND", "k"), "append"),
+        (("GETRANGE", "k", 0), "getrange"),
+        (("SETRANGE", "k", 0), "setrange"),
+        (("DELIFEQ", "k"), "delifeq"),
+        (("SETEX", "k", 10), "setex"),
+        (("STRLEN", "a", "b"), "strlen"),
+    ],
 )
 def test_wrong_arity(c: Client, args: tuple[str, ...], name: str) -> None:
     assert c(*args) == arity_err(name)
@@ -113,10 +126,24 @@ def test_set_xx_get_on_missing_key(c: Client) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [("NX", "XX"), ("XX", "NX"), ("EX", 10, "PX", 100), ("PX", 100, "EX", 10),
-     ("EX", 10, "KEEPTTL"), ("KEEPTTL", "EX", 10), ("KEEPTTL", "PXAT", 5_000_000),
-     ("EXAT", 5000, "PXAT", 5_000_000), ("EX",), ("PX",), ("BADOPT",), ("IFEQ",),
-     ("NX", "IFEQ", "v"), ("IFEQ", "v", "XX"), ("PERSIST",), ("EX", 10, "10")],
+    [
+        ("NX", "XX"),
+        ("XX", "NX"),
+        ("EX", 10, "PX", 100),
+        ("PX", 100, "EX", 10),
+        ("EX", 10, "KEEPTTL"),
+        ("KEEPTTL", "EX", 10),
+        ("KEEPTTL", "PXAT", 5_000_000),
+        ("EXAT", 5000, "PXAT", 5_000_000),
+        ("EX",),
+        ("PX",),
+        ("BADOPT",),
+        ("IFEQ",),
+        ("NX", "IFEQ", "v"),
+        ("IFEQ", "v", "XX"),
+        ("PERSIST",),
+        ("EX", 10, "10"),
+    ],
 )
 def test_set_option_combinations_refused_with_syntax_error(
     world: World, c: Client, options: tuple[object, ...]
@@ -130,12 +157,20 @@ def test_set_option_combinations_refused_with_syntax_error(
 
 @pytest.mark.parametrize(
     ("options", "reply"),
-    [(("EX", "abc"), NOT_INT), (("EX", "1.5"), NOT_INT), (("PX", " 1"), NOT_INT),
-     (("EX", 0), INVALID_SET_EXPIRE), (("EX", -1), INVALID_SET_EXPIRE),
-     (("PX", 0), INVALID_SET_EXPIRE), (("EXAT", 0), INVALID_SET_EXPIRE),
-     (("PXAT", -5), INVALID_SET_EXPIRE), (("EX", INT64_MAX), INVALID_SET_EXPIRE),
-     (("EX", INT64_MAX // 1000 + 1), INVALID_SET_EXPIRE),
-     (("PX", INT64_MAX), INVALID_SET_EXPIRE), (("EX", "9223372036854775808"), NOT_INT)],
+    [
+        (("EX", "abc"), NOT_INT),
+        (("EX", "1.5"), NOT_INT),
+        (("PX", " 1"), NOT_INT),
+        (("EX", 0), INVALID_SET_EXPIRE),
+        (("EX", -1), INVALID_SET_EXPIRE),
+        (("PX", 0), INVALID_SET_EXPIRE),
+        (("EXAT", 0), INVALID_SET_EXPIRE),
+        (("PXAT", -5), INVALID_SET_EXPIRE),
+        (("EX", INT64_MAX), INVALID_SET_EXPIRE),
+        (("EX", INT64_MAX // 1000 + 1), INVALID_SET_EXPIRE),
+        (("PX", INT64_MAX), INVALID_SET_EXPIRE),
+        (("EX", "9223372036854775808"), NOT_INT),
+    ],
 )
 def test_set_invalid_expire_amounts(c: Client, options: tuple[object, ...], reply: object) -> None:
     assert c("SET", "k", "v", *options) == reply
@@ -144,8 +179,13 @@ def test_set_invalid_expire_amounts(c: Client, options: tuple[object, ...], repl
 
 @pytest.mark.parametrize(
     ("options", "pttl"),
-    [(("NX", "NX"), -1), (("GET", "GET"), -1), (("KEEPTTL", "KEEPTTL"), -1),
-     (("EX", 10, "EX", 20), 20_000), (("PX", 100, "PX", 200), 200)],
+    [
+        (("NX", "NX"), -1),
+        (("GET", "GET"), -1),
+        (("KEEPTTL", "KEEPTTL"), -1),
+        (("EX", 10, "EX", 20), 20_000),
+        (("PX", 100, "PX", 200), 200),
+    ],
 )
 def test_set_repeated_option_is_accepted_like_redis(
     c: Client, options: tuple[object, ...], pttl: int
@@ -160,8 +200,13 @@ def test_set_repeated_option_is_accepted_like_redis(
 
 @pytest.mark.parametrize(
     ("options", "deadline"),
-    [(("EX", 10), 1_010_000), (("PX", 1500), 1_001_500), (("EXAT", 2000), 2_000_000),
-     (("PXAT", 1_234_567), 1_234_567), (("ex", 1), 1_001_000)],
+    [
+        (("EX", 10), 1_010_000),
+        (("PX", 1500), 1_001_500),
+        (("EXAT", 2000), 2_000_000),
+        (("PXAT", 1_234_567), 1_234_567),
+        (("ex", 1), 1_001_000),
+    ],
 )
 def test_set_expiry_options_store_an_absolute_deadline(
     world: World, c: Client, options: tuple[object, ...], deadline: int
@@ -299,12 +344,14 @@ def test_setex_and_psetex(c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("cmd", "amount", "reply"),
-    [("SETEX", 0, err("ERR invalid expire time in 'setex' command")),
-     ("SETEX", -1, err("ERR invalid expire time in 'setex' command")),
-     ("SETEX", INT64_MAX, err("ERR invalid expire time in 'setex' command")),
-     ("SETEX", "abc", NOT_INT),
-     ("PSETEX", 0, err("ERR invalid expire time in 'psetex' command")),
-     ("PSETEX", INT64_MAX, err("ERR invalid expire time in 'psetex' command"))],
+    [
+        ("SETEX", 0, err("ERR invalid expire time in 'setex' command")),
+        ("SETEX", -1, err("ERR invalid expire time in 'setex' command")),
+        ("SETEX", INT64_MAX, err("ERR invalid expire time in 'setex' command")),
+        ("SETEX", "abc", NOT_INT),
+        ("PSETEX", 0, err("ERR invalid expire time in 'psetex' command")),
+        ("PSETEX", INT64_MAX, err("ERR invalid expire time in 'psetex' command")),
+    ],
 )
 def test_setex_invalid_amounts(c: Client, cmd: str, amount: object, reply: object) -> None:
     assert c(cmd, "k", amount, "v") == reply
@@ -342,8 +389,14 @@ def test_getex_without_options_is_a_plain_read(world: World, c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("options", "pttl"),
-    [(("EX", 50), 50_000), (("PX", 5000), 5000), (("EXAT", 1100), 100_000),
-     (("PXAT", 1_000_500), 500), (("PERSIST",), -1), (("persist",), -1)],
+    [
+        (("EX", 50), 50_000),
+        (("PX", 5000), 5000),
+        (("EXAT", 1100), 100_000),
+        (("PXAT", 1_000_500), 500),
+        (("PERSIST",), -1),
+        (("persist",), -1),
+    ],
 )
 def test_getex_changes_the_expiry(c: Client, options: tuple[object, ...], pttl: int) -> None:
     c("SET", "k", "v", "EX", 100)
@@ -382,10 +435,18 @@ def test_getex_on_missing_key_is_null_and_writes_nothing(world: World, c: Client
 
 @pytest.mark.parametrize(
     ("options", "reply"),
-    [(("EX",), SYNTAX), (("EX", 10, "PX", 10), SYNTAX), (("PERSIST", "EX", 10), SYNTAX),
-     (("KEEPTTL",), SYNTAX), (("FOO",), SYNTAX), (("EX", "abc"), NOT_INT),
-     (("EX", 0), INVALID_GETEX_EXPIRE), (("EX", -1), INVALID_GETEX_EXPIRE),
-     (("PXAT", 0), INVALID_GETEX_EXPIRE), (("EX", INT64_MAX), INVALID_GETEX_EXPIRE)],
+    [
+        (("EX",), SYNTAX),
+        (("EX", 10, "PX", 10), SYNTAX),
+        (("PERSIST", "EX", 10), SYNTAX),
+        (("KEEPTTL",), SYNTAX),
+        (("FOO",), SYNTAX),
+        (("EX", "abc"), NOT_INT),
+        (("EX", 0), INVALID_GETEX_EXPIRE),
+        (("EX", -1), INVALID_GETEX_EXPIRE),
+        (("PXAT", 0), INVALID_GETEX_EXPIRE),
+        (("EX", INT64_MAX), INVALID_GETEX_EXPIRE),
+    ],
 )
 def test_getex_errors(c: Client, options: tuple[object, ...], reply: object) -> None:
     c("SET", "k", "v")
@@ -449,8 +510,23 @@ def test_counters_keep_the_ttl(world: World, c: Client) -> None:
 
 @pytest.mark.parametrize(
     "stored",
-    [b"abc", b"", b" 1", b"1 ", b"+1", b"01", b"00", b"-0", b"1.5", b"1e3", b"0x10",
-     b"123456789012345678901", b"9223372036854775808", b"-9223372036854775809", b"1\x00"],
+    [
+        b"abc",
+        b"",
+        b" 1",
+        b"1 ",
+        b"+1",
+        b"01",
+        b"00",
+        b"-0",
+        b"1.5",
+        b"1e3",
+        b"0x10",
+        b"123456789012345678901",
+        b"9223372036854775808",
+        b"-9223372036854775809",
+        b"1\x00",
+    ],
 )
 def test_incr_refuses_values_that_are_not_canonical_integers(
     world: World, c: Client, stored: bytes
@@ -473,8 +549,13 @@ def test_incrby_refuses_bad_increments(c: Client, amount: str) -> None:
 
 @pytest.mark.parametrize(
     ("start", "cmd", "amount"),
-    [(INT64_MAX, "INCR", None), (-(2**63), "DECR", None), (1, "INCRBY", INT64_MAX),
-     (-2, "INCRBY", -(2**63)), (-2, "DECRBY", INT64_MAX)],
+    [
+        (INT64_MAX, "INCR", None),
+        (-(2**63), "DECR", None),
+        (1, "INCRBY", INT64_MAX),
+        (-2, "INCRBY", -(2**63)),
+        (-2, "DECRBY", INT64_MAX),
+    ],
 )
 def test_counter_overflow(c: Client, start: int, cmd: str, amount: int | None) -> None:
     c("SET", "n", start)
@@ -505,14 +586,21 @@ def test_incr_logs_the_resolved_value(world: World, c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("start", "increment", "result"),
-    [(b"10.50", "0.1", b"10.6"), (b"5.0e3", "2.0e2", b"5200"), (b"3", "1.0", b"4"),
-     (None, "3.0e0", b"3"), (None, "-5", b"-5"), (b"10", "+5", b"15"), (b"10", ".5", b"10.5"),
-     (b"10", "5.", b"15"), (b"1", "-1", b"0"), (None, "1e20", b"100000000000000000000"),
-     (b"7", "-0", b"7")],
+    [
+        (b"10.50", "0.1", b"10.6"),
+        (b"5.0e3", "2.0e2", b"5200"),
+        (b"3", "1.0", b"4"),
+        (None, "3.0e0", b"3"),
+        (None, "-5", b"-5"),
+        (b"10", "+5", b"15"),
+        (b"10", ".5", b"10.5"),
+        (b"10", "5.", b"15"),
+        (b"1", "-1", b"0"),
+        (None, "1e20", b"100000000000000000000"),
+        (b"7", "-0", b"7"),
+    ],
 )
-def test_incrbyfloat_results(
-    c: Client, start: bytes | None, increment: str, result: bytes
-) -> None:
+def test_incrbyfloat_results(c: Client, start: bytes | None, increment: str, result: bytes) -> None:
     if start is not None:
         c("SET", "f", start)
     assert c("INCRBYFLOAT", "f", increment) == result
@@ -534,9 +622,7 @@ def test_incrbyfloat_refuses_a_stored_non_number(c: Client) -> None:
 @pytest.mark.parametrize(("start", "increment"), [(b"1", "inf"), (b"1", "-inf"), (b"inf", "1")])
 def test_incrbyfloat_refuses_infinity(c: Client, start: bytes, increment: str) -> None:
     c("SET", "f", start)
-    assert c("INCRBYFLOAT", "f", increment) == err(
-        "ERR increment would produce NaN or Infinity"
-    )
+    assert c("INCRBYFLOAT", "f", increment) == err("ERR increment would produce NaN or Infinity")
     assert c("GET", "f") == start
 
 
@@ -551,18 +637,19 @@ def test_incrbyfloat_of_huge_finite_values_answers_in_full(c: Client) -> None:
     assert isinstance(top, bytes) and len(top) == 4933 and top.startswith(b"11")
 
 
-@pytest.mark.parametrize(("start", "increment"), [
-    (b"1", "1e99999999999999999999"),  # past the decimal exponent range: was Overflow
-    (b"1", "1.2e4932"),  # past the largest long double
-    (b"1" * 100_000, "1"),  # a stored number with 100,000 digits
-])
+@pytest.mark.parametrize(
+    ("start", "increment"),
+    [
+        (b"1", "1e99999999999999999999"),  # past the decimal exponent range: was Overflow
+        (b"1", "1.2e4932"),  # past the largest long double
+        (b"1" * 100_000, "1"),  # a stored number with 100,000 digits
+    ],
+)
 def test_incrbyfloat_refuses_sums_no_long_double_holds(
     c: Client, start: bytes, increment: str
 ) -> None:
     c("SET", "f", start)
-    assert c("INCRBYFLOAT", "f", increment) == err(
-        "ERR increment would produce NaN or Infinity"
-    )
+    assert c("INCRBYFLOAT", "f", increment) == err("ERR increment would produce NaN or Infinity")
     assert c("GET", "f") == start
 
 
@@ -626,10 +713,22 @@ def test_append_beyond_the_size_limit_is_refused(
 
 @pytest.mark.parametrize(
     ("start", "end", "result"),
-    [(0, 4, b"Hello"), (-5, -1, b"World"), (0, -1, b"Hello World"), (100, 200, b""),
-     (-100, 100, b"Hello World"), (5, 2, b""), (-1, -5, b""), (0, 0, b"H"), (-1, 0, b""),
-     (10, 10, b"d"), (6, 100, b"World"), (INT64_MAX, INT64_MAX, b""),
-     (-(2**63), -(2**63), b"H"), (-(2**63), INT64_MAX, b"Hello World")],
+    [
+        (0, 4, b"Hello"),
+        (-5, -1, b"World"),
+        (0, -1, b"Hello World"),
+        (100, 200, b""),
+        (-100, 100, b"Hello World"),
+        (5, 2, b""),
+        (-1, -5, b""),
+        (0, 0, b"H"),
+        (-1, 0, b""),
+        (10, 10, b"d"),
+        (6, 100, b"World"),
+        (INT64_MAX, INT64_MAX, b""),
+        (-(2**63), -(2**63), b"H"),
+        (-(2**63), INT64_MAX, b"Hello World"),
+    ],
 )
 def test_getrange(c: Client, start: int, end: int, result: bytes) -> None:
     c("SET", "s", "Hello World")
@@ -683,8 +782,12 @@ def test_setrange_with_empty_value_writes_nothing(world: World, c: Client) -> No
 
 @pytest.mark.parametrize(
     ("offset", "value", "reply"),
-    [(-1, "x", err("ERR offset is out of range")), ("abc", "x", NOT_INT),
-     (512 * 1024 * 1024, "x", TOO_BIG), (512 * 1024 * 1024 - 1, "xy", TOO_BIG)],
+    [
+        (-1, "x", err("ERR offset is out of range")),
+        ("abc", "x", NOT_INT),
+        (512 * 1024 * 1024, "x", TOO_BIG),
+        (512 * 1024 * 1024 - 1, "xy", TOO_BIG),
+    ],
 )
 def test_setrange_errors(c: Client, offset: object, value: str, reply: object) -> None:
     c("SET", "s", "abc")

@@ -59,9 +59,13 @@ def test_discard_drops_the_queue(world: World, c: Client) -> None:
 
 @pytest.mark.parametrize(
     ("bad", "error"),
-    [(("NOSUCH", "x"), err("ERR unknown command 'NOSUCH', with args beginning with: 'x' ")),
-     (("SET", "a"), arity_err("set")), (("GET",), arity_err("get")),
-     (("DISCARD", "x"), arity_err("discard")), (("MULTI", "x"), arity_err("multi"))],
+    [
+        (("NOSUCH", "x"), err("ERR unknown command 'NOSUCH', with args beginning with: 'x' ")),
+        (("SET", "a"), arity_err("set")),
+        (("GET",), arity_err("get")),
+        (("DISCARD", "x"), arity_err("discard")),
+        (("MULTI", "x"), arity_err("multi")),
+    ],
 )
 def test_a_queueing_error_aborts_exec(
     world: World, c: Client, bad: tuple[str, ...], error: object
@@ -77,8 +81,9 @@ def test_a_queueing_error_aborts_exec(
 
 
 def test_a_rejected_exec_aborts_the_transaction(world: World, c: Client) -> None:
-    abort = err("EXECABORT Transaction discarded because of: wrong number of arguments for "
-                "'exec' command")
+    abort = err(
+        "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+    )
     assert c("EXEC", "x") == abort
     c("MULTI")
     c("SET", "a", "1")
@@ -143,8 +148,13 @@ def test_exec_logs_one_batch(world: World, c: Client) -> None:
     c("INCR", "a")
     c("EXEC")
     assert world.mutations() == [
-        Batch((SetValue(b"a", b"1"), Batch((SetValue(b"b", b"2"), SetValue(b"c", b"3"))),
-               SetValue(b"a", b"2", keep_ttl=True)))
+        Batch(
+            (
+                SetValue(b"a", b"1"),
+                Batch((SetValue(b"b", b"2"), SetValue(b"c", b"3"))),
+                SetValue(b"a", b"2", keep_ttl=True),
+            )
+        )
     ]
 
 
@@ -211,10 +221,26 @@ def exec_ping(c: Client) -> object:
 
 @pytest.mark.parametrize(
     "write",
-    [("SET", "k", "2"), ("SET", "k", "1"), ("DEL", "k"), ("INCR", "k"), ("APPEND", "k", ""),
-     ("EXPIRE", "k", 100), ("EXPIRE", "k", -1), ("RENAME", "k", "j"), ("RENAME", "j", "k"),
-     ("GETDEL", "k"), ("GETEX", "k", "EX", 5), ("SETRANGE", "k", 0, "x"), ("MSET", "k", "9"),
-     ("FLUSHALL",), ("FLUSHDB",), ("PUT", "k", "3"), ("DELETE", "k"), ("GETSET", "k", "5")],
+    [
+        ("SET", "k", "2"),
+        ("SET", "k", "1"),
+        ("DEL", "k"),
+        ("INCR", "k"),
+        ("APPEND", "k", ""),
+        ("EXPIRE", "k", 100),
+        ("EXPIRE", "k", -1),
+        ("RENAME", "k", "j"),
+        ("RENAME", "j", "k"),
+        ("GETDEL", "k"),
+        ("GETEX", "k", "EX", 5),
+        ("SETRANGE", "k", 0, "x"),
+        ("MSET", "k", "9"),
+        ("FLUSHALL",),
+        ("FLUSHDB",),
+        ("PUT", "k", "3"),
+        ("DELETE", "k"),
+        ("GETSET", "k", "5"),
+    ],
 )
 def test_watch_is_dirtied_by_another_sessions_write(
     c: Client, other: Client, write: tuple[object, ...]
@@ -228,9 +254,17 @@ def test_watch_is_dirtied_by_another_sessions_write(
 
 @pytest.mark.parametrize(
     "noop",
-    [("DEL", "absent"), ("PERSIST", "k"), ("SET", "k", "2", "NX"), ("SETRANGE", "k", 0, ""),
-     ("GETEX", "k"), ("GET", "k"), ("EXPIRE", "k", 10, "XX"), ("SET", "other", "1"),
-     ("RENAMENX", "j", "k")],
+    [
+        ("DEL", "absent"),
+        ("PERSIST", "k"),
+        ("SET", "k", "2", "NX"),
+        ("SETRANGE", "k", 0, ""),
+        ("GETEX", "k"),
+        ("GET", "k"),
+        ("EXPIRE", "k", 10, "XX"),
+        ("SET", "other", "1"),
+        ("RENAMENX", "j", "k"),
+    ],
 )
 def test_watch_ignores_commands_that_change_nothing(
     c: Client, other: Client, noop: tuple[object, ...]
@@ -374,9 +408,7 @@ def test_an_aborted_exec_also_unwatches(c: Client, other: Client) -> None:
     assert exec_ping(c) == ["PONG"]
 
 
-def test_a_transaction_may_queue_no_more_than_a_request_may_hold(
-    world: World, c: Client
-) -> None:
+def test_a_transaction_may_queue_no_more_than_a_request_may_hold(world: World, c: Client) -> None:
     """It is logged as one entry: beyond client-query-buffer-limit it would be one that
     recovery cannot read back. The refusal aborts EXEC, and the queue stays bounded."""
     assert c("CONFIG", "SET", "client-query-buffer-limit", "1mb") == OK

@@ -46,7 +46,10 @@ class Bounds:
 
 
 def run_fuzz(
-    targets: list[Target], config: FuzzConfig, bounds: Bounds, watched: Target | None = None,
+    targets: list[Target],
+    config: FuzzConfig,
+    bounds: Bounds,
+    watched: Target | None = None,
 ) -> tuple[FuzzResult, list[str]]:
     """Fuzz `targets` with a watchdog on `watched` (the first target by default); the
     result and every reason to fail the run."""
@@ -68,12 +71,15 @@ def problems(result: FuzzResult, targets: list[Target], bounds: Bounds) -> list[
         found += _health(target)
         peak = result.peak_rss.get(target.name, 0)
         if peak > bounds.rss:
-            found.append(f"{target.name}: peak RSS {peak // MiB} MiB over the bound "
-                         f"{bounds.rss // MiB} MiB")
+            found.append(
+                f"{target.name}: peak RSS {peak // MiB} MiB over the bound {bounds.rss // MiB} MiB"
+            )
     stall = result.stall
     if stall is not None and stall.longest > bounds.stall:
-        found.append(f"the longest stall, {stall.longest * 1000:.0f} ms, is over the bound "
-                     f"{bounds.stall * 1000:.0f} ms")
+        found.append(
+            f"the longest stall, {stall.longest * 1000:.0f} ms, is over the bound "
+            f"{bounds.stall * 1000:.0f} ms"
+        )
     if stall is not None and stall.error:
         found.append(f"the watchdog's connection failed: {stall.error}")
     return found
@@ -91,8 +97,10 @@ def _health(target: Target) -> list[str]:
     except (OSError, ConnectionClosed) as error:
         found.append(f"{target.name} did not answer PING on a fresh connection: {error}")
     if target.stderr is not None:
-        found += [f"{target.name} logged an internal error: {error}"
-                  for error in internal_errors(target.stderr())[:10]]
+        found += [
+            f"{target.name} logged an internal error: {error}"
+            for error in internal_errors(target.stderr())[:10]
+        ]
     return found
 
 
@@ -116,4 +124,3 @@ def internal_errors(stderr: str) -> list[str]:
         if error not in errors:
             errors.append(error)
     return errors
-

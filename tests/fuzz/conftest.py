@@ -54,4 +54,3 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield group
     finally:
         group.stop_all()
-

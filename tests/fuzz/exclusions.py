@@ -73,9 +73,7 @@ RARE: dict[bytes, float] = {
 def excluded_command(shape: CommandShape) -> bool:
     if shape.name in EXCLUDED_NAMES:
         return True
-    return any(flag in EXCLUDED_FLAGS for flag in shape.flags) and (
-        shape.name not in ADMIN_ALLOWED
-    )
+    return any(flag in EXCLUDED_FLAGS for flag in shape.flags) and (shape.name not in ADMIN_ALLOWED)
 
 
 def excluded_request(args: Sequence[bytes], shapes: dict[bytes, CommandShape]) -> bool:

@@ -39,8 +39,15 @@ _NOT_INLINE = frozenset(b" \t\r\n\x0b\x0c\x00\"'\\")
 _INLINE_MAX = 60 * 1024
 GIANT_SHARED_KEYS = 4  # the most keys of the shared pool in one giant request
 # The kinds a value drawn with no grammar to guide it may be.
-_ANY_KIND = (Kind.STRING, Kind.STRING, Kind.INTEGER, Kind.NUMBER, Kind.OFFSET, Kind.KEY,
-             Kind.PATTERN)
+_ANY_KIND = (
+    Kind.STRING,
+    Kind.STRING,
+    Kind.INTEGER,
+    Kind.NUMBER,
+    Kind.OFFSET,
+    Kind.KEY,
+    Kind.PATTERN,
+)
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,7 @@ class Grammar:
         end = b"DISCARD" if rng.random() < 0.1 else b"EXEC"
         return [Request((b"MULTI",), "multi"), *queued, Request((end,), "multi")]
 
-    def request(self, rng: random.Random, queueable: bool = False, queued: bool = False
-                ) -> Request:
+    def request(self, rng: random.Random, queueable: bool = False, queued: bool = False) -> Request:
         """One request; with `queueable`, one that a MULTI queue accepts; `queued`: for a
         deep MULTI's queue (see known_issues.py)."""
         while True:
@@ -233,15 +239,20 @@ class Grammar:
 
     def wrong_arity(self, rng: random.Random, shape: CommandShape) -> tuple[bytes, ...]:
         if shape.arity > 0:
-            lengths = [n for n in (1, shape.arity - 1, shape.arity + 1,
-                                   shape.arity + rng.randint(2, 6)) if n != shape.arity]
+            lengths = [
+                n
+                for n in (1, shape.arity - 1, shape.arity + 1, shape.arity + rng.randint(2, 6))
+                if n != shape.arity
+            ]
         else:
             lengths = list(range(1, -shape.arity))
         length = rng.choice([n for n in lengths if n >= 1])
         keys = key_positions(shape, length)
         args = [case_variant(rng, shape.name)]
-        args += [self.values.key(rng) if i in keys else self.any_value(rng, shape)
-                 for i in range(1, length)]
+        args += [
+            self.values.key(rng) if i in keys else self.any_value(rng, shape)
+            for i in range(1, length)
+        ]
         return tuple(args)
 
     def giant(self, rng: random.Random, shape: CommandShape) -> tuple[bytes, ...]:
@@ -303,9 +314,8 @@ def key_positions(shape: CommandShape, length: int) -> set[int]:
 
 def inline_safe(args: Sequence[bytes]) -> bool:
     """Whether an inline line would split into exactly these arguments."""
-    return (
-        sum(len(arg) + 1 for arg in args) < _INLINE_MAX
-        and all(arg and not _NOT_INLINE.intersection(arg) for arg in args)
+    return sum(len(arg) + 1 for arg in args) < _INLINE_MAX and all(
+        arg and not _NOT_INLINE.intersection(arg) for arg in args
     )
 
 

@@ -50,18 +50,23 @@ def _keyspace_scan(args: Sequence[bytes]) -> bool:
 
 
 KNOWN_ISSUES: tuple[KnownIssue, ...] = (
-    KnownIssue("long glob patterns stall the event loop and pin memory",
-               "test_a_long_glob_pattern_neither_stalls_nor_grows_the_server", _long_glob),
-    KnownIssue("EXEC runs its whole queue in one loop turn",
-               "test_an_exec_of_keyspace_scans_does_not_stall_the_server", _keyspace_scan,
-               queued_only=True),
+    KnownIssue(
+        "long glob patterns stall the event loop and pin memory",
+        "test_a_long_glob_pattern_neither_stalls_nor_grows_the_server",
+        _long_glob,
+    ),
+    KnownIssue(
+        "EXEC runs its whole queue in one loop turn",
+        "test_an_exec_of_keyspace_scans_does_not_stall_the_server",
+        _keyspace_scan,
+        queued_only=True,
+    ),
 )
 
 
 def known_issue(args: Sequence[bytes], queued: bool = False) -> KnownIssue | None:
     """The open issue `args` would hit, sent, or (`queued`) queued in a deep MULTI."""
     return next(
-        (issue for issue in KNOWN_ISSUES
-         if (queued or not issue.queued_only) and issue.hits(args)),
+        (issue for issue in KNOWN_ISSUES if (queued or not issue.queued_only) and issue.hits(args)),
         None,
     )

@@ -30,15 +30,15 @@ class Target:
 
 
 def server_target(server: ServerProcess, name: str = "server") -> Target:
-    return Target(name, server.host, server.port, server.pid, server.alive,
-                  server.stderr_text)
+    return Target(name, server.host, server.port, server.pid, server.alive, server.stderr_text)
 
 
 def node_target(node: Node) -> Target:
     process = node.process
     assert process is not None
-    return Target(node.name, "127.0.0.1", node.port, process.pid, process.alive,
-                  process.stderr_text)
+    return Target(
+        node.name, "127.0.0.1", node.port, process.pid, process.alive, process.stderr_text
+    )
 
 
 def rss_bytes(pid: int) -> int | None:

@@ -35,8 +35,10 @@ class TimedRequest:
     followed_by: str = ""
 
     def describe(self) -> str:
-        text = (f"{self.seconds * 1000:.1f} ms on client {self.client} ({self.target}, "
-                f"drawn by {self.how}): {self.literal}")
+        text = (
+            f"{self.seconds * 1000:.1f} ms on client {self.client} ({self.target}, "
+            f"drawn by {self.how}): {self.literal}"
+        )
         return text + (f", followed in its batch by {self.followed_by}" if self.followed_by else "")
 
 
@@ -49,8 +51,9 @@ def batch_outline(requests: Sequence[Request], limit: int = 8) -> str:
             runs[-1] = (name, runs[-1][1] + 1)
         else:
             runs.append((name, 1))
-    shown = [name.decode("utf-8", "replace") + (f" x{n}" if n > 1 else "")
-             for name, n in runs[:limit]]
+    shown = [
+        name.decode("utf-8", "replace") + (f" x{n}" if n > 1 else "") for name, n in runs[:limit]
+    ]
     if len(runs) > limit:
         shown.append(f"... {sum(n for _, n in runs[limit:])} more")
     return ", ".join(shown)
@@ -139,10 +142,12 @@ class FuzzResult:
         return f" (from {first / MiB:.0f} MiB at the start to {last / MiB:.0f} MiB at the end)"
 
     def report(self, problems: list[str], replay: str) -> str:
-        return "\n".join([
-            f"fuzz run failed (seed {self.seed}):",
-            *(f"- {problem}" for problem in problems),
-            *(failure.describe() for failure in self.failures),
-            self.summary(),
-            f"replay the run: {replay}",
-        ])
+        return "\n".join(
+            [
+                f"fuzz run failed (seed {self.seed}):",
+                *(f"- {problem}" for problem in problems),
+                *(failure.describe() for failure in self.failures),
+                self.summary(),
+                f"replay the run: {replay}",
+            ]
+        )

@@ -115,7 +115,11 @@ class FuzzRun:
                     return
 
     def _exchange(
-        self, conn: PipelineClient, index: int, target: Target, batch: list[Request],
+        self,
+        conn: PipelineClient,
+        index: int,
+        target: Target,
+        batch: list[Request],
         stats: _ClientStats,
     ) -> Failure | None:
         nonce = b"fuzz-probe:%d:%d" % (index, stats.batches)
@@ -132,8 +136,17 @@ class FuzzRun:
                     stats.error_replies += 1
                 if done - previous >= SLOW:
                     rest = batch_outline(batch[position + 1 :])
-                    stats.timed(TimedRequest(done - previous, previous, index, target.name,
-                                             request.how, request.literal(), rest))
+                    stats.timed(
+                        TimedRequest(
+                            done - previous,
+                            previous,
+                            index,
+                            target.name,
+                            request.how,
+                            request.literal(),
+                            rest,
+                        )
+                    )
                 previous = done
             probe = conn.read_reply()
         except TimeoutError:
@@ -164,8 +177,15 @@ class FuzzRun:
     def _died(self, target: Target) -> None:
         with self._lock:
             in_flight = [r for batch in self._in_flight.values() for r in batch]
-        self._fail(Failure("server-died", f"{target.name} (pid {target.pid}) exited", -1,
-                           target.name, tuple(in_flight)))
+        self._fail(
+            Failure(
+                "server-died",
+                f"{target.name} (pid {target.pid}) exited",
+                -1,
+                target.name,
+                tuple(in_flight),
+            )
+        )
 
     def _isolate(self, result: FuzzResult) -> None:
         """Find, for each failure, the one request that fails alone on a fresh connection."""
@@ -179,8 +199,12 @@ class FuzzRun:
                     return
                 if _fails_alone(target, request, min(self.config.reply_timeout, 5.0)):
                     result.failures[n] = Failure(
-                        failure.kind, failure.detail, failure.client, failure.target,
-                        failure.suspects, culprit=request,
+                        failure.kind,
+                        failure.detail,
+                        failure.client,
+                        failure.target,
+                        failure.suspects,
+                        culprit=request,
                     )
                     break
 
@@ -203,7 +227,8 @@ class FuzzRun:
         # Rare commands (RARE) may be missed by a short run; the others may not.
         rare = self.grammar.config.rare
         result.never_sent = sorted(
-            shape.text for shape in self.grammar.shapes
+            shape.text
+            for shape in self.grammar.shapes
             if shape.name not in result.commands and rare.get(shape.name, 1.0) >= 1.0
         )
         return result
@@ -218,7 +243,11 @@ def _echo(nonce: bytes) -> bytes:
 
 
 def _check_probe(
-    probe: object, nonce: bytes, conn: PipelineClient, index: int, target: Target,
+    probe: object,
+    nonce: bytes,
+    conn: PipelineClient,
+    index: int,
+    target: Target,
     batch: list[Request],
 ) -> Failure | None:
     # Inside a MULTI left open by the batch, the ECHO is queued rather than run.

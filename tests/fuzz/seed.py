@@ -15,5 +15,7 @@ def chosen_seed(environ: Mapping[str, str], fallback: int) -> int:
 
 def replay_command(test_name: str, seed: int, slow: bool = False) -> str:
     marker = " -m slow" if slow else ""
-    return (f"{SEED_ENV}={seed} PYTHONPATH=src python3 -m pytest tests/fuzz "
-            f"-k {shlex.quote(test_name)}{marker} -q -s")
+    return (
+        f"{SEED_ENV}={seed} PYTHONPATH=src python3 -m pytest tests/fuzz "
+        f"-k {shlex.quote(test_name)}{marker} -q -s"
+    )

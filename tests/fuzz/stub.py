@@ -25,8 +25,9 @@ class StubServer:
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="stub-resp",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="stub-resp", daemon=True
+        )
 
     @property
     def host(self) -> str:

@@ -123,8 +123,9 @@ def _shape(entry: Sequence[Any], doc: Mapping[str, Any]) -> CommandShape:
         subcommands=subcommands,
         arguments=parse_arguments(doc.get("arguments") or []),
         sub_arguments={
-            _text(sub).split("|", 1)[-1].lower().encode():
-                parse_arguments(as_map(sub_doc).get("arguments") or [])
+            _text(sub).split("|", 1)[-1].lower().encode(): parse_arguments(
+                as_map(sub_doc).get("arguments") or []
+            )
             for sub, sub_doc in sub_docs.items()
         },
     )

@@ -95,7 +95,8 @@ def test_the_runner_reports_a_server_death_with_the_seed_and_the_request(
     assert kinds & {"dropped", "server-died"}, report
     assert any(
         request.args[0].lower() == b"die"
-        for failure in result.failures for request in failure.suspects
+        for failure in result.failures
+        for request in failure.suspects
     ), report
     assert f"seed {SEED}" in report and f"TANDEMKV_FUZZ_SEED={SEED} " in report
     assert "b'die'" in report.lower() and "stub is not running" in report

@@ -73,7 +73,10 @@ def assert_not_vacuous(result: FuzzResult, least: int) -> None:
 
 @pytest.mark.timeout(240)
 def test_a_fuzzed_server_stays_up_responsive_and_bounded(
-    servers: ServerGroup, tmp_path: Path, fuzz_seed: int, record_property: RecordProperty,
+    servers: ServerGroup,
+    tmp_path: Path,
+    fuzz_seed: int,
+    record_property: RecordProperty,
 ) -> None:
     server = server_target(servers.start(tmp_path / "data"))
     config = FuzzConfig(seed=fuzz_seed, duration=DEFAULT_SECONDS)
@@ -87,7 +90,10 @@ def test_a_fuzzed_server_stays_up_responsive_and_bounded(
 @pytest.mark.slow
 @pytest.mark.timeout(int(LONG_MINUTES * 60) + 900)
 def test_a_long_fuzz_run_over_100k_keys(
-    servers: ServerGroup, tmp_path: Path, fuzz_seed: int, record_property: RecordProperty,
+    servers: ServerGroup,
+    tmp_path: Path,
+    fuzz_seed: int,
+    record_property: RecordProperty,
 ) -> None:
     """`TANDEMKV_FUZZ_MINUTES` (default 30) of fuzzing a server that holds 100k keys."""
     server = server_target(servers.start(tmp_path / "data"))
@@ -113,18 +119,24 @@ def rss_beyond_data(result: FuzzResult, server: Target) -> list[str]:
     first, _last = result.rss_span[server.name]
     grown = result.peak_rss[server.name] - first
     allowed = 2 * held + LONG_RSS_SLACK
-    print(f"RSS grew by {grown // MiB} MiB; the server holds {held // MiB} MiB of keys and "
-          f"values; allowed {allowed // MiB} MiB", flush=True)
+    print(
+        f"RSS grew by {grown // MiB} MiB; the server holds {held // MiB} MiB of keys and "
+        f"values; allowed {allowed // MiB} MiB",
+        flush=True,
+    )
     if grown <= allowed:
         return []
-    return [f"RSS grew by {grown // MiB} MiB, over twice the {held // MiB} MiB of data held "
-            f"plus {LONG_RSS_SLACK // MiB} MiB"]
+    return [
+        f"RSS grew by {grown // MiB} MiB, over twice the {held // MiB} MiB of data held "
+        f"plus {LONG_RSS_SLACK // MiB} MiB"
+    ]
 
 
 def three_nodes(cluster: Cluster) -> list[Node]:
     primary = cluster.start("a", "--role", "primary")
-    backups = [cluster.start(name, "--role", "backup", "--primary", primary.address)
-               for name in ("b", "c")]
+    backups = [
+        cluster.start(name, "--role", "backup", "--primary", primary.address) for name in ("b", "c")
+    ]
     wait_for(lambda: _voters(primary) == 3 or None, 20, cluster.describe())
     return [primary, *backups]
 
@@ -146,7 +158,9 @@ def leadership(nodes: list[Node]) -> dict[str, tuple[object, object, object]]:
 
 @pytest.mark.timeout(240)
 def test_a_fuzzed_group_keeps_its_primary(
-    cluster: Cluster, fuzz_seed: int, record_property: RecordProperty,
+    cluster: Cluster,
+    fuzz_seed: int,
+    record_property: RecordProperty,
 ) -> None:
     """Clients cannot cause an election: after the run the same node is primary in the
     same term, and every node agrees. Three clients fuzz the primary, one a backup."""
@@ -163,4 +177,3 @@ def test_a_fuzzed_group_keeps_its_primary(
     replay = replay_command("test_a_fuzzed_group_keeps_its_primary", fuzz_seed)
     assert not problems, result.report(problems, replay)
     cluster.converged([node.name for node in nodes], timeout=30)
-

@@ -24,8 +24,15 @@ from tandemkv.protocol.types import SetReply
 # No deep MULTI or giant requests: for tests that look at one command's requests.
 QUICK = GrammarConfig(multi_chance=0.0, giant_chance=0.0)
 # Operator and stream commands of tandemkv's table that the exclusions must keep out.
-NEVER = {b"shutdown", b"save", b"add_backup", b"remove_node", b"failover", b"promote",
-         *EXCLUDED_NAMES}
+NEVER = {
+    b"shutdown",
+    b"save",
+    b"add_backup",
+    b"remove_node",
+    b"failover",
+    b"promote",
+    *EXCLUDED_NAMES,
+}
 
 
 def plain(value: Any) -> Any:
@@ -48,11 +55,15 @@ def table_replies() -> tuple[list[Any], dict[bytes, Any]]:
     return info, docs
 
 
-def grammar(extra_info: list[Any] | None = None, extra_docs: dict[bytes, Any] | None = None,
-            config: GrammarConfig | None = None) -> Grammar:
+def grammar(
+    extra_info: list[Any] | None = None,
+    extra_docs: dict[bytes, Any] | None = None,
+    config: GrammarConfig | None = None,
+) -> Grammar:
     info, docs = table_replies()
-    return Grammar.from_replies([*info, *(extra_info or [])], {**docs, **(extra_docs or {})},
-                                config or GrammarConfig())
+    return Grammar.from_replies(
+        [*info, *(extra_info or [])], {**docs, **(extra_docs or {})}, config or GrammarConfig()
+    )
 
 
 def drawn(g: Grammar, seed: int, batches: int) -> list[Request]:
@@ -97,15 +108,21 @@ def test_the_same_seed_draws_the_same_requests() -> None:
 
 def test_a_command_added_to_the_table_is_fuzzed_without_code_changes() -> None:
     info = [[b"zfrob", -3, ["write"], 1, 1, 1, ["@sortedset"], [], [], []]]
-    docs = {b"zfrob": {
-        b"summary": b"a command the fuzzer has never heard of",
-        b"arguments": [
-            {b"name": b"key", b"type": b"key"},
-            {b"name": b"member", b"type": b"string", b"flags": ["multiple"]},
-            {b"name": b"WITHFROB", b"type": b"pure-token", b"token": b"WITHFROB",
-             b"flags": ["optional"]},
-        ],
-    }}
+    docs = {
+        b"zfrob": {
+            b"summary": b"a command the fuzzer has never heard of",
+            b"arguments": [
+                {b"name": b"key", b"type": b"key"},
+                {b"name": b"member", b"type": b"string", b"flags": ["multiple"]},
+                {
+                    b"name": b"WITHFROB",
+                    b"type": b"pure-token",
+                    b"token": b"WITHFROB",
+                    b"flags": ["optional"],
+                },
+            ],
+        }
+    }
     g = grammar(info, docs, QUICK)
     frobs = [r for r in drawn(g, seed=3, batches=5000) if r.args[0].lower() == b"zfrob"]
     assert len(frobs) > 20
@@ -123,7 +140,9 @@ def test_a_new_admin_command_is_excluded_by_its_flag() -> None:
 
 def test_redis_style_nested_arguments_parse() -> None:
     expiration = {
-        "name": "expiration", "type": "oneof", "flags": ["optional"],
+        "name": "expiration",
+        "type": "oneof",
+        "flags": ["optional"],
         "arguments": [
             {"name": "seconds", "type": "integer", "token": "EX"},
             {"name": "keepttl", "type": "pure-token", "token": "KEEPTTL"},
@@ -131,7 +150,8 @@ def test_redis_style_nested_arguments_parse() -> None:
     }
     assert parse_argument(expiration) == Repeat(
         OneOf((Seq((Token(b"EX"), Slot("seconds", Kind.INTEGER))), Token(b"KEEPTTL"))),
-        optional=True, multiple=False,
+        optional=True,
+        multiple=False,
     )
 
 
@@ -173,15 +193,18 @@ def test_key_positions_follow_first_last_and_step() -> None:
     assert key_positions(g.all_shapes[b"keys"], 2) == set()
 
 
-@pytest.mark.parametrize(("args", "safe"), [
-    ((b"SET", b"k", b"v"), True),
-    ((b"SET", b"k", b"two words"), False),
-    ((b"SET", b"k", b""), False),
-    ((b"SET", b"k", b"a\r\nb"), False),
-    ((b"SET", b"k", b"a\x00b"), False),
-    ((b"SET", b"k", b"\x0bb"), False),
-    ((b"SET", b"k", b"x" * 70_000), False),
-])
+@pytest.mark.parametrize(
+    ("args", "safe"),
+    [
+        ((b"SET", b"k", b"v"), True),
+        ((b"SET", b"k", b"two words"), False),
+        ((b"SET", b"k", b""), False),
+        ((b"SET", b"k", b"a\r\nb"), False),
+        ((b"SET", b"k", b"a\x00b"), False),
+        ((b"SET", b"k", b"\x0bb"), False),
+        ((b"SET", b"k", b"x" * 70_000), False),
+    ],
+)
 def test_inline_only_when_the_line_splits_back_into_the_same_arguments(
     args: tuple[bytes, ...], safe: bool
 ) -> None:

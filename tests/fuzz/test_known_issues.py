@@ -55,14 +55,19 @@ def watched(
     return dog.stop(), monitor.peak_rss[server.name] - before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compile_glob (src/tandemkv/commands/glob.py) costs ~2 us a pattern byte on the event "
-    "loop (a frozenset per byte, then re.compile of a regex as long as the pattern): KEYS "
-    "with a 1 MiB pattern stalls the server ~2 s; and each compiled pattern stays in "
-    "compile_glob's lru_cache(256) and re's own cache (512) at ~19 MiB a MiB of pattern"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "compile_glob (src/tandemkv/commands/glob.py) costs ~2 us a pattern byte on the event "
+        "loop (a frozenset per byte, then re.compile of a regex as long as the pattern): KEYS "
+        "with a 1 MiB pattern stalls the server ~2 s; and each compiled pattern stays in "
+        "compile_glob's lru_cache(256) and re's own cache (512) at ~19 MiB a MiB of pattern"
+    ),
+)
 @pytest.mark.timeout(120)
 def test_a_long_glob_pattern_neither_stalls_nor_grows_the_server(
-    server: Target, client: PipelineClient,
+    server: Target,
+    client: PipelineClient,
 ) -> None:
     patterns = [b"%06d" % i + b"abcdefgh" * (64 * 1024) for i in range(4)]  # 512 KiB each
     stall, grown = watched(server, [encode_command("KEYS", p) for p in patterns], client)
@@ -70,14 +75,19 @@ def test_a_long_glob_pattern_neither_stalls_nor_grows_the_server(
     assert grown < 16 * MiB, f"RSS grew by {grown // MiB} MiB for 4 KEYS patterns"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "EXEC runs its whole queue in one loop turn (commands/engine.py run_atomically), so "
-    "O(keyspace) commands add up: an EXEC of 200 KEYS over 20k keys holds the loop ~1 s, "
-    "where the same KEYS pipelined run in slices (server/sliced.py). Needs a decision: a "
-    "work budget per transaction, or sliced commands inside EXEC"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "EXEC runs its whole queue in one loop turn (commands/engine.py run_atomically), so "
+        "O(keyspace) commands add up: an EXEC of 200 KEYS over 20k keys holds the loop ~1 s, "
+        "where the same KEYS pipelined run in slices (server/sliced.py). Needs a decision: a "
+        "work budget per transaction, or sliced commands inside EXEC"
+    ),
+)
 @pytest.mark.timeout(120)
 def test_an_exec_of_keyspace_scans_does_not_stall_the_server(
-    server: Target, client: PipelineClient,
+    server: Target,
+    client: PipelineClient,
 ) -> None:
     load_keys(server, 20_000)
     transaction = encode_command("MULTI") + encode_command("KEYS", "*") * 200
@@ -87,7 +97,8 @@ def test_an_exec_of_keyspace_scans_does_not_stall_the_server(
 
 @pytest.mark.timeout(120)
 def test_pipelined_keyspace_scans_do_not_stall_the_server(
-    server: Target, client: PipelineClient,
+    server: Target,
+    client: PipelineClient,
 ) -> None:
     """The pipelined half of the issue above, fixed since (KEYS runs in slices): kept so
     that it stays fixed."""
@@ -96,13 +107,17 @@ def test_pipelined_keyspace_scans_do_not_stall_the_server(
     assert stall.longest < STALL_BOUND, f"200 pipelined KEYS: {stall.describe()}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "under the default client-output-buffer-limit (normal 0 0 0: none, as in Redis) a reply "
-    "is built whole in memory before it is written: MGET naming one 4 MiB key 32 times, a "
-    "1 KB request, makes a 128 MiB reply and RSS grows by ~200 MiB; with 512 MiB values one "
-    "MGET can exhaust the machine. A hard limit (CONFIG SET client-output-buffer-limit "
-    "'normal 64mb 0 0') closes such a client; whether the default should bound this is "
-    "the open question"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "under the default client-output-buffer-limit (normal 0 0 0: none, as in Redis) a reply "
+        "is built whole in memory before it is written: MGET naming one 4 MiB key 32 times, a "
+        "1 KB request, makes a 128 MiB reply and RSS grows by ~200 MiB; with 512 MiB values one "
+        "MGET can exhaust the machine. A hard limit (CONFIG SET client-output-buffer-limit "
+        "'normal 64mb 0 0') closes such a client; whether the default should bound this is "
+        "the open question"
+    ),
+)
 @pytest.mark.timeout(120)
 def test_a_reply_is_not_built_whole_in_memory(server: Target, client: PipelineClient) -> None:
     assert client.call("SET", "big", b"x" * (4 * MiB)) == "OK"

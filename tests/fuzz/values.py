@@ -59,10 +59,26 @@ _NAME_WORDS: tuple[tuple[frozenset[str], Kind], ...] = (
     (frozenset({"offset", "start", "end", "index", "stop"}), Kind.OFFSET),
     (frozenset({"increment", "decrement", "score", "float"}), Kind.NUMBER),
     (
-        frozenset({
-            "seconds", "milliseconds", "s", "ms", "ts", "time", "count", "numreplicas",
-            "protover", "port", "numkeys", "id", "db", "number", "len", "length",
-        }),
+        frozenset(
+            {
+                "seconds",
+                "milliseconds",
+                "s",
+                "ms",
+                "ts",
+                "time",
+                "count",
+                "numreplicas",
+                "protover",
+                "port",
+                "numkeys",
+                "id",
+                "db",
+                "number",
+                "len",
+                "length",
+            }
+        ),
         Kind.INTEGER,
     ),
 )
@@ -83,42 +99,166 @@ def _text(values: Sequence[int]) -> tuple[bytes, ...]:
     return tuple(str(v).encode() for v in values)
 
 
-EDGE_INTEGERS = _text((
-    0, 1, -1, 2, 7, 10, 100, 1000, 2**31 - 1, 2**31, -(2**31), 2**32, 2**53 + 1,
-    INT64_MAX, INT64_MAX - 1, INT64_MIN, INT64_MIN + 1,
-    INT64_MAX + 1, INT64_MIN - 1, 2**64 - 1, 2**64, 10**30, -(10**30),
-))
+EDGE_INTEGERS = _text(
+    (
+        0,
+        1,
+        -1,
+        2,
+        7,
+        10,
+        100,
+        1000,
+        2**31 - 1,
+        2**31,
+        -(2**31),
+        2**32,
+        2**53 + 1,
+        INT64_MAX,
+        INT64_MAX - 1,
+        INT64_MIN,
+        INT64_MIN + 1,
+        INT64_MAX + 1,
+        INT64_MIN - 1,
+        2**64 - 1,
+        2**64,
+        10**30,
+        -(10**30),
+    )
+)
 # Integers written the ways parsers disagree on: signs, zeros, spaces, other bases.
 MALFORMED_INTEGERS = (
-    b"", b"+1", b"01", b"-0", b"00", b" 1", b"1 ", b"1.0", b"1e3", b"0x10", b"-", b"--1",
-    b"9" * 40, b"1\x00", b"\x001", b"\xd9\xa1", b"\xef\xbc\x91", b"1_000", b"\t2",
+    b"",
+    b"+1",
+    b"01",
+    b"-0",
+    b"00",
+    b" 1",
+    b"1 ",
+    b"1.0",
+    b"1e3",
+    b"0x10",
+    b"-",
+    b"--1",
+    b"9" * 40,
+    b"1\x00",
+    b"\x001",
+    b"\xd9\xa1",
+    b"\xef\xbc\x91",
+    b"1_000",
+    b"\t2",
 )
 EDGE_FLOATS = (
-    b"inf", b"-inf", b"+inf", b"Infinity", b"nan", b"-nan", b"NaN", b"1e308", b"-1e308",
-    b"1.7976931348623157e308", b"1e309", b"-1e309", b"5e-324", b"1e-400", b"0.1", b"-0.0",
-    b"0.0", b"3.0e0", b"1_0", b" 1.5", b"1.5 ", b"0x1p3", b".5", b"5.", b"1e", b"e5",
-    b"1e4932", b"1.2e4932", b"1e-4950", b"123456789012345678901234567890.5",
+    b"inf",
+    b"-inf",
+    b"+inf",
+    b"Infinity",
+    b"nan",
+    b"-nan",
+    b"NaN",
+    b"1e308",
+    b"-1e308",
+    b"1.7976931348623157e308",
+    b"1e309",
+    b"-1e309",
+    b"5e-324",
+    b"1e-400",
+    b"0.1",
+    b"-0.0",
+    b"0.0",
+    b"3.0e0",
+    b"1_0",
+    b" 1.5",
+    b"1.5 ",
+    b"0x1p3",
+    b".5",
+    b"5.",
+    b"1e",
+    b"e5",
+    b"1e4932",
+    b"1.2e4932",
+    b"1e-4950",
+    b"123456789012345678901234567890.5",
 )
 # Offsets at and past the string limit, where the server must refuse, and small ones.
-EDGE_OFFSETS = _text((
-    0, 1, -1, -2, 7, 1023, 1024, MiB, 3 * MiB, ALLOCATION_CAP,
-    MAX_STRING, MAX_STRING + 1, 2 * MAX_STRING, 2**32, INT64_MAX, INT64_MAX - 1,
-    INT64_MIN, -MAX_STRING, -(2**31),
-))
+EDGE_OFFSETS = _text(
+    (
+        0,
+        1,
+        -1,
+        -2,
+        7,
+        1023,
+        1024,
+        MiB,
+        3 * MiB,
+        ALLOCATION_CAP,
+        MAX_STRING,
+        MAX_STRING + 1,
+        2 * MAX_STRING,
+        2**32,
+        INT64_MAX,
+        INT64_MAX - 1,
+        INT64_MIN,
+        -MAX_STRING,
+        -(2**31),
+    )
+)
 CURSORS = (
-    b"0", b"1", b"7", b"-1", b"00", b"abc", b"", b"18446744073709551615",
-    b"18446744073709551616", b"9223372036854775808", b"99999999999999999999999",
+    b"0",
+    b"1",
+    b"7",
+    b"-1",
+    b"00",
+    b"abc",
+    b"",
+    b"18446744073709551615",
+    b"18446744073709551616",
+    b"9223372036854775808",
+    b"99999999999999999999999",
 )
 # Timeouts never 0 (which means "forever" for WAIT and the blocking pops) and never long:
 # the rest are values the server must refuse.
-TIMEOUTS = (b"1", b"2", b"0.01", b"0.1", b"-1", b"abc", b"", b"9223372036854775808",
-            b"-9223372036854775809", b"1e400", b"nan")
+TIMEOUTS = (
+    b"1",
+    b"2",
+    b"0.01",
+    b"0.1",
+    b"-1",
+    b"abc",
+    b"",
+    b"9223372036854775808",
+    b"-9223372036854775809",
+    b"1e400",
+    b"nan",
+)
 # Strings that look like protocol, or are what naive code mishandles.
 TRICKY_STRINGS = (
-    b"", b"\x00", b"\r\n", b"\r", b"\n", b"\xff", b"\xff\xfe\xfd", b"\x00\r\n\xff",
-    b"\r\n*1\r\n$4\r\nPING\r\n", b"-ERR fake\r\n", b"$-1\r\n", b"+OK", b":1", b"*",
-    b"%s%n%x", b"\xc3\xa9\xf0\x9d\x84\x9e", b"\xed\xa0\x80", b" ", b'"', b"'", b"\\",
-    b"nil", b"(nil)", b"NULL", b"\x1b[2J",
+    b"",
+    b"\x00",
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b"\xff",
+    b"\xff\xfe\xfd",
+    b"\x00\r\n\xff",
+    b"\r\n*1\r\n$4\r\nPING\r\n",
+    b"-ERR fake\r\n",
+    b"$-1\r\n",
+    b"+OK",
+    b":1",
+    b"*",
+    b"%s%n%x",
+    b"\xc3\xa9\xf0\x9d\x84\x9e",
+    b"\xed\xa0\x80",
+    b" ",
+    b'"',
+    b"'",
+    b"\\",
+    b"nil",
+    b"(nil)",
+    b"NULL",
+    b"\x1b[2J",
 )
 # Globs. The backtracking ones (CVE-2022-36021) take exponential time on a naive matcher
 # when run against a long run of "a"s that has no "b".
@@ -131,9 +271,29 @@ BACKTRACKING_PATTERNS = (
     b"?*" * 200 + b"b",
 )
 PATTERNS = (
-    b"*", b"?", b"k*", b"*1", b"k?", b"[", b"[a-", b"[^k]*", b"[]", b"[]]", b"[\\]", b"\\",
-    b"k\\*", b"\\\\*", b"", b"\x00*", b"[\xff-\x00]", b"[z-a]*", b"load:1*", b"*[0-9]",
-    b"[" * 200, b"]" * 200, b"\\" * 201,
+    b"*",
+    b"?",
+    b"k*",
+    b"*1",
+    b"k?",
+    b"[",
+    b"[a-",
+    b"[^k]*",
+    b"[]",
+    b"[]]",
+    b"[\\]",
+    b"\\",
+    b"k\\*",
+    b"\\\\*",
+    b"",
+    b"\x00*",
+    b"[\xff-\x00]",
+    b"[z-a]*",
+    b"load:1*",
+    b"*[0-9]",
+    b"[" * 200,
+    b"]" * 200,
+    b"\\" * 201,
     *BACKTRACKING_PATTERNS,
 )
 PATTERN_ALPHABET = b"ak1*?[]^-\\"
@@ -214,7 +374,7 @@ class Values:
             # Mantissa and exponent far apart in size, where exact decimal arithmetic
             # needs many digits.
             exponent = rng.choice((rng.randrange(-30, 30), rng.randrange(-5000, 5000)))
-            return b"%de%d" % (rng.randrange(-10**6, 10**6), exponent)
+            return b"%de%d" % (rng.randrange(-(10**6), 10**6), exponent)
         return repr(rng.uniform(-1e6, 1e6)).encode()
 
     def offset(self, rng: random.Random) -> bytes:

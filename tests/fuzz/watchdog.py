@@ -69,8 +69,10 @@ class Watchdog:
         self._stop = context.Event()
         self._receive, send = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=watch, args=(host, port, interval, self._stop, send),
-            name="stall-watchdog", daemon=True,
+            target=watch,
+            args=(host, port, interval, self._stop, send),
+            name="stall-watchdog",
+            daemon=True,
         )
         self.report: StallReport | None = None
 

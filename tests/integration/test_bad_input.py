@@ -241,9 +241,11 @@ def test_keys_on_a_large_keyspace_does_not_hold_other_clients(
     total = 1_000_000
     with server.raw(timeout=30.0) as loader:
         for start in range(0, total, 10_000):
-            loader.send(encode_command("MSET", *[
-                x for i in range(start, start + 10_000) for x in (f"big:{i}", "v")
-            ]))
+            loader.send(
+                encode_command(
+                    "MSET", *[x for i in range(start, start + 10_000) for x in (f"big:{i}", "v")]
+                )
+            )
         assert loader.read_replies(total // 10_000) == ["OK"] * (total // 10_000)
     try:
         with server.raw(timeout=30.0) as asker:

@@ -57,8 +57,11 @@ def test_a_backup_joins_and_serves_readonly_reads(cluster: Cluster) -> None:
 def test_a_backup_refuses_writes_and_plain_reads_naming_the_primary(cluster: Cluster) -> None:
     primary = cluster.start("a", "--role", "primary")
     backup = cluster.start("b", "--role", "backup", "--primary", primary.address)
-    wait_for(lambda: backup.status()[b"primary"] == primary.address.encode() or None, 10,
-             cluster.describe())
+    wait_for(
+        lambda: backup.status()[b"primary"] == primary.address.encode() or None,
+        10,
+        cluster.describe(),
+    )
     with backup.client() as c:
         with pytest.raises(redis.ReadOnlyError, match=f"primary is {primary.address}"):
             c.set("k", "v")
@@ -108,8 +111,7 @@ def test_sigkill_of_the_primary_elects_a_backup_and_loses_no_acknowledged_write(
 
 def test_redis_py_sentinel_finds_the_primary_and_follows_a_failover(cluster: Cluster) -> None:
     three_nodes(cluster)
-    sentinel = Sentinel([("127.0.0.1", n.port) for n in cluster.nodes.values()],
-                        socket_timeout=1)
+    sentinel = Sentinel([("127.0.0.1", n.port) for n in cluster.nodes.values()], socket_timeout=1)
     master = sentinel.master_for("tandemkv", socket_timeout=1)
     master.set("x", "1")
     old = cluster.primary()
@@ -313,8 +315,9 @@ def test_zombie_primary_cannot_acknowledge_reads_or_writes(cluster: Cluster) -> 
     assert value == b"new", "a deposed primary answered a stale read"
 
 
-@pytest.mark.parametrize("mode", [("--ack", "leader"), ("--read-mode", "lease")],
-                         ids=["ack-leader", "read-lease"])
+@pytest.mark.parametrize(
+    "mode", [("--ack", "leader"), ("--read-mode", "lease")], ids=["ack-leader", "read-lease"]
+)
 def test_the_faster_modes_serve_and_fail_over(cluster: Cluster, mode: tuple[str, str]) -> None:
     three_nodes(cluster, *mode)
     old = cluster.primary()
@@ -391,8 +394,9 @@ def test_backups_run_batch_scheduled_and_a_new_primary_goes_back_to_normal(
     wait_for(policies_settled, 10, cluster.describe())
     cluster.kill(old.name)
     new = cluster.primary(among=[b.name for b in backups])
-    wait_for(lambda: os.sched_getscheduler(new.pid) == os.SCHED_OTHER or None, 10,
-             cluster.describe())
+    wait_for(
+        lambda: os.sched_getscheduler(new.pid) == os.SCHED_OTHER or None, 10, cluster.describe()
+    )
     other = next(b for b in backups if b is not new)
     assert os.sched_getscheduler(other.pid) == os.SCHED_BATCH
 

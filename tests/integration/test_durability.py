@@ -53,9 +53,7 @@ def persistence(conn: RawClient) -> dict[str, str]:
     return fields
 
 
-def wait_for(
-    conn: RawClient, what: str, check: Callable[[dict[str, str]], bool]
-) -> dict[str, str]:
+def wait_for(conn: RawClient, what: str, check: Callable[[dict[str, str]], bool]) -> dict[str, str]:
     """Poll INFO persistence until `check(fields)` holds (bounded)."""
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
@@ -430,9 +428,18 @@ def test_bgsave_inside_a_transaction_keeps_the_log_in_order(
 ) -> None:
     server = servers.start(data_dir, "--fsync", "always")
     with server.raw() as conn:
-        replies = pipeline(conn, [("SET", "a", "x"), ("MULTI",), ("APPEND", "a", "y"),
-                                  ("BGSAVE",), ("APPEND", "a", "z"), ("EXEC",),
-                                  ("APPEND", "a", "w")])
+        replies = pipeline(
+            conn,
+            [
+                ("SET", "a", "x"),
+                ("MULTI",),
+                ("APPEND", "a", "y"),
+                ("BGSAVE",),
+                ("APPEND", "a", "z"),
+                ("EXEC",),
+                ("APPEND", "a", "w"),
+            ],
+        )
         assert replies[-2:] == [[2, "Background saving started", 3], 4]
         wait_for(conn, "the background save", bgsave_done)
         assert conn.call("GET", "a") == b"xyzw"

@@ -20,8 +20,7 @@ from tandemkv.protocol.peer_frames import MAX_FRAME_BYTES, PING_FRAME, encode_fr
 pytestmark = pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
 
 SECRET = "peer-stream-test-secret"
-HANDSHAKE = (encode_command([b"PEER", b"AUTH", SECRET, 99])
-             + encode_command([b"PEER", b"STREAM"]))
+HANDSHAKE = encode_command([b"PEER", b"AUTH", SECRET, 99]) + encode_command([b"PEER", b"STREAM"])
 BOTH_OK = b"+OK\r\n+OK\r\n"
 
 
@@ -77,20 +76,27 @@ def test_an_over_cap_length_closes_only_that_link(primary: Node) -> None:
         bystander.set("still", "writable")
         assert bystander.get("still") == b"writable"
     assert primary.process is not None
-    wait_for(lambda: "closing the link from node 63" in primary.process.stderr_text() or None,
-             5, primary.process.describe())
+    wait_for(
+        lambda: "closing the link from node 63" in primary.process.stderr_text() or None,
+        5,
+        primary.process.describe(),
+    )
 
 
 def test_a_group_replicates_over_frame_links(cluster: Cluster, primary: Node) -> None:
-    backup = cluster.start("b", "--role", "backup", "--primary", primary.address,
-                           "--cluster-secret", SECRET)
+    backup = cluster.start(
+        "b", "--role", "backup", "--primary", primary.address, "--cluster-secret", SECRET
+    )
     primary.client().set("k", "v1")
     with backup.client() as c:
         assert c.execute_command("READONLY") is True
         wait_for(lambda: c.get("k") == b"v1" or None, 10, cluster.describe())
         # The primary's link to this backup switched to frames: it never sent REPLICATE.
-        peers = [line for line in c.execute_command("CLIENT", "LIST").decode().splitlines()
-                 if " cmd=peer " in line]
+        peers = [
+            line
+            for line in c.execute_command("CLIENT", "LIST").decode().splitlines()
+            if " cmd=peer " in line
+        ]
         assert peers, c.execute_command("CLIENT", "LIST")
         assert "cmd=replicate" not in c.execute_command("CLIENT", "LIST").decode()
     primary.client().set("k", "v2")

@@ -71,8 +71,12 @@ def matching_prefix(
 
 
 def test_the_checker_allows_unacknowledged_extras_and_refuses_anything_else() -> None:
-    ops: list[Op] = [("set", b"a", b"1"), ("set", b"b", b"1"), ("append", b"c", b"x"),
-                     ("set", b"a", b"2")]
+    ops: list[Op] = [
+        ("set", b"a", b"1"),
+        ("set", b"b", b"1"),
+        ("append", b"c", b"x"),
+        ("set", b"a", b"2"),
+    ]
     assert matching_prefix({}, ops, 2, {b"a": b"1", b"b": b"1"}) == 2
     assert matching_prefix({}, ops, 2, {b"a": b"1", b"b": b"1", b"c": b"x"}) == 3
     assert matching_prefix({}, ops, 2, {b"a": b"2", b"b": b"1", b"c": b"x"}) == 4
@@ -113,9 +117,12 @@ class Writer:
                 while True:
                     window = [self.next_op(rng) for _ in range(WINDOW)]
                     self.ops.extend(window)
-                    conn.send(b"".join(
-                        encode_command("SET" if kind == "set" else "APPEND", key, arg)
-                        for kind, key, arg in window))
+                    conn.send(
+                        b"".join(
+                            encode_command("SET" if kind == "set" else "APPEND", key, arg)
+                            for kind, key, arg in window
+                        )
+                    )
                     for op in window:
                         reply = conn.read_reply()
                         apply(state, op)
@@ -151,8 +158,10 @@ class Writer:
             for key in sorted(allowed)
             if observed.get(key) not in allowed[key]
         ]
-        head = (f"writer {self.number}: no prefix of its {len(self.ops)} commands with at "
-                f"least the {self.acked} acknowledged ones explains the data")
+        head = (
+            f"writer {self.number}: no prefix of its {len(self.ops)} commands with at "
+            f"least the {self.acked} acknowledged ones explains the data"
+        )
         if not wrong:
             return f"{head}: each key alone is plausible, but not all at one point in time"
         return f"{head}; {len(wrong)} keys hold a value no such prefix gives: {wrong[:3]}"
@@ -184,8 +193,11 @@ def torture(
     servers: ServerGroup, data_dir: Path, policy: str, cycles: int, budget_seconds: float
 ) -> None:
     seed = int(os.environ.get(SEED_ENV) or random.SystemRandom().randrange(2**32))
-    print(f"torture: seed={seed} policy={policy} cycles={cycles} "
-          f"(replay the schedule with {SEED_ENV}={seed})", flush=True)
+    print(
+        f"torture: seed={seed} policy={policy} cycles={cycles} "
+        f"(replay the schedule with {SEED_ENV}={seed})",
+        flush=True,
+    )
     rng = random.Random(seed)
     writers = [Writer(n) for n in range(WRITERS)]
     server = start(servers, data_dir, policy)
@@ -193,8 +205,10 @@ def torture(
     done = 0
     while done < cycles and (done < 2 or time.monotonic() < deadline):
         rngs = [random.Random(rng.getrandbits(64)) for _ in writers]
-        threads = [threading.Thread(target=w.run, args=(server, r), daemon=True)
-                   for w, r in zip(writers, rngs, strict=True)]
+        threads = [
+            threading.Thread(target=w.run, args=(server, r), daemon=True)
+            for w, r in zip(writers, rngs, strict=True)
+        ]
         for thread in threads:
             thread.start()
         time.sleep(rng.uniform(0.05, 0.6))
@@ -209,7 +223,8 @@ def torture(
         for writer, observed in zip(writers, observe(server, writers), strict=True):
             problem = writer.settle(observed)
             assert problem is None, (
-                f"seed={seed} cycle={done} policy={policy}: {problem}\n{server.describe()}")
+                f"seed={seed} cycle={done} policy={policy}: {problem}\n{server.describe()}"
+            )
         done += 1
     with server.raw() as conn:
         info = conn.call("INFO", "persistence")

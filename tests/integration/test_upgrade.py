@@ -58,9 +58,7 @@ def test_a_server_started_without_a_role_takes_a_backup(cluster: Cluster) -> Non
     _with_release_data(cluster, "a")
     primary = cluster.start("a")
     backup = cluster.start("b", "--role", "backup")
-    done = run_tandemkv(
-        "add-backup", "--primary", primary.address, "--backup", backup.address
-    )
+    done = run_tandemkv("add-backup", "--primary", primary.address, "--backup", backup.address)
     assert done.returncode == 0, done.stderr
     with primary.client() as c:
         c.set("new", "write")

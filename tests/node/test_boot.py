@@ -82,17 +82,24 @@ def test_a_group_reachable_from_other_machines_needs_a_configured_secret(
     try:
         with pytest.raises(BootError, match="--cluster-secret"):
             prepare_identity(
-                config(tmp_path, role="primary", address="0.0.0.0:7001",
-                       advertise="192.0.2.1:7001"), store
+                config(
+                    tmp_path, role="primary", address="0.0.0.0:7001", advertise="192.0.2.1:7001"
+                ),
+                store,
             )
         with pytest.raises(BootError, match="--advertise"):
             prepare_identity(
-                config(tmp_path, role="primary", address="0.0.0.0:7001",
-                       cluster_secret="s3cret"), store
+                config(tmp_path, role="primary", address="0.0.0.0:7001", cluster_secret="s3cret"),
+                store,
             )
         identity = prepare_identity(
-            config(tmp_path, role="primary", address="0.0.0.0:7001",
-                   advertise="192.0.2.1:7001", cluster_secret="s3cret"),
+            config(
+                tmp_path,
+                role="primary",
+                address="0.0.0.0:7001",
+                advertise="192.0.2.1:7001",
+                cluster_secret="s3cret",
+            ),
             store,
         )
         assert identity.secret == "s3cret"
@@ -138,10 +145,12 @@ def test_a_sole_voter_replays_its_whole_log_before_it_serves(tmp_path: Path) -> 
     try:
         identity = prepare_identity(config(tmp_path), store)
         bootstrap_group(store, identity.node_id, "127.0.0.1:7001")
-        DiskStorage(store).append([
-            Entry(1, 2, encode_mutation(SetValue(b"a", b"1")), EntryKind.NORMAL),
-            Entry(1, 3, encode_mutation(SetValue(b"b", b"2")), EntryKind.NORMAL),
-        ])
+        DiskStorage(store).append(
+            [
+                Entry(1, 2, encode_mutation(SetValue(b"a", b"1")), EntryKind.NORMAL),
+                Entry(1, 3, encode_mutation(SetValue(b"b", b"2")), EntryKind.NORMAL),
+            ]
+        )
         assert DiskStorage(store).hard_state().commit == 1
         applied = catch_up_alone(config(tmp_path), store, identity, new_identity=False)
         assert applied == 3
@@ -157,10 +166,12 @@ def test_a_member_of_a_larger_group_applies_only_what_the_group_commits(
     try:
         identity = prepare_identity(config(tmp_path, role="backup"), store)
         three = ConfState((identity.node_id, 2, 3), (), (), ())
-        DiskStorage(store).append([
-            Entry(1, 1, encode_conf(three), EntryKind.CONFIG),
-            Entry(1, 2, encode_mutation(SetValue(b"a", b"1")), EntryKind.NORMAL),
-        ])
+        DiskStorage(store).append(
+            [
+                Entry(1, 1, encode_conf(three), EntryKind.CONFIG),
+                Entry(1, 2, encode_mutation(SetValue(b"a", b"1")), EntryKind.NORMAL),
+            ]
+        )
         assert catch_up_alone(config(tmp_path), store, identity, new_identity=False) == 0
         assert len(store.keyspace) == 0
     finally:

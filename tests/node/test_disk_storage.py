@@ -73,8 +73,9 @@ def test_a_conflicting_append_replaces_the_suffix_in_cache_and_on_disk(tmp_path:
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 30), st.integers(1, 3)), min_size=1, max_size=12))
-def test_the_cache_always_agrees_with_the_log(tmp_path_factory: pytest.TempPathFactory,
-                                              appends: list[tuple[int, int]]) -> None:
+def test_the_cache_always_agrees_with_the_log(
+    tmp_path_factory: pytest.TempPathFactory, appends: list[tuple[int, int]]
+) -> None:
     """Random appends (each may overwrite a suffix) read the same from memory and disk."""
     path = tmp_path_factory.mktemp("log")
     store = Store.open(str(path), replay=False)
@@ -165,8 +166,12 @@ def test_normal_entries_hold_encoded_mutations_a_standalone_store_can_replay(
     """A group's log is a valid standalone log: the same records, the same codec."""
     store = Store.open(str(tmp_path), replay=False)
     disk = DiskStorage(store)
-    disk.append([Entry(1, 1, encode_mutation(SetValue(b"k", b"v", None)), EntryKind.NORMAL),
-                 Entry(1, 2, encode_conf(ConfState((1,))), EntryKind.CONFIG)])
+    disk.append(
+        [
+            Entry(1, 1, encode_mutation(SetValue(b"k", b"v", None)), EntryKind.NORMAL),
+            Entry(1, 2, encode_conf(ConfState((1,))), EntryKind.CONFIG),
+        ]
+    )
     disk.sync()
     store.close()
     replayed = Store.open(str(tmp_path))

@@ -190,9 +190,7 @@ def test_a_stream_with_frames_over_the_cap_fails_exactly_at_the_first(
 ) -> None:
     raw = wire(stream)
     cut = data.draw(st.integers(0, len(raw)))
-    first_too_big = next(
-        (i for i, p in enumerate(stream) if p is not None and len(p) > cap), None
-    )
+    first_too_big = next((i for i, p in enumerate(stream) if p is not None and len(p) > cap), None)
     allowed = stream if first_too_big is None else stream[:first_too_big]
     decoder = FrameDecoder(cap)
     payloads: list[bytes] = []

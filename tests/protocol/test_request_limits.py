@@ -66,7 +66,8 @@ REQUEST_CASES = {
     # Refused at the header that declares it, before any of the payload is held.
     "declared-not-sent": (b"*2\r\n$3\r\nSET\r\n$500\r\n", failed(TOO_BIG)),
     "second-request-alone-counts": (
-        encode_command([b"SET", b"v" * 101]) * 2, ok([b"SET", b"v" * 101], [b"SET", b"v" * 101])
+        encode_command([b"SET", b"v" * 101]) * 2,
+        ok([b"SET", b"v" * 101], [b"SET", b"v" * 101]),
     ),
 }
 

@@ -172,7 +172,13 @@ def entry_bytes(
 
 def test_append_request_layout_and_entry_kinds() -> None:
     msg = AppendRequest(
-        frm=1, to=2, term=5, prev_index=10, prev_term=4, commit=9, sent_tick=77,
+        frm=1,
+        to=2,
+        term=5,
+        prev_index=10,
+        prev_term=4,
+        commit=9,
+        sent_tick=77,
         entries=(Entry(5, 11, b"set k v"), Entry(5, 12, b"", EntryKind.NOOP)),
     )
     raw = append_bytes(entry_bytes(5, 11, 0, b"set k v"), entry_bytes(5, 12, 2, b""))
@@ -182,7 +188,8 @@ def test_append_request_layout_and_entry_kinds() -> None:
     assert [type(e.kind) for e in decoded.entries] == [EntryKind, EntryKind]
     # A backup writes the records it received as they are.
     assert [e.record for e in decoded.entries] == [
-        entry_bytes(5, 11, 0, b"set k v"), entry_bytes(5, 12, 2, b"")
+        entry_bytes(5, 11, 0, b"set k v"),
+        entry_bytes(5, 12, 2, b""),
     ]
 
 
@@ -201,10 +208,16 @@ def test_an_entry_shorter_than_its_header_is_refused() -> None:
 def conf_bytes(*, voters: int | None = None, addresses: int | None = None) -> bytes:
     """ConfState((1, 2), (3,), (), ((1, "h:1"),)), with optional lying counts."""
     return (
-        u32(2 if voters is None else voters) + u64(1) + u64(2)
-        + u32(1) + u64(3)
+        u32(2 if voters is None else voters)
+        + u64(1)
+        + u64(2)
+        + u32(1)
+        + u64(3)
         + u32(0)
-        + u32(1 if addresses is None else addresses) + u64(1) + u32(3) + b"h:1"
+        + u32(1 if addresses is None else addresses)
+        + u64(1)
+        + u32(3)
+        + b"h:1"
     )
 
 
@@ -288,9 +301,7 @@ def test_an_address_that_is_not_utf8_is_refused() -> None:
     ],
     ids=["entry-count", "entry-data", "ctx", "voters", "addresses", "address-text"],
 )
-def test_a_huge_claimed_length_is_refused_without_allocating_it(
-    raw: bytes, complaint: str
-) -> None:
+def test_a_huge_claimed_length_is_refused_without_allocating_it(raw: bytes, complaint: str) -> None:
     tracemalloc.start()
     try:
         with pytest.raises(MessageDecodeError, match=f"truncated.*{complaint}"):

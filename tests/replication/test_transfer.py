@@ -32,7 +32,8 @@ def test_a_lagging_target_is_caught_up_before_it_is_told_to_campaign() -> None:
     h.deliver()
     timeout_now = [n for n, m in enumerate(h.sent) if isinstance(m, TimeoutNow)]
     catch_up = [
-        n for n, m in enumerate(h.sent)
+        n
+        for n, m in enumerate(h.sent)
         if isinstance(m, AppendRequest) and m.frm == 1 and m.to == 3 and m.entries
     ]
     last_append = max(catch_up)

@@ -91,8 +91,9 @@ def test_beyond_the_jobs_in_flight_a_job_runs_to_its_end_at_once() -> None:
 
     async def scenario() -> None:
         runner = SlicedRunner()
-        started = [runner.run(Session(id=i), counting_job(2, [], i))
-                   for i in range(runner.MAX_IN_FLIGHT)]
+        started = [
+            runner.run(Session(id=i), counting_job(2, [], i)) for i in range(runner.MAX_IN_FLIGHT)
+        ]
         assert all(isinstance(p, Pending) and not p.done for p in started)
         assert runner.run(Session(id=99), counting_job(2, [], "now")) == "now"
         while not all(isinstance(p, Pending) and p.done for p in started):
@@ -101,7 +102,6 @@ def test_beyond_the_jobs_in_flight_a_job_runs_to_its_end_at_once() -> None:
         assert isinstance(runner.run(Session(id=100), counting_job(2, [], 1)), Pending)
 
     asyncio.run(scenario())
-
 
 
 @pytest.mark.parametrize("length", [3, sliced.ENCODE_SLICE + 1], ids=["short", "encoded"])

@@ -19,8 +19,9 @@ class H:
     def __init__(self) -> None:
         self.h = History()
 
-    def put(self, key: str, value: str, call: float, ret: float | None,
-            status: Status = Status.OK) -> Operation:
+    def put(
+        self, key: str, value: str, call: float, ret: float | None, status: Status = Status.OK
+    ) -> Operation:
         op = self.h.invoke(0, "put", key, call, value)
         self._finish(op, None, ret, status)
         return op
@@ -30,14 +31,23 @@ class H:
         self._finish(op, output, ret, Status.OK)
         return op
 
-    def cas(self, key: str, expected: str, value: str, output: bool | None, call: float,
-            ret: float | None, status: Status = Status.OK) -> Operation:
+    def cas(
+        self,
+        key: str,
+        expected: str,
+        value: str,
+        output: bool | None,
+        call: float,
+        ret: float | None,
+        status: Status = Status.OK,
+    ) -> Operation:
         op = self.h.invoke(0, "cas", key, call, value, expected)
         self._finish(op, output, ret, status)
         return op
 
-    def _finish(self, op: Operation, output: str | bool | None, ret: float | None,
-                status: Status) -> None:
+    def _finish(
+        self, op: Operation, output: str | bool | None, ret: float | None, status: Status
+    ) -> None:
         if status is Status.OK:
             assert ret is not None
             History.ok(op, output, ret)

@@ -21,7 +21,11 @@ from tandemkv.testing.simulator import SimulationFailure, Simulator, run_seed
 
 # Seeds per profile in the default run (970 in all).
 DEFAULT_SEEDS = {
-    "default": 300, "small": 120, "witness": 150, "lease": 150, "stress": 150,
+    "default": 300,
+    "small": 120,
+    "witness": 150,
+    "lease": 150,
+    "stress": 150,
     "majority_ack": 100,
 }
 SRC = Path(__file__).resolve().parents[2] / "src"

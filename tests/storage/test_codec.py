@@ -164,11 +164,16 @@ def test_negative_offsets_cannot_be_encoded() -> None:
         encode_mutation(SetRange(b"k", -1, b""))
 
 
-@given(st.one_of(
-    st.binary(max_size=40),
-    st.builds(lambda k, v: bytes([1, 1, 0, len(k)]) + k + bytes([len(v)]) + v,
-              st.binary(max_size=130), st.binary(max_size=130)),
-))
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.builds(
+            lambda k, v: bytes([1, 1, 0, len(k)]) + k + bytes([len(v)]) + v,
+            st.binary(max_size=130),
+            st.binary(max_size=130),
+        ),
+    )
+)
 def test_the_plain_set_shortcut_agrees_with_the_general_decoder(data: bytes) -> None:
     """bytes take a shortcut for plain SETs; a memoryview always takes the strict path."""
     assert decoded_or_error(data) == decoded_or_error(memoryview(data))
@@ -183,7 +188,8 @@ def decoded_or_error(data: bytes | memoryview) -> object:
 
 plain_set_items = st.builds(
     lambda k, v: bytes([1, 0, len(k)]) + k + bytes([len(v)]) + v,
-    st.binary(max_size=130), st.binary(max_size=130),
+    st.binary(max_size=130),
+    st.binary(max_size=130),
 )
 
 

@@ -86,8 +86,9 @@ def test_expire_at() -> None:
 
 
 def test_expire_cycle_removes_only_due_keys() -> None:
-    ks = keyspace_with((b"a", b"1", NOW - 1), (b"b", b"2", NOW), (b"c", b"3", NOW + 1),
-                       (b"d", b"4", None))
+    ks = keyspace_with(
+        (b"a", b"1", NOW - 1), (b"b", b"2", NOW), (b"c", b"3", NOW + 1), (b"d", b"4", None)
+    )
     assert ks.next_deadline() == NOW - 1
     assert ks.expire_cycle(NOW) == 2
     assert sorted(ks.expired) == [b"a", b"b"]
@@ -238,8 +239,12 @@ def test_every_modification_dirties_a_watcher(name: str, mutations: list[Mutatio
 
 
 def test_creating_a_watched_key_dirties_it() -> None:
-    for mutation in (SetValue(b"k", b"v"), Append(b"k", b"v"), SetRange(b"k", 2, b"v"),
-                     Rename(b"other", b"k")):
+    for mutation in (
+        SetValue(b"k", b"v"),
+        Append(b"k", b"v"),
+        SetRange(b"k", 2, b"v"),
+        Rename(b"other", b"k"),
+    ):
         ks = keyspace_with((b"other", b"o", None))
         flag = Flag()
         ks.watch(b"k", flag)
@@ -249,8 +254,14 @@ def test_creating_a_watched_key_dirties_it() -> None:
 
 @pytest.mark.parametrize(
     "mutation",
-    [Delete((b"k",)), SetExpiry(b"k", NOW + 5), SetExpiry(b"k", None), Rename(b"k", b"x"),
-     FlushAll(), SetValue(b"other", b"1")],
+    [
+        Delete((b"k",)),
+        SetExpiry(b"k", NOW + 5),
+        SetExpiry(b"k", None),
+        Rename(b"k", b"x"),
+        FlushAll(),
+        SetValue(b"other", b"1"),
+    ],
 )
 def test_no_op_mutations_of_an_absent_key_leave_the_watcher_clean(mutation: Mutation) -> None:
     ks = keyspace_with((b"other", b"o", None))
@@ -328,16 +339,18 @@ def test_setexpiry_on_an_absent_key_does_nothing() -> None:
 KEYS = st.sampled_from([b"a", b"b", b"c"])
 VALS = st.binary(max_size=4)
 DEADLINES = st.one_of(st.none(), st.integers(NOW - 5, NOW + 5))
-mutations: st.SearchStrategy[Mutation] = st.deferred(lambda: st.one_of(
-    st.builds(SetValue, KEYS, VALS, DEADLINES, st.booleans()),
-    st.builds(Append, KEYS, VALS),
-    st.builds(SetRange, KEYS, st.integers(0, 6), VALS),
-    st.builds(Delete, st.lists(KEYS, max_size=3).map(tuple)),
-    st.builds(SetExpiry, KEYS, DEADLINES),
-    st.builds(Rename, KEYS, KEYS),
-    st.just(FlushAll()),
-    st.builds(Batch, st.lists(mutations, max_size=3).map(tuple)),
-))
+mutations: st.SearchStrategy[Mutation] = st.deferred(
+    lambda: st.one_of(
+        st.builds(SetValue, KEYS, VALS, DEADLINES, st.booleans()),
+        st.builds(Append, KEYS, VALS),
+        st.builds(SetRange, KEYS, st.integers(0, 6), VALS),
+        st.builds(Delete, st.lists(KEYS, max_size=3).map(tuple)),
+        st.builds(SetExpiry, KEYS, DEADLINES),
+        st.builds(Rename, KEYS, KEYS),
+        st.just(FlushAll()),
+        st.builds(Batch, st.lists(mutations, max_size=3).map(tuple)),
+    )
+)
 
 
 def model_apply(model: dict[bytes, tuple[bytes, int | None]], m: Mutation) -> None:
@@ -352,7 +365,7 @@ def model_apply(model: dict[bytes, tuple[bytes, int | None]], m: Mutation) -> No
     elif isinstance(m, SetRange):
         value, deadline = model.get(m.key, (b"", None))
         value = value.ljust(m.offset, b"\x00")
-        model[m.key] = (value[: m.offset] + m.data + value[m.offset + len(m.data):], deadline)
+        model[m.key] = (value[: m.offset] + m.data + value[m.offset + len(m.data) :], deadline)
     elif isinstance(m, Delete):
         for key in m.keys:
             model.pop(key, None)

@@ -14,7 +14,14 @@ import pytest
 STORAGE = Path(__file__).resolve().parents[2] / "src" / "tandemkv" / "storage"
 PURE_FORMATS = ["codec.py", "record.py", "segment.py", "wire.py", "errors.py"]
 ALLOWED = {
-    "__future__", "array", "collections.abc", "dataclasses", "enum", "re", "struct", "typing",
+    "__future__",
+    "array",
+    "collections.abc",
+    "dataclasses",
+    "enum",
+    "re",
+    "struct",
+    "typing",
     "google_crc32c",
 }
 ALLOWED_OWN = {f"tandemkv.storage.{name.removesuffix('.py')}" for name in PURE_FORMATS} | {
@@ -36,4 +43,3 @@ def imports(path: Path) -> list[str]:
 def test_format_modules_import_only_pure_things(name: str) -> None:
     for module in imports(STORAGE / name):
         assert module in ALLOWED or module in ALLOWED_OWN, f"{name} imports {module}"
-

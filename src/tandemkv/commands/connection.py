@@ -27,16 +27,23 @@ if TYPE_CHECKING:
 REDIS_COMPAT_VERSION = "7.2.0"
 
 
-@command("ping", -1, "fast", group="connection",
-         summary="Check that the server answers", syntax="[message]")
+@command(
+    "ping",
+    -1,
+    "fast",
+    group="connection",
+    summary="Check that the server answers",
+    syntax="[message]",
+)
 def ping(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) > 2:
         raise CommandError("wrong number of arguments for 'ping' command")
     return args[1] if len(args) == 2 else PONG
 
 
-@command("echo", 2, "fast", group="connection",
-         summary="Return the given message", syntax="message")
+@command(
+    "echo", 2, "fast", group="connection", summary="Return the given message", syntax="message"
+)
 def echo(e: Engine, s: Session, args: list[bytes]) -> object:
     return args[1]
 
@@ -51,8 +58,14 @@ def check_password(e: Engine, username: bytes, password: bytes) -> None:
         raise WrongPass()
 
 
-@command("auth", -2, "noauth fast", group="connection",
-         summary="Authenticate the connection", syntax="[username] password")
+@command(
+    "auth",
+    -2,
+    "noauth fast",
+    group="connection",
+    summary="Authenticate the connection",
+    syntax="[username] password",
+)
 def auth(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) > 3:
         raise SyntaxErr()
@@ -67,9 +80,15 @@ def auth(e: Engine, s: Session, args: list[bytes]) -> object:
     return OK
 
 
-@command("hello", -1, "noauth fast", group="connection", since="6.0.0",
-         summary="Choose the protocol version, optionally authenticating and naming the client",
-         syntax="[protover [AUTH username password] [SETNAME clientname]]")
+@command(
+    "hello",
+    -1,
+    "noauth fast",
+    group="connection",
+    since="6.0.0",
+    summary="Choose the protocol version, optionally authenticating and naming the client",
+    syntax="[protover [AUTH username password] [SETNAME clientname]]",
+)
 def hello(e: Engine, s: Session, args: list[bytes]) -> object:
     version = s.resp
     if len(args) >= 2:
@@ -114,23 +133,42 @@ def hello(e: Engine, s: Session, args: list[bytes]) -> object:
     }
 
 
-@command("quit", -1, "noauth fast multi-control", group="connection",
-         summary="Close the connection after replying", syntax="")
+@command(
+    "quit",
+    -1,
+    "noauth fast multi-control",
+    group="connection",
+    summary="Close the connection after replying",
+    syntax="",
+)
 def quit_(e: Engine, s: Session, args: list[bytes]) -> object:
     s.close_after_reply = True
     return OK
 
 
-@command("select", 2, "fast", group="connection",
-         summary="Select the database (only database 0 exists)", syntax="index")
+@command(
+    "select",
+    2,
+    "fast",
+    group="connection",
+    summary="Select the database (only database 0 exists)",
+    syntax="index",
+)
 def select(e: Engine, s: Session, args: list[bytes]) -> object:
     if parse_int(args[1]) != 0:
         raise CommandError("DB index is out of range")
     return OK
 
 
-@command("reset", 1, "noauth fast multi-control", group="connection", since="6.2.0",
-         summary="Reset the connection to its initial state", syntax="")
+@command(
+    "reset",
+    1,
+    "noauth fast multi-control",
+    group="connection",
+    since="6.2.0",
+    summary="Reset the connection to its initial state",
+    syntax="",
+)
 def reset(e: Engine, s: Session, args: list[bytes]) -> object:
     end_transaction(e, s)
     s.resp = 2
@@ -142,9 +180,7 @@ def reset(e: Engine, s: Session, args: list[bytes]) -> object:
 
 def validate_client_name(name: bytes) -> bytes:
     if any(c <= 0x20 or c > 0x7E for c in name):
-        raise CommandError(
-            "Client names cannot contain spaces, newlines or special characters."
-        )
+        raise CommandError("Client names cannot contain spaces, newlines or special characters.")
     return name
 
 
@@ -258,17 +294,20 @@ def _client_setinfo(s: Session, args: list[bytes]) -> object:
 _CLIENT_ARITY = {b"ID": 2, b"GETNAME": 2, b"SETNAME": 3, b"INFO": 2}
 
 
-@command("client", -2, "", group="connection",
-         subcommands=("id", "setname", "getname", "list", "info", "kill", "setinfo", "help"),
-         summary="Inspect and manage client connections",
-         syntax="ID|SETNAME name|GETNAME|LIST|INFO|KILL ...|SETINFO attr value|HELP")
+@command(
+    "client",
+    -2,
+    "",
+    group="connection",
+    subcommands=("id", "setname", "getname", "list", "info", "kill", "setinfo", "help"),
+    summary="Inspect and manage client connections",
+    syntax="ID|SETNAME name|GETNAME|LIST|INFO|KILL ...|SETINFO attr value|HELP",
+)
 def client(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
     arity = _CLIENT_ARITY.get(sub)
     if arity is not None and len(args) != arity:
-        raise CommandError(
-            f"wrong number of arguments for 'client|{sub.decode().lower()}' command"
-        )
+        raise CommandError(f"wrong number of arguments for 'client|{sub.decode().lower()}' command")
     if sub == b"ID":
         return s.id
     if sub == b"SETNAME":
@@ -291,14 +330,21 @@ def client(e: Engine, s: Session, args: list[bytes]) -> object:
 
 CLIENT_HELP = (
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "ID", "    Return the ID of the current connection.",
-    "GETNAME", "    Return the name of the current connection.",
-    "SETNAME <name>", "    Assign the name <name> to the current connection.",
-    "LIST", "    Return information about client connections.",
-    "INFO", "    Return information about the current client connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "LIST",
+    "    Return information about client connections.",
+    "INFO",
+    "    Return information about the current client connection.",
     "KILL <ip:port> | KILL <option> <value> [<option> <value> ...]",
     "    Kill connections. Options: ID <id>, ADDR <ip:port>, LADDR <ip:port>, USER <name>,",
     "    SKIPME (yes|no).",
-    "SETINFO <LIB-NAME|LIB-VER> <value>", "    Record the client library's name or version.",
-    "HELP", "    Print this help.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Record the client library's name or version.",
+    "HELP",
+    "    Print this help.",
 )

@@ -43,9 +43,7 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
 
 T = TypeVar("T")
 
-_PEER_ONLY = (
-    "'{}' is a node-to-node command; only peers that proved the cluster secret may send it"
-)
+_PEER_ONLY = "'{}' is a node-to-node command; only peers that proved the cluster secret may send it"
 
 
 class RandomSource(Protocol):
@@ -143,8 +141,10 @@ class Engine:
             # operator the traceback.
             self.stats.errors += 1
             self.host.report_bug(spec.name, error)
-            result = ErrorReply(f"ERR internal error running '{spec.name}' "
-                                f"({type(error).__name__}); the server log has the details")
+            result = ErrorReply(
+                f"ERR internal error running '{spec.name}' "
+                f"({type(error).__name__}); the server log has the details"
+            )
         # Keys the handler found expired were deleted before its own write happened, so
         # their deletes go to the log first: replay must see the same order.
         if self.keyspace.expired:
@@ -217,9 +217,14 @@ class Engine:
         held = session.queued_bytes + sum(map(len, args)) + ARGUMENT_OVERHEAD * len(args)
         if held > self.settings.client_query_buffer_limit:
             # The transaction is logged as one entry, which may be no larger than a request.
-            return self._refuse(session, CommandError(
-                "transaction larger than client-query-buffer-limit "
-                f"({self.settings.client_query_buffer_limit} bytes); split it"), args)
+            return self._refuse(
+                session,
+                CommandError(
+                    "transaction larger than client-query-buffer-limit "
+                    f"({self.settings.client_query_buffer_limit} bytes); split it"
+                ),
+                args,
+            )
         session.queued.append(args)
         session.queued_bytes = held
         return QUEUED

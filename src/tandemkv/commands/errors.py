@@ -109,9 +109,7 @@ def unknown_command(args: list[bytes]) -> CommandError:
 
 
 def unknown_subcommand(command: str, sub: bytes) -> CommandError:
-    return CommandError(
-        f"unknown subcommand '{_printable(sub)}'. Try {command.upper()} HELP."
-    )
+    return CommandError(f"unknown subcommand '{_printable(sub)}'. Try {command.upper()} HELP.")
 
 
 def _printable(raw: bytes, limit: int = 128) -> str:

@@ -27,7 +27,10 @@ class ExpiryOption:
     def same_kind(self, other: ExpiryOption) -> bool:
         """Whether two options are the same option (EX and EX), so one may replace the other."""
         return (self.unit_ms, self.absolute, self.keep_ttl, self.persist) == (
-            other.unit_ms, other.absolute, other.keep_ttl, other.persist
+            other.unit_ms,
+            other.absolute,
+            other.keep_ttl,
+            other.persist,
         )
 
 

@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 
 # Our table's flag names as Redis reports them; flags Redis has no name for are not shown.
 _REDIS_FLAG_NAMES = {
-    "write": "write", "readonly": "readonly", "admin": "admin", "fast": "fast",
-    "loading": "loading", "noauth": "no_auth", "no-multi": "no_multi",
+    "write": "write",
+    "readonly": "readonly",
+    "admin": "admin",
+    "fast": "fast",
+    "loading": "loading",
+    "noauth": "no_auth",
+    "no-multi": "no_multi",
 }
 
 
@@ -36,8 +41,18 @@ def describe(spec: CommandSpec) -> list[object]:
         [f"{spec.name}|{sub}".encode(), -2, SetReply(()), 0, 0, 0, SetReply(()), [], [], []]
         for sub in spec.subcommands
     ]
-    return [spec.name.encode(), spec.arity, flags, spec.first_key, spec.last_key,
-            spec.key_step, categories, [], key_specs, subcommands]
+    return [
+        spec.name.encode(),
+        spec.arity,
+        flags,
+        spec.first_key,
+        spec.last_key,
+        spec.key_step,
+        categories,
+        [],
+        key_specs,
+        subcommands,
+    ]
 
 
 def syntax_arguments(syntax: str) -> list[dict[bytes, object]]:
@@ -92,9 +107,15 @@ def _named(args: list[bytes]) -> list[CommandSpec | None]:
     return [lookup(name) for name in args]
 
 
-@command("command", -1, "loading", group="server",
-         subcommands=("count", "info", "docs", "list", "help"),
-         summary="Describe the server's commands", syntax="[COUNT|INFO|DOCS|LIST ...]")
+@command(
+    "command",
+    -1,
+    "loading",
+    group="server",
+    subcommands=("count", "info", "docs", "list", "help"),
+    summary="Describe the server's commands",
+    syntax="[COUNT|INFO|DOCS|LIST ...]",
+)
 def command_(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 1:
         return [describe(spec) for spec in unique_specs()]
@@ -120,7 +141,11 @@ def command_(e: Engine, s: Session, args: list[bytes]) -> object:
             raise CommandError("syntax error")
         return names
     if sub == b"HELP":
-        return help_lines("COMMAND", "COMMAND COUNT", "COMMAND INFO [<command-name> ...]",
-                          "COMMAND DOCS [<command-name> ...]",
-                          "COMMAND LIST [FILTERBY PATTERN <pattern>]")
+        return help_lines(
+            "COMMAND",
+            "COMMAND COUNT",
+            "COMMAND INFO [<command-name> ...]",
+            "COMMAND DOCS [<command-name> ...]",
+            "COMMAND LIST [FILTERBY PATTERN <pattern>]",
+        )
     raise unknown_subcommand("command", args[1])

@@ -31,35 +31,70 @@ def _existing(e: Engine, keys: list[bytes]) -> tuple[bytes, ...]:
     return tuple(dict.fromkeys(k for k in keys if ks.contains(k, now)))
 
 
-@command("del", -2, "write", group="generic", keys=(1, -1, 1), aliases=("delete",),
-         summary="Delete keys", syntax="key [key ...]")
+@command(
+    "del",
+    -2,
+    "write",
+    group="generic",
+    keys=(1, -1, 1),
+    aliases=("delete",),
+    summary="Delete keys",
+    syntax="key [key ...]",
+)
 def del_(e: Engine, s: Session, args: list[bytes]) -> object:
     found = _existing(e, args[1:])
     return Write(len(found), Delete(found)) if found else 0
 
 
-@command("unlink", -2, "write fast", group="generic", keys=(1, -1, 1),
-         summary="Delete keys", syntax="key [key ...]")
+@command(
+    "unlink",
+    -2,
+    "write fast",
+    group="generic",
+    keys=(1, -1, 1),
+    summary="Delete keys",
+    syntax="key [key ...]",
+)
 def unlink(e: Engine, s: Session, args: list[bytes]) -> object:
     return del_(e, s, args)
 
 
-@command("exists", -2, "readonly fast", group="generic", keys=(1, -1, 1),
-         summary="Count how many of the given keys exist", syntax="key [key ...]")
+@command(
+    "exists",
+    -2,
+    "readonly fast",
+    group="generic",
+    keys=(1, -1, 1),
+    summary="Count how many of the given keys exist",
+    syntax="key [key ...]",
+)
 def exists(e: Engine, s: Session, args: list[bytes]) -> object:
     ks, now = e.keyspace, e.now_ms
     return sum(1 for key in args[1:] if ks.contains(key, now))
 
 
-@command("touch", -2, "readonly fast", group="generic", keys=(1, -1, 1),
-         summary="Count how many of the given keys exist (alters last access)",
-         syntax="key [key ...]")
+@command(
+    "touch",
+    -2,
+    "readonly fast",
+    group="generic",
+    keys=(1, -1, 1),
+    summary="Count how many of the given keys exist (alters last access)",
+    syntax="key [key ...]",
+)
 def touch(e: Engine, s: Session, args: list[bytes]) -> object:
     return exists(e, s, args)
 
 
-@command("type", 2, "readonly fast", group="generic", keys=(1, 1, 1),
-         summary="The type of value stored at a key", syntax="key")
+@command(
+    "type",
+    2,
+    "readonly fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="The type of value stored at a key",
+    syntax="key",
+)
 def type_(e: Engine, s: Session, args: list[bytes]) -> object:
     from tandemkv.protocol.types import SimpleString
 
@@ -72,9 +107,15 @@ def type_(e: Engine, s: Session, args: list[bytes]) -> object:
 KEYS_SLICE = 20_000
 
 
-@command("keys", -1, "readonly", group="generic", keys=(0, 0, 0),
-         summary="All keys matching a pattern (KEYS alone lists every key)",
-         syntax="[pattern]")
+@command(
+    "keys",
+    -1,
+    "readonly",
+    group="generic",
+    keys=(0, 0, 0),
+    summary="All keys matching a pattern (KEYS alone lists every key)",
+    syntax="[pattern]",
+)
 def keys(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) > 2:
         raise CommandError("wrong number of arguments for 'keys' command")
@@ -104,9 +145,14 @@ def _matching_keys(
 SCAN_MAX_COUNT = 100_000
 
 
-@command("scan", -2, "readonly", group="generic",
-         summary="Iterate over the keys incrementally",
-         syntax="cursor [MATCH pattern] [COUNT count] [TYPE type]")
+@command(
+    "scan",
+    -2,
+    "readonly",
+    group="generic",
+    summary="Iterate over the keys incrementally",
+    syntax="cursor [MATCH pattern] [COUNT count] [TYPE type]",
+)
 def scan(e: Engine, s: Session, args: list[bytes]) -> object:
     raw = args[1]
     if not raw.isdigit() or int(raw) > 2**64 - 1:
@@ -144,8 +190,7 @@ def scan(e: Engine, s: Session, args: list[bytes]) -> object:
     return [str(cursor).encode(), found]
 
 
-@command("randomkey", 1, "readonly", group="generic",
-         summary="A random key", syntax="")
+@command("randomkey", 1, "readonly", group="generic", summary="A random key", syntax="")
 def randomkey(e: Engine, s: Session, args: list[bytes]) -> object:
     ks = e.keyspace
     for _ in range(16):
@@ -159,8 +204,15 @@ def randomkey(e: Engine, s: Session, args: list[bytes]) -> object:
     return e.random.choice(live) if live else None
 
 
-@command("rename", 3, "write", group="generic", keys=(1, 2, 1),
-         summary="Rename a key, replacing the destination", syntax="key newkey")
+@command(
+    "rename",
+    3,
+    "write",
+    group="generic",
+    keys=(1, 2, 1),
+    summary="Rename a key, replacing the destination",
+    syntax="key newkey",
+)
 def rename(e: Engine, s: Session, args: list[bytes]) -> object:
     src, dst = args[1], args[2]
     if not e.keyspace.contains(src, e.now_ms):
@@ -170,8 +222,15 @@ def rename(e: Engine, s: Session, args: list[bytes]) -> object:
     return Write(OK, Rename(src, dst))
 
 
-@command("renamenx", 3, "write fast", group="generic", keys=(1, 2, 1),
-         summary="Rename a key if the new name is free", syntax="key newkey")
+@command(
+    "renamenx",
+    3,
+    "write fast",
+    group="generic",
+    keys=(1, 2, 1),
+    summary="Rename a key if the new name is free",
+    syntax="key newkey",
+)
 def renamenx(e: Engine, s: Session, args: list[bytes]) -> object:
     src, dst = args[1], args[2]
     if not e.keyspace.contains(src, e.now_ms):
@@ -214,29 +273,54 @@ def _expire(e: Engine, args: list[bytes], unit_ms: int, absolute: bool, name: st
     return Write(1, SetExpiry(key, deadline))
 
 
-@command("expire", -3, "write fast", group="generic", keys=(1, 1, 1),
-         summary="Set a key's time to live in seconds", syntax="key seconds [NX|XX|GT|LT]")
+@command(
+    "expire",
+    -3,
+    "write fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="Set a key's time to live in seconds",
+    syntax="key seconds [NX|XX|GT|LT]",
+)
 def expire(e: Engine, s: Session, args: list[bytes]) -> object:
     return _expire(e, args, 1000, False, "expire")
 
 
-@command("pexpire", -3, "write fast", group="generic", keys=(1, 1, 1),
-         summary="Set a key's time to live in milliseconds",
-         syntax="key milliseconds [NX|XX|GT|LT]")
+@command(
+    "pexpire",
+    -3,
+    "write fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="Set a key's time to live in milliseconds",
+    syntax="key milliseconds [NX|XX|GT|LT]",
+)
 def pexpire(e: Engine, s: Session, args: list[bytes]) -> object:
     return _expire(e, args, 1, False, "pexpire")
 
 
-@command("expireat", -3, "write fast", group="generic", keys=(1, 1, 1),
-         summary="Set a key's expiry as a Unix time in seconds",
-         syntax="key unix-time-seconds [NX|XX|GT|LT]")
+@command(
+    "expireat",
+    -3,
+    "write fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="Set a key's expiry as a Unix time in seconds",
+    syntax="key unix-time-seconds [NX|XX|GT|LT]",
+)
 def expireat(e: Engine, s: Session, args: list[bytes]) -> object:
     return _expire(e, args, 1000, True, "expireat")
 
 
-@command("pexpireat", -3, "write fast", group="generic", keys=(1, 1, 1),
-         summary="Set a key's expiry as a Unix time in milliseconds",
-         syntax="key unix-time-milliseconds [NX|XX|GT|LT]")
+@command(
+    "pexpireat",
+    -3,
+    "write fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="Set a key's expiry as a Unix time in milliseconds",
+    syntax="key unix-time-milliseconds [NX|XX|GT|LT]",
+)
 def pexpireat(e: Engine, s: Session, args: list[bytes]) -> object:
     return _expire(e, args, 1, True, "pexpireat")
 
@@ -249,35 +333,72 @@ def _deadline_or_code(e: Engine, key: bytes) -> int:
     return -1 if deadline is None else deadline
 
 
-@command("ttl", 2, "readonly fast", group="generic", keys=(1, 1, 1),
-         summary="Seconds until a key expires", syntax="key")
+@command(
+    "ttl",
+    2,
+    "readonly fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="Seconds until a key expires",
+    syntax="key",
+)
 def ttl(e: Engine, s: Session, args: list[bytes]) -> object:
     deadline = _deadline_or_code(e, args[1])
     return deadline if deadline < 0 else (deadline - e.now_ms + 500) // 1000
 
 
-@command("pttl", 2, "readonly fast", group="generic", keys=(1, 1, 1),
-         summary="Milliseconds until a key expires", syntax="key")
+@command(
+    "pttl",
+    2,
+    "readonly fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="Milliseconds until a key expires",
+    syntax="key",
+)
 def pttl(e: Engine, s: Session, args: list[bytes]) -> object:
     deadline = _deadline_or_code(e, args[1])
     return deadline if deadline < 0 else deadline - e.now_ms
 
 
-@command("expiretime", 2, "readonly fast", group="generic", keys=(1, 1, 1), since="7.0.0",
-         summary="The Unix time in seconds at which a key expires", syntax="key")
+@command(
+    "expiretime",
+    2,
+    "readonly fast",
+    group="generic",
+    keys=(1, 1, 1),
+    since="7.0.0",
+    summary="The Unix time in seconds at which a key expires",
+    syntax="key",
+)
 def expiretime(e: Engine, s: Session, args: list[bytes]) -> object:
     deadline = _deadline_or_code(e, args[1])
     return deadline if deadline < 0 else deadline // 1000
 
 
-@command("pexpiretime", 2, "readonly fast", group="generic", keys=(1, 1, 1), since="7.0.0",
-         summary="The Unix time in milliseconds at which a key expires", syntax="key")
+@command(
+    "pexpiretime",
+    2,
+    "readonly fast",
+    group="generic",
+    keys=(1, 1, 1),
+    since="7.0.0",
+    summary="The Unix time in milliseconds at which a key expires",
+    syntax="key",
+)
 def pexpiretime(e: Engine, s: Session, args: list[bytes]) -> object:
     return _deadline_or_code(e, args[1])
 
 
-@command("persist", 2, "write fast", group="generic", keys=(1, 1, 1),
-         summary="Remove a key's expiry", syntax="key")
+@command(
+    "persist",
+    2,
+    "write fast",
+    group="generic",
+    keys=(1, 1, 1),
+    summary="Remove a key's expiry",
+    syntax="key",
+)
 def persist(e: Engine, s: Session, args: list[bytes]) -> object:
     key = args[1]
     if not e.keyspace.contains(key, e.now_ms) or e.keyspace.expire_at(key) is None:

@@ -41,8 +41,11 @@ class OutputLimits:
         # Redis 7 still prints the replica class as "slave".
         return " ".join(
             f"{name} {limit.hard} {limit.soft} {limit.soft_seconds}"
-            for name, limit in (("normal", self.normal), ("slave", self.replica),
-                                ("pubsub", self.pubsub))
+            for name, limit in (
+                ("normal", self.normal),
+                ("slave", self.replica),
+                ("pubsub", self.pubsub),
+            )
         )
 
 

@@ -82,8 +82,10 @@ def _valid_host(host: str) -> bool:
     if host.startswith("[") and host.endswith("]"):
         inner = host[1:-1]
         return bool(inner) and all(ch in "0123456789abcdefABCDEF:." for ch in inner)
-    return bool(host) and host.isascii() and all(
-        ch.isprintable() and not ch.isspace() and ch not in ",;@:[]" for ch in host
+    return (
+        bool(host)
+        and host.isascii()
+        and all(ch.isprintable() and not ch.isspace() and ch not in ",;@:[]" for ch in host)
     )
 
 
@@ -153,8 +155,15 @@ def sub_arity(command_name: str, sub: bytes, args: list[bytes], count: int) -> N
 # ------------------------------------------------------------------ ROLE and INFO
 
 
-@command("role", 1, "loading fast", group="replication", since="2.8.12",
-         summary="The replication role of this node, in Redis's format", syntax="")
+@command(
+    "role",
+    1,
+    "loading fast",
+    group="replication",
+    since="2.8.12",
+    summary="The replication role of this node, in Redis's format",
+    syntax="",
+)
 def role(e: Engine, s: Session, args: list[bytes]) -> object:
     cluster = e.host.cluster
     if cluster is None:
@@ -237,9 +246,15 @@ def _replica_lines(st: NodeStatus) -> dict[str, object]:
 # ------------------------------------------------------------------ WAIT, READONLY, READWRITE
 
 
-@command("wait", 3, "no-multi", group="replication", since="3.0.0",
-         summary="Wait until backups hold this connection's writes, or the timeout passes",
-         syntax="numreplicas timeout")
+@command(
+    "wait",
+    3,
+    "no-multi",
+    group="replication",
+    since="3.0.0",
+    summary="Wait until backups hold this connection's writes, or the timeout passes",
+    syntax="numreplicas timeout",
+)
 def wait(e: Engine, s: Session, args: list[bytes]) -> object:
     # Redis lets WAIT into MULTI (it then answers at once); a transaction's reply array
     # cannot hold a reply that arrives later, so it is refused there instead.
@@ -266,16 +281,29 @@ def _wait_timeout(raw: bytes) -> int:
     return timeout_ms
 
 
-@command("readonly", 1, "fast loading", group="cluster", since="3.0.0",
-         summary="Allow this connection to read possibly stale data from a backup", syntax="")
+@command(
+    "readonly",
+    1,
+    "fast loading",
+    group="cluster",
+    since="3.0.0",
+    summary="Allow this connection to read possibly stale data from a backup",
+    syntax="",
+)
 def readonly(e: Engine, s: Session, args: list[bytes]) -> object:
     s.read_stale = True
     return OK
 
 
-@command("readwrite", 1, "fast loading", group="cluster", since="3.0.0",
-         summary="Send this connection's reads to the primary again (undo READONLY)",
-         syntax="")
+@command(
+    "readwrite",
+    1,
+    "fast loading",
+    group="cluster",
+    since="3.0.0",
+    summary="Send this connection's reads to the primary again (undo READONLY)",
+    syntax="",
+)
 def readwrite(e: Engine, s: Session, args: list[bytes]) -> object:
     s.read_stale = False
     return OK
@@ -284,9 +312,14 @@ def readwrite(e: Engine, s: Session, args: list[bytes]) -> object:
 # ------------------------------------------------------------------ STATUS
 
 
-@command("status", 1, "loading", group="cluster",
-         summary="This node's view of the replication group (for `tandemkv status`)",
-         syntax="")
+@command(
+    "status",
+    1,
+    "loading",
+    group="cluster",
+    summary="This node's view of the replication group (for `tandemkv status`)",
+    syntax="",
+)
 def status(e: Engine, s: Session, args: list[bytes]) -> object:
     # Not flagged readonly: that flag marks keyspace reads, which a backup refuses without
     # READONLY, and STATUS must answer on every node.
@@ -326,18 +359,28 @@ def _member_map(member: MemberStatus) -> dict[bytes, object]:
 # ------------------------------------------------------------------ operator commands
 
 
-@command("add_backup", -2, "admin no-multi", group="cluster",
-         summary="Add the node at HOST:PORT to the group as a backup (or witness, learner)",
-         syntax="address [WITNESS] [LEARNER]")
+@command(
+    "add_backup",
+    -2,
+    "admin no-multi",
+    group="cluster",
+    summary="Add the node at HOST:PORT to the group as a backup (or witness, learner)",
+    syntax="address [WITNESS] [LEARNER]",
+)
 def add_backup(e: Engine, s: Session, args: list[bytes]) -> object:
     address = parse_address(args[1])
     options = _options(args[2:], (b"WITNESS", b"LEARNER"))
     return cluster_of(e).add_backup(address, b"WITNESS" in options, b"LEARNER" in options)
 
 
-@command("remove_node", 2, "admin no-multi", group="cluster",
-         summary="Remove a member, named by node id or HOST:PORT, from the group",
-         syntax="node")
+@command(
+    "remove_node",
+    2,
+    "admin no-multi",
+    group="cluster",
+    summary="Remove a member, named by node id or HOST:PORT, from the group",
+    syntax="node",
+)
 def remove_node(e: Engine, s: Session, args: list[bytes]) -> object:
     raw = args[1]
     target = str(parse_node_id(raw)) if raw.isdigit() else parse_address(raw)
@@ -346,17 +389,23 @@ def remove_node(e: Engine, s: Session, args: list[bytes]) -> object:
 
 _FAILOVER_UNSUPPORTED = {
     b"FORCE": "FAILOVER FORCE is not supported: FAILOVER only hands over to a caught-up "
-              "backup. To promote a node of a group that lost its majority, use PROMOTE FORCE.",
+    "backup. To promote a node of a group that lost its majority, use PROMOTE FORCE.",
     b"TIMEOUT": "FAILOVER TIMEOUT is not supported: a handover that does not complete within "
-                "an election timeout is given up and this node stays primary.",
+    "an election timeout is given up and this node stays primary.",
     b"ABORT": "FAILOVER ABORT is not supported: a handover completes or gives up on its own "
-              "within an election timeout.",
+    "within an election timeout.",
 }
 
 
-@command("failover", -1, "admin no-multi", group="replication", since="6.2.0",
-         summary="Hand the primary role to a caught-up backup (the most caught-up by default)",
-         syntax="[TO host port]")
+@command(
+    "failover",
+    -1,
+    "admin no-multi",
+    group="replication",
+    since="6.2.0",
+    summary="Hand the primary role to a caught-up backup (the most caught-up by default)",
+    syntax="[TO host port]",
+)
 def failover(e: Engine, s: Session, args: list[bytes]) -> object:
     target = _failover_target(args)
     cluster = cluster_of(e)
@@ -383,9 +432,14 @@ def _failover_target(args: list[bytes]) -> str | None:
     return target
 
 
-@command("promote", -1, "admin no-multi", group="replication",
-         summary="Make this node the only voter of a group that lost its majority",
-         syntax="FORCE")
+@command(
+    "promote",
+    -1,
+    "admin no-multi",
+    group="replication",
+    summary="Make this node the only voter of a group that lost its majority",
+    syntax="FORCE",
+)
 def promote(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 1:
         raise CommandError(
@@ -401,10 +455,15 @@ def promote(e: Engine, s: Session, args: list[bytes]) -> object:
 # ------------------------------------------------------------------ node-to-node
 
 
-@command("peer", -2, "noauth loading no-multi", group="cluster",
-         subcommands=("auth", "join", "invite", "removed", "stream", "help"),
-         summary="Node-to-node handshakes: prove the cluster secret, join a group, be invited",
-         syntax="AUTH|STREAM|JOIN|INVITE|REMOVED|HELP [argument ...]")
+@command(
+    "peer",
+    -2,
+    "noauth loading no-multi",
+    group="cluster",
+    subcommands=("auth", "join", "invite", "removed", "stream", "help"),
+    summary="Node-to-node handshakes: prove the cluster secret, join a group, be invited",
+    syntax="AUTH|STREAM|JOIN|INVITE|REMOVED|HELP [argument ...]",
+)
 def peer(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
     if sub == b"AUTH":
@@ -436,7 +495,9 @@ def peer(e: Engine, s: Session, args: list[bytes]) -> object:
             sub_arity("peer", sub, args, 3)
         options = _options(args[3:], (b"WITNESS", b"LEARNER"))
         return cluster_of(e).invited(
-            parse_address(args[2]), b"WITNESS" in options, b"LEARNER" in options,
+            parse_address(args[2]),
+            b"WITNESS" in options,
+            b"LEARNER" in options,
             proven=s.peer_id != 0,
         )
     if sub == b"HELP":
@@ -478,21 +539,33 @@ PEER_HELP = (
     "    From the primary, once it removed this node: stop taking part (needs PEER AUTH).",
     "STREAM",
     "    Switch this connection to length-prefixed replication frames (needs PEER AUTH).",
-    "HELP", "    Print this help.",
+    "HELP",
+    "    Print this help.",
 )
 
 
-@command("replicate", -2, "internal loading no-multi", group="cluster",
-         summary="Replication messages from a peer (no reply: peers pipeline them)",
-         syntax="message [message ...]")
+@command(
+    "replicate",
+    -2,
+    "internal loading no-multi",
+    group="cluster",
+    summary="Replication messages from a peer (no reply: peers pipeline them)",
+    syntax="message [message ...]",
+)
 def replicate(e: Engine, s: Session, args: list[bytes]) -> object:
     # Nodes now send frames after PEER STREAM; this stays for tools and older peers.
     cluster_of(e).receive(s.peer_id, args[1:])
     return NO_REPLY
 
 
-@command("heartbeat", 1, "internal fast loading", group="cluster",
-         summary="A peer's liveness probe: this node's id, term and role", syntax="")
+@command(
+    "heartbeat",
+    1,
+    "internal fast loading",
+    group="cluster",
+    summary="A peer's liveness probe: this node's id, term and role",
+    syntax="",
+)
 def heartbeat(e: Engine, s: Session, args: list[bytes]) -> object:
     st = cluster_of(e).status()
     return [st.node_id, st.term, st.role.encode()]

@@ -33,9 +33,7 @@ class ScanCursors:
         self._next_id = 1
         self._held = 0  # key references in the open lists
 
-    def page(
-        self, cursor: int, count: int, all_keys: Iterable[bytes]
-    ) -> tuple[int, list[bytes]]:
+    def page(self, cursor: int, count: int, all_keys: Iterable[bytes]) -> tuple[int, list[bytes]]:
         """Up to `count` candidate keys after `cursor`, and the cursor to continue with."""
         scan_id, position = cursor >> _POSITION_BITS, cursor & _POSITION_MASK
         keys = self._lists.get(scan_id) if cursor else None
@@ -58,9 +56,7 @@ class ScanCursors:
         self._lists[scan_id] = keys
         self._held += len(keys)
         budget = HELD_KEYSPACES * len(keys) + HELD_FLOOR
-        while len(self._lists) > 1 and (
-            len(self._lists) > self._max_open or self._held > budget
-        ):
+        while len(self._lists) > 1 and (len(self._lists) > self._max_open or self._held > budget):
             _, evicted = self._lists.popitem(last=False)
             self._held -= len(evicted)
         return scan_id

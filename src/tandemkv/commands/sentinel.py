@@ -30,12 +30,24 @@ if TYPE_CHECKING:
     from tandemkv.commands.session import Session
 
 
-@command("sentinel", -2, "admin loading", group="sentinel", since="2.8.4",
-         subcommands=("get-master-addr-by-name", "masters", "master", "replicas", "slaves",
-                      "sentinels", "help"),
-         summary="Find the primary and backups the way Redis Sentinel clients ask for them",
-         syntax="GET-MASTER-ADDR-BY-NAME|MASTERS|MASTER|REPLICAS|SLAVES|SENTINELS|HELP "
-                "[group-name]")
+@command(
+    "sentinel",
+    -2,
+    "admin loading",
+    group="sentinel",
+    since="2.8.4",
+    subcommands=(
+        "get-master-addr-by-name",
+        "masters",
+        "master",
+        "replicas",
+        "slaves",
+        "sentinels",
+        "help",
+    ),
+    summary="Find the primary and backups the way Redis Sentinel clients ask for them",
+    syntax="GET-MASTER-ADDR-BY-NAME|MASTERS|MASTER|REPLICAS|SLAVES|SENTINELS|HELP [group-name]",
+)
 def sentinel(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
     if sub == b"HELP":
@@ -43,8 +55,10 @@ def sentinel(e: Engine, s: Session, args: list[bytes]) -> object:
         return help_lines(*SENTINEL_HELP)
     cluster = e.host.cluster
     if cluster is None:
-        raise CommandError("SENTINEL needs cluster mode: this server runs standalone, so "
-                           "clients should connect to it directly")
+        raise CommandError(
+            "SENTINEL needs cluster mode: this server runs standalone, so "
+            "clients should connect to it directly"
+        )
     if sub == b"MASTERS":
         sub_arity("sentinel", sub, args, 2)
         return [sentinel_master_state(cluster.group_name, cluster.status())]
@@ -64,8 +78,7 @@ def sentinel(e: Engine, s: Session, args: list[bytes]) -> object:
     return [sentinel_replica_state(st, member) for member in data_replicas(st)]
 
 
-_SENTINEL_BY_NAME = (b"GET-MASTER-ADDR-BY-NAME", b"MASTER", b"REPLICAS", b"SLAVES",
-                     b"SENTINELS")
+_SENTINEL_BY_NAME = (b"GET-MASTER-ADDR-BY-NAME", b"MASTER", b"REPLICAS", b"SLAVES", b"SENTINELS")
 
 
 def _master_addr(st: NodeStatus) -> object:
@@ -130,12 +143,16 @@ SENTINEL_HELP = (
     "SENTINEL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GET-MASTER-ADDR-BY-NAME <group-name>",
     "    Return the primary's host and port, or null when no primary is known.",
-    "MASTERS", "    Show the replication group (tandemkv nodes serve exactly one).",
-    "MASTER <group-name>", "    Show the state of the group's primary.",
-    "REPLICAS <group-name>", "    Show the backups and learners that store data.",
-    "SLAVES <group-name>", "    Alias for REPLICAS.",
-    "SENTINELS <group-name>", "    Always empty: every node answers these queries itself.",
-    "HELP", "    Print this help.",
+    "MASTERS",
+    "    Show the replication group (tandemkv nodes serve exactly one).",
+    "MASTER <group-name>",
+    "    Show the state of the group's primary.",
+    "REPLICAS <group-name>",
+    "    Show the backups and learners that store data.",
+    "SLAVES <group-name>",
+    "    Alias for REPLICAS.",
+    "SENTINELS <group-name>",
+    "    Always empty: every node answers these queries itself.",
+    "HELP",
+    "    Print this help.",
 )
-
-

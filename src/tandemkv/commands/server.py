@@ -15,13 +15,22 @@ if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine
     from tandemkv.commands.session import Session
 
+
 def help_lines(*lines: str) -> list[SimpleString]:
     """HELP replies are arrays of status strings in Redis."""
     return [SimpleString(line) for line in lines]
 
 
-DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
-                    "cpu", "keyspace")
+DEFAULT_SECTIONS = (
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+)
 
 
 def info_sections(e: Engine) -> dict[str, dict[str, object]]:
@@ -33,9 +42,7 @@ def info_sections(e: Engine) -> dict[str, dict[str, object]]:
     stats.setdefault("total_error_replies", e.stats.errors)
     keyspace: dict[str, object] = {}
     if len(e.keyspace):
-        keyspace["db0"] = (
-            f"keys={len(e.keyspace)},expires={e.keyspace.expiring_count()},avg_ttl=0"
-        )
+        keyspace["db0"] = f"keys={len(e.keyspace)},expires={e.keyspace.expiring_count()},avg_ttl=0"
     sections["keyspace"] = keyspace
     return sections
 
@@ -55,15 +62,20 @@ def render_info(sections: dict[str, dict[str, object]], wanted: list[str]) -> by
     return "\r\n".join(blocks).encode()
 
 
-@command("info", -1, "loading", group="server",
-         summary="Information and statistics about the server", syntax="[section [section ...]]")
+@command(
+    "info",
+    -1,
+    "loading",
+    group="server",
+    summary="Information and statistics about the server",
+    syntax="[section [section ...]]",
+)
 def info(e: Engine, s: Session, args: list[bytes]) -> object:
     wanted = [a.decode("utf-8", "replace").lower() for a in args[1:]]
     return Verbatim("txt", render_info(info_sections(e), wanted))
 
 
-@command("dbsize", 1, "readonly fast", group="server",
-         summary="The number of keys", syntax="")
+@command("dbsize", 1, "readonly fast", group="server", summary="The number of keys", syntax="")
 def dbsize(e: Engine, s: Session, args: list[bytes]) -> object:
     return len(e.keyspace)
 
@@ -74,27 +86,37 @@ def _flush(args: list[bytes]) -> object:
     return Write(OK, FlushAll())
 
 
-@command("flushdb", -1, "write", group="server",
-         summary="Remove every key", syntax="[ASYNC|SYNC]")
+@command("flushdb", -1, "write", group="server", summary="Remove every key", syntax="[ASYNC|SYNC]")
 def flushdb(e: Engine, s: Session, args: list[bytes]) -> object:
     return _flush(args)
 
 
-@command("flushall", -1, "write", group="server",
-         summary="Remove every key", syntax="[ASYNC|SYNC]")
+@command("flushall", -1, "write", group="server", summary="Remove every key", syntax="[ASYNC|SYNC]")
 def flushall(e: Engine, s: Session, args: list[bytes]) -> object:
     return _flush(args)
 
 
-@command("time", 1, "fast loading", group="server",
-         summary="The server's time as Unix seconds and microseconds", syntax="")
+@command(
+    "time",
+    1,
+    "fast loading",
+    group="server",
+    summary="The server's time as Unix seconds and microseconds",
+    syntax="",
+)
 def time_(e: Engine, s: Session, args: list[bytes]) -> object:
     seconds, millis = divmod(e.now_ms, 1000)
     return [str(seconds).encode(), str(millis * 1000).encode()]
 
 
-@command("shutdown", -1, "admin loading no-multi", group="server",
-         summary="Stop the server gracefully", syntax="[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]")
+@command(
+    "shutdown",
+    -1,
+    "admin loading no-multi",
+    group="server",
+    summary="Stop the server gracefully",
+    syntax="[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
+)
 def shutdown(e: Engine, s: Session, args: list[bytes]) -> object:
     options = {a.upper() for a in args[1:]}
     if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"}:
@@ -156,11 +178,15 @@ def _config_set_failed(name: str, reason: str) -> CommandError:
 _CONFIG_FIXED_ARITY = {b"RESETSTAT": "resetstat", b"REWRITE": "rewrite", b"HELP": "help"}
 
 
-@command("config", -2, "admin", group="server",
-         subcommands=("get", "set", "resetstat", "rewrite", "help"),
-         summary="Read or change runtime settings",
-         syntax="GET parameter [parameter ...]|SET parameter value [parameter value ...]|"
-                "RESETSTAT|HELP")
+@command(
+    "config",
+    -2,
+    "admin",
+    group="server",
+    subcommands=("get", "set", "resetstat", "rewrite", "help"),
+    summary="Read or change runtime settings",
+    syntax="GET parameter [parameter ...]|SET parameter value [parameter value ...]|RESETSTAT|HELP",
+)
 def config(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
     if sub == b"GET":
@@ -177,30 +203,53 @@ def config(e: Engine, s: Session, args: list[bytes]) -> object:
         e.stats.commands = e.stats.errors = 0
         return OK
     if sub == b"REWRITE":
-        raise CommandError("CONFIG REWRITE is not supported: tandemkv never writes its "
-                           "configuration file; edit the TOML file instead")
+        raise CommandError(
+            "CONFIG REWRITE is not supported: tandemkv never writes its "
+            "configuration file; edit the TOML file instead"
+        )
     if sub == b"HELP":
-        return help_lines("CONFIG GET <pattern>",
-                          "CONFIG SET <name> <value> [<name> <value> ...]",
-                          "CONFIG RESETSTAT", "HELP")
+        return help_lines(
+            "CONFIG GET <pattern>",
+            "CONFIG SET <name> <value> [<name> <value> ...]",
+            "CONFIG RESETSTAT",
+            "HELP",
+        )
     raise unknown_subcommand("config", args[1])
 
 
-@command("save", 1, "admin no-multi", group="server",
-         summary="Write a snapshot now, blocking until it is durable", syntax="")
+@command(
+    "save",
+    1,
+    "admin no-multi",
+    group="server",
+    summary="Write a snapshot now, blocking until it is durable",
+    syntax="",
+)
 def save(e: Engine, s: Session, args: list[bytes]) -> object:
     return e.host.save(background=False)
 
 
-@command("bgsave", -1, "admin", group="server",
-         summary="Write a snapshot in a background process", syntax="[SCHEDULE]")
+@command(
+    "bgsave",
+    -1,
+    "admin",
+    group="server",
+    summary="Write a snapshot in a background process",
+    syntax="[SCHEDULE]",
+)
 def bgsave(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) > 2 or (len(args) == 2 and args[1].upper() != b"SCHEDULE"):
         raise SyntaxErr()
     return e.host.save(background=True)
 
 
-@command("lastsave", 1, "fast loading", group="server",
-         summary="Unix time of the last successful snapshot", syntax="")
+@command(
+    "lastsave",
+    1,
+    "fast loading",
+    group="server",
+    summary="Unix time of the last successful snapshot",
+    syntax="",
+)
 def lastsave(e: Engine, s: Session, args: list[bytes]) -> object:
     return e.host.last_save_time()

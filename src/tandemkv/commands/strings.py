@@ -48,8 +48,15 @@ def store(key: bytes, value: bytes, deadline: int | None, now_ms: int) -> Mutati
     return SetValue(key, value, deadline)
 
 
-@command("get", 2, "readonly fast", group="string", summary="Get the value of a key",
-         syntax="key", keys=(1, 1, 1))
+@command(
+    "get",
+    2,
+    "readonly fast",
+    group="string",
+    summary="Get the value of a key",
+    syntax="key",
+    keys=(1, 1, 1),
+)
 def get(e: Engine, s: Session, args: list[bytes]) -> object:
     value = e.keyspace.get(args[1], e.now_ms)
     if value is None or type(value) is bytes:
@@ -57,9 +64,16 @@ def get(e: Engine, s: Session, args: list[bytes]) -> object:
     raise WrongType()
 
 
-@command("set", -3, "write", group="string", keys=(1, 1, 1), aliases=("put",),
-         summary="Set a key to a string value, with optional expiry and conditions",
-         syntax="key value [NX|XX|IFEQ comparison] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]")
+@command(
+    "set",
+    -3,
+    "write",
+    group="string",
+    keys=(1, 1, 1),
+    aliases=("put",),
+    summary="Set a key to a string value, with optional expiry and conditions",
+    syntax="key value [NX|XX|IFEQ comparison] [GET] [EX s|PX ms|EXAT ts|PXAT ts|KEEPTTL]",
+)
 def set_(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 3:  # the common case, kept short
         return Write(OK, SetValue(args[1], args[2]))
@@ -122,8 +136,15 @@ def parse_set_options(args: list[bytes]) -> SetOptions:
     return options
 
 
-@command("setnx", 3, "write fast", group="string", keys=(1, 1, 1),
-         summary="Set a key only if it does not exist", syntax="key value")
+@command(
+    "setnx",
+    3,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Set a key only if it does not exist",
+    syntax="key value",
+)
 def setnx(e: Engine, s: Session, args: list[bytes]) -> object:
     if e.keyspace.contains(args[1], e.now_ms):
         return 0
@@ -140,27 +161,55 @@ def _set_with_ttl(e: Engine, args: list[bytes], unit_ms: int, name: str) -> obje
     return Write(OK, SetValue(args[1], args[3], deadline))
 
 
-@command("setex", 4, "write", group="string", keys=(1, 1, 1),
-         summary="Set a key with an expiry in seconds", syntax="key seconds value")
+@command(
+    "setex",
+    4,
+    "write",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Set a key with an expiry in seconds",
+    syntax="key seconds value",
+)
 def setex(e: Engine, s: Session, args: list[bytes]) -> object:
     return _set_with_ttl(e, args, 1000, "setex")
 
 
-@command("psetex", 4, "write", group="string", keys=(1, 1, 1),
-         summary="Set a key with an expiry in milliseconds", syntax="key milliseconds value")
+@command(
+    "psetex",
+    4,
+    "write",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Set a key with an expiry in milliseconds",
+    syntax="key milliseconds value",
+)
 def psetex(e: Engine, s: Session, args: list[bytes]) -> object:
     return _set_with_ttl(e, args, 1, "psetex")
 
 
-@command("getset", 3, "write fast", group="string", keys=(1, 1, 1),
-         summary="Set a key and return its old value", syntax="key value")
+@command(
+    "getset",
+    3,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Set a key and return its old value",
+    syntax="key value",
+)
 def getset(e: Engine, s: Session, args: list[bytes]) -> object:
     old = read_string(e, args[1])
     return Write(old, SetValue(args[1], args[2]))
 
 
-@command("getdel", 2, "write fast", group="string", keys=(1, 1, 1),
-         summary="Get a key's value and delete the key", syntax="key")
+@command(
+    "getdel",
+    2,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Get a key's value and delete the key",
+    syntax="key",
+)
 def getdel(e: Engine, s: Session, args: list[bytes]) -> object:
     old = read_string(e, args[1])
     if old is None:
@@ -168,9 +217,15 @@ def getdel(e: Engine, s: Session, args: list[bytes]) -> object:
     return Write(old, Delete((args[1],)))
 
 
-@command("getex", -2, "write fast", group="string", keys=(1, 1, 1),
-         summary="Get a key's value and change its expiry",
-         syntax="key [EX s|PX ms|EXAT ts|PXAT ts|PERSIST]")
+@command(
+    "getex",
+    -2,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Get a key's value and change its expiry",
+    syntax="key [EX s|PX ms|EXAT ts|PXAT ts|PERSIST]",
+)
 def getex(e: Engine, s: Session, args: list[bytes]) -> object:
     key = args[1]
     expiry: ExpiryOption | None = None
@@ -192,16 +247,31 @@ def getex(e: Engine, s: Session, args: list[bytes]) -> object:
     return Write(value, SetExpiry(key, deadline))
 
 
-@command("delifeq", 3, "write fast", group="string", keys=(1, 1, 1), since="9.0.0",
-         summary="Delete a key if its value equals the given one", syntax="key value")
+@command(
+    "delifeq",
+    3,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    since="9.0.0",
+    summary="Delete a key if its value equals the given one",
+    syntax="key value",
+)
 def delifeq(e: Engine, s: Session, args: list[bytes]) -> object:
     if read_string(e, args[1]) != args[2]:
         return 0
     return Write(1, Delete((args[1],)))
 
 
-@command("mget", -2, "readonly fast", group="string", keys=(1, -1, 1),
-         summary="Get the values of several keys", syntax="key [key ...]")
+@command(
+    "mget",
+    -2,
+    "readonly fast",
+    group="string",
+    keys=(1, -1, 1),
+    summary="Get the values of several keys",
+    syntax="key [key ...]",
+)
 def mget(e: Engine, s: Session, args: list[bytes]) -> object:
     ks, now = e.keyspace, e.now_ms
     values = []
@@ -217,8 +287,15 @@ def _pairs(args: list[bytes], name: str) -> list[tuple[bytes, bytes]]:
     return list(zip(args[1::2], args[2::2], strict=True))
 
 
-@command("mset", -3, "write", group="string", keys=(1, -1, 2),
-         summary="Set several keys at once", syntax="key value [key value ...]")
+@command(
+    "mset",
+    -3,
+    "write",
+    group="string",
+    keys=(1, -1, 2),
+    summary="Set several keys at once",
+    syntax="key value [key value ...]",
+)
 def mset(e: Engine, s: Session, args: list[bytes]) -> object:
     pairs = _pairs(args, "mset")
     if len(pairs) == 1:
@@ -226,8 +303,15 @@ def mset(e: Engine, s: Session, args: list[bytes]) -> object:
     return Write(OK, Batch(tuple(SetValue(k, v) for k, v in pairs)))
 
 
-@command("msetnx", -3, "write", group="string", keys=(1, -1, 2),
-         summary="Set several keys only if none of them exists", syntax="key value [key value ...]")
+@command(
+    "msetnx",
+    -3,
+    "write",
+    group="string",
+    keys=(1, -1, 2),
+    summary="Set several keys only if none of them exists",
+    syntax="key value [key value ...]",
+)
 def msetnx(e: Engine, s: Session, args: list[bytes]) -> object:
     pairs = _pairs(args, "msetnx")
     if any(e.keyspace.contains(k, e.now_ms) for k, _ in pairs):
@@ -249,26 +333,54 @@ def _add_to_integer(e: Engine, key: bytes, delta: int) -> object:
     return Write(result, SetValue(key, str(result).encode(), keep_ttl=True))
 
 
-@command("incr", 2, "write fast", group="string", keys=(1, 1, 1),
-         summary="Add one to a key's integer value", syntax="key")
+@command(
+    "incr",
+    2,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Add one to a key's integer value",
+    syntax="key",
+)
 def incr(e: Engine, s: Session, args: list[bytes]) -> object:
     return _add_to_integer(e, args[1], 1)
 
 
-@command("decr", 2, "write fast", group="string", keys=(1, 1, 1),
-         summary="Subtract one from a key's integer value", syntax="key")
+@command(
+    "decr",
+    2,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Subtract one from a key's integer value",
+    syntax="key",
+)
 def decr(e: Engine, s: Session, args: list[bytes]) -> object:
     return _add_to_integer(e, args[1], -1)
 
 
-@command("incrby", 3, "write fast", group="string", keys=(1, 1, 1),
-         summary="Add an amount to a key's integer value", syntax="key increment")
+@command(
+    "incrby",
+    3,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Add an amount to a key's integer value",
+    syntax="key increment",
+)
 def incrby(e: Engine, s: Session, args: list[bytes]) -> object:
     return _add_to_integer(e, args[1], parse_int(args[2]))
 
 
-@command("decrby", 3, "write fast", group="string", keys=(1, 1, 1),
-         summary="Subtract an amount from a key's integer value", syntax="key decrement")
+@command(
+    "decrby",
+    3,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Subtract an amount from a key's integer value",
+    syntax="key decrement",
+)
 def decrby(e: Engine, s: Session, args: list[bytes]) -> object:
     amount = parse_int(args[2])
     if amount == INT64_MIN:
@@ -276,8 +388,15 @@ def decrby(e: Engine, s: Session, args: list[bytes]) -> object:
     return _add_to_integer(e, args[1], -amount)
 
 
-@command("incrbyfloat", 3, "write fast", group="string", keys=(1, 1, 1),
-         summary="Add a floating-point amount to a key's value", syntax="key increment")
+@command(
+    "incrbyfloat",
+    3,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Add a floating-point amount to a key's value",
+    syntax="key increment",
+)
 def incrbyfloat(e: Engine, s: Session, args: list[bytes]) -> object:
     key = args[1]
     current = read_string(e, key)
@@ -290,8 +409,15 @@ def incrbyfloat(e: Engine, s: Session, args: list[bytes]) -> object:
     return Write(text, SetValue(key, text, keep_ttl=True))
 
 
-@command("append", 3, "write fast", group="string", keys=(1, 1, 1),
-         summary="Append to a key's string value", syntax="key value")
+@command(
+    "append",
+    3,
+    "write fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Append to a key's string value",
+    syntax="key value",
+)
 def append(e: Engine, s: Session, args: list[bytes]) -> object:
     current = read_string(e, args[1])
     length = (0 if current is None else len(current)) + len(args[2])
@@ -300,15 +426,30 @@ def append(e: Engine, s: Session, args: list[bytes]) -> object:
     return Write(length, Append(args[1], args[2]))
 
 
-@command("strlen", 2, "readonly fast", group="string", keys=(1, 1, 1),
-         summary="The length of a key's string value", syntax="key")
+@command(
+    "strlen",
+    2,
+    "readonly fast",
+    group="string",
+    keys=(1, 1, 1),
+    summary="The length of a key's string value",
+    syntax="key",
+)
 def strlen(e: Engine, s: Session, args: list[bytes]) -> object:
     value = read_string(e, args[1])
     return 0 if value is None else len(value)
 
 
-@command("getrange", 4, "readonly", group="string", keys=(1, 1, 1), aliases=("substr",),
-         summary="A substring of a key's value", syntax="key start end")
+@command(
+    "getrange",
+    4,
+    "readonly",
+    group="string",
+    keys=(1, 1, 1),
+    aliases=("substr",),
+    summary="A substring of a key's value",
+    syntax="key start end",
+)
 def getrange(e: Engine, s: Session, args: list[bytes]) -> object:
     start, end = parse_int(args[2]), parse_int(args[3])
     value = read_string(e, args[1]) or b""
@@ -325,8 +466,15 @@ def getrange(e: Engine, s: Session, args: list[bytes]) -> object:
     return value[start : end + 1]
 
 
-@command("setrange", 4, "write", group="string", keys=(1, 1, 1),
-         summary="Overwrite part of a key's string value", syntax="key offset value")
+@command(
+    "setrange",
+    4,
+    "write",
+    group="string",
+    keys=(1, 1, 1),
+    summary="Overwrite part of a key's string value",
+    syntax="key offset value",
+)
 def setrange(e: Engine, s: Session, args: list[bytes]) -> object:
     key, data = args[1], args[3]
     offset = parse_int(args[2])

@@ -27,8 +27,9 @@ def end_transaction(e: Engine, s: Session) -> None:
     unwatch_all(e, s)
 
 
-@command("multi", 1, "fast multi-control", group="transactions",
-         summary="Start a transaction", syntax="")
+@command(
+    "multi", 1, "fast multi-control", group="transactions", summary="Start a transaction", syntax=""
+)
 def multi(e: Engine, s: Session, args: list[bytes]) -> object:
     if s.queued is not None:
         raise CommandError("MULTI calls can not be nested")
@@ -37,8 +38,14 @@ def multi(e: Engine, s: Session, args: list[bytes]) -> object:
     return OK
 
 
-@command("exec", 1, "multi-control", group="transactions",
-         summary="Run the queued commands of a transaction atomically", syntax="")
+@command(
+    "exec",
+    1,
+    "multi-control",
+    group="transactions",
+    summary="Run the queued commands of a transaction atomically",
+    syntax="",
+)
 def exec_(e: Engine, s: Session, args: list[bytes]) -> object:
     queued = s.queued
     if queued is None:
@@ -52,8 +59,14 @@ def exec_(e: Engine, s: Session, args: list[bytes]) -> object:
     return e.run_atomically(s, queued)
 
 
-@command("discard", 1, "fast multi-control", group="transactions",
-         summary="Drop the queued commands of a transaction", syntax="")
+@command(
+    "discard",
+    1,
+    "fast multi-control",
+    group="transactions",
+    summary="Drop the queued commands of a transaction",
+    syntax="",
+)
 def discard(e: Engine, s: Session, args: list[bytes]) -> object:
     if s.queued is None:
         raise CommandError("DISCARD without MULTI")
@@ -61,8 +74,15 @@ def discard(e: Engine, s: Session, args: list[bytes]) -> object:
     return OK
 
 
-@command("watch", -2, "fast multi-control", group="transactions", keys=(1, -1, 1),
-         summary="Make the next EXEC fail if any of these keys changes", syntax="key [key ...]")
+@command(
+    "watch",
+    -2,
+    "fast multi-control",
+    group="transactions",
+    keys=(1, -1, 1),
+    summary="Make the next EXEC fail if any of these keys changes",
+    syntax="key [key ...]",
+)
 def watch(e: Engine, s: Session, args: list[bytes]) -> object:
     if s.queued is not None:
         raise CommandError("WATCH inside MULTI is not allowed")
@@ -84,8 +104,7 @@ def _watched_key_expired(e: Engine, s: Session) -> bool:
     )
 
 
-@command("unwatch", 1, "fast", group="transactions",
-         summary="Forget all watched keys", syntax="")
+@command("unwatch", 1, "fast", group="transactions", summary="Forget all watched keys", syntax="")
 def unwatch(e: Engine, s: Session, args: list[bytes]) -> object:
     unwatch_all(e, s)
     return OK

@@ -101,9 +101,7 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
     return identity
 
 
-def catch_up_alone(
-    config: Config, store: Store, identity: NodeIdentity, new_identity: bool
-) -> int:
+def catch_up_alone(config: Config, store: Store, identity: NodeIdentity, new_identity: bool) -> int:
     """Replay the whole log now, before the server listens, if this node is (or is about
     to become) its group's only voter; return the index the keyspace then holds.
 
@@ -149,7 +147,10 @@ def node_factory(
         if known and known != advertise:
             log.warning(
                 "this node is a member at %s, but now advertises %s: the others cannot reach "
-                "it; restart it with --address (or --advertise) %s", known, advertise, known
+                "it; restart it with --address (or --advertise) %s",
+                known,
+                advertise,
+                known,
             )
         others = [a for n, a in node.conf.addresses if n != node.id]
         target = config.primary or (others[0] if others else "")
@@ -160,9 +161,7 @@ def node_factory(
     return make
 
 
-def bootstrap_group(
-    store: Store, node_id: int, advertise: str, new_identity: bool = False
-) -> None:
+def bootstrap_group(store: Store, node_id: int, advertise: str, new_identity: bool = False) -> None:
     """Write the first membership of a new group (this node alone) unless it has one.
 
     A data directory restored from another group's snapshot or log holds that group's
@@ -178,7 +177,8 @@ def bootstrap_group(
         log.warning(
             "the data directory holds the data of another group (%d members, this new node "
             "not among them): starting a new group of one with it; the old members are not "
-            "contacted", len(members(held)),
+            "contacted",
+            len(members(held)),
         )
     conf = ConfState((node_id,), (), (), ((node_id, advertise),))
     index = storage.last_index() + 1

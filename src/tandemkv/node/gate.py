@@ -38,8 +38,9 @@ class CommandGate:
             return None  # a primary in service runs everything: the path of every request
         flags = spec.flags
         if node.removed and ("write" in flags or "readonly" in flags):
-            return ReadOnly("this node was removed from its group; wipe its data directory "
-                            "to use it again")
+            return ReadOnly(
+                "this node was removed from its group; wipe its data directory to use it again"
+            )
         if "write" in flags or (spec.name == "exec" and _queues_writes(session)):
             return None if self.node.writable else self._refuse_write()
         if "readonly" in flags and not session.peer_id:
@@ -57,8 +58,9 @@ class CommandGate:
             )
         if node.is_leader:
             if node.transferring:
-                return ReadOnly("a failover is in progress: this node is handing the primary "
-                                "role over; retry")
+                return ReadOnly(
+                    "a failover is in progress: this node is handing the primary role over; retry"
+                )
             return ReadOnly("this node was just elected primary and is applying its log; retry")
         if not session.read_stale:
             return ReadOnly(

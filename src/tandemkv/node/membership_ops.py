@@ -234,8 +234,10 @@ def join(
             _propose(node, ConfChange(ConfChangeOp.PROMOTE, node_id))
             state = "promoting"
     else:
-        state = "witness" if node_id in conf.witnesses else (
-            "learner" if node_id in conf.learners else "voter"
+        state = (
+            "witness"
+            if node_id in conf.witnesses
+            else ("learner" if node_id in conf.learners else "voter")
         )
     return [
         node.identity.secret.encode(),
@@ -270,7 +272,10 @@ def add_backup(node: Node, address: str, witness: bool, learner: bool) -> Pendin
         return done
     _require_room_for_members(node)
     pending = _watch(
-        node, "member", address, ADD_BACKUP_TIMEOUT,
+        node,
+        "member",
+        address,
+        ADD_BACKUP_TIMEOUT,
         f"ERR {address} did not join within {ADD_BACKUP_TIMEOUT:.0f}s; is a tandemkv node "
         f"running there (tandemkv server --role backup)?",
     )
@@ -278,9 +283,7 @@ def add_backup(node: Node, address: str, witness: bool, learner: bool) -> Pendin
     return pending
 
 
-async def _invite(
-    node: Node, address: str, witness: bool, learner: bool, pending: Pending
-) -> None:
+async def _invite(node: Node, address: str, witness: bool, learner: bool, pending: Pending) -> None:
     invite: list[bytes | str | int] = ["PEER", "INVITE", node.advertise]
     invite += ["WITNESS"] * witness + ["LEARNER"] * learner
     commands = [invite]
@@ -356,9 +359,14 @@ def failover(node: Node, target: str | None) -> Pending:
     finally:
         node.schedule()
     timeout = TRANSFER_TIMEOUT_ELECTIONS * node.config.election_ms / 1000
-    return _watch(node, "leader", member, timeout,
-                  "ERR the failover did not complete in time; the primary is unchanged "
-                  "or an election is under way (check STATUS)")
+    return _watch(
+        node,
+        "leader",
+        member,
+        timeout,
+        "ERR the failover did not complete in time; the primary is unchanged "
+        "or an election is under way (check STATUS)",
+    )
 
 
 def _most_caught_up(node: Node) -> int:
@@ -411,8 +419,12 @@ def force_promote(node: Node) -> object:
     try:
         node.depose(left_behind)
     except OSError as error:
-        log.error("could not record the members left behind in %s (%s): they are not "
-                  "fenced; wipe each before it starts again", node.store.path, error)
+        log.error(
+            "could not record the members left behind in %s (%s): they are not "
+            "fenced; wipe each before it starts again",
+            node.store.path,
+            error,
+        )
     log.warning("forced promotion: this node is now the only voter (term %d)", term)
     return OK
 
@@ -430,8 +442,11 @@ def tell_deposed(node: Node, member: int) -> None:
         return
     node.deposed_told[member] = now
     address = node.deposed.get(member, "")
-    log.warning("node %x, left behind by the forced promotion, is back; telling %s it "
-                "was removed", member, address or "it (no address known)")
+    log.warning(
+        "node %x, left behind by the forced promotion, is back; telling %s it was removed",
+        member,
+        address or "it (no address known)",
+    )
     if address:
         node.spawn(_send_removed(node, address))
 
@@ -449,9 +464,7 @@ def _majority_in_touch(node: Node) -> bool:
 # --- joining, on the new node -------------------------------------------------------------
 
 
-def invited(
-    node: Node, primary: str, witness: bool, learner: bool, proven: bool
-) -> object:
+def invited(node: Node, primary: str, witness: bool, learner: bool, proven: bool) -> object:
     if node.is_member:
         raise CommandError("this node is already a member of a group")
     holds_credentials = bool(node.identity.secret or node.config.requirepass)
@@ -462,8 +475,9 @@ def invited(
             "node that proved the cluster secret (PEER AUTH)"
         ).with_prefix("NOPERM")
     if not holds_credentials and not _is_loopback(primary):
-        raise CommandError("an invitation to a non-loopback group needs --cluster-secret "
-                           "on this node").with_prefix("NOPERM")
+        raise CommandError(
+            "an invitation to a non-loopback group needs --cluster-secret on this node"
+        ).with_prefix("NOPERM")
     node.join_as = (witness, learner)
     node.start_joining(primary)
     return OK
@@ -542,4 +556,3 @@ def _joined(node: Node, reply: object) -> None:
         )
         node.group_name = node.identity.group_name
         save_identity(node.store.path, node.identity)
-

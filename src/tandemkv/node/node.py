@@ -112,8 +112,9 @@ class Node:
         self.raft = raft_config(identity.node_id, config, applied)
         self.tick_seconds = max(1, config.heartbeat_ms // 2) / 1000
         self.replica = Replica(self.raft, self.storage, random.Random())
-        self.links = PeerLinks(identity.node_id, lambda: self.identity.secret,
-                               parse_peer_routes(config.peer_routes))
+        self.links = PeerLinks(
+            identity.node_id, lambda: self.identity.secret, parse_peer_routes(config.peer_routes)
+        )
         self.log = ClusterLog(self)
         self.gate = make_gate(self)
         self.keyspace_index = self.replica.log.applied
@@ -159,8 +160,9 @@ class Node:
         scheduling.apply_role_policy(False, self.config.backup_scheduling)
         if not self.volatile and self.policy is not FsyncPolicy.NO:
             interval = EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
-            self._syncer = Syncer(self.store, interval, self._synced, self._fatal,
-                                  self.loop.call_soon_threadsafe)
+            self._syncer = Syncer(
+                self.store, interval, self._synced, self._fatal, self.loop.call_soon_threadsafe
+            )
             self._syncer.start()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
         if self.sole_voter:
@@ -356,8 +358,12 @@ class Node:
         try:
             proposal = self.replica.propose(payloads)
         except (NotLeader, ProposalDropped) as error:
-            log.warning("%d entries of writes were not replicated (%s); their clients are "
-                        "told by a closed connection", len(payloads), error)
+            log.warning(
+                "%d entries of writes were not replicated (%s); their clients are "
+                "told by a closed connection",
+                len(payloads),
+                error,
+            )
             self._discard_unreplicated()
             return
         if proposal.last != expected:
@@ -391,8 +397,9 @@ class Node:
                 log.warning("dropping a malformed message from node %x: %s", peer_id, error)
                 continue
             if message.frm != peer_id:
-                log.warning("dropping a message claiming to be from %x sent by %x",
-                            message.frm, peer_id)
+                log.warning(
+                    "dropping a message claiming to be from %x sent by %x", message.frm, peer_id
+                )
                 continue
             replica.step(message)
         self.schedule()

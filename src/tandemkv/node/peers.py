@@ -142,9 +142,7 @@ class PeerLink(asyncio.Protocol):
         self.frames = None
         self.awaited_replies = 2
         secret = self.links.secret()
-        link.write(
-            encode_command([b"PEER", b"AUTH", secret, self.links.my_id]) + _PEER_STREAM
-        )
+        link.write(encode_command([b"PEER", b"AUTH", secret, self.links.my_id]) + _PEER_STREAM)
         self.last_reply = self.last_ping = time.monotonic()
 
     def data_received(self, data: bytes) -> None:
@@ -246,9 +244,7 @@ _PEER_STREAM = encode_command([b"PEER", b"STREAM"])
 
 
 class PeerLinks:
-    def __init__(
-        self, my_id: int, secret: Callable[[], str], routes: dict[str, str]
-    ) -> None:
+    def __init__(self, my_id: int, secret: Callable[[], str], routes: dict[str, str]) -> None:
         self.my_id = my_id
         self.secret = secret
         self.routes = routes

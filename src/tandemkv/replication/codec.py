@@ -188,8 +188,16 @@ def _encode_append(msg: AppendRequest) -> bytes:
     entries = msg.entries
     parts = [
         _APPEND_HEAD.pack(
-            CODEC_VERSION, _TAGS[AppendRequest], msg.frm, msg.to, msg.term,
-            msg.prev_index, msg.prev_term, msg.commit, msg.sent_tick, len(entries),
+            CODEC_VERSION,
+            _TAGS[AppendRequest],
+            msg.frm,
+            msg.to,
+            msg.term,
+            msg.prev_index,
+            msg.prev_term,
+            msg.commit,
+            msg.sent_tick,
+            len(entries),
         )
     ]
     parts += [entry_record(entry) for entry in entries]
@@ -200,8 +208,15 @@ def _encode_snapshot_chunk(msg: SnapshotChunk) -> bytes:
     meta = msg.meta
     parts = [
         _CHUNK_HEAD.pack(
-            CODEC_VERSION, _TAGS[SnapshotChunk], msg.frm, msg.to, msg.term,
-            msg.offset, msg.done, meta.index, meta.term,
+            CODEC_VERSION,
+            _TAGS[SnapshotChunk],
+            msg.frm,
+            msg.to,
+            msg.term,
+            msg.offset,
+            msg.done,
+            meta.index,
+            meta.term,
         )
     ]
     _write_conf(parts, meta.conf)
@@ -262,8 +277,7 @@ class _Reader:
         left = len(self.buf) - start
         if size > left:
             raise MessageDecodeError(
-                f"{self.what}: truncated: {field} needs {size} bytes at offset {start}, "
-                f"{left} left"
+                f"{self.what}: truncated: {field} needs {size} bytes at offset {start}, {left} left"
             )
         self.pos = start + size
         return start

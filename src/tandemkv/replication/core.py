@@ -215,9 +215,7 @@ class Replica:
 
     def _hard_changed(self) -> bool:
         prev = self._prev_hard
-        return (
-            self.term != prev.term or self.vote != prev.vote or self.log.committed != prev.commit
-        )
+        return self.term != prev.term or self.vote != prev.vote or self.log.committed != prev.commit
 
     def has_ready(self) -> bool:
         log = self.log

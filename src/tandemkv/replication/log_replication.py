@@ -78,8 +78,14 @@ def _send_one(r: Replica, to: NodeId, allow_empty: bool) -> bool:
     commit = r.log.committed
     r.send(
         AppendRequest(
-            r.id, to, r.term, prev, prev_term,
-            _for_peer(entries, to in r.conf.witnesses), commit, r.ticks,
+            r.id,
+            to,
+            r.term,
+            prev,
+            prev_term,
+            _for_peer(entries, to in r.conf.witnesses),
+            commit,
+            r.ticks,
         )
     )
     if entries:

@@ -118,9 +118,7 @@ def lease_valid(r: Replica) -> bool:
     if not r.cfg.check_quorum or r.lease_disabled or r.transfer_target != NONE:
         return False
     ticks = sorted(
-        (r.ticks if v == r.id else r.progress[v].ack_tick)
-        for v in r.conf.voters
-        if v in r.progress
+        (r.ticks if v == r.id else r.progress[v].ack_tick) for v in r.conf.voters if v in r.progress
     )[::-1]
     need = quorum_size(len(r.conf.voters))
     if len(ticks) < need:

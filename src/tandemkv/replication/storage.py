@@ -117,7 +117,8 @@ class MemoryStorage:
     def config_entries(self, lo: int, hi: int) -> list[Entry]:
         base = self.first_index()
         return [
-            e for e in self._entries[max(0, lo - base) : max(0, hi - base)]
+            e
+            for e in self._entries[max(0, lo - base) : max(0, hi - base)]
             if e.kind is EntryKind.CONFIG
         ]
 

@@ -203,8 +203,7 @@ class Server:
         return self.store.last_save_time
 
     def report_bug(self, command: str, error: Exception) -> None:
-        log.error("a bug in the %s command; its client got an error reply", command,
-                  exc_info=error)
+        log.error("a bug in the %s command; its client got an error reply", command, exc_info=error)
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         return self.sliced.run(session, job)
@@ -329,7 +328,6 @@ class Server:
                 "used_cpu_user": f"{usage.ru_utime:.6f}",
             },
         }
-
 
     def _replication_info(self) -> dict[str, object]:
         from tandemkv.commands.replication import replication_info

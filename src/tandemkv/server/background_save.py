@@ -70,14 +70,16 @@ class BackgroundSave:
             status = 1
             try:
                 _die_with(parent)
-                store.write_snapshot(point, keyspace_items(store.keyspace),
-                                     fs=OsFileSystem(store.path))
+                store.write_snapshot(
+                    point, keyspace_items(store.keyspace), fs=OsFileSystem(store.path)
+                )
                 status = 0
             finally:
                 os._exit(status)
         self.child_pid = pid
-        threading.Thread(target=self._reap, args=(pid, point), daemon=True,
-                         name="tandemkv-bgsave-wait").start()
+        threading.Thread(
+            target=self._reap, args=(pid, point), daemon=True, name="tandemkv-bgsave-wait"
+        ).start()
         return True
 
     def _reap(self, pid: int, point: SnapshotPoint) -> None:

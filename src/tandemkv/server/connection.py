@@ -181,8 +181,12 @@ class ClientConnection(asyncio.Protocol):
         try:
             blobs, pings = frames.read_frames()
         except FrameTooLarge as error:
-            log.warning("closing the link from node %x: it sent a frame of %d bytes "
-                        "(the cap is %d)", session.peer_id, error.length, error.cap)
+            log.warning(
+                "closing the link from node %x: it sent a frame of %d bytes (the cap is %d)",
+                session.peer_id,
+                error.length,
+                error.cap,
+            )
             self.close()
             return
         if blobs or pings:
@@ -312,8 +316,9 @@ class ClientConnection(asyncio.Protocol):
         limit = self.server.settings.client_output_buffer_limit.normal
         waiting = transport.get_write_buffer_size()
         if limit.hard and waiting > limit.hard:
-            return self._drop(f"{waiting} bytes of replies waiting, over the hard limit "
-                              f"of {limit.hard}")
+            return self._drop(
+                f"{waiting} bytes of replies waiting, over the hard limit of {limit.hard}"
+            )
         if not limit.soft or waiting <= limit.soft:
             self._over_soft_since = None
             return False
@@ -322,8 +327,10 @@ class ClientConnection(asyncio.Protocol):
             self._over_soft_since = now
         if now - self._over_soft_since < limit.soft_seconds:
             return False
-        return self._drop(f"{waiting} bytes of replies waiting, over the soft limit of "
-                          f"{limit.soft} for {limit.soft_seconds} s")
+        return self._drop(
+            f"{waiting} bytes of replies waiting, over the soft limit of "
+            f"{limit.soft} for {limit.soft_seconds} s"
+        )
 
     def _reply_over_limit(self, reply: list[object]) -> bool:
         """A long array reply that would break the hard limit by itself (MGET of the same
@@ -341,8 +348,12 @@ class ClientConnection(asyncio.Protocol):
 
     def _drop(self, why: str) -> bool:
         session = self.session
-        log.warning("closing client id=%d addr=%s for client-output-buffer-limit: %s",
-                    session.id, session.addr, why)
+        log.warning(
+            "closing client id=%d addr=%s for client-output-buffer-limit: %s",
+            session.id,
+            session.addr,
+            why,
+        )
         self.closing = True
         if self.transport is not None:
             self.transport.abort()  # its waiting replies are freed, as Redis frees them

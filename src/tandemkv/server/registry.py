@@ -136,8 +136,11 @@ def read_entry(path: Path) -> Entry | None:
     except (OSError, ValueError, TypeError, KeyError):
         return None
     valid = (
-        isinstance(pid, int) and pid > 0 and isinstance(address, str)
-        and isinstance(data_dir, str) and isinstance(started, str)
+        isinstance(pid, int)
+        and pid > 0
+        and isinstance(address, str)
+        and isinstance(data_dir, str)
+        and isinstance(started, str)
     )
     return Entry(pid, address, data_dir, started, path) if valid else None
 

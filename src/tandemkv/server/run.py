@@ -146,8 +146,11 @@ def run_server(config: Config) -> int:
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
     if not config.appendonly:
-        print("tandemkv: appendonly is off: writes are not logged, so only SAVE/BGSAVE "
-              "snapshots survive a restart", file=sys.stderr)
+        print(
+            "tandemkv: appendonly is off: writes are not logged, so only SAVE/BGSAVE "
+            "snapshots survive a restart",
+            file=sys.stderr,
+        )
     server = Server(config, store, loop, node_factory=factory)
     try:
         loop.run_until_complete(_serve(server, config))
@@ -202,8 +205,11 @@ class ReplayProgress:
             return
         self._last = now
         unit = "bytes scanned" if phase == "scan" else "entries replayed"
-        print(f"tandemkv: loading: {done}/{total} {unit} ({now - self._started:.0f}s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"tandemkv: loading: {done}/{total} {unit} ({now - self._started:.0f}s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _require_hiredis() -> None:

@@ -61,8 +61,7 @@ class SlicedRunner:
 class _Slices:
     """Runs a job a slice per loop turn, then has its reply encoded."""
 
-    def __init__(self, runner: SlicedRunner, job: SlicedJob, pending: Pending,
-                 resp3: bool) -> None:
+    def __init__(self, runner: SlicedRunner, job: SlicedJob, pending: Pending, resp3: bool) -> None:
         self.runner, self.job, self.pending, self.resp3 = runner, job, pending, resp3
         self.loop = asyncio.get_running_loop()
 
@@ -86,8 +85,13 @@ class _Encoding:
     """Encodes a long array reply ENCODE_SLICE items per loop turn; a short reply, or
     one that is not an array, goes to the connection as it is."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, finish: Callable[[object], None],
-                 value: object, resp3: bool) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        finish: Callable[[object], None],
+        value: object,
+        resp3: bool,
+    ) -> None:
         self.loop, self.finish, self.value, self.resp3 = loop, finish, value, resp3
         self.parts: list[bytes] = []
 

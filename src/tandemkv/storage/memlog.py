@@ -103,5 +103,6 @@ class MemoryLog:
         if lo <= self._base_index:
             raise LogCompactedError(f"entry {lo} is compacted away (through {self._base_index})")
         if hi > self.last_index + 1:
-            raise LogIndexError(f"entries up to {hi - 1} asked for; the log ends at "
-                                f"{self.last_index}")
+            raise LogIndexError(
+                f"entries up to {hi - 1} asked for; the log ends at {self.last_index}"
+            )

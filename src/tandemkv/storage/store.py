@@ -238,4 +238,3 @@ def _snapshot_mtime(datadir: DataDir) -> int:
         return int(os.stat(os.path.join(datadir.path, SNAPSHOT_FILE)).st_mtime)
     except OSError:
         return 0
-

@@ -54,8 +54,9 @@ class ReplicationChecker:
                     f"(term {seen.term}); it has term {log.term(index)}"
                 )
 
-    def persisted(self, node: NodeId, entries: list[Entry], prev_term: int | None,
-                  witness: bool) -> None:
+    def persisted(
+        self, node: NodeId, entries: list[Entry], prev_term: int | None, witness: bool
+    ) -> None:
         for entry in entries:
             data = None if witness and entry.kind is EntryKind.NORMAL else entry.data
             key = (entry.index, entry.term)
@@ -64,8 +65,11 @@ class ReplicationChecker:
                 self.entries[key] = _Seen(entry.term, entry.kind, data, prev_term)
             else:
                 self._same(node, entry.index, seen, entry.kind, data, "log matching")
-                if prev_term is not None and seen.prev_term is not None \
-                        and prev_term != seen.prev_term:
+                if (
+                    prev_term is not None
+                    and seen.prev_term is not None
+                    and prev_term != seen.prev_term
+                ):
                     raise InvariantViolation(
                         f"log matching: node {node} has ({entry.index}, {entry.term}) after "
                         f"term {prev_term}, elsewhere after term {seen.prev_term}"
@@ -75,8 +79,9 @@ class ReplicationChecker:
             prev_term = entry.term
 
     @staticmethod
-    def _same(node: NodeId, index: int, seen: _Seen, kind: EntryKind, data: bytes | None,
-              what: str) -> None:
+    def _same(
+        node: NodeId, index: int, seen: _Seen, kind: EntryKind, data: bytes | None, what: str
+    ) -> None:
         if seen.kind is not kind or (
             data is not None and seen.data is not None and data != seen.data
         ):

@@ -54,7 +54,13 @@ class SimConfig:
 
 
 PROFILES = (
-    "default", "small", "witness", "lease", "stress", "leader_ack", "majority_ack",
+    "default",
+    "small",
+    "witness",
+    "lease",
+    "stress",
+    "leader_ack",
+    "majority_ack",
     "send_before_sync",
 )
 
@@ -104,22 +110,39 @@ def _specialise(cfg: SimConfig, profile: str, rng: random.Random) -> SimConfig:
     if profile == "witness":
         return replace(cfg, voters=2, witnesses=1, learners=rng.choice((0, 1)))
     if profile == "lease":
-        return replace(
-            cfg, read_mode=ReadMode.LEASE, check_quorum=True, voters=rng.choice((3, 5))
-        )
+        return replace(cfg, read_mode=ReadMode.LEASE, check_quorum=True, voters=rng.choice((3, 5)))
     if profile in ("leader_ack", "majority_ack"):
         level = AckLevel.LEADER if profile == "leader_ack" else AckLevel.MAJORITY
         # The shape where async acknowledgement loses writes: a leader cut off from its
         # followers keeps acknowledging until check-quorum or a newer leader stops it.
         return replace(
-            cfg, ack_level=level, voters=3, learners=0, membership=False, partitions=True,
-            drop_rate=0.0, dup_rate=0.0, check_quorum=True, clients=3, keys=1,
+            cfg,
+            ack_level=level,
+            voters=3,
+            learners=0,
+            membership=False,
+            partitions=True,
+            drop_rate=0.0,
+            dup_rate=0.0,
+            check_quorum=True,
+            clients=3,
+            keys=1,
         )
     if profile == "stress":
         return replace(
-            cfg, voters=rng.choice((3, 5)), drop_rate=0.1, dup_rate=0.05, fault_every=(3, 12),
-            crashes=True, partitions=True, membership=True, transfers=True, clients=5,
-            keys=2, compact_every=8, max_msg_bytes=rng.choice((1, 64)),
+            cfg,
+            voters=rng.choice((3, 5)),
+            drop_rate=0.1,
+            dup_rate=0.05,
+            fault_every=(3, 12),
+            crashes=True,
+            partitions=True,
+            membership=True,
+            transfers=True,
+            clients=5,
+            keys=2,
+            compact_every=8,
+            max_msg_bytes=rng.choice((1, 64)),
         )
     if profile == "send_before_sync":
         return replace(cfg, bug=profile, crashes=True, voters=3, membership=False)

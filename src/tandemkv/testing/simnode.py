@@ -52,8 +52,9 @@ class Host(Protocol):
 
     def disk_done_later(self, node: NodeId, generation: int) -> None: ...
 
-    def reply(self, req: Request, ok: bool | None, output: str | bool | None,
-              hint: NodeId) -> None: ...
+    def reply(
+        self, req: Request, ok: bool | None, output: str | bool | None, hint: NodeId
+    ) -> None: ...
 
 
 DiskOp = tuple[str, object]
@@ -97,9 +98,17 @@ class Disk:
 
 
 class SimNode:
-    def __init__(self, node: NodeId, conf: ConfState, witness: bool, host: Host,
-                 raft: RaftConfig, rng: random.Random, compact_every: int,
-                 send_before_sync: bool = False) -> None:
+    def __init__(
+        self,
+        node: NodeId,
+        conf: ConfState,
+        witness: bool,
+        host: Host,
+        raft: RaftConfig,
+        rng: random.Random,
+        compact_every: int,
+        send_before_sync: bool = False,
+    ) -> None:
         self.id = node
         self.witness = witness
         self.host = host

@@ -143,8 +143,16 @@ class Simulator:
             max_inflight=cfg.max_inflight,
             eager_commit=cfg.eager_commit,
         )
-        sim_node = SimNode(node, conf, witness, self, raft, random.Random(self.rng.random()),
-                           cfg.compact_every, send_before_sync=cfg.bug == "send_before_sync")
+        sim_node = SimNode(
+            node,
+            conf,
+            witness,
+            self,
+            raft,
+            random.Random(self.rng.random()),
+            cfg.compact_every,
+            send_before_sync=cfg.bug == "send_before_sync",
+        )
         self.nodes[node] = sim_node
         period = cfg.tick_ms + self.rng.randint(0, cfg.clock_skew_ms)
         self.at(self.rng.randint(0, period - 1), self._tick, node, period)
@@ -160,8 +168,7 @@ class Simulator:
     def disk_done_later(self, node: NodeId, generation: int) -> None:
         self.at(self.rng.randint(1, 6), self._disk_done, node, generation)
 
-    def reply(self, req: Request, ok: bool | None, output: str | bool | None,
-              hint: NodeId) -> None:
+    def reply(self, req: Request, ok: bool | None, output: str | bool | None, hint: NodeId) -> None:
         self.workload.reply(req, ok, output, hint)
 
     # --- events -------------------------------------------------------------------------
@@ -193,8 +200,10 @@ class Simulator:
         best: SimNode | None = None
         for node_id in sorted(self.nodes):
             node = self.nodes[node_id]
-            if node.alive and node.replica.role is Role.LEADER and (
-                best is None or node.replica.term > best.replica.term
+            if (
+                node.alive
+                and node.replica.role is Role.LEADER
+                and (best is None or node.replica.term > best.replica.term)
             ):
                 best = node
         return best
@@ -307,7 +316,8 @@ class Simulator:
             end = chaos_end + cfg.calm_ticks * cfg.tick_ms
             if not self._run_until(end, self._converged):
                 raise SimulationFailure(
-                    cfg, f"no convergence within {cfg.calm_ticks} ticks\n{self.status()}",
+                    cfg,
+                    f"no convergence within {cfg.calm_ticks} ticks\n{self.status()}",
                     self.trace,
                 )
             leader = self._stable_leader()
@@ -326,7 +336,8 @@ class Simulator:
 
     def _result(self) -> SimResult:
         lost = [
-            op for op in self.history.ops
+            op
+            for op in self.history.ops
             if op.status is Status.OK
             and (op.kind in ("put", "del") or (op.kind == "cas" and op.output))
             and op.id not in self.checker.applied_ops

@@ -72,12 +72,12 @@ class Workload:
         if node is not None and node.alive:
             node.handle(req)
 
-    def reply(self, req: Request, ok: bool | None, output: str | bool | None,
-              hint: NodeId) -> None:
+    def reply(self, req: Request, ok: bool | None, output: str | bool | None, hint: NodeId) -> None:
         self.sim.at(self.rng.randint(1, 4), self._on_reply, req, ok, output, hint)
 
-    def _on_reply(self, req: Request, ok: bool | None, output: str | bool | None,
-                  hint: NodeId) -> None:
+    def _on_reply(
+        self, req: Request, ok: bool | None, output: str | bool | None, hint: NodeId
+    ) -> None:
         c = self.clients[req.client]
         op = c.op
         if op is None or op.id != req.op_id:
