@@ -10,10 +10,16 @@ from __future__ import annotations
 import re
 import time
 
-from hypothesis import example, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tandemkv.commands.glob import compile_glob
+from tandemkv.commands.glob import (
+    CACHED_PATTERN_BYTES,
+    PatternTooComplex,
+    _cached,
+    compile_glob,
+)
 
 # ------------------------------------------------------------------ the reference
 
@@ -138,3 +144,76 @@ def test_long_patterns_on_long_keys_stay_bounded() -> None:
     assert not compile_glob(many_stars)(key)
     assert not compile_glob(long_segment)(key)
     assert time.perf_counter() - started < 2.0
+
+
+# ------------------------------------------------------------------ bounded compiling
+
+# The costliest shapes per pattern byte: sets written out as many ranges, negated sets,
+# stars between single bytes, '?' between plain bytes.
+WORST_KIB = [
+    b"[^" + bytes(range(0, 256, 2)) * 4 + b"]",
+    b"[^a]" * 256,
+    b"[ab]" * 256,
+    b"a*" * 512,
+    b"a?" * 512,
+    b"\\a" * 512,
+    b"[a-z]?" * 170,
+]
+SYNTAX = b"*?[]^-\\ab"
+kib_patterns = st.binary(min_size=1, max_size=1024).map(
+    lambda raw: bytes(SYNTAX[b % len(SYNTAX)] if b < 200 else b for b in raw)
+)
+
+
+@pytest.mark.parametrize("pattern", WORST_KIB, ids=range(len(WORST_KIB)))
+def test_every_pattern_up_to_1kib_is_accepted_and_answers_quickly(pattern: bytes) -> None:
+    """Issue: Hostile clients; any pattern up to 1 KB against a 1 KB key under 50 ms."""
+    assert len(pattern) <= 1024
+    _cached.cache_clear()
+    started = time.perf_counter()
+    compile_glob(pattern)(b"a" * 1024)
+    assert time.perf_counter() - started < 0.05
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pattern=kib_patterns)
+def test_random_patterns_up_to_1kib_are_accepted(pattern: bytes) -> None:
+    compile_glob(pattern)(b"ab" * 512)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        b"[ab]" * 2**18,
+        b"a*" * 2**19,
+        b"?a" * 2**19,
+        b"[" + b"a" * 2**20 + b"]",
+        b"?" + b"a" * 2**20,
+    ],
+    ids=["sets", "stars", "questions", "one-huge-set", "long-bytes-beside-a-wildcard"],
+)
+def test_megabyte_patterns_are_refused_before_any_big_work(pattern: bytes) -> None:
+    """Compiling these whole takes seconds (the parser loops per token, the regex compiler
+    about a microsecond a byte); the budget refuses them after ~16k units of either."""
+    started = time.perf_counter()
+    with pytest.raises(PatternTooComplex) as refused:
+        compile_glob(pattern)
+    assert time.perf_counter() - started < 0.5
+    assert refused.value.message.startswith("glob-style pattern too complex")
+
+
+def test_long_plain_patterns_cost_nothing_to_compile() -> None:
+    """A key of any length can still be looked up by name, or by a long prefix or suffix."""
+    key = b"k" * 2**20
+    assert compile_glob(key)(key)
+    assert compile_glob(key[:-1] + b"*")(key)
+    assert compile_glob(b"*" + key[1:])(key)
+    assert compile_glob(key[:1000] + b"*k*" + key[:1000])(key)
+    assert not compile_glob(key + b"*")(key[:-1])
+
+
+def test_long_patterns_are_not_kept_in_the_cache() -> None:
+    _cached.cache_clear()
+    compile_glob(b"x" * (CACHED_PATTERN_BYTES + 1))
+    compile_glob(b"x" * CACHED_PATTERN_BYTES)
+    assert _cached.cache_info().currsize == 1

@@ -678,3 +678,11 @@ def test_keys_inside_multi_runs_whole() -> None:
     reply = c("EXEC")
     assert isinstance(reply, list) and len(reply[0]) == len(world.engine.keyspace)
     assert host.slices == 0
+
+
+@pytest.mark.parametrize("command", [("KEYS",), ("SCAN", "0", "MATCH")])
+def test_a_pattern_too_costly_to_compile_is_refused(c: Client, command: tuple[str, ...]) -> None:
+    c("SET", "a", "1")
+    too_complex = "ERR glob-style pattern too complex (more than 16384 wildcards, sets and bytes"
+    assert c(*command, b"[ab]" * 100_000) == err(too_complex + " next to them)")
+    assert c("KEYS", "[ab]" * 256 + "*") == []  # a 1 KiB pattern is answered

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-KiB = 1024
-
 
 @dataclass(frozen=True)
 class KnownIssue:
@@ -25,18 +23,6 @@ class KnownIssue:
     test: str  # the regression test in test_known_issues.py
     hits: Callable[[Sequence[bytes]], bool]
     queued_only: bool = False  # only a problem when many are queued in one MULTI
-
-
-# Commands whose arguments the server compiles as globs: KEYS pattern, SCAN ... MATCH
-# pattern, CONFIG GET parameter..., COMMAND LIST FILTERBY PATTERN pattern.
-GLOB_COMMANDS = frozenset({b"keys", b"scan", b"config", b"command"})
-# Compiling costs about 2 us a byte here and each compiled pattern stays cached at about
-# 19 times its size (compile_glob keeps 256, re another 512): at 1 KiB, 2 ms and a few MiB.
-LONG_GLOB = 1 * KiB
-
-
-def _long_glob(args: Sequence[bytes]) -> bool:
-    return args[0].lower() in GLOB_COMMANDS and any(len(arg) > LONG_GLOB for arg in args[1:])
 
 
 # Commands whose work grows with the keyspace (1-2 us a key). One is fine, and so is a
@@ -50,11 +36,6 @@ def _keyspace_scan(args: Sequence[bytes]) -> bool:
 
 
 KNOWN_ISSUES: tuple[KnownIssue, ...] = (
-    KnownIssue(
-        "long glob patterns stall the event loop and pin memory",
-        "test_a_long_glob_pattern_neither_stalls_nor_grows_the_server",
-        _long_glob,
-    ),
     KnownIssue(
         "EXEC runs its whole queue in one loop turn",
         "test_an_exec_of_keyspace_scans_does_not_stall_the_server",
