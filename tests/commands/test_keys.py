@@ -667,17 +667,61 @@ def test_keys_on_a_large_keyspace_runs_in_slices_with_the_same_answer() -> None:
     ]
 
 
-def test_keys_inside_multi_runs_whole() -> None:
+def test_keys_inside_exec_sees_its_place_in_the_queue_and_runs_in_slices() -> None:
+    """EXEC of many KEYS held the event loop for their sum; now each takes its copy of the
+    keys in place and is matched after the queue, a slice at a time."""
     host = SlicingHost()
     world = World(host=host)
     c = world.client()
-    for start in range(0, KEYS_SLICE + 10, 5000):
+    total = 15_000
+    for start in range(0, total, 5000):
+        c("MSET", *[x for i in range(start, start + 5000) for x in (f"k{i}", "v")])
+    before = [f"k{i}".encode() for i in range(total)]
+    c("MULTI")
+    for command in [("KEYS", "*"), ("SET", "new", "v"), ("KEYS", "*"), ("DEL", "k0")]:
+        c(*command)
+    c("KEYS", "k*")
+    assert c("EXEC") == [before, OK, [*before, b"new"], 1, before[1:]]
+    assert host.slices >= 3
+    assert world.engine.atomic is None
+
+
+def test_one_exec_copies_at_most_four_keyspaces_for_keys_and_scans() -> None:
+    world = World()
+    c = world.client()
+    total = 30_000  # four copies: 120,000 keys, over the 100,000 floor
+    for start in range(0, total, 5000):
         c("MSET", *[x for i in range(start, start + 5000) for x in (f"k{i}", "v")])
     c("MULTI")
-    c("KEYS", "*")
+    for _ in range(3):
+        c("KEYS", "nothing*")
+        c("KEYS", "nothing*")  # no write between: shares the copy before it
+        c("SET", "k0", "v")
+    c("SCAN", "0", "MATCH", "nothing*")
+    c("SCAN", "0")
     reply = c("EXEC")
-    assert isinstance(reply, list) and len(reply[0]) == len(world.engine.keyspace)
-    assert host.slices == 0
+    assert isinstance(reply, list) and len(reply) == 11
+    assert reply[:9] == [[], [], OK] * 3
+    assert reply[9][1] == [] and reply[9][0] != b"0"  # type: ignore[index]  # 4th copy
+    assert reply[10] == err(
+        "ERR too much keyspace-wide work in one transaction (its KEYS and new SCANs may "
+        "copy 4 keyspaces' worth of keys); run the rest in another transaction"
+    )
+    assert c("KEYS", "k1") == [b"k1"]  # outside EXEC, no budget
+
+
+def test_the_scans_of_one_exec_share_one_calls_work() -> None:
+    world = World()
+    c = world.client()
+    for start in range(0, 120_000, 10_000):
+        c("MSET", *[x for i in range(start, start + 10_000) for x in (f"k{i}", "v")])
+    c("MULTI")
+    c("SCAN", "0", "COUNT", "60000")
+    c("SCAN", "0", "COUNT", "60000")
+    c("SCAN", "0", "COUNT", "60000")
+    first, second, third = c("EXEC")  # type: ignore[misc]
+    assert [len(reply[1]) for reply in (first, second, third)] == [60_000, 40_000, 1]
+    assert len(c("SCAN", "0", "COUNT", "60000")[1]) == 60_000  # type: ignore[index]
 
 
 @pytest.mark.parametrize("command", [("KEYS",), ("SCAN", "0", "MATCH")])

@@ -25,24 +25,9 @@ class KnownIssue:
     queued_only: bool = False  # only a problem when many are queued in one MULTI
 
 
-# Commands whose work grows with the keyspace (1-2 us a key). One is fine, and so is a
-# pipeline of them (KEYS runs in slices); an EXEC runs every queued one in the same loop
-# turn, and a deep MULTI holds dozens.
-KEYSPACE_SCANS = frozenset({b"keys", b"scan"})
-
-
-def _keyspace_scan(args: Sequence[bytes]) -> bool:
-    return args[0].lower() in KEYSPACE_SCANS
-
-
-KNOWN_ISSUES: tuple[KnownIssue, ...] = (
-    KnownIssue(
-        "EXEC runs its whole queue in one loop turn",
-        "test_an_exec_of_keyspace_scans_does_not_stall_the_server",
-        _keyspace_scan,
-        queued_only=True,
-    ),
-)
+# Empty while every issue the fuzzer found is fixed; an entry looks like
+#   KnownIssue("what goes wrong", "test_name_in_test_known_issues", hits=lambda args: ...)
+KNOWN_ISSUES: tuple[KnownIssue, ...] = ()
 
 
 def known_issue(args: Sequence[bytes], queued: bool = False) -> KnownIssue | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Generator
 
 import pytest
 
@@ -19,6 +20,8 @@ from tandemkv.protocol import (
     encode_replies,
     encode_reply,
 )
+from tandemkv.protocol.encoder import ENCODE_SLICE, encode_in_slices
+from tandemkv.protocol.types import Encoded
 
 # value -> (RESP2 bytes, RESP3 bytes)
 CASES: list[tuple[str, object, bytes, bytes]] = [
@@ -189,3 +192,31 @@ def test_values_outside_the_vocabulary_are_a_type_error(value: object, resp3: bo
 def test_text_with_a_lone_surrogate_still_encodes() -> None:
     assert encode_reply("a\ud800", True) == b"$7\r\na\\ud800\r\n"
     assert encode_reply("a\udcff", True) == b"$2\r\na\xff\r\n"
+
+
+# ------------------------------------------------------------------ encoding in slices
+
+
+def _steps(job: Generator[None, None, object]) -> tuple[int, object]:
+    steps = 0
+    while True:
+        try:
+            next(job)
+        except StopIteration as done:
+            return steps, done.value
+        steps += 1
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_long_arrays_encode_in_slices_to_the_same_bytes(resp3: bool) -> None:
+    keys: list[object] = [b"k%d" % i for i in range(2 * ENCODE_SLICE + 1)]
+    exec_reply: list[object] = [keys, OK, keys[:10], [keys, 5], keys]  # EXEC of KEYS...
+    for value, least_steps in [(keys, 2), (exec_reply, 5)]:
+        steps, encoded = _steps(encode_in_slices(value, resp3))
+        assert encoded == Encoded(encode_reply(value, resp3))
+        assert steps >= least_steps
+
+
+def test_short_values_are_left_for_the_connection() -> None:
+    for value in [[b"a"] * ENCODE_SLICE, [[b"a"] * (ENCODE_SLICE - 1)], b"x", 7]:
+        assert _steps(encode_in_slices(value, resp3=False)) == (0, value)

@@ -11,8 +11,8 @@ import pytest
 from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.protocol import encode_reply
+from tandemkv.protocol.encoder import ENCODE_SLICE
 from tandemkv.protocol.types import Encoded, ErrorReply
-from tandemkv.server import sliced
 from tandemkv.server.sliced import SlicedRunner
 
 
@@ -40,7 +40,7 @@ def test_other_callbacks_run_between_slices() -> None:
 
 
 def test_a_long_array_reply_is_encoded_in_slices_to_the_same_bytes() -> None:
-    items: list[object] = [b"k%d" % i for i in range(2 * sliced.ENCODE_SLICE + 3)]
+    items: list[object] = [b"k%d" % i for i in range(2 * ENCODE_SLICE + 3)]
     items[5] = None  # a null encodes differently in RESP2 and RESP3
 
     for resp in (2, 3):
@@ -104,7 +104,7 @@ def test_beyond_the_jobs_in_flight_a_job_runs_to_its_end_at_once() -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("length", [3, sliced.ENCODE_SLICE + 1], ids=["short", "encoded"])
+@pytest.mark.parametrize("length", [3, ENCODE_SLICE + 1], ids=["short", "encoded"])
 def test_a_finished_job_leaves_no_cycle_holding_its_reply(length: int) -> None:
     """Regression (the fuzzer's long run): each step closure scheduled itself, a reference
     cycle holding the job's result, the encoded parts and, through `finish`, the Pending

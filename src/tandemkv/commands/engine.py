@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+from tandemkv.commands.atomic_work import AtomicWork
 from tandemkv.commands.errors import (
     CommandError,
     ExecAbort,
@@ -19,7 +20,7 @@ from tandemkv.commands.errors import (
     wrong_arity,
 )
 from tandemkv.commands.scan import ScanCursors
-from tandemkv.commands.session import DetachedHost, Host, Session
+from tandemkv.commands.session import Deferred, DetachedHost, Host, Session, SlicedJob
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import CommandSpec, Write, lookup
 from tandemkv.commands.transactions import end_transaction
@@ -99,8 +100,8 @@ class Engine:
         self.gate: Gate | None = None
         # Set when a command that reads the keyspace ran; the cluster shell clears it.
         self.read_ran = False
-        # True while EXEC runs its queue: nothing may be cut into slices (Host.run_sliced).
-        self.atomic = False
+        # While EXEC runs its queue: what it may still spend (commands/atomic_work.py).
+        self.atomic: AtomicWork | None = None
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -171,25 +172,30 @@ class Engine:
             self._log_expired()
         return removed
 
-    def run_atomically(self, session: Session, queued: list[list[bytes]]) -> list[object]:
-        """Run queued commands back to back and log their effects as one entry."""
+    def run_atomically(self, session: Session, queued: list[list[bytes]]) -> object:
+        """Run queued commands back to back and log their effects as one entry. The reply
+        is their replies, or a Pending for them if some finish in slices (Deferred)."""
+        from tandemkv.commands.keys import SCAN_MAX_COUNT
+
         outer = self.pending
         self.pending = []
         replies = []
-        self.atomic = True
+        self.atomic = AtomicWork(len(self.keyspace), SCAN_MAX_COUNT)
         try:
             for args in queued:
                 spec = lookup(args[0])
                 assert spec is not None  # checked when queued
                 replies.append(self.run(session, spec, args))
         finally:
-            self.atomic = False
+            self.atomic = None
         batch = self.pending
         self.pending = outer
         if len(batch) == 1:
             outer.append(batch[0])
         elif batch:
             outer.append(Batch(tuple(batch)))
+        if any(type(reply) is Deferred for reply in replies):
+            return self.host.run_sliced(session, _finish_deferred(replies))
         return replies
 
     def _log_expired(self) -> None:
@@ -236,3 +242,12 @@ class EngineStats:
     def __init__(self) -> None:
         self.commands = 0
         self.errors = 0
+
+
+def _finish_deferred(replies: list[object]) -> SlicedJob:
+    """EXEC's replies with each Deferred one run in slices (the host encodes them so)."""
+    for i, reply in enumerate(replies):
+        if type(reply) is Deferred:
+            replies[i] = yield from reply.job
+            yield
+    return replies

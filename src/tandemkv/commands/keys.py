@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tandemkv.commands.args import INT64_MAX, parse_int
 from tandemkv.commands.errors import CommandError, NoSuchKey, SyntaxErr
 from tandemkv.commands.glob import compile_glob
+from tandemkv.commands.session import Deferred
 from tandemkv.commands.table import Write, command
 from tandemkv.protocol.types import OK
 from tandemkv.storage.keyspace import Value
@@ -103,7 +104,8 @@ def type_(e: Engine, s: Session, args: list[bytes]) -> object:
 
 # Keys KEYS matches per slice of its work: a few milliseconds each. On a larger keyspace
 # KEYS runs in slices between which the server serves other clients and, in a group, keeps
-# heartbeating, where Redis blocks for the whole walk. Inside MULTI it runs whole (atomic).
+# heartbeating, where Redis blocks for the whole walk. Inside EXEC it is deferred, sliced
+# the same way (commands/atomic_work.py).
 KEYS_SLICE = 20_000
 
 
@@ -121,7 +123,10 @@ def keys(e: Engine, s: Session, args: list[bytes]) -> object:
         raise CommandError("wrong number of arguments for 'keys' command")
     matches = compile_glob(args[1] if len(args) == 2 else b"*")
     ks, now = e.keyspace, e.now_ms
-    if len(ks) <= KEYS_SLICE or e.atomic:
+    if e.atomic is not None:  # in EXEC: the keys as of here, matched after the queue
+        stored, deadlines = e.atomic.keys_snapshot(ks, len(e.pending))
+        return Deferred(_matching_keys(stored, deadlines, now, matches))
+    if len(ks) <= KEYS_SLICE:
         return [key for key in ks.live_keys(now) if matches(key)]
     # The keys as of now (a copy made at C speed), matched a slice per event-loop turn.
     stored, deadlines = ks.snapshot_keys()
@@ -177,7 +182,14 @@ def scan(e: Engine, s: Session, args: list[bytes]) -> object:
     # COUNT is a hint (SCAN may return fewer): capped so that no call holds the event loop
     # for long, where Redis would walk its whole keyspace for COUNT 1000000000.
     count = min(count, SCAN_MAX_COUNT)
-    cursor, page = e.scans.page(int(raw), count, e.keyspace.keys_view())
+    cursor = int(raw)
+    if e.atomic is not None:  # in EXEC, its SCANs share one call's work (atomic_work.py)
+        count = e.atomic.scan_count(count)
+        if not e.scans.continues(cursor):
+            e.atomic.charge_copy(len(e.keyspace))
+    cursor, page = e.scans.page(cursor, count, e.keyspace.keys_view())
+    if e.atomic is not None:
+        e.atomic.scanned(len(page))
     ks, now, matches = e.keyspace, e.now_ms, compile_glob(pattern)
     found = []
     for key in page:

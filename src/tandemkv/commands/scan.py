@@ -50,6 +50,10 @@ class ScanCursors:
             return 0, page
         return (scan_id << _POSITION_BITS) | end, page
 
+    def continues(self, cursor: int) -> bool:
+        """Whether page(cursor) goes on with a list held, rather than copying the keyspace."""
+        return cursor != 0 and (cursor >> _POSITION_BITS) in self._lists
+
     def _open(self, keys: list[bytes]) -> int:
         scan_id = self._next_id
         self._next_id = self._next_id + 1 if self._next_id < 2**31 else 1

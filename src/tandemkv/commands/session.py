@@ -89,6 +89,14 @@ class Host(Protocol):
 SlicedJob = Generator[None, None, object]
 
 
+@dataclass(slots=True, eq=False)
+class Deferred:
+    """A reply inside EXEC whose inputs were taken at its place in the queue and whose work
+    runs in slices after the queue (commands/atomic_work.py)."""
+
+    job: SlicedJob
+
+
 def run_to_end(job: SlicedJob) -> object:
     while True:
         try:

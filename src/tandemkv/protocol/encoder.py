@@ -17,7 +17,7 @@ RESP2, a `,` double in RESP3. Redis 7.2 switched to the shortest round-trip form
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 from tandemkv.protocol.types import (
@@ -66,6 +66,40 @@ def encode_reply(value: object, resp3: bool) -> bytes:
 def encode_replies(values: Iterable[object], resp3: bool) -> bytes:
     """The replies of a pipeline batch, concatenated."""
     return b"".join([encode_reply(value, resp3) for value in values])
+
+
+# Items of a long array encoded per step of encode_in_slices: a few milliseconds.
+ENCODE_SLICE = 20_000
+
+
+def encode_in_slices(value: object, resp3: bool) -> Generator[None, None, object]:
+    """`value`, or for a long array its encoding (Encoded) made about ENCODE_SLICE items per
+    step: a sliced command's reply is encoded between other clients' turns too. Arrays
+    inside count by their length (EXEC's reply holding many KEYS replies)."""
+    if type(value) is not list:
+        return value
+    nested = sum([len(item) for item in value if type(item) is list])
+    if len(value) + nested <= ENCODE_SLICE:
+        return value
+    parts = [array_header(len(value))]
+    if not nested:
+        for start in range(0, len(value), ENCODE_SLICE):
+            if start:
+                yield
+            chunk = value[start : start + ENCODE_SLICE]
+            parts.append(b"".join([encode_reply(item, resp3) for item in chunk]))
+        return Encoded(b"".join(parts))
+    spent = 0
+    for item in value:
+        size = len(item) if type(item) is list else 0
+        if size > ENCODE_SLICE:
+            item = yield from encode_in_slices(item, resp3)
+        parts.append(encode_reply(item, resp3))
+        spent += 1 + size
+        if spent >= ENCODE_SLICE:
+            yield
+            spent = 0
+    return Encoded(b"".join(parts))
 
 
 def array_header(count: int) -> bytes:

@@ -12,16 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session, SlicedJob, run_to_end
-from tandemkv.protocol import encode_reply
-from tandemkv.protocol.encoder import array_header
-from tandemkv.protocol.types import Encoded, ErrorReply
-
-# Items of a reply array encoded per turn: a few milliseconds.
-ENCODE_SLICE = 20_000
+from tandemkv.protocol.encoder import encode_in_slices
+from tandemkv.protocol.types import ErrorReply
 
 log = logging.getLogger("tandemkv.server")
 
@@ -59,56 +54,30 @@ class SlicedRunner:
 
 
 class _Slices:
-    """Runs a job a slice per loop turn, then has its reply encoded."""
+    """Runs a job a slice per loop turn, then has its reply encoded the same way."""
 
     def __init__(self, runner: SlicedRunner, job: SlicedJob, pending: Pending, resp3: bool) -> None:
         self.runner, self.job, self.pending, self.resp3 = runner, job, pending, resp3
+        self.encoding = False
         self.loop = asyncio.get_running_loop()
 
     def step(self) -> None:
-        try:
-            next(self.job)
-        except StopIteration as done:
-            _Encoding(self.loop, self.finish, done.value, self.resp3).start()
+        while True:
+            try:
+                next(self.job)
+            except StopIteration as done:
+                if self.encoding:
+                    self.finish(done.value)
+                    return
+                self.encoding = True
+                self.job = encode_in_slices(done.value, self.resp3)
+                continue  # its first slice in this turn: a short reply costs no turn
+            except Exception:  # a bug in one command must not take the server down
+                log.exception("a sliced command failed")
+                self.finish(ErrorReply("ERR internal error running the command"))
+                return
+            self.loop.call_soon(self.step)
             return
-        except Exception:  # a bug in one command must not take the server down
-            log.exception("a sliced command failed")
-            self.finish(ErrorReply("ERR internal error running the command"))
-            return
-        self.loop.call_soon(self.step)
 
     def finish(self, value: object) -> None:
         self.runner.finish(self.pending, value)
-
-
-class _Encoding:
-    """Encodes a long array reply ENCODE_SLICE items per loop turn; a short reply, or
-    one that is not an array, goes to the connection as it is."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        finish: Callable[[object], None],
-        value: object,
-        resp3: bool,
-    ) -> None:
-        self.loop, self.finish, self.value, self.resp3 = loop, finish, value, resp3
-        self.parts: list[bytes] = []
-
-    def start(self) -> None:
-        value = self.value
-        if type(value) is not list or len(value) <= ENCODE_SLICE:
-            self.finish(value)
-            return
-        self.parts.append(array_header(len(value)))
-        self.step(0)
-
-    def step(self, start: int) -> None:
-        items = self.value
-        assert type(items) is list
-        chunk = items[start : start + ENCODE_SLICE]
-        self.parts.append(b"".join([encode_reply(item, self.resp3) for item in chunk]))
-        if start + ENCODE_SLICE < len(items):
-            self.loop.call_soon(self.step, start + ENCODE_SLICE)
-        else:
-            self.finish(Encoded(b"".join(self.parts)))
