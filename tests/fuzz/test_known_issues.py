@@ -1,7 +1,8 @@
-"""Server bugs the fuzzer found that are not fixed yet, each reduced to the request that
-shows it, and marked xfail(strict=True): when the server is fixed the test passes, the
-suite fails on XPASS, and the marker goes, with the entry in known_issues.py (or the cap
-in grammar.py) that keeps the fuzzer away from the bug meanwhile.
+"""Server bugs the fuzzer found, each reduced to the request that shows it. One not fixed
+yet is marked xfail(strict=True): when the server is fixed the test passes, the suite
+fails on XPASS, and the marker goes, with the entry in known_issues.py (or the cap in
+grammar.py) that keeps the fuzzer away from the bug meanwhile. Fixed ones stay, so that
+they stay fixed.
 
 Each test measures with the same watchdog and the same bounds as a fuzz run.
 """
@@ -93,6 +94,22 @@ def test_pipelined_keyspace_scans_do_not_stall_the_server(
     load_keys(server, 20_000)
     stall, _grown = watched(server, [encode_command("KEYS", "*") * 200], client, 200)
     assert stall.longest < STALL_BOUND, f"200 pipelined KEYS: {stall.describe()}"
+
+
+@pytest.mark.timeout(120)
+def test_a_pipeline_of_costly_commands_takes_turns_with_other_clients(
+    server: Target,
+    client: PipelineClient,
+) -> None:
+    """A connection ran every command of a chunk in one turn: 20 SCAN COUNT 100000 over
+    100k keys held the loop ~800 ms, 2,000 RANDOMKEY (a walk to a random place) ~560 ms.
+    Now a pipeline runs ~10 ms a turn (server/connection.py TURN_SECONDS)."""
+    load_keys(server, 100_000)
+    scans = encode_command("SCAN", "0", "MATCH", "none:*", "COUNT", "100000") * 40
+    stall, _grown = watched(server, [scans], client, 40)
+    assert stall.longest < STALL_BOUND, f"40 pipelined SCAN COUNT 100000: {stall.describe()}"
+    stall, _grown = watched(server, [encode_command("RANDOMKEY") * 4000], client, 4000)
+    assert stall.longest < STALL_BOUND, f"4,000 pipelined RANDOMKEY: {stall.describe()}"
 
 
 @pytest.mark.xfail(

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 # Stop running buffered commands once this much output is waiting for the socket.
 OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
+# A client's pipeline runs this long (seconds) per turn of the event loop; the rest waits
+# for its next turn, so a pipeline of costly commands (SCAN COUNT 100000 after SCAN...)
+# holds other clients, and a group's heartbeats, no longer than one of them plus this.
+TURN_SECONDS = 0.010
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES = 64
 # Array replies longer than this are sized before they are encoded (output limits).
@@ -54,6 +58,7 @@ class ClientConnection(asyncio.Protocol):
         self.frames: FrameDecoder | None = None
         self.writing_paused = False
         self.waiting_for_log = False
+        self.yielded = False  # its pipeline's turn is over; the rest runs in the next one
         self.closing = False
         self._over_soft_since: float | None = None  # client-output-buffer-limit's soft clock
         # Replies of batches whose writes the log has not made safe yet, oldest first. A
@@ -92,7 +97,7 @@ class ClientConnection(asyncio.Protocol):
             frames.feed(data)
         else:
             self.decoder.feed(data)
-        if not (self.writing_paused or self.waiting_for_log):
+        if not (self.writing_paused or self.waiting_for_log or self.yielded):
             self.run_buffered()
 
     def pause_writing(self) -> None:
@@ -121,6 +126,8 @@ class ClientConnection(asyncio.Protocol):
         resp = session.resp
         authenticated = session.authenticated
         engine.now_ms = session.last_active_ms = time.time_ns() // 1_000_000
+        clock = time.perf_counter
+        turn_ends = clock() + TURN_SECONDS
         out: list[bytes] = []
         size = 0
         while not self.closing:
@@ -158,10 +165,15 @@ class ClientConnection(asyncio.Protocol):
                 self.frames = FrameDecoder()
                 self.frames.feed(decoder.take_unread())
                 break
-            if size > OUTPUT_SOFT_LIMIT:
-                self._send(out)
+            if size > OUTPUT_SOFT_LIMIT or clock() > turn_ends:
+                # Replies of writes go out only once the log makes them safe, as at the end.
+                if not self._settle_batch(out):
+                    self._send(out)
                 out, size = [], 0
-                if self.writing_paused:
+                if self.writing_paused or self.waiting_for_log or self.closing:
+                    return
+                if clock() > turn_ends:
+                    self._yield_turn()
                     return
         if not self._settle_batch(out):
             if out:
@@ -171,6 +183,20 @@ class ClientConnection(asyncio.Protocol):
                 return
         if self.frames is not None:
             self._run_frames()
+
+    def _yield_turn(self) -> None:
+        """Let other clients run before the rest of this one's pipeline."""
+        self.yielded = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+        asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self.yielded = False
+        if self.transport is None or self.closing or self.writing_paused or self.waiting_for_log:
+            return  # what paused it resumes reading and runs the rest
+        self.transport.resume_reading()
+        self.run_buffered()
 
     def _run_frames(self) -> None:
         """Hand the complete replication frames to the node in one call; answer pings."""
