@@ -262,7 +262,8 @@ class Grammar:
         args = [case_variant(rng, shape.name)]
         args += [self.any_value(rng, shape) for _ in range(1, max(shape.first_key, 1))]
         # A few keys of the shared pool, which may hold big values of any type: more would
-        # hit a known issue (a reply is built whole: MGET of one big key many times).
+        # amplify (a reply is built whole under the default output limit: MGET of one big key
+        # many times).
         shared = {rng.randrange(groups) for _ in range(rng.randrange(GIANT_SHARED_KEYS + 1))}
         for group in range(groups):
             if group in shared:

@@ -5,10 +5,12 @@ for new bugs instead of finding the same one every time. Each entry names the st
 test in test_known_issues.py that reproduces it: when the server is fixed that test
 passes, which fails the suite (XPASS), and the test's marker and the entry here go.
 
-One issue is avoided by construction rather than filtered: a reply is built whole in
-memory, so a request naming a big key many times (MGET k k k ...) amplifies a small
-request into a huge reply (test_a_reply_is_not_built_whole_in_memory). Giant requests
-therefore take at most GIANT_SHARED_KEYS keys from the shared pool (grammar.py).
+One behaviour is avoided by construction rather than filtered: under Redis's default
+client-output-buffer-limit (none for normal clients) a reply is built whole in memory, so
+a request naming a big key many times (MGET k k k ...) amplifies a small request into a
+huge reply (test_with_a_hard_output_limit_one_reply_cannot_exhaust_memory shows the limit
+that bounds it). Giant requests therefore take at most GIANT_SHARED_KEYS keys from the
+shared pool (grammar.py).
 """
 
 from __future__ import annotations

@@ -39,8 +39,6 @@ OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
 TURN_SECONDS = 0.010
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES = 64
-# Array replies longer than this are sized before they are encoded (output limits).
-_BIG_REPLY = 64
 
 log = logging.getLogger("tandemkv.server")
 
@@ -126,6 +124,10 @@ class ClientConnection(asyncio.Protocol):
         resp = session.resp
         authenticated = session.authenticated
         engine.now_ms = session.last_active_ms = time.time_ns() // 1_000_000
+        # With a hard output limit set, an array reply is sized before it is encoded.
+        hard_limit = (
+            0 if session.peer_id else self.server.settings.client_output_buffer_limit.normal.hard
+        )
         clock = time.perf_counter
         turn_ends = clock() + TURN_SECONDS
         out: list[bytes] = []
@@ -148,7 +150,7 @@ class ClientConnection(asyncio.Protocol):
                     self._block_on(reply, out)
                     return
                 reply = reply.value
-            if type(reply) is list and len(reply) > _BIG_REPLY and self._reply_over_limit(reply):
+            if hard_limit and type(reply) is list and self._reply_over_limit(reply, hard_limit):
                 self._settle_batch(out)  # the batch's writes are logged all the same
                 return
             if reply is not NO_REPLY:
@@ -358,12 +360,9 @@ class ClientConnection(asyncio.Protocol):
             f"{limit.soft} for {limit.soft_seconds} s"
         )
 
-    def _reply_over_limit(self, reply: list[object]) -> bool:
-        """A long array reply that would break the hard limit by itself (MGET of the same
-        big value many times): the client is dropped before the reply is built."""
-        hard = self.server.settings.client_output_buffer_limit.normal.hard
-        if not hard or self.session.peer_id:
-            return False
+    def _reply_over_limit(self, reply: list[object], hard: int) -> bool:
+        """An array reply that would break the hard limit by itself (MGET of the same big
+        value many times): the client is dropped before the reply is built."""
         try:
             size = sum(map(len, reply))  # type: ignore[arg-type]
         except TypeError:  # integers or nulls among the items
