@@ -15,7 +15,7 @@ from bench.suites import SUITES
 from bench.suites.base import Options
 
 PERSISTENCE_KEYS = ("off", "everysec", "always")
-DEFAULT_SYSTEMS = ("redis", "tandemkv-py", "tandemkv-fast", "etcd")
+DEFAULT_SYSTEMS = ("redis", "tandemkv-py", "tandemkv-fast", "tandemkv-pure", "etcd")
 
 
 def build_parser() -> argparse.ArgumentParser:

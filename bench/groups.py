@@ -225,7 +225,9 @@ def tandemkv_group(
                 *role,
                 *node_args,
             ]
-            members.append(Member(name, port, node_home, command, tandemkv_env(), _tandemkv_ready))
+            members.append(
+                Member(name, port, node_home, command, tandemkv_env(spec), _tandemkv_ready)
+            )
         return Group(spec, members)
 
     def form(group: Group) -> None:

@@ -31,6 +31,7 @@ class SystemSpec:
     label: str
     family: str
     server_args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # e.g. TANDEMKV_PURE=1: the pure-Python build
 
 
 SYSTEMS: dict[str, SystemSpec] = {
@@ -48,6 +49,13 @@ SYSTEMS: dict[str, SystemSpec] = {
             "tandemkv (hiredis + uvloop)",
             "tandemkv",
             ("--parser", "hiredis", "--event-loop", "uvloop"),
+        ),
+        SystemSpec(
+            "tandemkv-pure",
+            "tandemkv, pure-Python build (hiredis + uvloop)",
+            "tandemkv",
+            ("--parser", "hiredis", "--event-loop", "uvloop"),
+            (("TANDEMKV_PURE", "1"),),
         ),
         SystemSpec("etcd", "etcd", "etcd"),
     )
@@ -80,9 +88,13 @@ class RunningServer:
         return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def tandemkv_env() -> dict[str, str]:
-    """This environment minus TANDEMKV_* settings, with the repository's src/ first."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIX)}
+def tandemkv_env(spec: SystemSpec | None = None) -> dict[str, str]:
+    """This environment minus TANDEMKV_* settings (but the system's own, and the build
+    asked for: TANDEMKV_PURE), with the repository's src/ first."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(_ENV_PREFIX) or k == "TANDEMKV_PURE"
+    }
+    env.update(spec.env if spec is not None else ())
     paths = [str(SRC_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
@@ -117,7 +129,7 @@ def start_tandemkv(
 ) -> RunningServer:
     workdir.mkdir(parents=True, exist_ok=True)
     command = tandemkv_command(spec, workdir, persistence, prefix)
-    proc = book.spawn(command, cwd=workdir, log_stem="server", env=tandemkv_env())
+    proc = book.spawn(command, cwd=workdir, log_stem="server", env=tandemkv_env(spec))
     server = RunningServer(spec, proc, 0, workdir, command)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and server.alive():

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+# First: decides, before any other module loads, whether the compiled modules may (build.py).
+from tandemkv.build import BUILD
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from tandemkv.embedded import EmbeddedStore, StoreError, open
 
-__all__ = ["EmbeddedStore", "StoreError", "__version__", "open"]
+__all__ = ["BUILD", "EmbeddedStore", "StoreError", "__version__", "open"]
 
 _EMBEDDED = ("EmbeddedStore", "StoreError", "open")
 

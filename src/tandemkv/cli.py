@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tandemkv import __version__
+from tandemkv import BUILD, __version__
 from tandemkv.config import DEFAULT_ADDRESS, DEFAULT_DB_PATH, ConfigError, load_config
 from tandemkv.storage.syncer import FsyncPolicy
 
@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tandemkv",
         description="A durable, replicated key-value store that speaks the Redis protocol.",
     )
-    parser.add_argument("--version", action="version", version=f"tandemkv {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"tandemkv {__version__}, {BUILD.describe()}"
+    )
     _global_options(parser, suppress=False)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 

@@ -16,8 +16,9 @@ import time
 from collections.abc import Iterator
 from types import TracebackType
 
+from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.engine import Engine
-from tandemkv.commands.session import DetachedHost, Session
+from tandemkv.commands.session import Session
 from tandemkv.node.disk_storage import DiskStorage
 from tandemkv.node.identity import load_identity
 from tandemkv.protocol.types import OK, ErrorReply

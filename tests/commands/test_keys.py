@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.keys import KEYS_SLICE, SCAN_MAX_COUNT
-from tandemkv.commands.session import DetachedHost, Session, SlicedJob
+from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.protocol.types import OK, SimpleString
 from tandemkv.storage.mutation import Delete, Rename, SetExpiry
 

@@ -27,9 +27,9 @@ from tandemkv.commands.cluster_view import (
     NodeStatus,
     Pending,
 )
+from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.errors import CommandError
 from tandemkv.commands.replication import parse_address, replication_info
-from tandemkv.commands.session import DetachedHost
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import NO_REPLY, lookup
 from tandemkv.protocol.encoder import encode_reply

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from tandemkv.commands.session import DetachedHost
+from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import NO_REPLY, TABLE
 from tandemkv.protocol.types import OK, ErrorReply, SimpleString, Verbatim

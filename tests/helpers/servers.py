@@ -41,6 +41,8 @@ START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 # tandemkv reads settings from TANDEMKV_* variables; tests set them explicitly, never inherit.
 ENV_PREFIX = "TANDEMKV_"
+# ...but the build to run is the test run's own (tandemkv/build.py: TANDEMKV_PURE).
+PASSED_ON = frozenset({"TANDEMKV_PURE"})
 
 # Lines a healthy server never writes to stderr, whatever its clients did.
 CRASH_MARKERS = (
@@ -70,7 +72,7 @@ def tandemkv_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test process's environment with the repo's src first on PYTHONPATH, and the
     local server registry (server/registry.py) in a directory of this test session's,
     so test servers never show up to the user's own `tandemkv put`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k in PASSED_ON}
     paths = [str(SRC_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     env["TANDEMKV_RUNTIME_DIR"] = _session_runtime_dir()

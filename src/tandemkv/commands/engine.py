@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from tandemkv.commands.atomic_work import AtomicWork
+from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.errors import (
     CommandError,
     ExecAbort,
@@ -20,7 +21,7 @@ from tandemkv.commands.errors import (
     wrong_arity,
 )
 from tandemkv.commands.scan import ScanCursors
-from tandemkv.commands.session import Deferred, DetachedHost, Host, Session, SlicedJob
+from tandemkv.commands.session import Deferred, Host, Session, SlicedJob
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import CommandSpec, Write, lookup
 from tandemkv.commands.transactions import end_transaction
@@ -50,7 +51,7 @@ _PEER_ONLY = "'{}' is a node-to-node command; only peers that proved the cluster
 class RandomSource(Protocol):
     """The part of `random.Random` the engine uses; the shell passes a seeded instance."""
 
-    def randrange(self, start: int, stop: int | None = ..., step: int = ...) -> int: ...
+    def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int: ...
 
     def choice(self, seq: Sequence[T]) -> T: ...
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from tandemkv.commands.cluster_view import ClusterView
-from tandemkv.commands.errors import CommandError
 
 
 @dataclass(slots=True, eq=False)
@@ -103,39 +102,3 @@ def run_to_end(job: SlicedJob) -> object:
             next(job)
         except StopIteration as done:
             return done.value
-
-
-class DetachedHost:
-    """A host with no server around it: for the embedded store and pure tests."""
-
-    def __init__(self) -> None:
-        self.shutdown_requested = False
-        self.killed: list[Session] = []
-
-    def sessions(self) -> Iterable[Session]:
-        return ()
-
-    def kill(self, session: Session) -> None:
-        self.killed.append(session)
-
-    def server_info(self) -> dict[str, dict[str, object]]:
-        return {}
-
-    def request_shutdown(self) -> None:
-        self.shutdown_requested = True
-
-    def save(self, background: bool) -> object:
-        raise CommandError("this store has no data directory to save to")
-
-    def last_save_time(self) -> int:
-        return 0
-
-    def run_sliced(self, session: Session, job: SlicedJob) -> object:
-        return run_to_end(job)
-
-    def report_bug(self, command: str, error: Exception) -> None:
-        raise error  # with no server log to write to, the caller sees it
-
-    @property
-    def cluster(self) -> ClusterView | None:
-        return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class Write(NamedTuple):
     """What a write handler returns: the reply and the mutation that makes it true."""
 
-    reply: object
+    reply: Any  # object, really: mypyc fails on a NamedTuple field typed object
     mutation: Mutation
 
 

@@ -31,7 +31,7 @@ build that list before we reject the request.
 from __future__ import annotations
 
 import re
-from typing import cast
+from typing import Any, cast
 
 import hiredis
 
@@ -143,8 +143,9 @@ class HiredisRequestDecoder:
         if stop <= start:
             return False
         assert self._reader is not None
-        # hiredis reads any buffer; its stub only names str and bytes.
-        self._reader.feed(cast(bytes, buf), start, stop - start)
+        # hiredis reads any buffer; its stub only names str and bytes. (A cast to bytes
+        # would be checked at run time in the compiled build, and fail on a bytearray.)
+        self._reader.feed(cast(Any, buf), start, stop - start)
         self._fed_to = stop
         return True
 

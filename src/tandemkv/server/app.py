@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from tandemkv import __version__
+from tandemkv import BUILD, __version__
 from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
@@ -289,6 +289,7 @@ class Server:
             "server": {
                 "redis_version": "7.2.0",
                 "tandemkv_version": __version__,
+                "tandemkv_build": BUILD.describe(),
                 "redis_mode": "standalone",
                 "os": f"{platform.system()} {platform.release()} {platform.machine()}",
                 "arch_bits": 64 if sys.maxsize > 2**32 else 32,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session
@@ -65,16 +65,18 @@ class ClientConnection(asyncio.Protocol):
 
     # ------------------------------------------------------------ asyncio hooks
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement the interface without subclassing asyncio's.
-        self.transport = transport = cast(asyncio.Transport, transport)
+    def connection_made(self, transport: object) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio's, and
+        # the compiled build checks annotations and casts to a class at run time: so the
+        # parameter is an object, and the cast to Any.
+        self.transport = conn = cast(Any, transport)
         if not self.server.admit(self):
             return
         now = _now_ms()
         session = self.session
         session.id = self.server.next_client_id()
-        session.addr = _format_peer(transport.get_extra_info("peername"))
-        session.laddr = _format_peer(transport.get_extra_info("sockname"))
+        session.addr = _format_peer(conn.get_extra_info("peername"))
+        session.laddr = _format_peer(conn.get_extra_info("sockname"))
         session.created_ms = session.last_active_ms = now
         settings = self.server.settings
         session.authenticated = not settings.requirepass
@@ -82,7 +84,7 @@ class ClientConnection(asyncio.Protocol):
         # Stop producing replies at the output limit too, so that it is checked there.
         limit = settings.client_output_buffer_limit.normal
         marks = [OUTPUT_SOFT_LIMIT, *(size for size in (limit.hard, limit.soft) if size)]
-        transport.set_write_buffer_limits(high=min(marks))
+        conn.set_write_buffer_limits(high=min(marks))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closing = True

@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 
+from tandemkv import BUILD, __version__
 from tandemkv.config import Config, ConfigError
 from tandemkv.node.boot import (
     BootError,
@@ -109,6 +110,7 @@ async def _serve(server: Server, config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_shutdown)
     tune_garbage_collector()
+    logging.getLogger("tandemkv.server").info("tandemkv %s, %s", __version__, BUILD.describe())
     print(f"Ready to accept connections at {address}", flush=True)
     registration = registry.register(address, config.db_path)
     try:
