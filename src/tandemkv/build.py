@@ -26,8 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The modules mypyc compiles: the request path (codec, engine, handlers, keyspace, log
-# format, the connection). Left out: exception classes whose class-level defaults mypyc
-# drops (commands/errors.py), and modules that only start things or wait on I/O.
+# format, the connection) and the write path under it (the node's Ready loop and log
+# seam, the replication core, the syncer). Left out: exception classes whose class-level
+# defaults mypyc drops (commands/errors.py) or that derive from built-in errors other than
+# Exception (replication/errors.py); classes subclassed outside the set
+# (commands/detached.py); dataclasses whose annotations are read at run time
+# (replication/messages.py); a str subclass (protocol/types.py); and modules that only
+# start things, parse options or wait on I/O.
 COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.commands.args",
     "tandemkv.commands.atomic_work",
@@ -48,6 +53,11 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.commands.strings",
     "tandemkv.commands.table",
     "tandemkv.commands.transactions",
+    "tandemkv.node.applying",
+    "tandemkv.node.disk_storage",
+    "tandemkv.node.entries",
+    "tandemkv.node.node",
+    "tandemkv.node.replicated_log",
     "tandemkv.protocol.client_codec",
     "tandemkv.protocol.decoder",
     "tandemkv.protocol.encoder",
@@ -57,7 +67,21 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.protocol.inline",
     "tandemkv.protocol.peer_frames",
     "tandemkv.protocol.python_decoder",
+    "tandemkv.replication.codec",
+    "tandemkv.replication.conf",
+    "tandemkv.replication.config",
+    "tandemkv.replication.core",
+    "tandemkv.replication.election",
+    "tandemkv.replication.log",
+    "tandemkv.replication.log_replication",
+    "tandemkv.replication.membership",
+    "tandemkv.replication.progress",
+    "tandemkv.replication.reads",
+    "tandemkv.replication.snapshots",
+    "tandemkv.replication.storage",
+    "tandemkv.replication.transfer",
     "tandemkv.server.connection",
+    "tandemkv.server.sliced",
     "tandemkv.storage.codec",
     "tandemkv.storage.keyspace",
     "tandemkv.storage.log",
@@ -65,6 +89,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.storage.record",
     "tandemkv.storage.segment",
     "tandemkv.storage.store",
+    "tandemkv.storage.syncer",
     "tandemkv.storage.wire",
 )
 

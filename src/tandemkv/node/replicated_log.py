@@ -15,20 +15,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from heapq import heappop, heappush
 from itertools import count
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tandemkv.replication import Acked, ReadState
 from tandemkv.storage.mutation import Mutation
-
-if TYPE_CHECKING:
-    from tandemkv.node.node import Node
 
 # A position that never becomes safe: its connection is closed when the role changes.
 NEVER = 1 << 62
 
 
+class _Loop(Protocol):
+    def call_soon(self, callback: Callable[[], None], /) -> object: ...
+
+
+class LogOwner(Protocol):
+    """What ClusterLog uses of its Node: a Protocol, so that tests can hand it a fake
+    (the compiled build checks a parameter typed with a class)."""
+
+    @property
+    def loop(self) -> _Loop: ...
+    @property
+    def is_leader(self) -> bool: ...
+    @property
+    def sole_voter(self) -> bool: ...
+    @property
+    def volatile(self) -> bool: ...
+    @property
+    def keyspace_index(self) -> int: ...
+    @property
+    def synced_index(self) -> int: ...
+
+    def propose(self, mutations: list[Mutation]) -> int: ...
+    def schedule(self) -> None: ...
+    def settle_alone(self) -> None: ...
+
+
 class ClusterLog:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: LogOwner) -> None:
         self.node = node
         self.failed = False
         self.safe_index = 0  # writes of the current leadership acknowledged up to here

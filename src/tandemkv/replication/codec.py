@@ -29,6 +29,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, Final, get_type_hints
 
+from tandemkv.replication.errors import MessageDecodeError as MessageDecodeError
 from tandemkv.replication.messages import (
     AppendRequest,
     AppendResponse,
@@ -60,10 +61,6 @@ from tandemkv.storage.record import (
 CODEC_VERSION: Final = 2
 
 Buffer = bytes | memoryview
-
-
-class MessageDecodeError(ValueError):
-    """The bytes are not an encoding of a message in this codec version."""
 
 
 # Tags are part of the wire format: never renumber one, only add.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from tandemkv.replication.errors import ConfChangeError as ConfChangeError
 from tandemkv.replication.messages import ConfState, NodeId
 
 
@@ -24,10 +25,6 @@ class ConfChange:
     op: ConfChangeOp
     node: NodeId
     address: str = ""  # where the added node listens; kept with the membership
-
-
-class ConfChangeError(ValueError):
-    """The change does not make sense for the current membership."""
 
 
 def members(conf: ConfState) -> tuple[NodeId, ...]:

@@ -8,6 +8,7 @@ is tracked alongside because it is a property of the log's contents.
 from __future__ import annotations
 
 from tandemkv.replication.conf import decode_conf
+from tandemkv.replication.errors import LogInvariantError as LogInvariantError
 from tandemkv.replication.messages import ConfState, Entry, EntryKind, Snapshot
 from tandemkv.replication.storage import (
     LogCompacted,
@@ -17,10 +18,6 @@ from tandemkv.replication.storage import (
 )
 
 NO_LIMIT = 1 << 62
-
-
-class LogInvariantError(AssertionError):
-    """The core was asked to do something that would break Raft's guarantees."""
 
 
 class RaftLog:
