@@ -110,8 +110,11 @@ class HiredisRequestDecoder:
                 # unhashable map key): the Python decoder re-reads the request and decides.
                 command = None
             if type(command) is list:
+                # hiredis's items may be anything (a nested array, an int): the checks
+                # below take a list of objects, which the compiled build does not check
+                # as bytes on the way in.
                 if self._accept_short(command) or self._accept(command):
-                    return command
+                    return cast("list[bytes]", command)
             elif command is False and self._feed_window():
                 continue
             self._reader = None
@@ -149,7 +152,7 @@ class HiredisRequestDecoder:
         self._fed_to = stop
         return True
 
-    def _accept_short(self, command: list[bytes]) -> bool:
+    def _accept_short(self, command: list[object]) -> bool:
         """The common case of `_accept`, fast: under 10 arguments, each under 4 KB."""
         python = self._python
         buf, pos = python._buf, python._pos
@@ -161,10 +164,10 @@ class HiredisRequestDecoder:
         sizes = _FRAMED_SIZES
         try:
             for arg in command:
-                if buf[at] != _DOLLAR:
+                if type(arg) is not bytes or buf[at] != _DOLLAR:
                     return False
                 at += sizes[len(arg)]
-        except (IndexError, TypeError):  # a long argument, or a null ($-1) one
+        except IndexError:  # a long argument
             return False
         # No argument is longer than the whole command.
         if (
@@ -176,7 +179,7 @@ class HiredisRequestDecoder:
         python._pos = at
         return True
 
-    def _accept(self, command: list[bytes]) -> bool:
+    def _accept(self, command: list[object]) -> bool:
         """Check `command` was encoded canonically and within limits; if so, consume it."""
         python = self._python
         buf, pos = python._buf, python._pos
@@ -188,7 +191,7 @@ class HiredisRequestDecoder:
         ):
             return False
         at = _canonical_end(buf, pos, command)
-        if at < 0 or any(len(arg) > limits.max_bulk_len for arg in command):
+        if at < 0 or any(len(cast(bytes, arg)) > limits.max_bulk_len for arg in command):
             return False
         if at - pos + ARGUMENT_OVERHEAD * len(command) > limits.max_request_len:
             return False  # the Python decoder counts it exactly and refuses it
@@ -196,13 +199,14 @@ class HiredisRequestDecoder:
         return True
 
 
-def _canonical_end(buf: bytes | bytearray, pos: int, command: list[bytes]) -> int:
+def _canonical_end(buf: bytes | bytearray, pos: int, command: list[object]) -> int:
     """Where `command` ends if encoded canonically at buf[pos:], else -1."""
     at = pos + 3 + len(str(len(command)))
     for arg in command:
         if type(arg) is not bytes or buf[at] != _DOLLAR:
             return -1
-        at += len(arg) + 5 + len(str(len(arg)))
+        size = len(arg)
+        at += size + 5 + len(str(size))
     return at
 
 
