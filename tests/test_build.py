@@ -72,30 +72,26 @@ def test_tandemkv_pure_loads_everything_from_source() -> None:
 # ------------------------------------------------------------------ the decision
 
 
-def package_copy(tmp_path: Path, digests: dict[str, str] | None) -> Path:
-    """A package directory with two modules and, unless None, a manifest of `digests`."""
+def package_copy(tmp_path: Path, manifest: bool) -> Path:
+    """A package directory with two modules and, if asked, the manifest of a build of them."""
     package = tmp_path / "tandemkv"
     (package / "protocol").mkdir(parents=True)
     (package / "protocol" / "encoder.py").write_text("X = 1\n")
     (package / "storage").mkdir()
     (package / "storage" / "wire.py").write_text("Y = 2\n")
-    if digests is not None:
+    if manifest:
+        names = ["tandemkv.protocol.encoder", "tandemkv.storage.wire"]
+        digests = {name: source_digest(name, package) for name in names}
         (package / MANIFEST).write_text(json.dumps({"sources": digests}))
     return package
 
 
-def fresh_digests(package: Path) -> dict[str, str]:
-    names = ["tandemkv.protocol.encoder", "tandemkv.storage.wire"]
-    return {name: source_digest(name, package) for name in names}
-
-
 def test_no_manifest_is_a_pure_build(tmp_path: Path) -> None:
-    assert decide(package_copy(tmp_path, None), pure_forced=False).describe() == "pure Python"
+    assert decide(package_copy(tmp_path, False), pure_forced=False).describe() == "pure Python"
 
 
 def test_a_manifest_matching_the_sources_is_a_compiled_build(tmp_path: Path) -> None:
-    package = package_copy(tmp_path, {})
-    (package / MANIFEST).write_text(json.dumps({"sources": fresh_digests(package)}))
+    package = package_copy(tmp_path, True)
     info = decide(package, pure_forced=False)
     assert info.compiled and info.modules == ("tandemkv.protocol.encoder", "tandemkv.storage.wire")
     assert info.describe() == "compiled, 2 modules (mypyc)"
@@ -106,8 +102,7 @@ def test_a_manifest_matching_the_sources_is_a_compiled_build(tmp_path: Path) -> 
 def test_an_edited_source_or_a_bad_manifest_runs_pure_and_says_so(
     tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    package = package_copy(tmp_path, {})
-    (package / MANIFEST).write_text(json.dumps({"sources": fresh_digests(package)}))
+    package = package_copy(tmp_path, True)
     if damage == "edit":
         (package / "storage" / "wire.py").write_text("Y = 3  # edited after the build\n")
     else:

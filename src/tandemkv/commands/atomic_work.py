@@ -50,7 +50,8 @@ class AtomicWork:
         if keys > self.copies_left:
             raise CommandError(
                 "too much keyspace-wide work in one transaction (its KEYS and new SCANs may "
-                "copy 4 keyspaces' worth of keys); run the rest in another transaction"
+                f"copy {COPIED_KEYSPACES} keyspaces' worth of keys); run the rest in another "
+                "transaction"
             )
         self.copies_left -= keys
 
