@@ -33,13 +33,17 @@ from tandemkv.storage.mutation import Batch, Delete, Mutation
 # Importing the families fills the table.
 from tandemkv.commands import (  # noqa: F401  isort: skip
     connection,
+    hashes,
     introspection,
     keys,
+    lists,
     replication,
     sentinel,
     server,
+    sets,
     strings,
     transactions,
+    zsets,
 )
 
 

@@ -1,4 +1,4 @@
-"""Generic key commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, expiry and TTLs."""
+"""Generic key commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, COPY, expiry and TTLs."""
 
 from __future__ import annotations
 
@@ -11,20 +11,14 @@ from tandemkv.commands.glob import compile_glob
 from tandemkv.commands.session import Deferred
 from tandemkv.commands.table import Write, command
 from tandemkv.protocol.types import OK
-from tandemkv.storage.keyspace import Value
-from tandemkv.storage.mutation import Delete, Rename, SetExpiry
+from tandemkv.storage.mutation import Copy, Delete, Rename, SetExpiry
+from tandemkv.storage.values import type_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from tandemkv.commands.engine import Engine
     from tandemkv.commands.session import Session, SlicedJob
-
-
-def type_name(value: Value | None) -> bytes:
-    if value is None:
-        return b"none"
-    return b"string"
 
 
 def _existing(e: Engine, keys: list[bytes]) -> tuple[bytes, ...]:
@@ -250,6 +244,40 @@ def renamenx(e: Engine, s: Session, args: list[bytes]) -> object:
     if src == dst or e.keyspace.contains(dst, e.now_ms):
         return 0
     return Write(1, Rename(src, dst))
+
+
+@command(
+    "copy",
+    -3,
+    "write",
+    group="generic",
+    since="6.2.0",
+    keys=(1, 2, 1),
+    summary="Copy a key's value and expiry to another key",
+    syntax="source destination [DB destination-db] [REPLACE]",
+)
+def copy(e: Engine, s: Session, args: list[bytes]) -> object:
+    src, dst = args[1], args[2]
+    replace = False
+    i = 3
+    while i < len(args):
+        word = args[i].upper()
+        if word == b"REPLACE":
+            replace = True
+        elif word == b"DB" and i + 1 < len(args):
+            if parse_int(args[i + 1]) != 0:
+                raise CommandError("DB index is out of range")
+            i += 1
+        else:
+            raise SyntaxErr()
+        i += 1
+    if src == dst:
+        raise CommandError("source and destination objects are the same")
+    if not e.keyspace.contains(src, e.now_ms):
+        return 0
+    if not replace and e.keyspace.contains(dst, e.now_ms):
+        return 0
+    return Write(1, Copy(src, dst))
 
 
 def _expire(e: Engine, args: list[bytes], unit_ms: int, absolute: bool, name: str) -> object:

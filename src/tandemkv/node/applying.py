@@ -17,6 +17,7 @@ from tandemkv.storage.codec import decode_mutation
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.mutation import FlushAll
 from tandemkv.storage.snapshot import SnapshotItem, load_snapshot
+from tandemkv.storage.store import load_items
 
 if TYPE_CHECKING:
     from tandemkv.node.node import Node
@@ -59,6 +60,5 @@ def rebuild_keyspace(node: Node) -> None:
 def _replace_with(keyspace: Keyspace, items: Iterable[SnapshotItem]) -> None:
     """Empty the keyspace in place (the engine and WATCHers hold it) and load `items`."""
     keyspace.apply(FlushAll())
-    for item in items:
-        keyspace.load(item.key, item.value, item.expire_at_ms)
+    load_items(keyspace, items)
     keyspace.expired.clear()

@@ -17,6 +17,22 @@ unsigned varints, expiry times are zigzag varints (see storage/wire.py).
     tag 6 Rename     src dst
     tag 7 FlushAll   (nothing)
     tag 8 Batch      count mutation*        (nested mutations carry no version byte)
+    tag 9 HashSet    key count (field value)*        (count = pairs)
+    tag 10 HashDelete key count field*
+    tag 11 ListPush  flags(bit0 left) key count item*
+    tag 12 ListPop   flags(bit0 left) key count
+    tag 13 ListSet   key index value
+    tag 14 ListInsert key index value
+    tag 15 ListRemove key count(zigzag) value
+    tag 16 ListTrim  key start stop
+    tag 17 SetAdd    key count member*
+    tag 18 SetRemove key count member*
+    tag 19 ZSetAdd   key count (score member)*      (score an 8-byte little-endian double)
+    tag 20 ZSetRemove key count member*
+    tag 21 Copy      src dst
+
+Tags 9 and up were added without a new version byte: data written before them holds none,
+so it still decodes; an older build refuses newer data at the unknown tag.
 
 Decoding is strict: unknown versions, tags or flag bits, non-canonical varints, nesting
 deeper than MAX_BATCH_DEPTH and trailing bytes are all errors, so each mutation has exactly
@@ -25,19 +41,33 @@ one encoding. New mutation types get new tags; a changed layout gets a new versi
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 
 from tandemkv.storage.errors import MutationDecodeError
 from tandemkv.storage.mutation import (
     Append,
     Batch,
+    Copy,
     Delete,
     FlushAll,
+    HashDelete,
+    HashSet,
+    ListInsert,
+    ListPop,
+    ListPush,
+    ListRemove,
+    ListSet,
+    ListTrim,
     Mutation,
     Rename,
+    SetAdd,
     SetExpiry,
     SetRange,
+    SetRemove,
     SetValue,
+    ZSetAdd,
+    ZSetRemove,
 )
 from tandemkv.storage.wire import Reader, put_bytes, put_svarint, put_uvarint
 
@@ -52,6 +82,30 @@ TAG_SET_EXPIRY = 5
 TAG_RENAME = 6
 TAG_FLUSH_ALL = 7
 TAG_BATCH = 8
+TAG_HASH_SET = 9
+TAG_HASH_DELETE = 10
+TAG_LIST_PUSH = 11
+TAG_LIST_POP = 12
+TAG_LIST_SET = 13
+TAG_LIST_INSERT = 14
+TAG_LIST_REMOVE = 15
+TAG_LIST_TRIM = 16
+TAG_SET_ADD = 17
+TAG_SET_REMOVE = 18
+TAG_ZSET_ADD = 19
+TAG_ZSET_REMOVE = 20
+TAG_COPY = 21
+
+# Mutations that are a key and a list of byte strings, by type and by tag.
+_KEY_AND_LIST: dict[type, int] = {
+    HashDelete: TAG_HASH_DELETE,
+    SetAdd: TAG_SET_ADD,
+    SetRemove: TAG_SET_REMOVE,
+    ZSetRemove: TAG_ZSET_REMOVE,
+}
+_KEY_AND_LIST_BY_TAG: dict[int, type] = {tag: kind for kind, tag in _KEY_AND_LIST.items()}
+_LEFT = 0x01
+_SCORE = struct.Struct("<d")
 
 _HAS_EXPIRY = 0x01
 _KEEP_TTL = 0x02
@@ -159,6 +213,24 @@ def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
         put_bytes(out, m.dst)
     elif isinstance(m, FlushAll):
         out.append(TAG_FLUSH_ALL)
+    elif isinstance(m, Copy):
+        out.append(TAG_COPY)
+        put_bytes(out, m.src)
+        put_bytes(out, m.dst)
+    elif type(m) in _KEY_AND_LIST:
+        keyed: HashDelete | SetAdd | SetRemove | ZSetRemove = m  # type: ignore[assignment]
+        out.append(_KEY_AND_LIST[type(m)])
+        put_bytes(out, keyed[0])
+        _put_list(out, keyed[1])
+    elif isinstance(m, (HashSet, ListPush, ListPop, ListSet, ListInsert, ListRemove, ListTrim)):
+        _encode_list_or_hash(out, m)
+    elif isinstance(m, ZSetAdd):
+        out.append(TAG_ZSET_ADD)
+        put_bytes(out, m.key)
+        put_uvarint(out, len(m.members))
+        for score, member in zip(m.scores, m.members, strict=True):
+            out += _SCORE.pack(score)
+            put_bytes(out, member)
     elif isinstance(m, Batch):
         if depth >= MAX_BATCH_DEPTH:
             raise ValueError(f"batches nested deeper than {MAX_BATCH_DEPTH}")
@@ -168,6 +240,92 @@ def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
             _encode_into(out, item, depth + 1)
     else:  # pragma: no cover - exhaustive over the Mutation union
         raise TypeError(f"not a mutation: {m!r}")
+
+
+def _put_list(out: bytearray, items: tuple[bytes, ...]) -> None:
+    put_uvarint(out, len(items))
+    for item in items:
+        put_bytes(out, item)
+
+
+def _encode_list_or_hash(
+    out: bytearray, m: HashSet | ListPush | ListPop | ListSet | ListInsert | ListRemove | ListTrim
+) -> None:
+    if isinstance(m, HashSet):
+        out.append(TAG_HASH_SET)
+        put_bytes(out, m.key)
+        if len(m.pairs) % 2:
+            raise ValueError("HashSet needs field, value pairs")
+        put_uvarint(out, len(m.pairs) // 2)
+        for item in m.pairs:
+            put_bytes(out, item)
+    elif isinstance(m, ListPush):
+        out += bytes((TAG_LIST_PUSH, _LEFT if m.left else 0))
+        put_bytes(out, m.key)
+        _put_list(out, m.items)
+    elif isinstance(m, ListPop):
+        out += bytes((TAG_LIST_POP, _LEFT if m.left else 0))
+        put_bytes(out, m.key)
+        put_uvarint(out, m.amount)
+    elif isinstance(m, (ListSet, ListInsert)):
+        out.append(TAG_LIST_SET if isinstance(m, ListSet) else TAG_LIST_INSERT)
+        put_bytes(out, m.key)
+        put_uvarint(out, m.position)
+        put_bytes(out, m.value)
+    elif isinstance(m, ListRemove):
+        out.append(TAG_LIST_REMOVE)
+        put_bytes(out, m.key)
+        put_svarint(out, m.amount)
+        put_bytes(out, m.value)
+    else:
+        out.append(TAG_LIST_TRIM)
+        put_bytes(out, m.key)
+        put_uvarint(out, m.start)
+        put_uvarint(out, m.stop)
+
+
+def _read_list(reader: Reader) -> tuple[bytes, ...]:
+    return tuple(reader.bytes_field() for _ in range(reader.uvarint()))
+
+
+def _decode_collection(reader: Reader, tag: int) -> Mutation:
+    """Tags 9 and up: the collection mutations."""
+    kind = _KEY_AND_LIST_BY_TAG.get(tag)
+    if kind is not None:
+        key = reader.bytes_field()
+        return kind(key, _read_list(reader))  # type: ignore[no-any-return]
+    if tag == TAG_HASH_SET:
+        key = reader.bytes_field()
+        pairs = tuple(reader.bytes_field() for _ in range(2 * reader.uvarint()))
+        return HashSet(key, pairs)
+    if tag in (TAG_LIST_PUSH, TAG_LIST_POP):
+        left = bool(_flags(reader, _LEFT))
+        key = reader.bytes_field()
+        if tag == TAG_LIST_PUSH:
+            return ListPush(key, _read_list(reader), left)
+        return ListPop(key, reader.uvarint(), left)
+    if tag in (TAG_LIST_SET, TAG_LIST_INSERT):
+        key, index, value = reader.bytes_field(), reader.uvarint(), reader.bytes_field()
+        return ListSet(key, index, value) if tag == TAG_LIST_SET else ListInsert(key, index, value)
+    if tag == TAG_LIST_REMOVE:
+        return ListRemove(reader.bytes_field(), reader.svarint(), reader.bytes_field())
+    if tag == TAG_LIST_TRIM:
+        return ListTrim(reader.bytes_field(), reader.uvarint(), reader.uvarint())
+    if tag == TAG_ZSET_ADD:
+        key = reader.bytes_field()
+        scores: list[float] = []
+        members: list[bytes] = []
+        for _ in range(reader.uvarint()):
+            (score,) = _SCORE.unpack(reader.take(8))
+            if score != score:
+                raise reader.fail("a sorted-set score is NaN")
+            scores.append(score)
+            members.append(reader.bytes_field())
+        return ZSetAdd(key, tuple(scores), tuple(members))
+    if tag == TAG_COPY:
+        return Copy(reader.bytes_field(), reader.bytes_field())
+    reader.pos -= 1
+    raise reader.fail(f"unknown mutation tag {tag}")
 
 
 def _flags(reader: Reader, allowed: int) -> int:
@@ -227,5 +385,4 @@ def _decode_from(reader: Reader, depth: int) -> Mutation:
         if depth >= MAX_BATCH_DEPTH:
             raise reader.fail(f"batches nested deeper than {MAX_BATCH_DEPTH}")
         return Batch(_decode_batch_items(reader, reader.uvarint(), depth + 1))
-    reader.pos -= 1
-    raise reader.fail(f"unknown mutation tag {tag}")
+    return _decode_collection(reader, tag)

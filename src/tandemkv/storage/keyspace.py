@@ -1,7 +1,9 @@
 """The keyspace: keys to values, with an expiry index. Pure: the time comes in as `now_ms`.
 
-Values are `bytes` for strings; other Redis types (hash, list, set) will be other Python
-containers, told apart by their type, so adding one needs no change to the expiry logic.
+Values are `bytes` for strings and Python containers for the other Redis types (see
+storage/values.py), told apart by their type, so the expiry logic knows none of them.
+Collections are mutated in place, only here, by applying mutations; a collection left
+empty is removed, as in Redis.
 
 Expiry is lazy (a read of a key past its deadline treats it as absent) plus an active cycle
 that pops due deadlines from a heap with a bounded amount of work per call, so a million keys
@@ -17,22 +19,36 @@ A backup (`owns_expiry=False`) hides such keys on read but keeps them until told
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from tandemkv.storage.mutation import (
     Append,
     Batch,
+    Copy,
     Delete,
     FlushAll,
+    HashDelete,
+    HashSet,
+    ListInsert,
+    ListPop,
+    ListPush,
+    ListRemove,
+    ListSet,
+    ListTrim,
     Mutation,
     Rename,
+    SetAdd,
     SetExpiry,
     SetRange,
+    SetRemove,
     SetValue,
+    ZSetAdd,
+    ZSetRemove,
 )
-
-Value = bytes
+from tandemkv.storage.values import Value, ValueType, copy_value, empty, load_chunk
+from tandemkv.storage.zset import SortedSet
 
 
 class WatchFlag(Protocol):
@@ -123,6 +139,26 @@ class Keyspace:
         if expire_at_ms is not None:
             self._set_deadline(key, expire_at_ms)
 
+    def load_record(
+        self,
+        key: bytes,
+        kind: int,
+        payload: bytes,
+        expire_at_ms: int | None,
+        continued: bool = False,
+    ) -> None:
+        """Insert a snapshot record: a string, a collection's first chunk of elements, or
+        (`continued`) the next chunk of the collection loaded last."""
+        if kind == ValueType.STRING:
+            self.load(key, payload, expire_at_ms)
+            return
+        if continued:
+            load_chunk(self._data[key], payload)
+            return
+        container = empty(ValueType(kind))
+        load_chunk(container, payload)
+        self.load(key, container, expire_at_ms)
+
     def expire_cycle(self, now_ms: int, budget: int = 200) -> int:
         """Remove at most `budget` keys whose deadline has passed; return how many."""
         if not self.owns_expiry:
@@ -196,14 +232,22 @@ class Keyspace:
         if self._watchers:
             self._touch(key)
 
+    def _string(self, key: bytes) -> bytes:
+        """The string at `key` (b"" if absent) for APPEND and SETRANGE, which the handlers
+        only emit for a string or an absent key."""
+        old = self._data.get(key, b"")
+        if type(old) is not bytes:
+            raise TypeError(f"a string mutation for a {type(old).__name__} value")
+        return old
+
     def _apply_append(self, m: Append) -> None:
-        old = self._data.get(m.key, b"")
+        old = self._string(m.key)
         self._data[m.key] = old + m.suffix
         if self._watchers:
             self._touch(m.key)
 
     def _apply_setrange(self, m: SetRange) -> None:
-        old = self._data.get(m.key, b"")
+        old = self._string(m.key)
         end = m.offset + len(m.data)
         if len(old) < m.offset:
             old += b"\x00" * (m.offset - len(old))
@@ -240,6 +284,132 @@ class Keyspace:
         self._expires.clear()
         self._heap.clear()
 
+    def _apply_copy(self, m: Copy) -> None:
+        value = self._data.get(m.src)
+        if value is None:
+            return
+        self._remove(m.dst)
+        self._data[m.dst] = copy_value(value)
+        self._set_deadline(m.dst, self._expires.get(m.src))
+        if self._watchers:
+            self._touch(m.dst)
+
+    # ----------------------------------------------------------- collections
+
+    def _container(self, key: bytes, kind: ValueType) -> Value:
+        """The collection at `key`, created empty if absent; touches its watchers."""
+        value = self._data.get(key)
+        if value is None:
+            value = self._data[key] = empty(kind)
+        if self._watchers:
+            self._touch(key)
+        return value
+
+    def _existing(self, key: bytes) -> Value | None:
+        value = self._data.get(key)
+        if value is not None and self._watchers:
+            self._touch(key)
+        return value
+
+    def _drop_if_empty(self, key: bytes, value: Value) -> None:
+        if not value:
+            self._data.pop(key, None)
+            self._expires.pop(key, None)
+
+    def _apply_hset(self, m: HashSet) -> None:
+        fields: dict[bytes, bytes] = self._container(m.key, ValueType.HASH)  # type: ignore[assignment]
+        pairs = m.pairs
+        for i in range(0, len(pairs), 2):
+            fields[pairs[i]] = pairs[i + 1]
+
+    def _apply_hdel(self, m: HashDelete) -> None:
+        fields = self._existing(m.key)
+        if type(fields) is dict:
+            for field in m.fields:
+                fields.pop(field, None)
+            self._drop_if_empty(m.key, fields)
+
+    def _apply_lpush(self, m: ListPush) -> None:
+        items: deque[bytes] = self._container(m.key, ValueType.LIST)  # type: ignore[assignment]
+        if m.left:
+            items.extendleft(m.items)
+        else:
+            items.extend(m.items)
+
+    def _apply_lpop(self, m: ListPop) -> None:
+        items = self._existing(m.key)
+        if type(items) is deque:
+            pop = items.popleft if m.left else items.pop
+            for _ in range(min(m.amount, len(items))):
+                pop()
+            self._drop_if_empty(m.key, items)
+
+    def _apply_lset(self, m: ListSet) -> None:
+        items = self._existing(m.key)
+        if type(items) is deque and 0 <= m.position < len(items):
+            items[m.position] = m.value
+
+    def _apply_linsert(self, m: ListInsert) -> None:
+        items = self._existing(m.key)
+        if type(items) is deque and 0 <= m.position <= len(items):
+            items.insert(m.position, m.value)
+
+    def _apply_lrem(self, m: ListRemove) -> None:
+        items = self._existing(m.key)
+        if type(items) is not deque:
+            return
+        value, count = m.value, m.amount
+        limit = abs(count) if count else len(items)
+        kept: list[bytes] = []
+        removed = 0
+        for item in items if count >= 0 else reversed(items):
+            if removed < limit and item == value:
+                removed += 1
+            else:
+                kept.append(item)
+        if count < 0:
+            kept.reverse()
+        items.clear()
+        items.extend(kept)
+        self._drop_if_empty(m.key, items)
+
+    def _apply_ltrim(self, m: ListTrim) -> None:
+        items = self._existing(m.key)
+        if type(items) is not deque:
+            return
+        size = len(items)
+        start, stop = max(0, m.start), min(m.stop, size - 1)
+        if start > stop:
+            items.clear()
+        else:
+            for _ in range(size - 1 - stop):
+                items.pop()
+            for _ in range(start):
+                items.popleft()
+        self._drop_if_empty(m.key, items)
+
+    def _apply_sadd(self, m: SetAdd) -> None:
+        members: set[bytes] = self._container(m.key, ValueType.SET)  # type: ignore[assignment]
+        members.update(m.members)
+
+    def _apply_srem(self, m: SetRemove) -> None:
+        members = self._existing(m.key)
+        if type(members) is set:
+            members.difference_update(m.members)
+            self._drop_if_empty(m.key, members)
+
+    def _apply_zadd(self, m: ZSetAdd) -> None:
+        zset: SortedSet = self._container(m.key, ValueType.ZSET)  # type: ignore[assignment]
+        for score, member in zip(m.scores, m.members, strict=True):
+            zset.add(member, score)
+
+    def _apply_zrem(self, m: ZSetRemove) -> None:
+        zset = self._existing(m.key)
+        if isinstance(zset, SortedSet):
+            for member in m.members:
+                zset.discard(member)
+            self._drop_if_empty(m.key, zset)
+
     def _apply_batch(self, m: Batch) -> None:
         handlers = _APPLY
         for item in m.items:
@@ -254,5 +424,18 @@ _APPLY: dict[type, Callable[[Keyspace, object], None]] = {
     SetExpiry: Keyspace._apply_expiry,  # type: ignore[dict-item]
     Rename: Keyspace._apply_rename,  # type: ignore[dict-item]
     FlushAll: Keyspace._apply_flush,  # type: ignore[dict-item]
+    Copy: Keyspace._apply_copy,  # type: ignore[dict-item]
+    HashSet: Keyspace._apply_hset,  # type: ignore[dict-item]
+    HashDelete: Keyspace._apply_hdel,  # type: ignore[dict-item]
+    ListPush: Keyspace._apply_lpush,  # type: ignore[dict-item]
+    ListPop: Keyspace._apply_lpop,  # type: ignore[dict-item]
+    ListSet: Keyspace._apply_lset,  # type: ignore[dict-item]
+    ListInsert: Keyspace._apply_linsert,  # type: ignore[dict-item]
+    ListRemove: Keyspace._apply_lrem,  # type: ignore[dict-item]
+    ListTrim: Keyspace._apply_ltrim,  # type: ignore[dict-item]
+    SetAdd: Keyspace._apply_sadd,  # type: ignore[dict-item]
+    SetRemove: Keyspace._apply_srem,  # type: ignore[dict-item]
+    ZSetAdd: Keyspace._apply_zadd,  # type: ignore[dict-item]
+    ZSetRemove: Keyspace._apply_zrem,  # type: ignore[dict-item]
     Batch: Keyspace._apply_batch,  # type: ignore[dict-item]
 }

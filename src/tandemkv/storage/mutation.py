@@ -62,13 +62,140 @@ class FlushAll(NamedTuple):
     """Remove every key."""
 
 
+# Collections. Each names the effect, never the command: a pop of a random member (SPOP)
+# lists the members it removed, a counter (HINCRBY, ZINCRBY) stores the value it computed.
+# Applying one to a key that holds another type cannot happen (handlers check the type);
+# a collection left empty is removed with its expiry, as in Redis.
+
+
+class HashSet(NamedTuple):
+    """Set hash fields: `pairs` is field, value, field, value... (created if absent)."""
+
+    key: bytes
+    pairs: tuple[bytes, ...]
+
+
+class HashDelete(NamedTuple):
+    """Remove hash fields; absent ones are ignored."""
+
+    key: bytes
+    fields: tuple[bytes, ...]
+
+
+class ListPush(NamedTuple):
+    """Push `items` one by one at the head (`left`) or the tail (created if absent)."""
+
+    key: bytes
+    items: tuple[bytes, ...]
+    left: bool
+
+
+class ListPop(NamedTuple):
+    """Remove `amount` items from the head (`left`) or the tail."""
+
+    key: bytes
+    amount: int
+    left: bool
+
+
+class ListSet(NamedTuple):
+    """Replace the item at `position` (0-based from the head, in range)."""
+
+    key: bytes
+    position: int
+    value: bytes
+
+
+class ListInsert(NamedTuple):
+    """Insert `value` so that it ends up at `position` (0 to the length, from the head)."""
+
+    key: bytes
+    position: int
+    value: bytes
+
+
+class ListRemove(NamedTuple):
+    """LREM's effect: the first `amount` items equal to `value` from the head (amount > 0),
+    from the tail (amount < 0), or all of them (amount 0)."""
+
+    key: bytes
+    amount: int
+    value: bytes
+
+
+class ListTrim(NamedTuple):
+    """Keep items `start` to `stop` inclusive (0-based from the head; start > stop empties)."""
+
+    key: bytes
+    start: int
+    stop: int
+
+
+class SetAdd(NamedTuple):
+    """Add members to a set (created if absent)."""
+
+    key: bytes
+    members: tuple[bytes, ...]
+
+
+class SetRemove(NamedTuple):
+    """Remove members from a set; absent ones are ignored."""
+
+    key: bytes
+    members: tuple[bytes, ...]
+
+
+class ZSetAdd(NamedTuple):
+    """Give each member its score, adding it if absent (created if absent)."""
+
+    key: bytes
+    scores: tuple[float, ...]
+    members: tuple[bytes, ...]
+
+
+class ZSetRemove(NamedTuple):
+    """Remove members from a sorted set; absent ones are ignored."""
+
+    key: bytes
+    members: tuple[bytes, ...]
+
+
+class Copy(NamedTuple):
+    """Copy a key's value and expiry to `dst`, replacing whatever was there."""
+
+    src: bytes
+    dst: bytes
+
+
 class Batch(NamedTuple):
     """Several mutations applied atomically, in order (MULTI/EXEC, MSET)."""
 
     items: tuple[Mutation, ...]
 
 
-Mutation = SetValue | Append | SetRange | Delete | SetExpiry | Rename | FlushAll | Batch
+Mutation = (
+    SetValue
+    | Append
+    | SetRange
+    | Delete
+    | SetExpiry
+    | Rename
+    | FlushAll
+    | HashSet
+    | HashDelete
+    | ListPush
+    | ListPop
+    | ListSet
+    | ListInsert
+    | ListRemove
+    | ListTrim
+    | SetAdd
+    | SetRemove
+    | ZSetAdd
+    | ZSetRemove
+    | Copy
+    | Batch
+)
 
 
 def payload_bytes(mutation: Mutation) -> int:
@@ -86,4 +213,10 @@ def payload_bytes(mutation: Mutation) -> int:
         return len(mutation.src) + len(mutation.dst)
     if isinstance(mutation, Batch):
         return sum(map(payload_bytes, mutation.items))
+    if isinstance(mutation, (HashSet, HashDelete, ListPush, SetAdd, SetRemove, ZSetRemove)):
+        return len(mutation[0]) + sum(map(len, mutation[1]))
+    if isinstance(mutation, ZSetAdd):
+        return len(mutation.key) + sum(map(len, mutation.members)) + 8 * len(mutation.scores)
+    if isinstance(mutation, (ListSet, ListInsert, ListRemove)):
+        return len(mutation.key) + len(mutation.value)
     return 16

@@ -3,7 +3,7 @@
 Public API:
 
     SnapshotItem(key: bytes, value: bytes, expire_at_ms: int | None = None,
-                 value_type: ValueType = ValueType.STRING)
+                 value_type: ValueType = ValueType.STRING, continued: bool = False)
     SnapshotMeta(last_index: int, last_term: int, item_count: int, config: bytes = b"")
     SnapshotWriter(fs, meta)            streams a snapshot into a temporary file:
         .add(items: Iterable[SnapshotItem]) -> None   call once per batch, as often as needed
@@ -30,8 +30,13 @@ File layout (integers little-endian):
 
     b"TKVSNAP1" | u16 version | u64 last_index | u64 last_term | u64 item_count
     | u32 config_len | config
-    item*:  u32 item_len | u8 value_type | u8 flags(bit0 has-expiry) | key | value
-            | [expire_at_ms]      (key/value varint-length-prefixed, expiry a zigzag varint)
+    item*:  u32 item_len | u8 value_type | u8 flags(bit0 has-expiry, bit1 continued) | key
+            | value | [expire_at_ms]  (key/value varint-length-prefixed, expiry a zigzag varint)
+
+A string's value is its bytes; a collection's is a chunk of its elements (storage/values.py):
+its first item, then items flagged `continued` with the same key and type carrying the next
+chunks. `item_count` counts keys, that is items not flagged `continued`. Snapshots written
+before collections existed hold only strings, so they read the same.
     b"TKVSEND1" | u32 crc32c of every byte before it (computed incrementally)
 """
 
@@ -40,12 +45,12 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from enum import IntEnum
 
 import google_crc32c
 
 from tandemkv.storage.errors import CorruptSnapshotError, DecodeError
 from tandemkv.storage.fs import FileSystem, publish_file
+from tandemkv.storage.values import ValueType
 from tandemkv.storage.wire import Reader, put_bytes, put_svarint
 
 SNAPSHOT_FILE = "snapshot"
@@ -58,14 +63,9 @@ _HEADER = struct.Struct("<8sHQQQI")
 _ITEM_LEN = struct.Struct("<I")
 _TRAILER_SIZE = len(_END_MAGIC) + 4
 _HAS_EXPIRY = 0x01
+_CONTINUED = 0x02
 _FLUSH_BYTES = 1024 * 1024
 _READ_CHUNK = 4 * 1024 * 1024
-
-
-class ValueType(IntEnum):
-    """Type of a stored value; only strings exist now (hash/list/set will get 1, 2, 3)."""
-
-    STRING = 0
 
 
 _KNOWN_TYPES = frozenset(int(t) for t in ValueType)
@@ -82,6 +82,7 @@ class SnapshotItem:
     value: bytes
     expire_at_ms: int | None = None
     value_type: int = ValueType.STRING
+    continued: bool = False  # more elements of the collection in the item before
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,12 @@ def encode_item(item: SnapshotItem) -> bytes:
 def _encode_item_general(item: SnapshotItem) -> bytes:
     if item.value_type not in _KNOWN_TYPES:
         raise ValueError(f"unknown value type {item.value_type}")
-    body = bytearray((item.value_type, _HAS_EXPIRY if item.expire_at_ms is not None else 0))
+    if item.continued and item.value_type == _STRING:
+        raise ValueError("a string cannot continue over several items")
+    flags = (_HAS_EXPIRY if item.expire_at_ms is not None else 0) | (
+        _CONTINUED if item.continued else 0
+    )
+    body = bytearray((item.value_type, flags))
     put_bytes(body, item.key)
     put_bytes(body, item.value)
     if item.expire_at_ms is not None:
@@ -124,13 +130,15 @@ def decode_item_body(body: bytes) -> SnapshotItem:
     if value_type not in _KNOWN_TYPES:
         raise reader.fail(f"unknown value type {value_type}")
     flags = reader.u8()
-    if flags & ~_HAS_EXPIRY:
+    if flags & ~(_HAS_EXPIRY | _CONTINUED):
         raise reader.fail(f"unknown item flags {flags:#04x}")
+    if flags & _CONTINUED and value_type == _STRING:
+        raise reader.fail("a string item flagged as continued")
     key, value = reader.bytes_field(), reader.bytes_field()
     expire = reader.svarint() if flags & _HAS_EXPIRY else None
     if not reader.at_end():
         raise reader.fail("trailing bytes in item")
-    return SnapshotItem(key, value, expire, value_type)
+    return SnapshotItem(key, value, expire, value_type, bool(flags & _CONTINUED))
 
 
 class SnapshotWriter:
@@ -154,7 +162,8 @@ class SnapshotWriter:
             raise ValueError("snapshot writer already finished")
         for item in items:
             self._buffer += encode_item(item)
-            self._written += 1
+            if not item.continued:
+                self._written += 1
             if len(self._buffer) >= _FLUSH_BYTES:
                 self._flush()
         self._flush()
@@ -250,6 +259,7 @@ class Snapshot:
         items_end = self.size - _TRAILER_SIZE
         crc = google_crc32c.value(self._fs.read(self._name, 0, self.items_start))
         file_pos, left, pending = self.items_start, self.meta.item_count, b""
+        previous = SnapshotItem(b"", b"")
         try:
             while file_pos < items_end:
                 size = _READ_CHUNK
@@ -261,8 +271,13 @@ class Snapshot:
                 crc = google_crc32c.extend(crc, chunk)
                 file_pos += len(chunk)
                 buf = pending + chunk if pending else chunk
-                items, used = _decode_items(buf, left)
-                left -= len(items)
+                items, used = _decode_items(buf, left, left == self.meta.item_count)
+                for each in items:
+                    if not each.continued:
+                        left -= 1
+                        previous = each
+                    elif each.key != previous.key or each.value_type != previous.value_type:
+                        raise DecodeError("an item continues a different key or type")
                 yield from items
                 pending = buf[used:]
             if left:
@@ -280,8 +295,9 @@ class Snapshot:
             )
 
 
-def _decode_items(buf: bytes, limit: int) -> tuple[list[SnapshotItem], int]:
-    """The whole items at the start of `buf` (at most `limit`) and the offset after them.
+def _decode_items(buf: bytes, limit: int, first: bool) -> tuple[list[SnapshotItem], int]:
+    """The whole items at the start of `buf` (at most `limit` keys, with the continued
+    items after the last of them) and the offset after them. `first`: nothing came before.
 
     Restarting from a snapshot decodes one item per key, so the commonest item, a string
     with no expiry and a key and value under 128 bytes each, is decoded inline; anything
@@ -290,7 +306,7 @@ def _decode_items(buf: bytes, limit: int) -> tuple[list[SnapshotItem], int]:
     out: list[SnapshotItem] = []
     append, unpack, item = out.append, _ITEM_LEN.unpack_from, SnapshotItem
     end, pos = len(buf), 0
-    for _ in range(limit):
+    while True:
         body = pos + 4
         if body > end:
             break
@@ -306,10 +322,20 @@ def _decode_items(buf: bytes, limit: int) -> tuple[list[SnapshotItem], int]:
                 and buf[value_len_at] < 0x80
                 and value_len_at + 1 + buf[value_len_at] == stop
             ):
+                if limit == 0:
+                    break
                 append(item(buf[body + 3 : value_len_at], buf[value_len_at + 1 : stop]))
+                limit -= 1
                 pos = stop
                 continue
-        append(decode_item_body(buf[body:stop]))
+        decoded = decode_item_body(buf[body:stop])
+        if not decoded.continued:
+            if limit == 0:
+                break
+            limit -= 1
+        elif not out and first:
+            raise DecodeError("the first item continues a collection that is not there")
+        append(decoded)
         pos = stop
     return out, pos
 

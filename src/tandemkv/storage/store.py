@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tandemkv.storage.codec import decode_mutation, encode_mutation
@@ -29,6 +29,7 @@ from tandemkv.storage.snapshot import (
     SnapshotMeta,
     SnapshotWriter,
 )
+from tandemkv.storage.values import ValueType, encode_chunks, value_type
 
 log = logging.getLogger("tandemkv.storage")
 
@@ -95,8 +96,7 @@ class Store:
             snapshot_index = 0
             if recovered.snapshot is not None:
                 snapshot_index = recovered.snapshot.meta.last_index
-                for item in recovered.snapshot.items():
-                    keyspace.load(item.key, item.value, item.expire_at_ms)
+                load_items(keyspace, recovered.snapshot.items())
             store = cls(datadir, recovered.log, keyspace, recovered.repairs, snapshot_index)
             store.progress = progress
             if recovered.snapshot is not None:
@@ -229,8 +229,27 @@ class Store:
 
 
 def keyspace_items(keyspace: Keyspace) -> Iterator[SnapshotItem]:
+    """The snapshot items of the keyspace: one per string, a chunked run per collection."""
     for key, value, deadline in keyspace.items():
-        yield SnapshotItem(key, value, deadline)
+        if type(value) is bytes:
+            yield SnapshotItem(key, value, deadline)
+            continue
+        kind = value_type(value)
+        continued = False
+        for chunk in encode_chunks(value):
+            yield SnapshotItem(key, chunk, deadline, kind, continued)
+            continued = True
+
+
+def load_items(keyspace: Keyspace, items: Iterable[SnapshotItem]) -> None:
+    """Load snapshot items into `keyspace` (strings, and collections chunk by chunk)."""
+    for item in items:
+        if item.value_type == ValueType.STRING:
+            keyspace.load(item.key, item.value, item.expire_at_ms)
+        else:
+            keyspace.load_record(
+                item.key, item.value_type, item.value, item.expire_at_ms, item.continued
+            )
 
 
 def _snapshot_mtime(datadir: DataDir) -> int:
