@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from .harness import Client, World
+from .parity import PASSWORD, start_reference
 
 
 @pytest.fixture
@@ -15,3 +18,13 @@ def world() -> World:
 @pytest.fixture
 def c(world: World) -> Client:
     return world.client()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    yield from start_reference(tmp_path_factory.mktemp("redis-open"), None)
+
+
+@pytest.fixture(scope="module")
+def locked_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    yield from start_reference(tmp_path_factory.mktemp("redis-locked"), PASSWORD)
