@@ -10,9 +10,10 @@ from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.keys import KEYS_SLICE, SCAN_MAX_COUNT
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.protocol.types import OK, SimpleString
-from tandemkv.storage.mutation import Delete, Rename, SetExpiry
+from tandemkv.storage.mutation import Copy, Delete, Rename, SetAdd, SetExpiry
 
 from .harness import NO_SUCH_KEY, NOT_INT, SYNTAX, Client, World, arity_err, err
+from .parity import check
 
 INT64_MAX = 2**63 - 1
 
@@ -731,3 +732,64 @@ def test_a_pattern_too_costly_to_compile_is_refused(c: Client, command: tuple[st
     too_complex = "ERR glob-style pattern too complex (more than 16384 wildcards, sets and bytes"
     assert c(*command, b"[ab]" * 100_000) == err(too_complex + " next to them)")
     assert c("KEYS", "[ab]" * 256 + "*") == []  # a 1 KiB pattern is answered
+
+
+# ----------------------------------------------------------------------------- COPY
+
+
+def test_copy_copies_value_and_expiry_and_logs_one_copy(world: World, c: Client) -> None:
+    c("SET", "a", "1", "PX", 5000)
+    world.mutations()
+    assert c("COPY", "a", "b") == 1
+    assert world.mutations() == [Copy(b"a", b"b")]
+    assert c("GET", "b") == b"1"
+    assert 0 < c("PTTL", "b") <= 5000
+
+
+def test_copy_refuses_an_existing_destination_unless_replace(c: Client) -> None:
+    c("MSET", "a", "1", "b", "2")
+    assert c("COPY", "a", "b") == 0
+    assert c("GET", "b") == b"2"
+    assert c("COPY", "a", "b", "REPLACE") == 1
+    assert c("GET", "b") == b"1"
+    assert c("COPY", "nope", "c") == 0
+
+
+def test_copy_errors_are_redis_errors(c: Client) -> None:
+    c("SET", "a", "1")
+    assert c("COPY", "a", "a") == err("ERR source and destination objects are the same")
+    assert c("COPY", "a", "b", "DB", 1) == err("ERR DB index is out of range")
+    assert c("COPY", "a", "b", "DB", "x") == NOT_INT
+    assert c("COPY", "a", "b", "NOPE") == SYNTAX
+    assert c("COPY", "a", "b", "DB") == SYNTAX
+    assert c("COPY", "a", "b", "DB", 0, "REPLACE") == 1
+
+
+def test_a_copied_collection_does_not_follow_its_source(world: World, c: Client) -> None:
+    world.engine.apply(SetAdd(b"s", (b"x",)))
+    assert c("COPY", "s", "t") == 1
+    world.engine.apply(SetAdd(b"s", (b"y",)))
+    assert world.engine.keyspace.get(b"t", world.now) == {b"x"}
+    assert c("TYPE", "t") == SimpleString("set")
+
+
+COPY_SCRIPT = [
+    ("SET", "a", "1"),
+    ("COPY", "a", "b"),
+    ("COPY", "a", "b"),
+    ("COPY", "a", "b", "REPLACE"),
+    ("COPY", "a", "a"),
+    ("COPY", "nope", "c"),
+    ("COPY", "a", "b", "DB", 1),
+    ("COPY", "a", "b", "DB", 0, "REPLACE"),
+    ("COPY", "a", "b", "DB"),
+    ("COPY", "a", "b", "FOO"),
+    ("COPY", "a"),
+    ("GET", "b"),
+    ("TYPE", "b"),
+    ("TYPE", "nope"),
+]
+
+
+def test_copy_replies_like_redis(redis_server: object) -> None:
+    check(redis_server, COPY_SCRIPT)

@@ -7,13 +7,26 @@ from hypothesis import strategies as st
 from tandemkv.storage.mutation import (
     Append,
     Batch,
+    Copy,
     Delete,
     FlushAll,
+    HashDelete,
+    HashSet,
+    ListInsert,
+    ListPop,
+    ListPush,
+    ListRemove,
+    ListSet,
+    ListTrim,
     Mutation,
     Rename,
+    SetAdd,
     SetExpiry,
     SetRange,
+    SetRemove,
     SetValue,
+    ZSetAdd,
+    ZSetRemove,
 )
 from tandemkv.storage.record import RECORD_OVERHEAD, LogEntry
 from tandemkv.storage.segment import SEGMENT_HEADER_SIZE
@@ -30,7 +43,52 @@ set_expiries = st.builds(SetExpiry, keys, expiries)
 renames = st.builds(Rename, keys, keys)
 flush_alls = st.just(FlushAll())
 
-leaf_mutations = set_values | appends | set_ranges | deletes | set_expiries | renames | flush_alls
+elements = st.lists(st.binary(max_size=12), max_size=6).map(tuple)
+scores = st.floats(allow_nan=False)
+counts = st.integers(0, 2**64 - 1)
+hash_sets = st.builds(
+    HashSet, keys, st.lists(st.tuples(keys, values), max_size=4).map(lambda ps: sum(ps, ()))
+)
+hash_deletes = st.builds(HashDelete, keys, elements)
+list_pushes = st.builds(ListPush, keys, elements, st.booleans())
+list_pops = st.builds(ListPop, keys, counts, st.booleans())
+list_sets = st.builds(ListSet, keys, counts, values)
+list_inserts = st.builds(ListInsert, keys, counts, values)
+list_removes = st.builds(ListRemove, keys, st.integers(-(2**63), 2**63 - 1), values)
+list_trims = st.builds(ListTrim, keys, counts, counts)
+set_adds = st.builds(SetAdd, keys, elements)
+set_removes = st.builds(SetRemove, keys, elements)
+zset_adds = st.lists(st.tuples(scores, keys), max_size=4).map(
+    lambda pairs: ZSetAdd(b"z", tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+)
+zset_removes = st.builds(ZSetRemove, keys, elements)
+copies = st.builds(Copy, keys, keys)
+COLLECTION_STRATEGIES = {
+    "HashSet": hash_sets,
+    "HashDelete": hash_deletes,
+    "ListPush": list_pushes,
+    "ListPop": list_pops,
+    "ListSet": list_sets,
+    "ListInsert": list_inserts,
+    "ListRemove": list_removes,
+    "ListTrim": list_trims,
+    "SetAdd": set_adds,
+    "SetRemove": set_removes,
+    "ZSetAdd": zset_adds,
+    "ZSetRemove": zset_removes,
+    "Copy": copies,
+}
+
+leaf_mutations = (
+    set_values
+    | appends
+    | set_ranges
+    | deletes
+    | set_expiries
+    | renames
+    | flush_alls
+    | st.one_of(*COLLECTION_STRATEGIES.values())
+)
 mutations: st.SearchStrategy[Mutation] = st.recursive(
     leaf_mutations,
     lambda inner: st.builds(Batch, st.lists(inner, max_size=4).map(tuple)),

@@ -98,6 +98,7 @@ def encode_item(item: SnapshotItem) -> bytes:
     if (
         item.expire_at_ms is None
         and item.value_type == _STRING
+        and not item.continued
         and len(key) < 0x80
         and len(value) < 0x80
     ):
