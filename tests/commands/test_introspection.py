@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tandemkv.commands.table import CommandSpec, unique_specs
-from tandemkv.protocol.types import SetReply, SimpleString
+from tandemkv.protocol.types import SetReply, SimpleString, Verbatim
 
 from .harness import Client, World, err
 
@@ -133,6 +133,8 @@ def test_table_holds_the_commands_we_promise() -> None:
         "save",
         "bgsave",
         "lastsave",
+        "replicaof",
+        "slaveof",
     }
     assert expected <= set(NAMES)
 
@@ -287,3 +289,37 @@ def test_help_lines_are_status_strings(c: Client, cmd: str) -> None:
     lines = c(cmd, "HELP")
     assert isinstance(lines, list)
     assert all(isinstance(line, SimpleString) for line in lines)
+
+
+# ------------------------------------------------------------------ cmd= in CLIENT LIST
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (("CONFIG", "GET", "port"), "config|get"),
+        (("config", "get"), "config|get"),  # a subcommand's arity error still names it
+        (("CONFIG", "RESETSTAT", "x"), "config|resetstat"),
+        (("CONFIG", "FOO"), "NULL"),  # an unknown subcommand names nothing, as in Redis
+        (("CLIENT", "ID"), "client|id"),
+        (("client", "setname", "me"), "client|setname"),
+        (("CLIENT", "GETNAME", "x"), "client|getname"),
+        (("CLIENT", "NOPE"), "NULL"),
+        (("COMMAND", "COUNT"), "command|count"),
+        (("COMMAND", "docs", "get"), "command|docs"),
+        (("COMMAND",), "command"),
+        (("GET", "k"), "get"),
+        (("REPLICAOF", "NO", "ONE"), "replicaof"),
+    ],
+)
+def test_last_command_names_the_subcommand(c: Client, args: tuple[str, ...], shown: str) -> None:
+    """Redis 7's CLIENT LIST and CLIENT INFO show container commands as name|subcommand."""
+    c("SET", "k", "v")
+    c(*args)
+    assert c.session.last_command == shown
+
+
+def test_client_info_shows_its_own_subcommand(c: Client) -> None:
+    info = c("CLIENT", "INFO")
+    assert isinstance(info, Verbatim)
+    assert " cmd=client|info " in info.text.decode()

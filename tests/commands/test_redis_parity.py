@@ -15,8 +15,10 @@ Divergences found here were fixed; their scripts stay as regression checks.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from .parity import INT64_MAX, INT64_MIN, PASSWORD, Other, Step, check
+from .parity import INT64_MAX, INT64_MIN, PASSWORD, Other, Step, check, transcripts
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -779,6 +781,158 @@ FIXED_DIVERGENCES: dict[str, tuple[str, list[Step]]] = {
         "SHUTDOWN is refused inside MULTI",
         [("MULTI",), ("SHUTDOWN", "NOSAVE"), ("DISCARD",)],
     ),
+    "set option clashes before amounts": (
+        "SET checks its option words before it parses the expiry amount, in every order",
+        [
+            ("SET", "k", "v", "EX", "x", "KEEPTTL"),
+            ("SET", "k", "v", "KEEPTTL", "EX", "x"),
+            ("SET", "k", "v", "EX", "x", "PX", "y"),
+            ("SET", "k", "v", "PX", "x", "EX", 10),
+            ("SET", "k", "v", "EXAT", "x", "PXAT", "y"),
+            ("SET", "k", "v", "NX", "EX", "x", "XX"),
+            ("SET", "k", "v", "EX", "x", "NX", "XX"),
+            ("SET", "k", "v", "XX", "PX", "x", "NX"),
+            ("SET", "k", "v", "EX", "x", "FOO"),
+            ("SET", "k", "v", "EX", "x", "GET", "KEEPTTL"),
+            ("SET", "k", "v", "EX", "x", "EX"),
+            ("SET", "k", "v", "EX", "x", "PERSIST"),
+            ("SET", "k", "v", "EX", "x", "EX", 10),
+            ("TTL", "k"),
+            ("SET", "k", "v", "PX", 10, "PX", 0),
+            ("SET", "k", "v", "EX", INT64_MAX, "EX", 100),
+            ("TTL", "k"),
+            ("SET", "k", "v", "NX", "EX", 0),
+            ("SET", "k", "v", "NX", "EX", "abc"),
+            ("SET", "k", "v", "XX", "GET", "PX", -1),
+            ("SET", "k", "v", "KEEPTTL", "KEEPTTL"),
+            ("SET", "k", "v", "NX", "NX", "EX", 5),
+            ("TTL", "k"),
+        ],
+    ),
+    "getex option clashes before amounts": (
+        "GETEX repeats options like SET; the key is looked up before the amount is parsed",
+        [
+            ("SET", "k", "v"),
+            ("GETEX", "k", "EX", 10, "EX", 20),
+            ("TTL", "k"),
+            ("GETEX", "k", "PERSIST", "PERSIST"),
+            ("TTL", "k"),
+            ("GETEX", "k", "EX", "abc", "PX", 5),
+            ("GETEX", "k", "EX", "abc", "PERSIST"),
+            ("GETEX", "k", "EXAT", "abc", "EXAT", 1),
+            ("EXISTS", "k"),
+            ("GETEX", "nokey", "EX", "abc"),
+            ("GETEX", "nokey", "PX", 0),
+            ("GETEX", "nokey", "EX", "abc", "PX", 1),
+        ],
+    ),
+    "expire amounts": (
+        "zero and negative expiries answer Redis's error in every command that takes one",
+        [
+            ("SET", "k", "v", "EX", 0),
+            ("SET", "k", "v", "PX", 0),
+            ("SET", "k", "v", "PX", -1),
+            ("SET", "k", "v", "EXAT", -1),
+            ("SET", "k", "v", "PXAT", 0),
+            ("SETEX", "k", -5, "v"),
+            ("PSETEX", "k", 0, "v"),
+            ("PSETEX", "k", -1, "v"),
+            ("SET", "k", "v"),
+            ("GETEX", "k", "PX", 0),
+            ("GETEX", "k", "PX", -1),
+            ("GETEX", "k", "EXAT", 0),
+            ("GETEX", "k", "PXAT", -1),
+            ("GETEX", "k", "PX", INT64_MAX),
+            ("TTL", "k"),
+            ("PEXPIRE", "k", 0),
+            ("EXISTS", "k"),
+            ("SET", "k", "v"),
+            ("PEXPIRE", "k", -1),
+            ("EXISTS", "k"),
+        ],
+    ),
+    "exists counts mentions": (
+        "EXISTS counts a key once per mention",
+        [
+            ("SET", "k", "v"),
+            ("EXISTS", "k", "k"),
+            ("EXISTS", "k", "nope", "k", "nope"),
+            ("TOUCH", "k", "k", "k"),
+        ],
+    ),
+    "incrbyfloat as long double": (
+        "INCRBYFLOAT reads with strtold, adds in long double and prints %.17Lf trimmed",
+        [
+            ("SET", "n", INT64_MAX),
+            ("INCRBYFLOAT", "n", "1.5"),
+            ("SET", "i", "100000000000000001"),
+            ("INCRBYFLOAT", "i", "1e-5"),
+            ("SET", "j", "123456789.123456789"),
+            ("INCRBYFLOAT", "j", "0"),
+            ("SET", "f", "5.0e3"),
+            ("INCRBYFLOAT", "f", "0x10"),
+            ("INCRBYFLOAT", "f", "0X1P3"),
+            ("INCRBYFLOAT", "f", "0x.8"),
+            ("INCRBYFLOAT", "f", "0x"),
+            ("INCRBYFLOAT", "f", "0x1p"),
+            ("INCRBYFLOAT", "f", "1e"),
+            ("INCRBYFLOAT", "f", "1.e2"),
+            ("INCRBYFLOAT", "f", "infinity"),
+            ("INCRBYFLOAT", "f", "-INF"),
+            ("INCRBYFLOAT", "f", "nan(1)"),
+            ("INCRBYFLOAT", "f", "1e5000"),
+            ("INCRBYFLOAT", "f", "1e-5000"),
+            ("INCRBYFLOAT", "f", "1e99999999999999999999"),
+            ("INCRBYFLOAT", "f", "0e99999999999999999999"),
+            ("INCRBYFLOAT", "f", "1\x002"),
+            ("GET", "f"),
+            ("INCRBYFLOAT", "t1", "0.000003814697265625"),
+            ("INCRBYFLOAT", "t2", "0.000011444091796875"),
+            ("INCRBYFLOAT", "t3", "5e-18"),
+            ("INCRBYFLOAT", "t3", "-1e-20"),
+            ("INCRBYFLOAT", "t4", "1e-4940"),
+            ("INCRBYFLOAT", "t5", "1.8e-4951"),
+            ("INCRBYFLOAT", "t5", "1.9e-4951"),
+            ("INCRBYFLOAT", "g", "1e309"),
+            ("INCRBYFLOAT", "h", "1e4932"),
+            ("INCRBYFLOAT", "h", "1e4932"),
+            ("INCRBYFLOAT", "h2", "1.2e4932"),
+            ("INCRBYFLOAT", "m", "0x1p16383"),
+            ("INCRBYFLOAT", "m", "0x1p16383"),
+            ("INCRBYFLOAT", "m2", "0xffffffffffffffffp16320"),
+            ("INCRBYFLOAT", "m3", "0x1ffffffffffffffffp16319"),
+            ("INCRBYFLOAT", "m4", "0x1p-16445"),
+            ("INCRBYFLOAT", "m4", "0x1p-16446"),
+            ("SET", "long", "1" * 5200),
+            ("INCRBYFLOAT", "long", "1"),
+            ("SET", "frac", "0." + "1" * 5117),
+            ("INCRBYFLOAT", "frac", "1"),
+        ],
+    ),
+    "replicaof checks": (
+        "REPLICAOF: arity and port checked as Redis does; NO ONE on a primary is OK",
+        [
+            ("REPLICAOF", "NO", "ONE"),
+            ("SLAVEOF", "no", "one"),
+            ("REPLICAOF", "a"),
+            ("SLAVEOF", "a", "b", "c"),
+            ("REPLICAOF", "127.0.0.1", "abc"),
+            ("REPLICAOF", "127.0.0.1", "65536"),
+            ("SLAVEOF", "127.0.0.1", "-1"),
+        ],
+    ),
+    "config get of several names": (
+        "CONFIG GET names each parameter once, however often and in whatever case it is asked",
+        [
+            ("CONFIG", "GET", "timeout", "TIMEOUT"),
+            ("CONFIG", "GET", "TIMEOUT", "timeout"),
+            ("CONFIG", "GET", "time*", "timeout"),
+            ("CONFIG", "GET", "timeout", "time*", "nosuch"),
+            ("CONFIG", "GET", "maxmemory"),
+            ("CONFIG", "GET", "maxmemory-policy"),
+        ],
+    ),
+    "info cluster": ("INFO has Redis's cluster section", [("INFO", "cluster")]),
 }
 
 
@@ -789,3 +943,62 @@ def test_former_divergences_now_match(redis_server: object, name: str) -> None:
 
 def test_arity_beats_noauth_in_redis(locked_redis: object) -> None:
     check(locked_redis, [("GET",)], PASSWORD)
+
+
+def test_config_get_of_several_patterns_matches_redis(redis_server: object) -> None:
+    """Redis answers CONFIG GET from a hash table, in no particular order: compared as sets."""
+    script: list[Step] = [
+        ("CONFIG", "GET", "maxclients", "timeout"),
+        ("CONFIG", "GET", "maxmemory", "timeout", "hz"),
+        ("CONFIG", "GET", "HZ", "maxclients", "hz", "TIMEOUT"),
+    ]
+    ours, real = transcripts(redis_server, script, None)
+    for mine, theirs in zip(ours, real, strict=True):
+        assert isinstance(mine, list) and isinstance(theirs, list)
+        assert _pairs(mine) == _pairs(theirs)
+
+
+def _pairs(flat: list[object]) -> set[tuple[object, object]]:
+    return set(zip(flat[::2], flat[1::2], strict=True))
+
+
+_SIGNS = st.sampled_from(["", "-", "+"])
+_DIGITS = st.text("0123456789", max_size=30)
+
+
+@st.composite
+def _decimal_texts(draw: st.DrawFn) -> str:
+    """Numbers strtold reads, and near misses it does not (no digits, a bare exponent)."""
+    whole, fraction = draw(_DIGITS), draw(st.none() | _DIGITS)
+    exponent = draw(st.none() | st.integers(-4960, 4940))
+    text = draw(_SIGNS) + whole + ("" if fraction is None else "." + fraction)
+    return text if exponent is None else f"{text}e{exponent}"
+
+
+@st.composite
+def _hex_texts(draw: st.DrawFn) -> str:
+    digits = draw(st.text("0123456789abcdefABCDEF", max_size=20))
+    fraction = draw(st.none() | st.text("0123456789abcdef", max_size=20))
+    power = draw(st.none() | st.integers(-16520, 16400))
+    text = draw(_SIGNS) + "0x" + digits + ("" if fraction is None else "." + fraction)
+    return text if power is None else f"{text}p{power}"
+
+
+_FLOAT_TEXTS = st.one_of(
+    _decimal_texts(),
+    _hex_texts(),
+    st.floats(allow_nan=False).map(repr),
+    st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(["inf", "-Infinity", "nan", "1e", ".", "0x", " 1", "1 ", "1_0"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=_FLOAT_TEXTS, increments=st.lists(_FLOAT_TEXTS, min_size=1, max_size=3))
+def test_incrbyfloat_reads_adds_and_prints_like_redis(
+    redis_server: object, base: str, increments: list[str]
+) -> None:
+    """Our long double (exact integers rounded to x87's 64-bit significand) against Redis's."""
+    script: list[Step] = [("SET", "f", base), *(("INCRBYFLOAT", "f", i) for i in increments)]
+    script.append(("GET", "f"))
+    check(redis_server, script)

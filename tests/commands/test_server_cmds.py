@@ -1,11 +1,15 @@
-"""Server commands: INFO, DBSIZE, FLUSHALL/FLUSHDB, TIME, SHUTDOWN and the CONFIG whitelist."""
+"""Server commands: INFO, DBSIZE, FLUSHALL/FLUSHDB, TIME, SHUTDOWN, SAVE/LASTSAVE, REPLICAOF
+and the CONFIG whitelist."""
 
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
+from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import NO_REPLY, TABLE
@@ -38,10 +42,26 @@ def test_info_default_sections(c: Client) -> None:
         "# Persistence",
         "# Stats",
         "# Replication",
-        "# Cpu",
+        "# CPU",
+        "# Modules",
+        "# Cluster",
         "# Keyspace",
     ]
     assert "\n" not in text.replace("\r\n", "")
+
+
+def test_info_cluster_says_redis_cluster_is_off(c: Client) -> None:
+    """redis-py and cluster-aware clients read cluster_enabled: a group is not a Redis Cluster."""
+    assert info_text(c, "cluster") == "# Cluster\r\ncluster_enabled:0\r\n"
+
+
+def test_info_persistence_last_save_is_the_start_before_any_save() -> None:
+    class Host(DetachedHost):
+        def server_info(self) -> dict[str, dict[str, object]]:
+            return {"persistence": {"loading": 0, "rdb_last_save_time": 0}}
+
+    c = World(host=Host(), settings=Settings(started_at=1_600_000_000)).client()
+    assert info_fields(info_text(c, "persistence"))["rdb_last_save_time"] == "1600000000"
 
 
 def test_info_keyspace_line(c: Client) -> None:
@@ -175,10 +195,33 @@ def test_save_and_bgsave_ask_the_host() -> None:
     assert c("LASTSAVE") == 1_700_000_000
 
 
-def test_save_without_a_data_directory(c: Client) -> None:
+def test_save_without_a_data_directory() -> None:
+    c = World(settings=Settings(started_at=1_600_000_000)).client()
     reply = c("SAVE")
     assert isinstance(reply, ErrorReply) and reply.message.startswith("ERR ")
-    assert c("LASTSAVE") == 0
+    # Before any snapshot Redis answers its start time, counting its data as saved.
+    assert c("LASTSAVE") == 1_600_000_000
+
+
+def test_lastsave_before_any_save_is_the_start_worked_out_from_the_uptime() -> None:
+    class Host(DetachedHost):
+        uptime = 25
+
+        def server_info(self) -> dict[str, dict[str, object]]:
+            return {"server": {"uptime_in_seconds": self.uptime}}
+
+    host = Host()
+    c = World(host=host).client()
+    c.engine.now_ms = 1_700_000_100_999
+    assert c("LASTSAVE") == 1_700_000_075
+    host.uptime, c.engine.now_ms = 26, 1_700_000_102_000  # a second later, rounded the other way
+    assert c("LASTSAVE") == 1_700_000_075  # kept: stable until a snapshot
+    assert c.engine.settings.started_at == 1_700_000_075
+    assert Settings(started_at=1) == Settings(started_at=2)  # not a setting: not compared
+
+
+def test_lastsave_without_a_start_or_a_save_is_zero(c: Client) -> None:
+    assert c("LASTSAVE") == 0  # a detached store (the embedded API) has no start to tell
 
 
 def test_save_errors() -> None:
@@ -424,3 +467,95 @@ def test_a_bug_in_a_handler_is_an_error_reply_and_a_report(
     assert c("PING") == "PONG", "the session goes on"
     with pytest.raises(ZeroDivisionError):
         World().client()("ECHO", "x")  # no server log: a detached engine raises it
+
+
+# ------------------------------------------------------------------ CONFIG GET, several names
+
+
+def test_config_get_names_each_parameter_once_whatever_its_case(c: Client) -> None:
+    assert c("CONFIG", "GET", "timeout", "TIMEOUT") == {b"timeout": b"0"}
+    assert c("CONFIG", "GET", "TIMEOUT", "timeout") == {b"TIMEOUT": b"0"}
+    assert c("CONFIG", "GET", "time*", "timeout") == {b"timeout": b"0"}
+    assert c("CONFIG", "GET", "timeout", "time*", "nosuch") == {b"timeout": b"0"}
+    assert c("CONFIG", "GET", "maxclients", "timeout") == {
+        b"maxclients": b"10000",
+        b"timeout": b"0",
+    }
+
+
+def test_config_get_memory_and_databases_tell_the_truth(c: Client) -> None:
+    """No memory limit (so no eviction) and one database: read-only, as tools ask for them."""
+    assert c("CONFIG", "GET", "maxmemory", "port") == {b"maxmemory": b"0", b"port": b"7000"}
+    assert c("CONFIG", "GET", "maxmemory*") == {
+        b"maxmemory": b"0",
+        b"maxmemory-policy": b"noeviction",
+    }
+    assert c("CONFIG", "GET", "databases") == {b"databases": b"1"}
+    assert c("CONFIG", "SET", "maxmemory", "100mb") == err(
+        "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - "
+        "can't set immutable config"
+    )
+
+
+def test_config_get_never_shows_the_start_time(c: Client) -> None:
+    assert c("CONFIG", "GET", "started*") == {}
+    assert c("CONFIG", "GET", "started-at") == {}
+
+
+# ------------------------------------------------------------------ REPLICAOF / SLAVEOF
+
+
+class GroupHost(DetachedHost):
+    """A host whose node has the given role in its group."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__()
+        self.role = role
+
+    @property
+    def cluster(self) -> ClusterView | None:
+        view = SimpleNamespace(status=lambda: SimpleNamespace(role=self.role))
+        return cast(ClusterView, view)
+
+
+@pytest.mark.parametrize("name", ["REPLICAOF", "SLAVEOF", "replicaof"])
+def test_replicaof_no_one_on_a_primary_is_ok(name: str) -> None:
+    assert World().client()(name, "NO", "ONE") == OK  # a standalone store
+    assert World(host=GroupHost("primary")).client()(name, "no", "one") == OK
+
+
+@pytest.mark.parametrize("role", ["backup", "learner", "witness", "candidate", "detached"])
+def test_replicaof_no_one_elsewhere_names_failover_and_promote(role: str) -> None:
+    reply = World(host=GroupHost(role)).client()("REPLICAOF", "NO", "ONE")
+    assert isinstance(reply, ErrorReply)
+    assert reply.message.startswith("ERR REPLICAOF NO ONE cannot make this node primary")
+    assert "FAILOVER TO" in reply.message and "PROMOTE FORCE" in reply.message
+
+
+@pytest.mark.parametrize("host", [None, "primary", "backup"])
+def test_replicaof_a_host_names_add_backup(host: str | None) -> None:
+    world = World(host=GroupHost(host)) if host else World()
+    reply = world.client()("SLAVEOF", "127.0.0.1", "6379")
+    assert isinstance(reply, ErrorReply)
+    assert reply.message.startswith("ERR REPLICAOF is not supported")
+    assert "ADD_BACKUP" in reply.message and "tandemkv add-backup" in reply.message
+
+
+@pytest.mark.parametrize("port", ["abc", "-1", "65536", "1.5", ""])
+def test_replicaof_checks_the_port_like_redis(c: Client, port: str) -> None:
+    assert c("REPLICAOF", "127.0.0.1", port) == err("ERR Invalid master port")
+
+
+def test_replicaof_arity(c: Client) -> None:
+    assert c("REPLICAOF", "NO") == arity_err("replicaof")
+    assert c("SLAVEOF", "a", "b", "c") == arity_err("slaveof")
+    assert "admin" in TABLE[b"replicaof"].flags
+
+
+def test_replicaof_changes_nothing(world: World, c: Client) -> None:
+    c("SET", "k", "v")
+    world.mutations()
+    c("REPLICAOF", "NO", "ONE")
+    c("REPLICAOF", "localhost", "6379")
+    assert world.mutations() == []
+    assert c("GET", "k") == b"v"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from decimal import Context, Decimal
+import re
+from decimal import Decimal
 
 from tandemkv.commands.errors import CommandError, NotFloat, NotInteger
 
@@ -56,35 +57,184 @@ def parse_positive_timeout(raw: bytes, command: str) -> int:
     return value
 
 
-# Wide enough to hold every finite long double to 17 places (4,933 integer digits and 17
-# more), so the rounding below never needs more digits than it has. No traps: a sum past
-# the exponent range becomes Infinity, which is refused, instead of raising decimal.Overflow
-# (or InvalidOperation, which prec=80 raised for any sum of 1e63 or more) in the handler.
-_WIDE = Context(prec=5000, traps=[])
-_SEVENTEEN_PLACES = Decimal(1).scaleb(-17)
-_LONG_DOUBLE_MAX = Decimal("1.18973149535723176502e+4932")
+# ------------------------------------------------------------------ long double
+# INCRBYFLOAT works in C's long double, the x87 80-bit format on the x86-64 Linux builds of
+# Redis: a 64-bit significand, and exponents from 2**-16445 (least subnormal) to just
+# under 2**16384. Python has no such type, so values are kept exactly, as mantissa * 2**exp
+# with Python ints, and every operation rounds the exact result to that format (nearest,
+# ties to even), which is what strtold, the x87 addition and printf do. Where it can still
+# differ from a given Redis build: builds whose long double is another format (aarch64's
+# 128-bit quad, or plain double elsewhere) print other digits.
+
+_LD_MANTISSA_BITS = 64
+_LD_LEAST_EXP = -16445  # the least subnormal is 2**-16445
+_LD_OVERFLOW_EXP = 16384  # a value of 2**16384 or more is infinite
+# string2ld's buffer: a longer text is not a number to Redis (MAX_LONG_DOUBLE_CHARS).
+_LD_MAX_TEXT = 5 * 1024 - 1
+_LD_DECIMAL = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+_LD_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?")
+_LD_INFINITY = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
+_HUGE_EXPONENT = 10**9  # past this an exponent over- or underflows whatever the digits
 
 
-def add_decimal_strings(base: bytes, increment: bytes) -> bytes | None:
-    """INCRBYFLOAT's sum as Redis prints it, or None if it is not finite.
+class _OutOfRange(Exception):
+    """strtold's ERANGE: too large for a long double, or so small it rounds to zero."""
 
-    Redis adds in long double and prints with %.17Lf, trailing zeros trimmed, so 0.1 + 0.2
-    reads "0.3". Adding the decimal texts exactly and rounding to 17 places gives the same
-    text for every value a long double holds to 17 places. Both inputs must already have
-    passed parse_float.
-    """
-    # Built in _WIDE too: Decimal(text) signals in the thread's context, which traps an
-    # exponent past libmpdec's range ("1e99999999999999999999").
-    total = _WIDE.add(_WIDE.create_decimal(base.decode()), _WIDE.create_decimal(increment.decode()))
-    if not total.is_finite() or abs(total) > _LONG_DOUBLE_MAX:
+
+def _round_to_long_double(num: int, den: int) -> tuple[int, int]:
+    """num/den (den > 0) rounded to the nearest long double, ties to even, as
+    (mantissa, exp2); _OutOfRange if that is infinite. Zero comes back as (0, 0)."""
+    if num == 0:
+        return 0, 0
+    magnitude = abs(num)
+    # magnitude/den lies in [2**(e+63), 2**(e+65)) for this e: at most one step more.
+    exp = max(magnitude.bit_length() - den.bit_length() - _LD_MANTISSA_BITS, _LD_LEAST_EXP)
+    mantissa, rest, divisor = _divide(magnitude, den, exp)
+    if mantissa >> _LD_MANTISSA_BITS:
+        exp += 1
+        mantissa, rest, divisor = _divide(magnitude, den, exp)
+    if rest * 2 > divisor or (rest * 2 == divisor and mantissa & 1):
+        mantissa += 1
+        if mantissa >> _LD_MANTISSA_BITS:
+            mantissa, exp = mantissa >> 1, exp + 1
+    if exp + mantissa.bit_length() > _LD_OVERFLOW_EXP:
+        raise _OutOfRange()
+    return (-mantissa if num < 0 else mantissa), exp
+
+
+def _divide(num: int, den: int, exp: int) -> tuple[int, int, int]:
+    """num / (den * 2**exp) as quotient, remainder and the divisor they refer to."""
+    if exp >= 0:
+        divisor = den << exp
+        return num // divisor, num % divisor, divisor
+    scaled = num << -exp
+    return scaled // den, scaled % den, den
+
+
+def _decimal_digits(digits: bytes) -> int:
+    if len(digits) > 4000:
+        # int() refuses more than 4300 decimal digits; Decimal converts exactly.
+        return int(Decimal(digits.decode()))
+    return int(digits or b"0")
+
+
+def _exponent(raw: bytes | None) -> int:
+    """An exponent's value, clamped: beyond _HUGE_EXPONENT only its sign matters."""
+    if not raw:
+        return 0
+    digits = raw.lstrip(b"+-").lstrip(b"0")
+    if len(digits) > 10:
+        magnitude = _HUGE_EXPONENT * 10
+    else:
+        magnitude = min(int(digits or b"0"), _HUGE_EXPONENT * 10)
+    return -magnitude if raw[:1] == b"-" else magnitude
+
+
+def _scaled(sign: bytes, mantissa: int, exp: int, radix: int) -> tuple[int, int]:
+    """sign * mantissa * radix**exp as a long double (radix 10 or 2)."""
+    if sign == b"-":
+        mantissa = -mantissa
+    if exp >= 0:
+        return _round_to_long_double(mantissa * radix**exp, 1)
+    return _round_to_long_double(mantissa, radix**-exp)
+
+
+def _parse_finite(raw: bytes) -> tuple[int, int] | None:
+    """A decimal or hexadecimal number as strtold reads it; None if it is not one,
+    _OutOfRange if it over- or underflows."""
+    match = _LD_HEX.fullmatch(raw)
+    radix, limits = 2, (_LD_OVERFLOW_EXP + 64, _LD_LEAST_EXP - 64)
+    if match is None:
+        match = _LD_DECIMAL.fullmatch(raw)
+        # Decimal orders past LDBL_MAX (~1.19e4932) and below the least subnormal (~3.6e-4951).
+        radix, limits = 10, (4940, -4960)
+    if match is None:
         return None
-    rounded = total.quantize(_SEVENTEEN_PLACES, context=_WIDE)
-    if not rounded.is_finite():
-        return None
-    text = format(rounded, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return b"0" if text in ("-0", "") else text.encode()
+    sign, whole, fraction, power = match.groups()
+    fraction = fraction or b""
+    if not whole and not fraction:
+        return None  # no digit at all: ".", "0x", "e5"
+    digits = (whole + fraction).lstrip(b"0")
+    if radix == 2:
+        mantissa = int(digits or b"0", 16)
+        exp = _exponent(power) - 4 * len(fraction)
+        reach = exp + mantissa.bit_length()
+    else:
+        mantissa = _decimal_digits(digits)
+        exp = _exponent(power) - len(fraction)
+        reach = exp + len(digits)
+    if mantissa == 0:
+        return 0, 0
+    if not limits[1] <= reach <= limits[0]:
+        raise _OutOfRange()
+    value = _scaled(sign, mantissa, exp, radix)
+    if value[0] == 0:
+        raise _OutOfRange()  # underflow: a nonzero number rounded to zero
+    return value
+
+
+def parse_long_double(raw: bytes) -> tuple[int, int] | float:
+    """A long double as Redis's string2ld reads it: (mantissa, exp2) for a finite value,
+    or float +-inf for "inf"/"infinity". NotFloat for anything else: NaN, blanks, a text
+    strtold does not read to its end, and what over- or underflows (strtold's ERANGE)."""
+    if not raw or len(raw) > _LD_MAX_TEXT:
+        raise NotFloat()
+    infinite = _LD_INFINITY.fullmatch(raw)
+    if infinite is not None:
+        return -math.inf if infinite.group(1) == b"-" else math.inf
+    try:
+        value = _parse_finite(raw)
+    except _OutOfRange:
+        value = None
+    if value is None:
+        raise NotFloat()
+    return value
+
+
+def format_long_double(value: tuple[int, int]) -> bytes:
+    """printf's "%.17Lf" of a long double with trailing zeros (and a bare point) trimmed,
+    as Redis prints INCRBYFLOAT's result; "-0" becomes "0"."""
+    mantissa, exp = value
+    magnitude = abs(mantissa)
+    scale = 10**17
+    if exp >= 0:
+        hundred_quadrillionths = (magnitude << exp) * scale
+    else:
+        quotient, rest = divmod(magnitude * scale, 1 << -exp)
+        twice = rest * 2
+        if twice > 1 << -exp or (twice == 1 << -exp and quotient & 1):
+            quotient += 1
+        hundred_quadrillionths = quotient
+    whole, fraction = divmod(hundred_quadrillionths, scale)
+    text = _int_text(whole)
+    if fraction:
+        text += "." + f"{fraction:017d}".rstrip("0")
+    if mantissa < 0 and text != "0":
+        text = "-" + text
+    return text.encode()
+
+
+def _int_text(n: int) -> str:
+    if n.bit_length() < 13000:  # well under str()'s 4300-digit limit
+        return str(n)
+    return str(Decimal(n))
+
+
+def add_long_doubles(base: bytes, increment: bytes) -> bytes:
+    """INCRBYFLOAT's new value as Redis computes and prints it: both texts read as long
+    doubles (NotFloat if one is not), added with long double rounding; an infinite or
+    NaN sum is refused with Redis's error."""
+    left, right = parse_long_double(base), parse_long_double(increment)
+    if isinstance(left, float) or isinstance(right, float):
+        raise CommandError("increment would produce NaN or Infinity")
+    (m1, e1), (m2, e2) = left, right
+    low = min(e1, e2)
+    total = (m1 << (e1 - low)) + (m2 << (e2 - low))
+    try:
+        value = _scaled(b"+", total, low, 2)
+    except _OutOfRange:
+        raise CommandError("increment would produce NaN or Infinity") from None
+    return format_long_double(value)
 
 
 def match_option(raw: bytes, *names: bytes) -> bytes | None:

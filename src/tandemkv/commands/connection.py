@@ -15,7 +15,7 @@ from tandemkv.commands.errors import (
     WrongPass,
     unknown_subcommand,
 )
-from tandemkv.commands.server import help_lines
+from tandemkv.commands.server import help_lines, note_subcommand
 from tandemkv.commands.table import command
 from tandemkv.commands.transactions import end_transaction
 from tandemkv.protocol.types import OK, PONG, SimpleString, Verbatim
@@ -291,6 +291,7 @@ def _client_setinfo(s: Session, args: list[bytes]) -> object:
     return OK
 
 
+_CLIENT_SUBCOMMANDS = ("id", "setname", "getname", "list", "info", "kill", "setinfo", "help")
 _CLIENT_ARITY = {b"ID": 2, b"GETNAME": 2, b"SETNAME": 3, b"INFO": 2}
 
 
@@ -299,12 +300,13 @@ _CLIENT_ARITY = {b"ID": 2, b"GETNAME": 2, b"SETNAME": 3, b"INFO": 2}
     -2,
     "",
     group="connection",
-    subcommands=("id", "setname", "getname", "list", "info", "kill", "setinfo", "help"),
+    subcommands=_CLIENT_SUBCOMMANDS,
     summary="Inspect and manage client connections",
     syntax="ID|SETNAME name|GETNAME|LIST|INFO|KILL ...|SETINFO attr value|HELP",
 )
 def client(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
+    note_subcommand(s, "client", sub, _CLIENT_SUBCOMMANDS)
     arity = _CLIENT_ARITY.get(sub)
     if arity is not None and len(args) != arity:
         raise CommandError(f"wrong number of arguments for 'client|{sub.decode().lower()}' command")

@@ -1,4 +1,10 @@
-"""Expiry options shared by SET and GETEX (EX PX EXAT PXAT KEEPTTL PERSIST)."""
+"""Expiry options shared by SET and GETEX (EX PX EXAT PXAT KEEPTTL PERSIST).
+
+Redis reads all of a command's option words first and only then parses the amount of the
+last expiry option given, so `SET k v EX abc KEEPTTL` is a syntax error (the options clash)
+and `SET k v EX abc EX 10` succeeds (the last EX wins). The amount is therefore kept as
+text here and parsed by `resolve_deadline`.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ _UNITS: dict[bytes, tuple[int, bool]] = {
 class ExpiryOption:
     unit_ms: int = 1
     absolute: bool = False
-    amount: int = 0
+    amount: bytes = b""  # unparsed: see the module docstring
     keep_ttl: bool = False
     persist: bool = False
 
@@ -48,12 +54,36 @@ def parse_expiry_option(
         return None
     if i + 1 >= len(args):
         raise SyntaxErr()
-    return ExpiryOption(unit[0], unit[1], parse_int(args[i + 1])), i + 2
+    return ExpiryOption(unit[0], unit[1], args[i + 1]), i + 2
+
+
+def merge_expiry(current: ExpiryOption | None, new: ExpiryOption) -> ExpiryOption:
+    """Two expiry options of one command: the same one repeated (the last wins), or a
+    syntax error if they differ (EX and PX, KEEPTTL and EX...)."""
+    if current is not None and not current.same_kind(new):
+        raise SyntaxErr()
+    return new
+
+
+def parse_expiry_options(
+    args: list[bytes], start: int, *, allow_persist: bool, allow_keepttl: bool
+) -> ExpiryOption | None:
+    """A command whose options after `start` are expiry options only (GETEX)."""
+    expiry: ExpiryOption | None = None
+    i = start
+    while i < len(args):
+        option = parse_expiry_option(
+            args, i, allow_persist=allow_persist, allow_keepttl=allow_keepttl
+        )
+        if option is None:
+            raise SyntaxErr()
+        expiry, i = merge_expiry(expiry, option[0]), option[1]
+    return expiry
 
 
 def resolve_deadline(option: ExpiryOption, now_ms: int, command: str) -> int:
     """The absolute deadline in Unix ms; Redis's error for non-positive or overflowing ones."""
-    amount = option.amount
+    amount = parse_int(option.amount)
     if amount <= 0 or amount > INT64_MAX // option.unit_ms:
         raise CommandError(f"invalid expire time in '{command}' command")
     deadline = amount * option.unit_ms

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from tandemkv.commands.errors import CommandError, unknown_subcommand
 from tandemkv.commands.glob import compile_glob
-from tandemkv.commands.server import help_lines
+from tandemkv.commands.server import help_lines, note_subcommand
 from tandemkv.commands.table import CommandSpec, command, lookup, unique_specs
 from tandemkv.protocol.types import SetReply, SimpleString
 
@@ -103,6 +103,9 @@ def document(spec: CommandSpec) -> dict[bytes, object]:
     }
 
 
+_SUBCOMMANDS = ("count", "info", "docs", "list", "help")
+
+
 def _named(args: list[bytes]) -> list[CommandSpec | None]:
     return [lookup(name) for name in args]
 
@@ -112,7 +115,7 @@ def _named(args: list[bytes]) -> list[CommandSpec | None]:
     -1,
     "loading",
     group="server",
-    subcommands=("count", "info", "docs", "list", "help"),
+    subcommands=_SUBCOMMANDS,
     summary="Describe the server's commands",
     syntax="[COUNT|INFO|DOCS|LIST ...]",
 )
@@ -120,6 +123,7 @@ def command_(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 1:
         return [describe(spec) for spec in unique_specs()]
     sub = args[1].upper()
+    note_subcommand(s, "command", sub, _SUBCOMMANDS)
     if sub in (b"COUNT", b"HELP") and len(args) != 2:
         name = sub.decode().lower()
         raise CommandError(f"wrong number of arguments for 'command|{name}' command")

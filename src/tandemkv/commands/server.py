@@ -1,10 +1,13 @@
-"""Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SHUTDOWN."""
+"""Server commands: INFO, CONFIG, DBSIZE, FLUSHDB/FLUSHALL, TIME, SHUTDOWN, SAVE, LASTSAVE,
+REPLICAOF."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tandemkv.commands.errors import CommandError, SyntaxErr, unknown_subcommand
+from tandemkv.commands.args import parse_int
+from tandemkv.commands.cluster_view import PRIMARY
+from tandemkv.commands.errors import CommandError, NotInteger, SyntaxErr, unknown_subcommand
 from tandemkv.commands.glob import compile_glob
 from tandemkv.commands.settings import PARAMS, attr_name, redis_name
 from tandemkv.commands.table import NO_REPLY, Write, command
@@ -21,6 +24,16 @@ def help_lines(*lines: str) -> list[SimpleString]:
     return [SimpleString(line) for line in lines]
 
 
+# Redis 7's default sections, in its order. Redis also has "errorstats" here; we keep no
+# per-error-code counts, so it is not shown rather than shown empty (which would say
+# there were no errors).
+def note_subcommand(s: Session, command: str, sub: bytes, known: tuple[str, ...]) -> None:
+    """Name the session's last command as Redis's CLIENT LIST does (cmd=config|get); an
+    unknown subcommand leaves none (cmd=NULL)."""
+    name = sub.decode("utf-8", "replace").lower()
+    s.last_command = f"{command}|{name}" if name in known else "NULL"
+
+
 DEFAULT_SECTIONS = (
     "server",
     "clients",
@@ -29,8 +42,12 @@ DEFAULT_SECTIONS = (
     "stats",
     "replication",
     "cpu",
+    "modules",
+    "cluster",
     "keyspace",
 )
+# Section headers as Redis writes them, where capitalising the name is not it.
+_TITLES = {"cpu": "CPU"}
 
 
 def info_sections(e: Engine) -> dict[str, dict[str, object]]:
@@ -40,6 +57,12 @@ def info_sections(e: Engine) -> dict[str, dict[str, object]]:
     stats = sections.setdefault("stats", {})
     stats.setdefault("total_commands_processed", e.stats.commands)
     stats.setdefault("total_error_replies", e.stats.errors)
+    persistence = sections["persistence"]
+    if persistence.get("rdb_last_save_time") == 0:
+        persistence["rdb_last_save_time"] = last_save_time(e)
+    # Redis Cluster (hash slots across primaries) is not what a tandemkv group is: a group
+    # replicates one keyspace, so clients must not switch to cluster mode.
+    sections["cluster"] = {"cluster_enabled": 0}
     keyspace: dict[str, object] = {}
     if len(e.keyspace):
         keyspace["db0"] = f"keys={len(e.keyspace)},expires={e.keyspace.expiring_count()},avg_ttl=0"
@@ -57,7 +80,8 @@ def render_info(sections: dict[str, dict[str, object]], wanted: list[str]) -> by
         fields = sections.get(name)
         if fields is None:
             continue
-        lines = [f"# {name.capitalize()}"] + [f"{k}:{v}" for k, v in fields.items()]
+        title = _TITLES.get(name, name.capitalize())
+        lines = [f"# {title}"] + [f"{k}:{v}" for k, v in fields.items()]
         blocks.append("\r\n".join(lines) + "\r\n")
     return "\r\n".join(blocks).encode()
 
@@ -129,16 +153,28 @@ def shutdown(e: Engine, s: Session, args: list[bytes]) -> object:
 
 
 def _config_get(e: Engine, patterns: list[bytes]) -> dict[bytes, bytes]:
+    """Each parameter that a pattern names, once (names are case-insensitive)."""
+    by_name = {redis_name(attr).encode(): attr for attr in PARAMS}
     found: dict[bytes, bytes] = {}
+    seen: set[bytes] = set()
     for pattern in patterns:
+        if not any(ch in pattern for ch in b"*?["):
+            # A plain name comes back as it was sent, as Redis 7 does.
+            name = pattern.lower()
+            if name in by_name and name not in seen:
+                seen.add(name)
+                found[pattern] = _show(e, by_name[name])
+            continue
         matches = compile_glob(pattern.lower())
-        exact = not any(ch in pattern for ch in b"*?[")
-        for attr, param in PARAMS.items():
-            name = redis_name(attr).encode()
-            if matches(name):
-                # A plain name comes back as it was sent, as Redis 7 does.
-                found[pattern if exact else name] = param.show(getattr(e.settings, attr)).encode()
+        for name, attr in by_name.items():
+            if name not in seen and matches(name):
+                seen.add(name)
+                found[name] = _show(e, attr)
     return found
+
+
+def _show(e: Engine, attr: str) -> bytes:
+    return PARAMS[attr].show(getattr(e.settings, attr)).encode()
 
 
 def _config_set(e: Engine, args: list[bytes]) -> object:
@@ -175,6 +211,7 @@ def _config_set_failed(name: str, reason: str) -> CommandError:
     return CommandError(f"CONFIG SET failed (possibly related to argument '{name}') - {reason}")
 
 
+_CONFIG_SUBCOMMANDS = ("get", "set", "resetstat", "rewrite", "help")
 _CONFIG_FIXED_ARITY = {b"RESETSTAT": "resetstat", b"REWRITE": "rewrite", b"HELP": "help"}
 
 
@@ -183,12 +220,13 @@ _CONFIG_FIXED_ARITY = {b"RESETSTAT": "resetstat", b"REWRITE": "rewrite", b"HELP"
     -2,
     "admin",
     group="server",
-    subcommands=("get", "set", "resetstat", "rewrite", "help"),
+    subcommands=_CONFIG_SUBCOMMANDS,
     summary="Read or change runtime settings",
     syntax="GET parameter [parameter ...]|SET parameter value [parameter value ...]|RESETSTAT|HELP",
 )
 def config(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
+    note_subcommand(s, "config", sub, _CONFIG_SUBCOMMANDS)
     if sub == b"GET":
         if len(args) < 3:
             raise CommandError("wrong number of arguments for 'config|get' command")
@@ -252,4 +290,58 @@ def bgsave(e: Engine, s: Session, args: list[bytes]) -> object:
     syntax="",
 )
 def lastsave(e: Engine, s: Session, args: list[bytes]) -> object:
-    return e.host.last_save_time()
+    return last_save_time(e)
+
+
+def last_save_time(e: Engine) -> int:
+    """The last snapshot's Unix time; before the first, the server's start, as in Redis
+    (which counts the data it started with as saved)."""
+    saved = e.host.last_save_time()
+    if saved:
+        return saved
+    if not e.settings.started_at:
+        # The host tells its uptime, not its start: worked out once, then kept, so the
+        # answer stays the same until a snapshot (clients poll LASTSAVE for a change).
+        uptime = e.host.server_info().get("server", {}).get("uptime_in_seconds")
+        if isinstance(uptime, int):
+            e.settings.started_at = e.now_ms // 1000 - uptime
+    return e.settings.started_at
+
+
+_REPLICAOF_HOST = (
+    "REPLICAOF is not supported: a tandemkv node replicates as a member of a group. Add "
+    "it to one with ADD_BACKUP <its HOST:PORT> sent to the group's primary (tandemkv "
+    "add-backup --primary HOST:PORT --backup HOST:PORT), or start it with --role backup "
+    "--primary HOST:PORT; see docs/operations.md"
+)
+_REPLICAOF_NO_ONE = (
+    "REPLICAOF NO ONE cannot make this node primary: its group elects the primary. Send "
+    "FAILOVER TO <host> <port> to the primary (tandemkv failover --to HOST:PORT), or "
+    "PROMOTE FORCE to this node if its group lost its majority; see docs/operations.md"
+)
+
+
+@command(
+    "replicaof",
+    3,
+    "admin",
+    group="server",
+    since="5.0.0",
+    aliases=("slaveof",),
+    summary="Answers OK on a primary for NO ONE; tandemkv groups replicate otherwise",
+    syntax="host port|NO ONE",
+)
+def replicaof(e: Engine, s: Session, args: list[bytes]) -> object:
+    if args[1].upper() == b"NO" and args[2].upper() == b"ONE":
+        # "Stop replicating": true already of a primary (Redis answers OK on a master).
+        cluster = e.host.cluster
+        if cluster is None or cluster.status().role == PRIMARY:
+            return OK
+        raise CommandError(_REPLICAOF_NO_ONE)
+    try:
+        port = parse_int(args[2])
+    except NotInteger:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise CommandError("Invalid master port")
+    raise CommandError(_REPLICAOF_HOST)

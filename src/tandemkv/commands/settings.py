@@ -34,6 +34,14 @@ class Settings:
     save: str = ""
     appendonly: bool = False
     appendfsync: str = "everysec"
+    # Also read-only, and true of every tandemkv server: no memory limit, so no eviction,
+    # and one database. Tools ask for them (CONFIG GET maxmemory).
+    maxmemory: int = 0
+    maxmemory_policy: str = "noeviction"
+    databases: int = 1
+    # Not a setting: the server's start as a Unix time, 0 until known. LASTSAVE answers
+    # it before the first snapshot, as Redis answers its start (commands/server.py).
+    started_at: int = field(default=0, compare=False)
 
 
 INT_MAX = 2**31 - 1
@@ -151,6 +159,9 @@ PARAMS: dict[str, Param] = {
         Param("save", None),
         Param("appendonly", None, _show_bool),
         Param("appendfsync", None),
+        Param("maxmemory", None),
+        Param("maxmemory_policy", None),
+        Param("databases", None),
     )
 }
 

@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING
 from tandemkv.commands.args import (
     INT64_MAX,
     INT64_MIN,
-    add_decimal_strings,
-    parse_float,
+    add_long_doubles,
     parse_int,
 )
 from tandemkv.commands.errors import CommandError, NotInteger, Overflow, SyntaxErr, WrongType
-from tandemkv.commands.expiry import ExpiryOption, parse_expiry_option, resolve_deadline
+from tandemkv.commands.expiry import (
+    ExpiryOption,
+    merge_expiry,
+    parse_expiry_option,
+    parse_expiry_options,
+    resolve_deadline,
+)
 from tandemkv.commands.table import Write, command
 from tandemkv.protocol.types import OK
 from tandemkv.storage.mutation import (
@@ -78,7 +83,12 @@ def set_(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 3:  # the common case, kept short
         return Write(OK, SetValue(args[1], args[2]))
     key, value = args[1], args[2]
+    # Redis's order: every option word, then the expiry amount, then the key's type (GET),
+    # then the condition.
     options = parse_set_options(args)
+    expiry = options.expiry
+    keep_ttl = expiry is not None and expiry.keep_ttl
+    deadline = resolve_deadline(expiry, e.now_ms, "set") if expiry and not keep_ttl else None
     condition, want_old = options.condition, options.want_old
     old = read_string(e, key) if want_old or condition == b"IFEQ" else None
     if condition == b"NX" and e.keyspace.contains(key, e.now_ms):
@@ -88,13 +98,11 @@ def set_(e: Engine, s: Session, args: list[bytes]) -> object:
     if condition == b"IFEQ" and old != options.compare:
         return old if want_old else None
     reply = old if want_old else OK
-    expiry = options.expiry
-    if expiry is not None and expiry.keep_ttl:
+    if keep_ttl:
         # Reading first lets lazy expiry drop a key already past its deadline, so the
         # new value does not inherit a deadline that has passed.
         e.keyspace.get(key, e.now_ms)
         return Write(reply, SetValue(key, value, keep_ttl=True))
-    deadline = resolve_deadline(expiry, e.now_ms, "set") if expiry else None
     return Write(reply, store(key, value, deadline, e.now_ms))
 
 
@@ -108,7 +116,8 @@ class SetOptions:
 
 def parse_set_options(args: list[bytes]) -> SetOptions:
     """SET's options as Redis reads them: repeating one is fine (the last wins), mixing
-    ones that contradict each other (NX and XX, EX and PX...) is a syntax error."""
+    ones that contradict each other (NX and XX, EX and PX...) is a syntax error. The
+    expiry amount is not parsed yet: a clash later in the line is reported first."""
     options = SetOptions()
     i = 3
     while i < len(args):
@@ -125,10 +134,7 @@ def parse_set_options(args: list[bytes]) -> SetOptions:
         elif word == b"GET":
             options.want_old = True
         elif option := parse_expiry_option(args, i, allow_persist=False):
-            expiry, i = option
-            if options.expiry is not None and not options.expiry.same_kind(expiry):
-                raise SyntaxErr()
-            options.expiry = expiry
+            options.expiry, i = merge_expiry(options.expiry, option[0]), option[1]
             continue
         else:
             raise SyntaxErr()
@@ -228,12 +234,8 @@ def getdel(e: Engine, s: Session, args: list[bytes]) -> object:
 )
 def getex(e: Engine, s: Session, args: list[bytes]) -> object:
     key = args[1]
-    expiry: ExpiryOption | None = None
-    if len(args) > 2:
-        option = parse_expiry_option(args, 2, allow_persist=True, allow_keepttl=False)
-        if option is None or option[1] != len(args):
-            raise SyntaxErr()
-        expiry = option[0]
+    # Redis's order: the option words, then the key (absent: null), then the amount.
+    expiry = parse_expiry_options(args, 2, allow_persist=True, allow_keepttl=False)
     value = read_string(e, key)
     if value is None or expiry is None:
         return value
@@ -400,12 +402,7 @@ def decrby(e: Engine, s: Session, args: list[bytes]) -> object:
 def incrbyfloat(e: Engine, s: Session, args: list[bytes]) -> object:
     key = args[1]
     current = read_string(e, key)
-    base = b"0" if current is None else current
-    parse_float(base)
-    parse_float(args[2])
-    text = add_decimal_strings(base, args[2])
-    if text is None:
-        raise CommandError("increment would produce NaN or Infinity")
+    text = add_long_doubles(b"0" if current is None else current, args[2])
     return Write(text, SetValue(key, text, keep_ttl=True))
 
 

@@ -9,6 +9,13 @@ Rules (Redis sds.c), which differ from shell quoting in small ways worth knowing
 * A quote may start in the middle of an argument (`a"b c"` is `ab c`), but a closing quote
   must be followed by a blank or the end of the line, otherwise the line is an error.
 * The line is a C string to `sdssplitargs`: a NUL byte ends it.
+
+One exception, for the seed's text protocol: in `PUT <key> <value>` the value was the rest
+of the line, spaces included. So an inline PUT whose value part is more than one argument
+(`PUT greeting hello world`), or is not valid quoting (`PUT k it's`), stores that part as
+typed, without the blanks around it. A value part that is one argument keeps the rules
+above (`PUT k "a b"` stores `a b`). Only inline lines: a multibulk PUT is SET, arguments
+and all.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import re
 
 from tandemkv.protocol.errors import UNBALANCED_QUOTES, ProtocolError
 
-_C_ISSPACE = frozenset(b" \t\n\x0b\x0c\r")
+_BLANKS = b" \t\n\x0b\x0c\r"
+_C_ISSPACE = frozenset(_BLANKS)
 _UNQUOTED_END = frozenset(b" \t\n\r")
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
@@ -35,19 +43,47 @@ def split_inline(line: bytes) -> list[bytes]:
     nul = line.find(b"\0")
     if nul >= 0:
         line = line[:nul]
+    if _PUT_LINE.match(line) is not None:
+        return _split_put(line)
     if _NEEDS_FULL_RULES.search(line) is None:
         return line.split()
     return _split_quoted(line)
 
 
+# A line whose first argument is PUT, unquoted (case-insensitive).
+_PUT_LINE = re.compile(rb"[ \t\n\x0b\x0c\r]*[pP][uU][tT](?:[ \t\n\r]|$)")
+
+
+def _split_put(line: bytes) -> list[bytes]:
+    """PUT <key> <rest of the line>: see the module docstring."""
+    args: list[bytes] = []
+    i = _skip_blanks(line, 0)
+    while len(args) < 2 and i < len(line):
+        arg, i = _read_argument(line, i)
+        args.append(arg)
+        i = _skip_blanks(line, i)
+    rest = line[i:].rstrip(_BLANKS)
+    if not rest:
+        return args
+    try:
+        value = _split_quoted(rest)
+    except ProtocolError:
+        value = []
+    return args + (value if len(value) == 1 else [rest])
+
+
+def _skip_blanks(line: bytes, i: int) -> int:
+    while i < len(line) and line[i] in _C_ISSPACE:
+        i += 1
+    return i
+
+
 def _split_quoted(line: bytes) -> list[bytes]:
     args: list[bytes] = []
-    end = len(line)
     i = 0
     while True:
-        while i < end and line[i] in _C_ISSPACE:
-            i += 1
-        if i >= end:
+        i = _skip_blanks(line, i)
+        if i >= len(line):
             return args
         arg, i = _read_argument(line, i)
         args.append(arg)
