@@ -74,6 +74,11 @@ class SortedSet:
             return None
         return int(self.order.bisect_left((score, member)))
 
+    def at(self, index: int) -> tuple[float, bytes]:
+        """The (score, member) pair of rank `index` (0-based, in range), in O(log n)."""
+        pair: tuple[float, bytes] = self.order[index]
+        return pair
+
     def by_rank(self, start: int, stop: int) -> list[tuple[float, bytes]]:
         """Pairs with ranks start..stop inclusive, both already clamped to the set."""
         if start > stop:
@@ -85,7 +90,9 @@ class SortedSet:
         order = self.order
         low_score, low_open = low
         high_score, high_open = high
-        if low_open:
+        if low_open and low_score == _INF:
+            first = len(order)  # nothing lies above +inf (nextafter would stay at +inf)
+        elif low_open:
             first = order.bisect_left((math.nextafter(low_score, _INF), b""))
         else:
             first = order.bisect_left((low_score, b""))
