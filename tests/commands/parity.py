@@ -56,8 +56,9 @@ def start_reference(tmp: Path, password: str | None) -> Iterator[object]:
         server.stop()
 
 
-def as_resp2(value: object) -> object:
-    """An engine reply as RawClient decodes the same reply sent over RESP2."""
+def as_resp2(value: object, resp3: bool = False) -> object:
+    """An engine reply as RawClient decodes the same reply sent over RESP2 (or, `resp3`,
+    over RESP3, where doubles stay floats and maps and sets still decode to lists)."""
     from helpers.resp import RespError
 
     if isinstance(value, SimpleString):
@@ -68,12 +69,14 @@ def as_resp2(value: object) -> object:
         return None
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, float) and not resp3:  # a double is a bulk string in RESP2
+        return b"%.17g" % value
     if isinstance(value, list | tuple):
-        return [as_resp2(v) for v in value]
+        return [as_resp2(v, resp3) for v in value]
     if isinstance(value, SetReply):
-        return [as_resp2(v) for v in value.items]
+        return [as_resp2(v, resp3) for v in value.items]
     if isinstance(value, dict):
-        return [as_resp2(x) for pair in value.items() for x in pair]
+        return [as_resp2(x, resp3) for pair in value.items() for x in pair]
     if isinstance(value, Verbatim):
         return value.text
     if isinstance(value, BigNumber):

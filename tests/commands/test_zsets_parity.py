@@ -1,9 +1,7 @@
 """Differential check of the sorted-set commands against a real redis-server (7.0).
 
-The scripts run through parity.py's machinery. Two adjustments are made here, not there:
-a score the engine answers as a Python float is compared as the %.17g text Redis sends in
-RESP2 (parity.as_resp2 passes floats through unchanged), and a RESP3 variant switches both
-connections to HELLO 3, where Redis's doubles decode to floats and compare directly.
+The scripts run through parity.py's machinery; a RESP3 variant switches both connections
+to HELLO 3, where Redis's doubles decode to floats and compare directly.
 
 ZRANDMEMBER is only scripted where its answer is determined (a count covering the whole
 set, a one-member set, errors); ZSCAN only on small sets, which Redis answers in one page
@@ -19,25 +17,9 @@ import pytest
 from tandemkv.commands.settings import Settings
 
 from .harness import Arg, World
-from .parity import Other, Step, as_resp2, comparable, transcripts
+from .parity import Other, Step, as_resp2, check, comparable
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _as_text(value: object) -> object:
-    """Floats as the RESP2 bulk strings Redis 7.0 sends (%.17g)."""
-    if isinstance(value, float):
-        return b"%.17g" % value
-    if isinstance(value, list):
-        return [_as_text(v) for v in value]
-    return value
-
-
-def check(server: object, script: list[Step]) -> None:
-    ours, real = transcripts(server, script, None)
-    ours = [_as_text(reply) for reply in ours]
-    diffs = [(step, o, r) for step, o, r in zip(script, ours, real, strict=True) if o != r]
-    assert not diffs, "\n".join(f"{s}: ours={o!r} redis={r!r}" for s, o, r in diffs)
 
 
 def check_resp3(server: object, script: list[tuple[Arg, ...]]) -> None:
@@ -55,7 +37,7 @@ def check_resp3(server: object, script: list[tuple[Arg, ...]]) -> None:
         theirs.call("HELLO", "3")
         for args in script:
             world.engine.now_ms = int(time.time() * 1000)
-            ours = comparable(args, as_resp2(mine(*args)))
+            ours = comparable(args, as_resp2(mine(*args), resp3=True))
             real = comparable(args, theirs.call(*args))
             if ours != real:
                 diffs.append((args, ours, real))

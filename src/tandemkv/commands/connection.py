@@ -18,7 +18,8 @@ from tandemkv.commands.errors import (
 from tandemkv.commands.server import help_lines, note_subcommand
 from tandemkv.commands.table import command
 from tandemkv.commands.transactions import end_transaction
-from tandemkv.protocol.types import OK, PONG, SimpleString, Verbatim
+from tandemkv.commands.waiters import UNBLOCKED_BY_CLIENT
+from tandemkv.protocol.types import OK, PONG, ErrorReply, SimpleString, Verbatim
 
 if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine
@@ -291,8 +292,37 @@ def _client_setinfo(s: Session, args: list[bytes]) -> object:
     return OK
 
 
-_CLIENT_SUBCOMMANDS = ("id", "setname", "getname", "list", "info", "kill", "setinfo", "help")
-_CLIENT_ARITY = {b"ID": 2, b"GETNAME": 2, b"SETNAME": 3, b"INFO": 2}
+def _client_unblock(e: Engine, args: list[bytes]) -> object:
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR]: end a client's BLPOP-like wait as if it timed out,
+    or with an error; 1 if it was waiting."""
+    if len(args) > 4:
+        raise CommandError(
+            "unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP."
+        )
+    client_id = parse_int(args[2])
+    reason = args[3].upper() if len(args) == 4 else b"TIMEOUT"
+    if reason not in (b"TIMEOUT", b"ERROR"):
+        raise CommandError("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    waiters = e.waiters
+    if reason == b"ERROR":
+        reply: object = ErrorReply(UNBLOCKED_BY_CLIENT)
+    else:
+        reply = waiters.timeout_reply(client_id)
+    return int(waiters.release_id(client_id, reply))
+
+
+_CLIENT_SUBCOMMANDS = (
+    "id",
+    "setname",
+    "getname",
+    "list",
+    "info",
+    "kill",
+    "setinfo",
+    "unblock",
+    "help",
+)
+_CLIENT_ARITY = {b"ID": 2, b"GETNAME": 2, b"SETNAME": 3, b"INFO": 2, b"UNBLOCK": -3}
 
 
 @command(
@@ -302,13 +332,13 @@ _CLIENT_ARITY = {b"ID": 2, b"GETNAME": 2, b"SETNAME": 3, b"INFO": 2}
     group="connection",
     subcommands=_CLIENT_SUBCOMMANDS,
     summary="Inspect and manage client connections",
-    syntax="ID|SETNAME name|GETNAME|LIST|INFO|KILL ...|SETINFO attr value|HELP",
+    syntax="ID|SETNAME name|GETNAME|LIST|INFO|KILL ...|SETINFO attr value|UNBLOCK id|HELP",
 )
 def client(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
     note_subcommand(s, "client", sub, _CLIENT_SUBCOMMANDS)
     arity = _CLIENT_ARITY.get(sub)
-    if arity is not None and len(args) != arity:
+    if arity is not None and (len(args) < -arity if arity < 0 else len(args) != arity):
         raise CommandError(f"wrong number of arguments for 'client|{sub.decode().lower()}' command")
     if sub == b"ID":
         return s.id
@@ -325,6 +355,8 @@ def client(e: Engine, s: Session, args: list[bytes]) -> object:
         return _client_kill(e, s, args)
     if sub == b"SETINFO":
         return _client_setinfo(s, args)
+    if sub == b"UNBLOCK":
+        return _client_unblock(e, args)
     if sub == b"HELP":
         return help_lines(*CLIENT_HELP)
     raise unknown_subcommand("client", args[1])
@@ -347,6 +379,8 @@ CLIENT_HELP = (
     "    SKIPME (yes|no).",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Record the client library's name or version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "HELP",
     "    Print this help.",
 )

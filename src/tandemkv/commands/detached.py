@@ -47,3 +47,7 @@ class DetachedHost:
     @property
     def cluster(self) -> ClusterView | None:
         return None
+
+    @property
+    def can_block(self) -> bool:
+        return False  # no event loop to wait on: BLPOP answers at once

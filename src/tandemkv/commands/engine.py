@@ -25,6 +25,7 @@ from tandemkv.commands.session import Deferred, Host, Session, SlicedJob
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import CommandSpec, Write, lookup
 from tandemkv.commands.transactions import end_transaction
+from tandemkv.commands.waiters import Waiters
 from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD
 from tandemkv.protocol.types import QUEUED, ErrorReply
 from tandemkv.storage.keyspace import Keyspace
@@ -32,6 +33,7 @@ from tandemkv.storage.mutation import Batch, Delete, Mutation
 
 # Importing the families fills the table.
 from tandemkv.commands import (  # noqa: F401  isort: skip
+    blocking,
     connection,
     hashes,
     introspection,
@@ -85,6 +87,7 @@ class Engine:
         "scans",
         "settings",
         "stats",
+        "waiters",
     )
 
     def __init__(
@@ -107,6 +110,8 @@ class Engine:
         self.read_ran = False
         # While EXEC runs its queue: what it may still spend (commands/atomic_work.py).
         self.atomic: AtomicWork | None = None
+        # Clients blocked on keys (BLPOP...), served after the command that feeds them.
+        self.waiters = Waiters()
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -131,7 +136,10 @@ class Engine:
             self.read_ran = True
         if session.queued is not None and "multi-control" not in spec.flags:
             return self._queue(session, spec, args)
-        return self.run(session, spec, args)
+        reply = self.run(session, spec, args)
+        if self.waiters.ready:  # a write fed keys that clients wait on (after all of EXEC)
+            self.waiters.serve_ready(self)
+        return reply
 
     def run(self, session: Session, spec: CommandSpec, args: list[bytes]) -> object:
         """Call a handler whose arguments have been checked; apply what it writes."""
@@ -163,6 +171,8 @@ class Engine:
     def apply(self, mutation: Mutation) -> None:
         self.keyspace.apply(mutation)
         self.pending.append(mutation)
+        if self.waiters.by_key:
+            self.waiters.signal(mutation)
 
     def take_mutations(self) -> list[Mutation]:
         """The mutations made since the last call, in order, for the log."""

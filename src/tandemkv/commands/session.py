@@ -83,6 +83,11 @@ class Host(Protocol):
     def cluster(self) -> ClusterView | None:
         """The replication group this node belongs to; None for a standalone server."""
 
+    @property
+    def can_block(self) -> bool:
+        """Whether a client may wait for others (BLPOP on an empty list): a server with an
+        event loop. Elsewhere blocking commands answer at once, as they do inside MULTI."""
+
 
 # A command's work cut into slices: yields between them, returns the reply value.
 SlicedJob = Generator[None, None, object]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
 from tandemkv.commands.errors import CommandError
+from tandemkv.commands.waiters import STATE_CHANGED
 from tandemkv.config import Config, parse_peer_routes
 from tandemkv.node import applying, membership_ops, scheduling, status
 from tandemkv.node.disk_storage import DiskStorage
@@ -38,6 +39,7 @@ from tandemkv.node.gate import make_gate
 from tandemkv.node.identity import NodeIdentity, save_identity
 from tandemkv.node.peers import PeerLinks
 from tandemkv.node.replicated_log import NEVER, ClusterLog
+from tandemkv.protocol.types import ErrorReply
 from tandemkv.replication import (
     NONE,
     AckLevel,
@@ -533,6 +535,9 @@ class Node:
         self.ready_from = NEVER
         self.log.leadership_changed()
         self._proposals.clear()
+        # Clients blocked on keys are told, as Redis tells them when it becomes a replica;
+        # ones already served wait on the log like any write, and are closed just below.
+        self.server.engine.waiters.release_all(ErrorReply(STATE_CHANGED))
         self._close_held_connections()
         if self.keyspace_index > self.replica.log.applied:
             self.needs_rebuild = True

@@ -21,6 +21,7 @@ from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
 from tandemkv.commands.session import Session, SlicedJob
+from tandemkv.commands.waiters import log_writes
 from tandemkv.config import Config
 from tandemkv.protocol.types import OK, SimpleString
 from tandemkv.server.background_save import BackgroundSave
@@ -192,11 +193,11 @@ class Server:
         they are committed (and synced) here. A primary with backups cannot commit on its
         own: it refuses the SAVE while the keyspace is ahead of its log.
         """
-        mutations = self.engine.take_mutations()
-        if mutations:
-            self.log.append(mutations)
+        logged = bool(self.engine.pending)
+        if logged:
+            log_writes(self.engine, self.log)
         self.log.flush_now()
-        if mutations:
+        if logged:
             self.store.sync()
 
     def last_save_time(self) -> int:
@@ -211,6 +212,10 @@ class Server:
     @property
     def cluster(self) -> ClusterView | None:
         return self.node
+
+    @property
+    def can_block(self) -> bool:
+        return True
 
     # ---------------------------------------------------------------- clients
 
@@ -227,6 +232,7 @@ class Server:
         if self.connections.pop(conn.session, None) is not None:
             from tandemkv.commands.transactions import end_transaction
 
+            self.engine.waiters.drop(conn.session)
             end_transaction(self.engine, conn.session)
 
     def next_client_id(self) -> int:
@@ -257,9 +263,11 @@ class Server:
         # In a group only the primary expires keys; backups learn of it from its log.
         removed = engine.active_expire(EXPIRE_BUDGET) if self.node.writable else 0
         self.stats.expired_keys += removed
-        mutations = engine.take_mutations()
-        if mutations and not self.log.failed:
-            self.log.append(mutations)
+        if engine.pending:
+            if self.log.failed:
+                engine.take_mutations()  # the log refuses writes; clients are told so
+            else:
+                log_writes(engine, self.log)
         if self.store.snapshot_due() and not self.bgsave.in_progress and not self.log.failed:
             self.log.flush_now()
             self.bgsave.start()
@@ -305,7 +313,8 @@ class Server:
             "clients": {
                 "connected_clients": len(self.connections),
                 "maxclients": self.settings.maxclients,
-                "blocked_clients": 0,
+                "blocked_clients": len(self.engine.waiters),
+                "total_blocking_keys": self.engine.waiters.blocked_keys(),
             },
             "memory": {
                 "used_memory": rss,

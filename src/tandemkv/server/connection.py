@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session
 from tandemkv.commands.table import NO_REPLY
+from tandemkv.commands.waiters import Blocked, Logged, log_writes
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
 from tandemkv.protocol.peer_frames import PING_FRAME, FrameDecoder, FrameTooLarge
 from tandemkv.protocol.types import ErrorReply
@@ -147,7 +148,7 @@ class ClientConnection(asyncio.Protocol):
             # HELLO, AUTH, RESET, QUIT and CLIENT KILL change the session under us; HELLO 3
             # is itself answered in RESP3.
             resp = session.resp
-            if type(reply) is Pending:
+            if type(reply) is Pending or type(reply) is Blocked:
                 if not reply.done:
                     self._block_on(reply, out)
                     return
@@ -237,7 +238,7 @@ class ClientConnection(asyncio.Protocol):
         engine = self.engine
         reads, engine.read_ran = engine.read_ran, False
         if engine.pending:
-            position = self.log.append(engine.take_mutations())
+            position = log_writes(engine, self.log)
             self.session.last_write_index = position
             if self._held or not self.log.is_safe(position):
                 self._hold(position, out)
@@ -269,33 +270,53 @@ class ClientConnection(asyncio.Protocol):
         return limits
 
     def _block_on(self, pending: Pending, out: list[bytes]) -> None:
-        """A command answered later (WAIT...): like a Redis blocked client, this
+        """A command answered later (WAIT, BLPOP...): like a Redis blocked client, this
         connection runs nothing more until it is answered."""
         if not self._settle_batch(out) and out:
             self._send(out)
         self.waiting_for_log = True
-        if self.transport is not None:
+        if type(pending) is Blocked:
+            # Reading goes on (what arrives is only buffered), so that a client that
+            # hangs up stops waiting at once: otherwise it could still be served an
+            # element nobody would receive.
+            self._time_out_later(pending)
+        elif self.transport is not None:
             self.transport.pause_reading()
         held: list[bytes] = []
         self._held.append((pending, held))
         resp3 = self.session.resp == 3
 
         def answer(value: object) -> None:
+            if type(value) is Logged:
+                # Served by another client's write: wait until the log has that write.
+                self._held[:] = [
+                    (value.position, h) if h is held else (p, h) for p, h in self._held
+                ]
+                value = value.reply
             held.append(encode_reply(value, resp3))
-            if self._held and self._held[0][0] is pending:
+            if self._held and self._held[0][1] is held:
                 self._release()
 
         pending.on_done(answer)
 
+    def _time_out_later(self, pending: Blocked) -> None:
+        if not pending.timeout_ms:
+            return
+        session, waiters = self.session, self.engine.waiters
+        timer = asyncio.get_running_loop().call_later(
+            pending.timeout_ms / 1000, waiters.time_out, session
+        )
+        pending.on_done(lambda _: timer.cancel())
+
     def _is_safe(self, position: int | Pending) -> bool:
-        if type(position) is Pending:
+        if isinstance(position, Pending):
             return position.done
-        return self.log.is_safe(position)  # type: ignore[arg-type]
+        return self.log.is_safe(position)
 
     def _when_safe(self, position: int | Pending) -> None:
-        if type(position) is Pending:
+        if isinstance(position, Pending):
             return  # its answer() callback releases it
-        self.log.when_safe(position, self._release)  # type: ignore[arg-type]
+        self.log.when_safe(position, self._release)
 
     def _hold(self, position: int | Pending, out: list[bytes]) -> None:
         """Keep a batch's replies until the log says `position` is safe."""
@@ -399,7 +420,7 @@ class ClientConnection(asyncio.Protocol):
     @property
     def awaits_the_log(self) -> bool:
         """Replies wait for log positions (not only for a Pending the node will answer)."""
-        return any(type(position) is not Pending for position, _ in self._held)
+        return any(not isinstance(position, Pending) for position, _ in self._held)
 
     def close(self) -> None:
         """Close after the replies already written have been flushed."""
