@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.detached import DetachedHost
-from tandemkv.commands.waiters import STATE_CHANGED, Blocked, Logged, log_writes
+from tandemkv.commands.waiters import STATE_CHANGED, Logged, log_writes
 from tandemkv.protocol.types import ErrorReply, NullArray
 from tandemkv.storage.codec import decode_mutation, encode_mutation
 from tandemkv.storage.mutation import Batch, ListPop, ListPush, Mutation, ZSetRemove
@@ -48,7 +49,7 @@ def settle(world: World, log: Log | None = None) -> Log:
 
 
 def answer(pending: object) -> object:
-    assert isinstance(pending, Blocked) and pending.done
+    assert isinstance(pending, Pending) and pending.done
     value = pending.value
     return value.reply if isinstance(value, Logged) else value
 
@@ -65,8 +66,8 @@ def test_an_available_element_is_popped_at_once(world: World) -> None:
 def test_a_push_serves_the_waiter_after_it_and_the_log_orders_them(world: World) -> None:
     waiting, pusher = world.client(), world.client()
     pending = waiting("BLPOP", "q", 5)
-    assert isinstance(pending, Blocked) and not pending.done
-    assert pending.timeout_ms == 5000
+    assert isinstance(pending, Pending) and not pending.done
+    assert pending.wait_ms == 5000
     assert pusher("RPUSH", "q", "x", "y") == 2
     assert not pending.done  # not before its pop has a log position
     log = settle(world)
@@ -81,7 +82,7 @@ def test_waiters_are_served_first_come_first_served_one_element_each(world: Worl
     third("LPUSH", "q", "only")
     settle(world)
     assert answer(p1) == [b"q", b"only"]
-    assert isinstance(p2, Blocked) and not p2.done
+    assert isinstance(p2, Pending) and not p2.done
     third("LPUSH", "other", "o")
     settle(world)
     assert answer(p2) == [b"other", b"o"]
@@ -146,7 +147,7 @@ def test_a_key_of_another_type_is_wrongtype_at_once_and_never_served(world: Worl
     pending = waiting("BLPOP", "q", 0)
     writer("ZADD", "q", 1, "m")  # a sorted set where a list is awaited: stay blocked
     settle(world)
-    assert isinstance(pending, Blocked) and not pending.done
+    assert isinstance(pending, Pending) and not pending.done
     writer("DEL", "q")
     writer("RPUSH", "q", "x")
     settle(world)
@@ -159,7 +160,7 @@ def test_blmove_waits_while_its_destination_has_another_type(world: World) -> No
     writer("SET", "dst", "string")
     writer("RPUSH", "src", "x")
     settle(world)
-    assert isinstance(pending, Blocked) and not pending.done
+    assert isinstance(pending, Pending) and not pending.done
     assert writer("LLEN", "src") == 1  # nothing taken
 
 
@@ -186,7 +187,7 @@ def test_a_client_that_left_is_never_served(world: World) -> None:
     world.engine.waiters.drop(waiting.session)
     writer("RPUSH", "q", "kept")
     settle(world)
-    assert isinstance(pending, Blocked) and not pending.done
+    assert isinstance(pending, Pending) and not pending.done
     assert writer("LRANGE", "q", 0, -1) == [b"kept"]
 
 
@@ -219,7 +220,7 @@ def test_a_host_without_an_event_loop_never_blocks() -> None:
 
 def test_a_sub_millisecond_timeout_waits_forever_as_in_redis(world: World) -> None:
     pending = world.client()("BLPOP", "q", "0.0001")
-    assert isinstance(pending, Blocked) and pending.timeout_ms == 0
+    assert isinstance(pending, Pending) and pending.wait_ms == 0
 
 
 def check_replay(world: World, log: Log) -> None:
@@ -247,13 +248,13 @@ def test_random_pushes_and_waiters_lose_and_duplicate_nothing(seed: int) -> None
         else:
             keys = rng.sample(["a", "b"], rng.randint(1, 2))
             reply = c(rng.choice(["BLPOP", "BRPOP"]), *keys, 0)
-            if isinstance(reply, Blocked):
+            if isinstance(reply, Pending):
                 waiting[c.session.id] = reply
             else:
                 received.append(reply[1])  # type: ignore[index]
         settle(world, log)
         for client_id, pending in list(waiting.items()):
-            if isinstance(pending, Blocked) and pending.done:
+            if isinstance(pending, Pending) and pending.done:
                 received.append(answer(pending)[1])  # type: ignore[index]
                 del waiting[client_id]
     left = [item for key in (b"a", b"b") for item in world.engine.keyspace.get(key, 0) or ()]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tandemkv.commands import hashes
+from tandemkv.commands.args import MAX_RANDOM_REPLY
 from tandemkv.protocol.types import OK, ErrorReply
 from tandemkv.storage.codec import decode_mutation, encode_mutation
 from tandemkv.storage.keyspace import Keyspace
@@ -440,11 +440,15 @@ def test_hrandfield_count_errors(c: Client) -> None:
     assert c("HRANDFIELD", "h", INT64_MAX) == [b"a"]
 
 
-def test_hrandfield_refuses_a_reply_past_the_cap(c: Client) -> None:
-    c("HSET", "h", "a", "1")
-    assert c("HRANDFIELD", "h", -hashes.MAX_RANDOM_REPLY - 1) == OUT_OF_RANGE
-    reply = c("HRANDFIELD", "h", -hashes.MAX_RANDOM_REPLY)
-    assert isinstance(reply, list) and len(reply) == hashes.MAX_RANDOM_REPLY
+@pytest.mark.parametrize(
+    "command", [("HSET", "h", "a", "1"), ("SADD", "h", "a"), ("ZADD", "h", 1, "a")]
+)
+def test_random_picks_refuse_a_reply_past_the_cap(c: Client, command: tuple[object, ...]) -> None:
+    c(*command)
+    pick = {"HSET": "HRANDFIELD", "SADD": "SRANDMEMBER", "ZADD": "ZRANDMEMBER"}[command[0]]
+    assert c(pick, "h", -MAX_RANDOM_REPLY - 1) == OUT_OF_RANGE
+    reply = c(pick, "h", -MAX_RANDOM_REPLY)
+    assert isinstance(reply, list) and len(reply) == MAX_RANDOM_REPLY
 
 
 def test_reads_log_nothing(world: World, c: Client) -> None:

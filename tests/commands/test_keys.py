@@ -793,3 +793,26 @@ COPY_SCRIPT = [
 
 def test_copy_replies_like_redis(redis_server: object) -> None:
     check(redis_server, COPY_SCRIPT)
+
+
+CURSOR_SCRIPT = [
+    # On an empty keyspace: where a nonzero cursor lands in Redis depends on its hash seed.
+    ("SCAN", "-1"),
+    ("SCAN", "18446744073709551615"),
+    ("SET", "k", "v"),
+    ("SCAN", "+0"),
+    ("SCAN", "-0"),
+    ("SCAN", "18446744073709551616"),
+    ("SCAN", " 1"),
+    ("SCAN", "1 "),
+    ("SCAN", "0x10"),
+    ("SCAN", "1" * 40),
+    ("SADD", "s", "1"),
+    ("SSCAN", "s", "-1"),  # an integer set is answered whole whatever the cursor
+    ("SSCAN", "s", "+0"),
+    ("HSCAN", "nokey", "-1"),
+]
+
+
+def test_scan_cursors_read_like_strtoul_as_in_redis(redis_server: object) -> None:
+    check(redis_server, CURSOR_SCRIPT)

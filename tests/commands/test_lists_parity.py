@@ -261,8 +261,11 @@ SCRIPTS: dict[str, list[Step]] = {
         Other("LINSERT", "l", "BEFORE", "zz", "x"),
         Other("LPUSHX", "nope", "x"),
         Other("LTRIM", "nope", 0, 1),
-        # Not here: LTRIM of an existing list that keeps every item. Redis counts it as a
-        # change for WATCH; tandemkv writes nothing for it, so it does not.
+        ("MULTI",),
+        ("LLEN", "l"),
+        ("EXEC",),
+        ("WATCH", "l"),
+        Other("LTRIM", "l", 0, -1),  # keeps every item, yet a change for WATCH
         ("MULTI",),
         ("LLEN", "l"),
         ("EXEC",),

@@ -241,3 +241,15 @@ def match_option(raw: bytes, *names: bytes) -> bytes | None:
     """The upper-cased option if `raw` is one of `names` (case-insensitive), else None."""
     upper = raw.upper()
     return upper if upper in names else None
+
+
+# HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a negative count repeat their picks, so the
+# reply is as long as the count asks. Redis builds it whatever the count (and runs out of
+# memory); past this many picks we refuse, with the text Redis uses for counts too large.
+MAX_RANDOM_REPLY = 1_000_000
+
+
+def check_random_reply(count: int) -> None:
+    """Refuse a negative (repeating) random-pick count whose reply would be too long."""
+    if -count > MAX_RANDOM_REPLY:
+        raise CommandError("value is out of range")

@@ -50,13 +50,18 @@ class NodeStatus:
 
 
 class Pending:
-    """A reply that is not known yet. The shell calls resolve() exactly once."""
+    """A reply that is not known yet. The shell calls resolve() exactly once.
 
-    __slots__ = ("_callbacks", "done", "value")
+    `wait_ms` is set when a client waits on keys (BLPOP, commands/waiters.py): how long, 0
+    for ever. Such a wait is not a subclass: the compiled build cannot have interpreted
+    subclasses of a compiled class."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_callbacks", "done", "value", "wait_ms")
+
+    def __init__(self, wait_ms: int | None = None) -> None:
         self.done = False
         self.value: object = None
+        self.wait_ms = wait_ms
         self._callbacks: list[Callable[[object], None]] = []
 
     def resolve(self, value: object) -> None:

@@ -32,11 +32,22 @@ class ScanArgs:
     count: int
 
 
+_U64 = 2**64
+
+
+def parse_cursor(raw: bytes) -> int:
+    """A SCAN-family cursor as Redis reads it (strtoul): digits after an optional sign, a
+    negative one wrapping around 2**64, nothing else (no blanks, nothing past 2**64 - 1)."""
+    digits = raw[1:] if raw[:1] in (b"+", b"-") else raw
+    if not digits.isdigit() or len(digits) > 20 or int(digits) >= _U64:
+        raise CommandError("invalid cursor")
+    value = int(digits)
+    return (_U64 - value) % _U64 if raw[:1] == b"-" else value
+
+
 def parse_scan_args(args: list[bytes]) -> ScanArgs:
     """`cursor [MATCH pattern] [COUNT count]` from args[2] on (args[1] is the key)."""
-    raw = args[2]
-    if not raw.isdigit() or int(raw) > 2**64 - 1:
-        raise CommandError("invalid cursor")
+    cursor = parse_cursor(args[2])
     pattern, count = b"*", 10
     i = 3
     while i < len(args):
@@ -52,7 +63,7 @@ def parse_scan_args(args: list[bytes]) -> ScanArgs:
         else:
             raise SyntaxErr()
         i += 2
-    return ScanArgs(int(raw), pattern, min(count, MAX_COUNT))
+    return ScanArgs(cursor, pattern, min(count, MAX_COUNT))
 
 
 def scan_elements(

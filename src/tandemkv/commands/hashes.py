@@ -16,6 +16,7 @@ from tandemkv.commands.args import (
     INT64_MAX,
     INT64_MIN,
     add_long_doubles,
+    check_random_reply,
     parse_int,
     parse_long_double,
 )
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine
     from tandemkv.commands.session import Session
 
-# HRANDFIELD with a negative count repeats fields, so its reply is as long as the count
-# asks; Redis builds it whatever the count (and runs out of memory). We refuse past this,
-# with the text Redis gives for a count too large for WITHVALUES.
-MAX_RANDOM_REPLY = 1_000_000
 # Redis 7.0 accepts HRANDFIELD counts in [-LONG_MAX, LONG_MAX], half that with WITHVALUES.
 _LONG_MAX = INT64_MAX
 
@@ -376,8 +373,7 @@ def _parse_random_count(args: list[bytes]) -> tuple[int, bool]:
     with_values = len(args) == 4
     if with_values and not -(_LONG_MAX // 2) <= count <= _LONG_MAX // 2:
         raise CommandError("value is out of range")
-    if -count > MAX_RANDOM_REPLY:
-        raise CommandError("value is out of range")
+    check_random_reply(count)
     return count, with_values
 
 

@@ -6,6 +6,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.args import INT64_MAX, parse_int
+from tandemkv.commands.collection_scan import parse_cursor
 from tandemkv.commands.errors import CommandError, NoSuchKey, SyntaxErr
 from tandemkv.commands.glob import compile_glob
 from tandemkv.commands.session import Deferred
@@ -153,9 +154,7 @@ SCAN_MAX_COUNT = 100_000
     syntax="cursor [MATCH pattern] [COUNT count] [TYPE type]",
 )
 def scan(e: Engine, s: Session, args: list[bytes]) -> object:
-    raw = args[1]
-    if not raw.isdigit() or int(raw) > 2**64 - 1:
-        raise CommandError("invalid cursor")
+    cursor = parse_cursor(args[1])
     pattern, count, wanted_type = b"*", 10, None
     i = 2
     while i < len(args):
@@ -176,7 +175,6 @@ def scan(e: Engine, s: Session, args: list[bytes]) -> object:
     # COUNT is a hint (SCAN may return fewer): capped so that no call holds the event loop
     # for long, where Redis would walk its whole keyspace for COUNT 1000000000.
     count = min(count, SCAN_MAX_COUNT)
-    cursor = int(raw)
     if e.atomic is not None:  # in EXEC, its SCANs share one call's work (atomic_work.py)
         count = e.atomic.scan_count(count)
         if not e.scans.continues(cursor):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from tandemkv.commands.args import INT64_MAX, parse_int
+from tandemkv.commands.args import INT64_MAX, check_random_reply, parse_int
 from tandemkv.commands.collection_scan import parse_scan_args, scan_elements
 from tandemkv.commands.errors import CommandError, NotInteger, SyntaxErr
 from tandemkv.commands.glob import compile_glob
@@ -262,6 +262,7 @@ def _randmember_count(raw: bytes) -> int:
     value = parse_int(raw)
     if value < -INT64_MAX:
         raise CommandError(_RANDMEMBER_RANGE)
+    check_random_reply(value)
     return value
 
 

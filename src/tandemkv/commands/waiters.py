@@ -51,23 +51,13 @@ class Logged(NamedTuple):
     position: int
 
 
-class Blocked(Pending):
-    """The Pending a blocking command answers with; `timeout_ms` 0 waits forever."""
-
-    __slots__ = ("timeout_ms",)
-
-    def __init__(self, timeout_ms: int) -> None:
-        super().__init__()
-        self.timeout_ms = timeout_ms
-
-
 @dataclass(slots=True, eq=False)
 class Waiter:
     session: Session
     keys: tuple[bytes, ...]
     serve: Serve
     timeout_reply: object
-    pending: Blocked = field(init=False)
+    pending: Pending = field(init=False)
 
 
 class WriteLog(Protocol):
@@ -84,13 +74,14 @@ class Waiters:
         self.by_key: dict[bytes, deque[Waiter]] = {}
         self.ready: dict[bytes, None] = {}  # an ordered set: served in the order signalled
         self._by_session: dict[int, Waiter] = {}
-        self._served: list[tuple[Blocked, object]] = []
+        self._served: list[tuple[Pending, object]] = []
 
     def __len__(self) -> int:
         return len(self._by_session)
 
-    def block(self, waiter: Waiter, timeout_ms: int) -> Blocked:
-        waiter.pending = Blocked(timeout_ms)
+    def block(self, waiter: Waiter, timeout_ms: int) -> Pending:
+        """Register `waiter`; its Pending (with `wait_ms`, 0 for ever) is the reply."""
+        waiter.pending = Pending(timeout_ms)
         waiter.keys = tuple(dict.fromkeys(waiter.keys))  # BLPOP k k: one place in k's queue
         self._by_session[waiter.session.id] = waiter
         for key in waiter.keys:
@@ -138,7 +129,7 @@ class Waiters:
                 engine.apply(result.mutation)
                 self._served.append((waiter.pending, result.reply))
 
-    def take_served(self) -> list[tuple[Blocked, object]]:
+    def take_served(self) -> list[tuple[Pending, object]]:
         served, self._served = self._served, []
         return served
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from tandemkv.commands.args import INT64_MAX, parse_int
+from tandemkv.commands.args import INT64_MAX, check_random_reply, parse_int
 from tandemkv.commands.collection_scan import parse_scan_args, scan_elements
 from tandemkv.commands.errors import CommandError, NotFloat, SyntaxErr, WrongType
 from tandemkv.commands.table import Write, command
@@ -1133,6 +1133,7 @@ def zrandmember(e: Engine, s: Session, args: list[bytes]) -> object:
     withscores = len(args) == 4
     if withscores and count < -(INT64_MAX // 2):
         raise CommandError("value is out of range")  # the reply would be too long to count
+    check_random_reply(count)
     zset = read_zset(e, args[1])
     if zset is None or count == 0:
         return []

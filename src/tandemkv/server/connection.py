@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session
 from tandemkv.commands.table import NO_REPLY
-from tandemkv.commands.waiters import Blocked, Logged, log_writes
+from tandemkv.commands.waiters import Logged, log_writes
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
 from tandemkv.protocol.peer_frames import PING_FRAME, FrameDecoder, FrameTooLarge
 from tandemkv.protocol.types import ErrorReply
@@ -148,7 +148,7 @@ class ClientConnection(asyncio.Protocol):
             # HELLO, AUTH, RESET, QUIT and CLIENT KILL change the session under us; HELLO 3
             # is itself answered in RESP3.
             resp = session.resp
-            if type(reply) is Pending or type(reply) is Blocked:
+            if type(reply) is Pending:
                 if not reply.done:
                     self._block_on(reply, out)
                     return
@@ -275,7 +275,7 @@ class ClientConnection(asyncio.Protocol):
         if not self._settle_batch(out) and out:
             self._send(out)
         self.waiting_for_log = True
-        if type(pending) is Blocked:
+        if pending.wait_ms is not None:
             # Reading goes on (what arrives is only buffered), so that a client that
             # hangs up stops waiting at once: otherwise it could still be served an
             # element nobody would receive.
@@ -299,12 +299,12 @@ class ClientConnection(asyncio.Protocol):
 
         pending.on_done(answer)
 
-    def _time_out_later(self, pending: Blocked) -> None:
-        if not pending.timeout_ms:
+    def _time_out_later(self, pending: Pending) -> None:
+        if not pending.wait_ms:
             return
         session, waiters = self.session, self.engine.waiters
         timer = asyncio.get_running_loop().call_later(
-            pending.timeout_ms / 1000, waiters.time_out, session
+            pending.wait_ms / 1000, waiters.time_out, session
         )
         pending.on_done(lambda _: timer.cancel())
 
