@@ -213,6 +213,27 @@ def test_blocking_commands_answer_at_once_inside_multi() -> None:
     assert c("EXEC") == [NullArray, None, None, NullArray, NullArray, NullArray]
 
 
+def test_xread_block_waits_for_an_xadd_and_reads_what_it_added(world: World) -> None:
+    reader, writer = world.client(), world.client()
+    writer("XADD", "s", "1-1", "f", "old")
+    pending = reader("XREAD", "BLOCK", 0, "STREAMS", "s", "$")
+    assert isinstance(pending, Pending) and pending.wait_ms == 0
+    writer("XADD", "other", "1-1", "f", "v")
+    settle(world)
+    assert not pending.done
+    writer("XADD", "s", "2-1", "f", "new")
+    log = settle(world)
+    assert answer(pending) == [[b"s", [[b"2-1", [b"f", b"new"]]]]]
+    assert pending.value == Logged(answer(pending), 1)  # after the XADD it read is logged
+    assert log.entries[0] and len(world.engine.waiters) == 0
+
+
+def test_a_blocking_read_on_a_backup_is_refused(world: World) -> None:
+    world.engine.keyspace.owns_expiry = False
+    reply = world.client()("XREAD", "BLOCK", 100, "STREAMS", "s", "$")
+    assert reply == err("READONLY a blocking read waits on the primary; this node is a backup")
+
+
 def test_a_host_without_an_event_loop_never_blocks() -> None:
     c = World().client()  # DetachedHost: the embedded store's
     assert c("BLPOP", "q", 0) is NullArray

@@ -109,6 +109,18 @@ def test_a_blmove_chain_feeds_the_next_waiter(server: ServerProcess) -> None:
     popper.close()
 
 
+def test_xread_block_is_answered_by_an_xadd(server: ServerProcess) -> None:
+    reader = blocked(server, "XREAD", "COUNT", 10, "BLOCK", 0, "STREAMS", "results", "$")
+    with server.raw() as writer:
+        writer.call("XADD", "results", "5-1", "status", "done")
+    assert reader.read_reply() == [[b"results", [[b"5-1", [b"status", b"done"]]]]]
+    with server.raw() as conn:
+        started = time.monotonic()
+        assert conn.call("XREAD", "BLOCK", 100, "STREAMS", "results", "$") is None
+        assert 0.08 <= time.monotonic() - started < 2.0
+    reader.close()
+
+
 # ------------------------------------------------------------------ durability
 
 

@@ -25,6 +25,10 @@ from tandemkv.storage.mutation import (
     SetRange,
     SetRemove,
     SetValue,
+    StreamAdd,
+    StreamDelete,
+    StreamSetId,
+    StreamTrim,
     ZSetAdd,
     ZSetRemove,
 )
@@ -63,6 +67,17 @@ zset_adds = st.lists(st.tuples(scores, keys), max_size=4).map(
 )
 zset_removes = st.builds(ZSetRemove, keys, elements)
 copies = st.builds(Copy, keys, keys)
+stream_ids = st.tuples(counts, counts)
+stream_adds = st.builds(
+    StreamAdd,
+    keys,
+    counts,
+    counts,
+    st.lists(st.tuples(keys, values), min_size=1, max_size=3).map(lambda ps: sum(ps, ())),
+)
+stream_deletes = st.builds(StreamDelete, keys, st.lists(stream_ids, max_size=4).map(tuple))
+stream_trims = st.builds(StreamTrim, keys, counts, counts)
+stream_set_ids = st.builds(StreamSetId, keys, stream_ids, counts, stream_ids)
 COLLECTION_STRATEGIES = {
     "HashSet": hash_sets,
     "HashDelete": hash_deletes,
@@ -77,6 +92,10 @@ COLLECTION_STRATEGIES = {
     "ZSetAdd": zset_adds,
     "ZSetRemove": zset_removes,
     "Copy": copies,
+    "StreamAdd": stream_adds,
+    "StreamDelete": stream_deletes,
+    "StreamTrim": stream_trims,
+    "StreamSetId": stream_set_ids,
 }
 
 leaf_mutations = (

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.args import parse_long_double
-from tandemkv.commands.errors import CommandError, NotFloat
+from tandemkv.commands.errors import CommandError, NotFloat, ReadOnly
 from tandemkv.commands.lists import move_item, parse_mpop, parse_side, pop_items
 from tandemkv.commands.table import Write, command
 from tandemkv.commands.typed import read_list, read_zset
@@ -67,6 +67,10 @@ def wait_or_answer(
     `at_once` where no client may wait (inside EXEC, or with no event loop)."""
     if e.atomic is not None or not e.host.can_block:
         return at_once
+    if not e.keyspace.owns_expiry:
+        # A backup (READONLY reads): what would feed the wait arrives through the log, not
+        # through commands here, so it could only time out.
+        raise ReadOnly("a blocking read waits on the primary; this node is a backup")
     return e.waiters.block(Waiter(s, tuple(keys), serve, NullArray), timeout_ms)
 
 

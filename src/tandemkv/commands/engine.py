@@ -43,6 +43,7 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
     sentinel,
     server,
     sets,
+    streams,
     strings,
     transactions,
     zsets,

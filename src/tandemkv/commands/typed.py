@@ -11,6 +11,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.errors import WrongType
+from tandemkv.storage.stream import Stream
 from tandemkv.storage.zset import SortedSet
 
 if TYPE_CHECKING:
@@ -41,5 +42,12 @@ def read_set(e: Engine, key: bytes) -> set[bytes] | None:
 def read_zset(e: Engine, key: bytes) -> SortedSet | None:
     value = e.keyspace.get(key, e.now_ms)
     if value is None or type(value) is SortedSet:
+        return value
+    raise WrongType()
+
+
+def read_stream(e: Engine, key: bytes) -> Stream | None:
+    value = e.keyspace.get(key, e.now_ms)
+    if value is None or type(value) is Stream:
         return value
     raise WrongType()

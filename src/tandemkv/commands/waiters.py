@@ -26,12 +26,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from tandemkv.commands.cluster_view import Pending
-from tandemkv.storage.mutation import Batch, Copy, ListPush, Mutation, Rename, ZSetAdd
+from tandemkv.storage.mutation import (
+    Batch,
+    Copy,
+    ListPush,
+    Mutation,
+    Rename,
+    StreamAdd,
+    ZSetAdd,
+)
 
 if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine
     from tandemkv.commands.session import Session
-    from tandemkv.commands.table import Write
 
 # Sent to blocked clients when their node stops being the primary, as Redis words it.
 STATE_CHANGED = (
@@ -39,9 +46,10 @@ STATE_CHANGED = (
 )
 UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
-# Serve a waiter from `key`, which just became ready: the reply and the pop's mutation,
-# or None if the key cannot feed it (still empty, or not the type it waits for).
-Serve = Callable[["Engine", bytes], "Write | None"]
+# Serve a waiter from `key`, which just became ready: the reply and the pop's mutation (a
+# `Write`), the reply and None for a read (XREAD BLOCK), or None if the key cannot feed it
+# (still empty, or not the type it waits for).
+Serve = Callable[["Engine", bytes], "tuple[object, Mutation | None] | None"]
 
 
 class Logged(NamedTuple):
@@ -99,7 +107,7 @@ class Waiters:
     def signal(self, mutation: Mutation) -> None:
         """Note the keys `mutation` may have fed (the engine calls it for each write
         applied while someone waits)."""
-        if isinstance(mutation, (ListPush, ZSetAdd)):
+        if isinstance(mutation, (ListPush, ZSetAdd, StreamAdd)):
             key = mutation.key
         elif isinstance(mutation, (Rename, Copy)):
             key = mutation.dst
@@ -126,8 +134,11 @@ class Waiters:
                 if result is None:
                     break
                 self._remove(waiter)
-                engine.apply(result.mutation)
-                self._served.append((waiter.pending, result.reply))
+                reply, mutation = result
+                if mutation is not None:
+                    engine.apply(mutation)
+                # A read too waits for the log: it saw the write that fed it.
+                self._served.append((waiter.pending, reply))
 
     def take_served(self) -> list[tuple[Pending, object]]:
         served, self._served = self._served, []

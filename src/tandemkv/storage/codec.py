@@ -30,6 +30,11 @@ unsigned varints, expiry times are zigzag varints (see storage/wire.py).
     tag 19 ZSetAdd   key count (score member)*      (score an 8-byte little-endian double)
     tag 20 ZSetRemove key count member*
     tag 21 Copy      src dst
+    tag 22 StreamAdd key ms seq count (field value)*     (count = pairs, at least 1)
+    tag 23 StreamDelete key count (ms seq)*
+    tag 24 StreamTrim key ms seq
+    tag 25 StreamSetId key last-ms last-seq entries-added max-deleted-ms max-deleted-seq
+    tag 40 Publish   channel message
 
 Tags 9 and up were added without a new version byte: data written before them holds none,
 so it still decodes; an older build refuses newer data at the unknown tag.
@@ -60,12 +65,17 @@ from tandemkv.storage.mutation import (
     ListSet,
     ListTrim,
     Mutation,
+    Publish,
     Rename,
     SetAdd,
     SetExpiry,
     SetRange,
     SetRemove,
     SetValue,
+    StreamAdd,
+    StreamDelete,
+    StreamSetId,
+    StreamTrim,
     ZSetAdd,
     ZSetRemove,
 )
@@ -95,6 +105,11 @@ TAG_SET_REMOVE = 18
 TAG_ZSET_ADD = 19
 TAG_ZSET_REMOVE = 20
 TAG_COPY = 21
+TAG_STREAM_ADD = 22
+TAG_STREAM_DELETE = 23
+TAG_STREAM_TRIM = 24
+TAG_STREAM_SET_ID = 25
+TAG_PUBLISH = 40
 
 # Mutations that are a key and a list of byte strings, by type and by tag.
 _KEY_AND_LIST: dict[type, int] = {
@@ -224,6 +239,8 @@ def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
         _put_list(out, keyed[1])
     elif isinstance(m, (HashSet, ListPush, ListPop, ListSet, ListInsert, ListRemove, ListTrim)):
         _encode_list_or_hash(out, m)
+    elif isinstance(m, (StreamAdd, StreamDelete, StreamTrim, StreamSetId)):
+        _encode_stream(out, m)
     elif isinstance(m, ZSetAdd):
         out.append(TAG_ZSET_ADD)
         put_bytes(out, m.key)
@@ -231,6 +248,10 @@ def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
         for score, member in zip(m.scores, m.members, strict=True):
             out += _SCORE.pack(score)
             put_bytes(out, member)
+    elif isinstance(m, Publish):
+        out.append(TAG_PUBLISH)
+        put_bytes(out, m.channel)
+        put_bytes(out, m.message)
     elif isinstance(m, Batch):
         if depth >= MAX_BATCH_DEPTH:
             raise ValueError(f"batches nested deeper than {MAX_BATCH_DEPTH}")
@@ -284,6 +305,53 @@ def _encode_list_or_hash(
         put_uvarint(out, m.stop)
 
 
+def _encode_stream(out: bytearray, m: StreamAdd | StreamDelete | StreamTrim | StreamSetId) -> None:
+    if isinstance(m, StreamAdd):
+        if not m.fields or len(m.fields) % 2:
+            raise ValueError("StreamAdd needs at least one field, value pair")
+        out.append(TAG_STREAM_ADD)
+        put_bytes(out, m.key)
+        put_uvarint(out, m.ms)
+        put_uvarint(out, m.seq)
+        put_uvarint(out, len(m.fields) // 2)
+        for item in m.fields:
+            put_bytes(out, item)
+    elif isinstance(m, StreamDelete):
+        out.append(TAG_STREAM_DELETE)
+        put_bytes(out, m.key)
+        put_uvarint(out, len(m.ids))
+        for ms, seq in m.ids:
+            put_uvarint(out, ms)
+            put_uvarint(out, seq)
+    elif isinstance(m, StreamTrim):
+        out.append(TAG_STREAM_TRIM)
+        put_bytes(out, m.key)
+        put_uvarint(out, m.ms)
+        put_uvarint(out, m.seq)
+    else:
+        out.append(TAG_STREAM_SET_ID)
+        put_bytes(out, m.key)
+        for number in (*m.last, m.entries_added, *m.max_deleted):
+            put_uvarint(out, number)
+
+
+def _decode_stream(reader: Reader, tag: int) -> Mutation:
+    key = reader.bytes_field()
+    if tag == TAG_STREAM_ADD:
+        ms, seq, pairs = reader.uvarint(), reader.uvarint(), reader.uvarint()
+        if pairs == 0:
+            raise reader.fail("a stream entry with no fields")
+        return StreamAdd(key, ms, seq, tuple(reader.bytes_field() for _ in range(2 * pairs)))
+    if tag == TAG_STREAM_DELETE:
+        count = reader.uvarint()
+        return StreamDelete(key, tuple((reader.uvarint(), reader.uvarint()) for _ in range(count)))
+    if tag == TAG_STREAM_TRIM:
+        return StreamTrim(key, reader.uvarint(), reader.uvarint())
+    last = (reader.uvarint(), reader.uvarint())
+    added = reader.uvarint()
+    return StreamSetId(key, last, added, (reader.uvarint(), reader.uvarint()))
+
+
 def _read_list(reader: Reader) -> tuple[bytes, ...]:
     return tuple(reader.bytes_field() for _ in range(reader.uvarint()))
 
@@ -324,6 +392,10 @@ def _decode_collection(reader: Reader, tag: int) -> Mutation:
         return ZSetAdd(key, tuple(scores), tuple(members))
     if tag == TAG_COPY:
         return Copy(reader.bytes_field(), reader.bytes_field())
+    if TAG_STREAM_ADD <= tag <= TAG_STREAM_SET_ID:
+        return _decode_stream(reader, tag)
+    if tag == TAG_PUBLISH:
+        return Publish(reader.bytes_field(), reader.bytes_field())
     reader.pos -= 1
     raise reader.fail(f"unknown mutation tag {tag}")
 

@@ -3,7 +3,7 @@
 Values are `bytes` for strings and Python containers for the other Redis types (see
 storage/values.py), told apart by their type, so the expiry logic knows none of them.
 Collections are mutated in place, only here, by applying mutations; a collection left
-empty is removed, as in Redis.
+empty is removed, as in Redis, except a stream, which Redis keeps (with its last id).
 
 Expiry is lazy (a read of a key past its deadline treats it as absent) plus an active cycle
 that pops due deadlines from a heap with a bounded amount of work per call, so a million keys
@@ -38,15 +38,21 @@ from tandemkv.storage.mutation import (
     ListSet,
     ListTrim,
     Mutation,
+    Publish,
     Rename,
     SetAdd,
     SetExpiry,
     SetRange,
     SetRemove,
     SetValue,
+    StreamAdd,
+    StreamDelete,
+    StreamSetId,
+    StreamTrim,
     ZSetAdd,
     ZSetRemove,
 )
+from tandemkv.storage.stream import Stream
 from tandemkv.storage.values import Value, ValueType, copy_value, empty, load_chunk
 from tandemkv.storage.zset import SortedSet
 
@@ -410,6 +416,28 @@ class Keyspace:
                 zset.discard(member)
             self._drop_if_empty(m.key, zset)
 
+    def _apply_xadd(self, m: StreamAdd) -> None:
+        stream: Stream = self._container(m.key, ValueType.STREAM)  # type: ignore[assignment]
+        stream.add((m.ms, m.seq), m.fields)
+
+    def _apply_xdel(self, m: StreamDelete) -> None:
+        stream = self._existing(m.key)
+        if type(stream) is Stream:
+            stream.delete(m.ids)
+
+    def _apply_xtrim(self, m: StreamTrim) -> None:
+        stream = self._existing(m.key)
+        if type(stream) is Stream:
+            stream.trim_through((m.ms, m.seq))
+
+    def _apply_xsetid(self, m: StreamSetId) -> None:
+        stream = self._existing(m.key)
+        if type(stream) is Stream:
+            stream.set_metadata(m.last, m.entries_added, m.max_deleted)
+
+    def _apply_publish(self, m: Publish) -> None:
+        """A pub/sub message changes no key; delivering it is the engine's and the node's."""
+
     def _apply_batch(self, m: Batch) -> None:
         handlers = _APPLY
         for item in m.items:
@@ -437,5 +465,10 @@ _APPLY: dict[type, Callable[[Keyspace, object], None]] = {
     SetRemove: Keyspace._apply_srem,  # type: ignore[dict-item]
     ZSetAdd: Keyspace._apply_zadd,  # type: ignore[dict-item]
     ZSetRemove: Keyspace._apply_zrem,  # type: ignore[dict-item]
+    StreamAdd: Keyspace._apply_xadd,  # type: ignore[dict-item]
+    StreamDelete: Keyspace._apply_xdel,  # type: ignore[dict-item]
+    StreamTrim: Keyspace._apply_xtrim,  # type: ignore[dict-item]
+    StreamSetId: Keyspace._apply_xsetid,  # type: ignore[dict-item]
+    Publish: Keyspace._apply_publish,  # type: ignore[dict-item]
     Batch: Keyspace._apply_batch,  # type: ignore[dict-item]
 }

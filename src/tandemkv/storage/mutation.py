@@ -160,11 +160,61 @@ class ZSetRemove(NamedTuple):
     members: tuple[bytes, ...]
 
 
+# Streams. An id is two unsigned 64-bit integers, milliseconds and sequence. XADD with `*`
+# logs the id it generated; trimming logs the last id it removed, so a replay removes the
+# same entries whatever the trimming strategy was. Unlike other collections, a stream left
+# empty stays: Redis keeps it, with its last id.
+
+
+class StreamAdd(NamedTuple):
+    """Append an entry (created if absent): `fields` is field, value, field, value... and
+    the id is greater than any the stream has had (the handler checked)."""
+
+    key: bytes
+    ms: int
+    seq: int
+    fields: tuple[bytes, ...]
+
+
+class StreamDelete(NamedTuple):
+    """Remove the entries with these ids (XDEL); absent ones are ignored. The greatest id
+    removed becomes the stream's max deleted id if it is greater."""
+
+    key: bytes
+    ids: tuple[tuple[int, int], ...]
+
+
+class StreamTrim(NamedTuple):
+    """Remove every entry whose id is at most `ms`-`seq` (XTRIM, XADD's MAXLEN/MINID)."""
+
+    key: bytes
+    ms: int
+    seq: int
+
+
+class StreamSetId(NamedTuple):
+    """Set a stream's last id, entries-added counter and max deleted id (XSETID)."""
+
+    key: bytes
+    last: tuple[int, int]
+    entries_added: int
+    max_deleted: tuple[int, int]
+
+
 class Copy(NamedTuple):
     """Copy a key's value and expiry to `dst`, replacing whatever was there."""
 
     src: bytes
     dst: bytes
+
+
+class Publish(NamedTuple):
+    """A pub/sub message (PUBLISH). It changes no key: it is logged so that every member of
+    a group delivers it to its own subscribers when it applies the entry live. Replaying
+    a log (start-up, a rebuilt keyspace) skips it: messages are not stored."""
+
+    channel: bytes
+    message: bytes
 
 
 class Batch(NamedTuple):
@@ -193,7 +243,12 @@ Mutation = (
     | SetRemove
     | ZSetAdd
     | ZSetRemove
+    | StreamAdd
+    | StreamDelete
+    | StreamTrim
+    | StreamSetId
     | Copy
+    | Publish
     | Batch
 )
 
@@ -217,6 +272,12 @@ def payload_bytes(mutation: Mutation) -> int:
         return len(mutation[0]) + sum(map(len, mutation[1]))
     if isinstance(mutation, ZSetAdd):
         return len(mutation.key) + sum(map(len, mutation.members)) + 8 * len(mutation.scores)
+    if isinstance(mutation, StreamAdd):
+        return len(mutation.key) + 16 + sum(map(len, mutation.fields))
+    if isinstance(mutation, StreamDelete):
+        return len(mutation.key) + 16 * len(mutation.ids)
     if isinstance(mutation, (ListSet, ListInsert, ListRemove)):
         return len(mutation.key) + len(mutation.value)
+    if isinstance(mutation, Publish):
+        return len(mutation.channel) + len(mutation.message)
     return 16

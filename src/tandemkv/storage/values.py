@@ -5,6 +5,7 @@
     list    collections.deque[bytes]      head first
     set     set[bytes]
     zset    SortedSet (storage/zset.py)
+    stream  Stream (storage/stream.py)
 
 The Python type tells them apart (`type(value) is dict`), so reading one costs no tag.
 
@@ -13,8 +14,14 @@ elements, then continuation records with the next ones, so neither writing nor l
 collection of a million elements builds one giant buffer. A record's payload:
 
     hash   (field value)*      list  item*      set  member*      zset  (score member)*
+    stream format(0) last-ms last-seq entries-added max-deleted-ms max-deleted-seq
+           (ms seq count (field value)*)*
 
-byte strings varint-length-prefixed, scores as 8-byte little-endian doubles.
+byte strings varint-length-prefixed, scores as 8-byte little-endian doubles, ids and
+counts as unsigned varints. Every stream chunk repeats the stream's metadata (a few bytes
+per CHUNK_ITEMS entries), so a chunk reads the same whether it is the first or not and an
+empty stream, which Redis keeps, is one chunk of metadata alone. The format byte is 0;
+consumer groups will take another value.
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ from enum import IntEnum
 from itertools import islice
 from typing import Any
 
-from tandemkv.storage.wire import Reader, put_bytes
+from tandemkv.storage.stream import Stream
+from tandemkv.storage.wire import Reader, put_bytes, put_uvarint
 from tandemkv.storage.zset import SortedSet
 
-Value = bytes | dict[bytes, bytes] | deque[bytes] | set[bytes] | SortedSet
+Value = bytes | dict[bytes, bytes] | deque[bytes] | set[bytes] | SortedSet | Stream
 
 CHUNK_ITEMS = 1024
 _SCORE = struct.Struct("<d")
@@ -43,6 +51,7 @@ class ValueType(IntEnum):
     LIST = 2
     SET = 3
     ZSET = 4
+    STREAM = 5
 
 
 _TYPE_OF: dict[type, ValueType] = {
@@ -51,6 +60,7 @@ _TYPE_OF: dict[type, ValueType] = {
     deque: ValueType.LIST,
     set: ValueType.SET,
     SortedSet: ValueType.ZSET,
+    Stream: ValueType.STREAM,
 }
 _NAMES = {
     ValueType.STRING: b"string",
@@ -58,6 +68,7 @@ _NAMES = {
     ValueType.LIST: b"list",
     ValueType.SET: b"set",
     ValueType.ZSET: b"zset",
+    ValueType.STREAM: b"stream",
 }
 
 
@@ -81,6 +92,8 @@ def empty(kind: ValueType) -> Value:
         return set()
     if kind is ValueType.ZSET:
         return SortedSet()
+    if kind is ValueType.STREAM:
+        return Stream()
     raise ValueError(f"{kind.name} is not a collection")
 
 
@@ -103,6 +116,9 @@ def encode_chunks(value: Value) -> Iterator[bytes]:
     """A collection's elements as snapshot payloads of at most CHUNK_ITEMS each (at least
     one, empty for an empty collection, which the keyspace never holds anyway)."""
     put: Callable[[bytearray, Any], None]
+    if isinstance(value, Stream):
+        yield from _stream_chunks(value)
+        return
     if type(value) is dict:
         elements: Iterator[Any] = iter(value.items())
         put = _put_pair
@@ -127,6 +143,41 @@ def _put_scored(out: bytearray, pair: tuple[float, bytes]) -> None:
     put_bytes(out, pair[1])
 
 
+_STREAM_FORMAT = 0
+
+
+def _stream_chunks(stream: Stream) -> Iterator[bytes]:
+    header = bytearray((_STREAM_FORMAT,))
+    for number in (*stream.last_id, stream.entries_added, *stream.max_deleted_id):
+        put_uvarint(header, number)
+    entries = iter(stream.entries.items())
+    for _ in range(max(1, -(-len(stream) // CHUNK_ITEMS))):
+        out = bytearray(header)
+        for (ms, seq), fields in islice(entries, CHUNK_ITEMS):
+            put_uvarint(out, ms)
+            put_uvarint(out, seq)
+            put_uvarint(out, len(fields) // 2)
+            for field in fields:
+                put_bytes(out, field)
+        yield bytes(out)
+
+
+def _load_stream_chunk(stream: Stream, reader: Reader) -> None:
+    if reader.u8() != _STREAM_FORMAT:
+        reader.pos -= 1
+        raise reader.fail("unknown stream chunk format")
+    last = (reader.uvarint(), reader.uvarint())
+    added = reader.uvarint()
+    stream.set_metadata(last, added, (reader.uvarint(), reader.uvarint()))
+    entries = stream.entries
+    while not reader.at_end():
+        sid = (reader.uvarint(), reader.uvarint())
+        pairs = reader.uvarint()
+        if pairs == 0 or sid > last:
+            raise reader.fail("a stream entry with no fields or past the last id")
+        entries[sid] = tuple(reader.bytes_field() for _ in range(2 * pairs))
+
+
 def load_chunk(container: Value, payload: bytes) -> None:
     """Add a snapshot payload's elements to `container` (made by `empty`). Raises
     MutationDecodeError (through Reader) if the payload is malformed."""
@@ -145,5 +196,7 @@ def load_chunk(container: Value, payload: bytes) -> None:
         while not reader.at_end():
             (score,) = _SCORE.unpack(reader.take(8))
             container.add(reader.bytes_field(), score)
+    elif type(container) is Stream:
+        _load_stream_chunk(container, reader)
     else:
         raise TypeError(f"not a collection: {type(container).__name__}")
