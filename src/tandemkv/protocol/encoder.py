@@ -73,24 +73,23 @@ ENCODE_SLICE = 20_000
 
 
 def encode_in_slices(value: object, resp3: bool) -> Generator[None, None, object]:
-    """`value`, or for a long array its encoding (Encoded) made about ENCODE_SLICE items per
-    step: a sliced command's reply is encoded between other clients' turns too. Arrays
-    inside count by their length (EXEC's reply holding many KEYS replies)."""
-    if type(value) is not list:
+    """`value`, or for a long array, set or map its encoding (Encoded) made about
+    ENCODE_SLICE items per step: a sliced command's reply is encoded between other clients'
+    turns too. Arrays inside count by their length (EXEC's reply holding many KEYS replies)."""
+    kind = type(value)
+    if kind is SetReply or kind is dict:
+        return (yield from _encode_flat_in_slices(value, resp3))
+    if kind is not list:
         return value
-    nested = sum([len(item) for item in value if type(item) is list])
-    if len(value) + nested <= ENCODE_SLICE:
+    items: list[object] = value  # type: ignore[assignment]
+    nested = sum([len(item) for item in items if type(item) is list])
+    if len(items) + nested <= ENCODE_SLICE:
         return value
-    parts = [array_header(len(value))]
     if not nested:
-        for start in range(0, len(value), ENCODE_SLICE):
-            if start:
-                yield
-            chunk = value[start : start + ENCODE_SLICE]
-            parts.append(b"".join([encode_reply(item, resp3) for item in chunk]))
-        return Encoded(b"".join(parts))
+        return (yield from _encode_items(array_header(len(items)), items, resp3))
+    parts = [array_header(len(items))]
     spent = 0
-    for item in value:
+    for item in items:
         size = len(item) if type(item) is list else 0
         if size > ENCODE_SLICE:
             item = yield from encode_in_slices(item, resp3)
@@ -99,6 +98,30 @@ def encode_in_slices(value: object, resp3: bool) -> Generator[None, None, object
         if spent >= ENCODE_SLICE:
             yield
             spent = 0
+    return Encoded(b"".join(parts))
+
+
+def _encode_flat_in_slices(value: object, resp3: bool) -> Generator[None, None, object]:
+    """A set (SMEMBERS) or map (HGETALL) reply: `~`/`%` in RESP3, a flat array in RESP2."""
+    if type(value) is SetReply:
+        items = list(value.items)
+        header = _aggregate_header(b"~" if resp3 else b"*", len(items))
+    else:
+        mapping: dict[object, object] = value  # type: ignore[assignment]
+        items = [x for pair in mapping.items() for x in pair]
+        header = _aggregate_header(b"%", len(mapping)) if resp3 else array_header(len(items))
+    if len(items) <= ENCODE_SLICE:
+        return value
+    return (yield from _encode_items(header, items, resp3))
+
+
+def _encode_items(header: bytes, items: list[object], resp3: bool) -> Generator[None, None, object]:
+    parts = [header]
+    for start in range(0, len(items), ENCODE_SLICE):
+        if start:
+            yield
+        chunk = items[start : start + ENCODE_SLICE]
+        parts.append(b"".join([encode_reply(item, resp3) for item in chunk]))
     return Encoded(b"".join(parts))
 
 

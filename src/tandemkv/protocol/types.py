@@ -56,6 +56,9 @@ class SetReply:
 
     items: tuple[object, ...]
 
+    def __len__(self) -> int:
+        return len(self.items)
+
 
 @dataclass(frozen=True, slots=True)
 class Verbatim:

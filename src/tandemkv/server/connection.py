@@ -21,12 +21,13 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from tandemkv.commands.cluster_view import Pending
-from tandemkv.commands.session import Session
+from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.commands.waiters import Logged, log_writes
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
+from tandemkv.protocol.encoder import ENCODE_SLICE
 from tandemkv.protocol.peer_frames import PING_FRAME, FrameDecoder, FrameTooLarge
-from tandemkv.protocol.types import ErrorReply
+from tandemkv.protocol.types import ErrorReply, SetReply
 from tandemkv.server.writelog import WriteLog
 
 if TYPE_CHECKING:
@@ -156,6 +157,15 @@ class ClientConnection(asyncio.Protocol):
             if hard_limit and type(reply) is list and self._reply_over_limit(reply, hard_limit):
                 self._settle_batch(out)  # the batch's writes are logged all the same
                 return
+            if type(reply) in _LONG_REPLY_TYPES and len(reply) > ENCODE_SLICE:  # type: ignore[arg-type]
+                # HGETALL, LRANGE, SMEMBERS... of a big collection: encoding a million
+                # items in one go would hold every other client for a second or so.
+                reply = engine.host.run_sliced(session, _encoded_later(reply))
+                if type(reply) is Pending:
+                    if not reply.done:
+                        self._block_on(reply, out)
+                        return
+                    reply = reply.value
             if reply is not NO_REPLY:
                 chunk = encode_reply(reply, resp == 3)
                 out.append(chunk)
@@ -433,6 +443,15 @@ class ClientConnection(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(encode_reply(ErrorReply(message), False))
         self.close()
+
+
+_LONG_REPLY_TYPES = (list, dict, SetReply)
+
+
+def _encoded_later(reply: object) -> SlicedJob:
+    """A job with no work left: the sliced runner only encodes its reply in slices."""
+    return reply
+    yield  # a generator, which the runner steps
 
 
 def _now_ms() -> int:
