@@ -9,7 +9,7 @@ from typing import cast
 
 import pytest
 
-from tandemkv.commands.cluster_view import ClusterView
+from tandemkv.commands.cluster_view import ClusterView, NodeStatus
 from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.settings import Settings
 from tandemkv.commands.table import NO_REPLY, TABLE
@@ -514,7 +514,21 @@ class GroupHost(DetachedHost):
 
     @property
     def cluster(self) -> ClusterView | None:
-        view = SimpleNamespace(status=lambda: SimpleNamespace(role=self.role))
+        # A real NodeStatus: the compiled build checks the type status() returns.
+        status = NodeStatus(
+            node_id=1,
+            address="127.0.0.1:1",
+            role=self.role,
+            term=1,
+            leader_id=1 if self.role == "primary" else 2,
+            primary_address="127.0.0.1:1",
+            last_index=0,
+            commit_index=0,
+            applied_index=0,
+            ack_level="majority",
+            members=(),
+        )
+        view = SimpleNamespace(status=lambda: status)
         return cast(ClusterView, view)
 
 
