@@ -331,12 +331,20 @@ def _import(client: Executor, args: argparse.Namespace) -> int:
 def _export(client: Executor, args: argparse.Namespace) -> int:
     from tandemkv.jsonio import JsonExportError, export_json
 
+    skipped: list[tuple[bytes, bytes]] = []
     try:
-        count = export_json(client, args.file, show_progress=sys.stderr.isatty())
+        count = export_json(client, args.file, show_progress=sys.stderr.isatty(), skipped=skipped)
     except JsonExportError as error:
         print(f"tandemkv: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"exported {count} keys to {args.file}")
+    if skipped:
+        kinds = sorted({kind.decode("ascii", "replace") for _, kind in skipped})
+        print(
+            f"tandemkv: left out {len(skipped)} keys holding {', '.join(kinds)}: the JSON "
+            "format holds strings only (SAVE or BGSAVE snapshots keep every type)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -7,7 +7,10 @@ where either side is not valid UTF-8 goes under `binary`, both sides in standard
 (RFC 4648, with padding), so export followed by import gives back exactly the same bytes.
 `binary` is optional on import: a file written by the seed has only `data`.
 
-Not carried over: time-to-live. Export writes values only, so imported keys never expire
+Not carried over: time-to-live, and keys holding anything but a string (hashes, lists,
+sets, sorted sets, streams): the seed's format has no place for them, so export leaves them
+out and names how many it left out (SAVE/BGSAVE snapshots keep everything). Export writes
+values only, so imported keys never expire
 (and importing over an existing key clears its expiry, as SET does). Export is not a
 point-in-time snapshot of a live server: it pages through the keys with SCAN + MGET, so a
 write made during the export may or may not be in the file. Use SAVE/BGSAVE (or copy a
@@ -239,8 +242,15 @@ def _show(key: str) -> str:
 # ------------------------------------------------------------------ export
 
 
-def export_json(target: Executor, path: str, *, show_progress: bool) -> int:
-    """Write every key of `target` to `path` (atomically replaced); the count written.
+def export_json(
+    target: Executor,
+    path: str,
+    *,
+    show_progress: bool,
+    skipped: list[tuple[bytes, bytes]] | None = None,
+) -> int:
+    """Write every string key of `target` to `path` (atomically replaced); the count
+    written. Keys of other types are left out, each added to `skipped` with its type.
 
     A problem with the file raises JsonExportError; one with the target (a lost server)
     propagates as the target raised it. Either way `path` is left as it was.
@@ -249,7 +259,7 @@ def export_json(target: Executor, path: str, *, show_progress: bool) -> int:
     out = _AtomicFile(path)
     bar = _progress(show_progress, total if isinstance(total, int) else None, "export")
     try:
-        count = _write_document(target, out, bar)
+        count = _write_document(target, out, bar, skipped if skipped is not None else [])
         out.commit()
     finally:
         out.discard()
@@ -257,13 +267,15 @@ def export_json(target: Executor, path: str, *, show_progress: bool) -> int:
     return count
 
 
-def _write_document(target: Executor, out: _AtomicFile, bar: _Bar) -> int:
+def _write_document(
+    target: Executor, out: _AtomicFile, bar: _Bar, skipped: list[tuple[bytes, bytes]]
+) -> int:
     """Stream `data` batch by batch; `binary` pairs (rare) are held and written at the end."""
     out.write(b'{"' + DATA.encode() + b'": {')
     binary: dict[str, str] = {}
     count = 0
     first = True
-    for batch in _pages(target):
+    for batch in _pages(target, skipped):
         text: dict[str, str] = {}
         for key, value in batch:
             try:
@@ -334,8 +346,10 @@ def _members(section: dict[str, str]) -> bytes:
     return json.dumps(section, ensure_ascii=False)[1:-1].encode("utf-8")
 
 
-def _pages(target: Executor) -> Iterator[list[Pair]]:
-    """Every live key with its value, in batches; a key SCAN repeats is given once."""
+def _pages(target: Executor, skipped: list[tuple[bytes, bytes]]) -> Iterator[list[Pair]]:
+    """Every live string key with its value, in batches; a key SCAN repeats is given once.
+    A key MGET reads as None was deleted since SCAN saw it, or holds another type: those
+    go to `skipped` with their type."""
     seen: set[bytes] = set()
     cursor: bytes = b"0"
     while True:
@@ -346,8 +360,12 @@ def _pages(target: Executor) -> Iterator[list[Pair]]:
         if keys:
             values = target.execute("MGET", *keys)
             assert isinstance(values, list) and len(values) == len(keys), values
-            # A key deleted (or expired) since SCAN saw it reads as None: it is gone.
             batch = [(k, v) for k, v in zip(keys, values, strict=True) if v is not None]
+            for key, value in zip(keys, values, strict=True):
+                if value is None:
+                    kind = str(target.execute("TYPE", key)).encode()
+                    if kind not in (b"none", b"string"):
+                        skipped.append((key, kind))
             seen.update(keys)
             yield batch
         if cursor in (b"0", 0):
