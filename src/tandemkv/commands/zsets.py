@@ -81,6 +81,11 @@ def _strtod(text: bytes) -> tuple[float, bool] | None:
 
 def parse_score(raw: bytes, error: str | None = None) -> float:
     """A score, increment or weight as Redis's getDoubleFromObject reads it."""
+    digits = raw[1:] if raw[:1] == b"-" else raw
+    if 0 < len(digits) < 300 and digits.replace(b".", b"", 1).isdigit():
+        # The common score, plain decimal digits: nothing for strtod to refuse (too few
+        # digits to overflow or underflow), and float() reads it the same.
+        return float(raw)
     parsed = _strtod(raw) if raw and raw[:1] not in _C_SPACE else None
     if parsed is None or parsed[1] or math.isnan(parsed[0]):
         raise CommandError(error) if error else NotFloat()
