@@ -1,11 +1,16 @@
-"""What a chaos run is judged by, besides the linearizability checker.
+"""What a chaos run's registers are judged by, besides the linearizability checker.
+
+The registers are the string keys and the hash fields (``register_view`` picks them out
+of a history with lists and counters, which ``chaos.collection_checks`` judges, and turns
+an HDEL that removed nothing into the read of an absent field it is).
 
 ``missing_writes`` counts acknowledged writes that a later read proved missing, with no
 search: written values are unique, so a value read names the write that produced it. A
 read R shows an acknowledged write A missing when R began after A was acknowledged and
-R returned a state from before A: nothing (the workload never deletes), or the value of
-a write W that had completed before A was even sent. W is ordered before A, and A before
-R, so nothing can bring W's value back after A. Every read counts, the final read of
+R returned a state from before A: nothing, when no delete of the key could come between
+A and R (every delete had completed before A was sent, or began after R ended), or the
+value of a write W that had completed before A was even sent. W is ordered before A,
+and A before R, so nothing can bring W's value back after A. Every read counts, the final read of
 each key included, so a write lost by a crash is counted even if the key was overwritten
 since. This undercounts (a loss no read happened to observe stays invisible; the
 linearizability checker sees more) but never accuses a correct server, and it names
@@ -18,12 +23,34 @@ import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from chaos.workload import key_family
 from tandemkv.testing.history import Operation, Status
-from tandemkv.testing.linearizability import CheckResult
+from tandemkv.testing.linearizability import CheckResult, check
+
+REGISTER_KINDS = ("get", "put", "cas", "del")
 
 Final = Mapping[str, str | None]
+
+
+def register_view(ops: Iterable[Operation]) -> list[Operation]:
+    """The register operations (string keys, hash fields), as the register model knows
+    them: an HDEL that answered 0 removed nothing and is a read of an absent field (a
+    copy, same id). The rest of a history (counters, lists) is left out."""
+    view = []
+    for op in ops:
+        if key_family(op.key) not in ("string", "field") or op.kind not in REGISTER_KINDS:
+            continue
+        if op.kind == "del" and op.status is Status.OK and op.output is False:
+            op = replace(op, kind="get", output=None)
+        view.append(op)
+    return view
+
+
+def check_registers(ops: list[Operation], max_seconds: float = 10.0) -> CheckResult:
+    """The linearizability checker on the history's registers."""
+    return check(register_view(ops), max_seconds=max_seconds)
 
 
 def acknowledged_writes(ops: Iterable[Operation]) -> list[Operation]:
@@ -49,12 +76,15 @@ class MissingWrite:
 
 
 def missing_writes(ops: list[Operation]) -> list[MissingWrite]:
-    """Acknowledged writes some later read proved missing (see the module doc)."""
+    """Acknowledged register writes some later read proved missing (see the module
+    doc); the history may hold other operations, which are left out."""
+    ops = register_view(ops)
     writers = _writers(ops)
+    deletes = _Deletes(ops)
     reads: dict[str, list[tuple[float, float, Operation]]] = defaultdict(list)
     for op in ops:
         if op.kind == "get" and op.status is Status.OK:
-            before = _known_before(op, writers)
+            before = _known_before(op, writers, deletes)
             if before is not None:
                 reads[op.key].append((op.call, before, op))
     missing: list[MissingWrite] = []
@@ -76,12 +106,46 @@ def _writers(ops: Iterable[Operation]) -> dict[str, Operation]:
     return {op.value: op for op in ops if op.kind in ("put", "cas") and op.value is not None}
 
 
-def _known_before(read: Operation, writers: Mapping[str, Operation]) -> float | None:
+class _Deletes:
+    """Per key, when the deletes that may have taken effect began and ended."""
+
+    def __init__(self, ops: Iterable[Operation]) -> None:
+        spans: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for op in ops:
+            if op.kind == "del" and op.status in (Status.OK, Status.INFO):
+                spans[op.key].append((op.call, math.inf if op.ret is None else op.ret))
+        self.calls: dict[str, list[float]] = {}
+        self.latest_end: dict[str, list[float]] = {}  # the latest end among the first n
+        for key, key_spans in spans.items():
+            key_spans.sort()
+            self.calls[key] = [call for call, _ in key_spans]
+            self.latest_end[key] = _running_maximum(end for _, end in key_spans)
+
+    def latest_end_before(self, key: str, moment: float) -> float:
+        """The latest end of a delete of ``key`` begun before ``moment`` (-inf: none).
+        Only a delete ending after a write began can come after that write."""
+        calls = self.calls.get(key, [])
+        began = bisect.bisect_left(calls, moment)
+        return self.latest_end[key][began - 1] if began else -math.inf
+
+
+def _running_maximum(values: Iterable[float]) -> list[float]:
+    result: list[float] = []
+    for value in values:
+        result.append(max(value, result[-1]) if result else value)
+    return result
+
+
+def _known_before(
+    read: Operation, writers: Mapping[str, Operation], deletes: _Deletes
+) -> float | None:
     """When the state this read saw was already in place: the completion of the write
-    it names (-inf for "nothing"); None when that proves nothing (a write of unknown
-    outcome, or a value from nowhere, which the other checks report)."""
+    it names; for "nothing", the end of the latest delete that may explain it (-inf if
+    none); None when that proves nothing (a write of unknown outcome, or a value from
+    nowhere, which the other checks report)."""
     if read.output is None:
-        return -math.inf
+        assert read.ret is not None
+        return deletes.latest_end_before(read.key, read.ret)
     writer = writers.get(str(read.output))
     if writer is None or not is_acknowledged_write(writer) or writer.key != read.key:
         return None
@@ -103,11 +167,12 @@ def _suffix_minimum(
 
 
 def foreign_values(ops: list[Operation], final: Final) -> list[str]:
-    """Final values no client wrote, or whose write the server refused with an error."""
-    writers = _writers(ops)
+    """Final register values no client wrote, or whose write the server refused with an
+    error (counters and lists are judged by ``chaos.collection_checks``)."""
+    writers = _writers(register_view(ops))
     problems = []
     for key, value in sorted(final.items()):
-        if value is None:
+        if value is None or key_family(key) not in ("string", "field"):
             continue
         writer = writers.get(value)
         if writer is None:

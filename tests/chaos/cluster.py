@@ -24,6 +24,7 @@ from typing import Any
 
 from chaos.nodes import ChaosNode
 from chaos.proxy import BOTH, LOOPBACK, Address, FaultProxy, Mode
+from chaos.workload import read_values
 from helpers.resp import ConnectionClosed, RawClient, RespError
 from helpers.servers import ServerGroup, ServerStartError, free_port
 
@@ -511,14 +512,14 @@ class Cluster:
     def read_contents(
         self, n: int, keys: Sequence[str], timeout: float = 5.0
     ) -> dict[str, str | None]:
-        """Every key's value as node ``n`` holds it (READONLY, straight to the node)."""
+        """Every key's value as node ``n`` holds it (READONLY, straight to the node):
+        names as the workload's (``read_values``), so hash fields and lists too."""
         with self.nodes[n].direct_client(timeout=timeout) as conn:
             conn.call("READONLY")  # lets a backup answer reads; the primary ignores it
-            values = {key: conn.call("GET", key) for key in keys}
-        bad = {k: v for k, v in values.items() if not (v is None or isinstance(v, bytes))}
-        if bad:
-            raise RuntimeError(f"{self.nodes[n].name} answered reads with {bad!r}")
-        return {k: None if v is None else bytes(v).decode() for k, v in values.items()}
+            try:
+                return read_values(conn, keys)
+            except ValueError as exc:
+                raise RuntimeError(f"{self.nodes[n].name} answered reads with {exc}") from exc
 
 
 def convergence_problems(views: Sequence[NodeView | None], size: int) -> list[str]:

@@ -10,7 +10,7 @@
    be identical; the primary's are added to the history as final reads; the history is
    saved and judged like a single node's (``ChaosResult``): linearizability,
    acknowledged writes proved missing, values from nowhere, replies no correct server
-   sends, internal errors on any node's stderr.
+   sends, the list and counter checks, internal errors on any node's stderr.
 """
 
 from __future__ import annotations
@@ -20,17 +20,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaos.checks import foreign_values, missing_writes
+from chaos.checks import check_registers, foreign_values, missing_writes
 from chaos.cluster import Cluster, address_text, divergence
 from chaos.cluster_faults import ALL_CLUSTER_KINDS, ClusterFault, ClusterFaults, ClusterTarget
-from chaos.harness import ChaosResult, save_history
+from chaos.harness import ChaosResult, collection_problems, save_history
 from chaos.nemesis import Nemesis
 from chaos.proxy import Address
 from chaos.schedule import Schedule, make_schedule
-from chaos.workload import Clock, Workload, WorkloadConfig
+from chaos.workload import Clock, Workload, WorkloadConfig, record_final_reads
 from helpers.resp import ConnectionClosed, RawClient, RespError
 from tandemkv.testing.history import History, Operation
-from tandemkv.testing.linearizability import check
 
 Contents = dict[str, str | None]
 
@@ -116,11 +115,11 @@ def run_cluster_chaos(
     finally:
         workload.stop()
     unsettled = cluster.wait_converged(config.settle_seconds)
-    keys = config.workload.key_names()
+    keys = config.workload.all_names()
     contents = [_read_or_none(cluster, n, keys) for n in range(len(cluster.nodes))]
     final = _final_values(cluster, contents, keys)
     history = workload.history
-    history.record_final_reads(final, clock())
+    record_final_reads(history, final, clock())
     history_path = out_dir / f"cluster-history-seed{seed}.json"
     save_history(
         history_path,
@@ -137,7 +136,7 @@ def run_cluster_chaos(
         },
     )
     checked_at = clock()
-    verdict = check(history.ops, max_seconds=config.check_seconds)
+    verdict = check_registers(history.ops, max_seconds=config.check_seconds)
     return ClusterResult(
         seed=seed,
         schedule=schedule,
@@ -146,6 +145,7 @@ def run_cluster_chaos(
         check=verdict,
         missing=missing_writes(history.ops),
         foreign=foreign_values(history.ops, final),
+        collections=collection_problems(history.ops),
         outcomes=workload.outcomes(),
         nemesis_log=nemesis.log,
         harness_errors=workload.errors + nemesis.errors,
@@ -189,7 +189,7 @@ def _read_or_none(cluster: Cluster, n: int, keys: Sequence[str]) -> Contents | N
     for _attempt in range(10):
         try:
             return cluster.read_contents(n, keys)
-        except (OSError, ConnectionClosed, RuntimeError):
+        except (OSError, ConnectionClosed, RuntimeError, ValueError):
             time.sleep(0.25)
     return None
 

@@ -6,9 +6,10 @@
    clients keep going; some operation must succeed, or the system did not recover.
 3. Verdict: the clients stop, the final value of every key is read directly from the
    server (bypassing the proxy) and recorded into the history, the history is saved as
-   JSON, and it is judged: the linearizability checker, acknowledged writes that a later
-   read proved missing, final values nobody wrote, replies no correct server sends, and
-   internal errors on the server's stderr.
+   JSON, and it is judged: the linearizability checker on the registers (strings and
+   hash fields), acknowledged writes that a later read proved missing, final values
+   nobody wrote, the list and counter checks (``chaos.collection_checks``), replies no
+   correct server sends, and internal errors on the server's stderr.
 """
 
 from __future__ import annotations
@@ -25,18 +26,20 @@ from typing import Any
 from chaos.checks import (
     MissingWrite,
     acknowledged_writes,
+    check_registers,
     explain_violation,
     foreign_values,
     missing_writes,
 )
+from chaos.collection_checks import counter_problems, list_problems
 from chaos.nemesis import Nemesis
 from chaos.node_faults import ALL_KINDS, FaultKind, NodeFaults, NodeTarget
 from chaos.nodes import ChaosNode
 from chaos.schedule import Schedule, make_schedule
-from chaos.workload import Clock, Workload, WorkloadConfig
+from chaos.workload import Clock, Workload, WorkloadConfig, read_values, record_final_reads
 from helpers.resp import ConnectionClosed
-from tandemkv.testing.history import History
-from tandemkv.testing.linearizability import CheckResult, Verdict, check
+from tandemkv.testing.history import History, Operation
+from tandemkv.testing.linearizability import CheckResult, Verdict
 
 SEED_ENV = "TANDEMKV_CHAOS_SEED"
 FINAL_READ_ATTEMPTS = 20
@@ -62,6 +65,7 @@ class ChaosResult:
     check: CheckResult
     missing: list[MissingWrite]
     foreign: list[str]
+    collections: list[str]  # what the list and counter checks found
     outcomes: Counter[str]
     nemesis_log: list[str]
     harness_errors: list[str]
@@ -85,6 +89,7 @@ class ChaosResult:
                 + "\n".join("  " + missing.describe() for missing in self.missing[:10])
             )
         problems += [f"final value from nowhere: {text}" for text in self.foreign]
+        problems += self.collections[:20]
         problems += [f"anomalous reply: {text}" for text in self.anomalies[:10]]
         problems += [f"server stderr: {line}" for line in self.crash_reports[:10]]
         return problems
@@ -104,7 +109,7 @@ class ChaosResult:
         return (
             f"seed={self.seed} faults={len(self.schedule.steps)} ops={len(self.history.ops)} "
             f"[{counts}] verdict={self.check.verdict.value} missing_writes={len(self.missing)} "
-            f"calm_ok={self.calm_ok} {times}"
+            f"collection_problems={len(self.collections)} calm_ok={self.calm_ok} {times}"
         )
 
     def report(self, replay: str) -> str:
@@ -159,13 +164,13 @@ def run_chaos(
         calm_ok = workload.ok_since(calm_began)
     finally:
         workload.stop()
-    final = read_final_values(nodes[0], config.workload.key_names())
+    final = read_final_values(nodes[0], config.workload.all_names())
     history = workload.history
-    history.record_final_reads(final, clock())
+    record_final_reads(history, final, clock())
     history_path = out_dir / f"history-seed{seed}.json"
     save_history(history_path, seed, schedule, history, final)
     checked_at = clock()
-    verdict = check(history.ops, max_seconds=config.check_seconds)
+    verdict = check_registers(history.ops, max_seconds=config.check_seconds)
     return ChaosResult(
         seed=seed,
         schedule=schedule,
@@ -174,6 +179,7 @@ def run_chaos(
         check=verdict,
         missing=missing_writes(history.ops),
         foreign=foreign_values(history.ops, final),
+        collections=collection_problems(history.ops),
         outcomes=workload.outcomes(),
         nemesis_log=nemesis.log,
         harness_errors=workload.errors + nemesis.errors,
@@ -201,23 +207,22 @@ def _chaos_phase(
     return nemesis
 
 
-def read_final_values(node: ChaosNode, keys: list[str]) -> dict[str, str | None]:
-    """Each key's value, read straight from the server once it answers again."""
+def collection_problems(ops: list[Operation]) -> list[str]:
+    """What the list and counter checks find in a history."""
+    return list_problems(ops) + counter_problems(ops)
+
+
+def read_final_values(node: ChaosNode, names: list[str]) -> dict[str, str | None]:
+    """Each name's value (``read_values``), read straight from the server once it
+    answers again."""
     last: object = None
     for _attempt in range(FINAL_READ_ATTEMPTS):
         try:
             with node.direct_client() as conn:
-                values = {key: conn.call("GET", key) for key in keys}
-        except (OSError, ConnectionClosed) as exc:
+                return read_values(conn, names)
+        except (OSError, ConnectionClosed, ValueError) as exc:
             last = exc
             time.sleep(0.25)
-            continue
-        bad = {k: v for k, v in values.items() if not (v is None or isinstance(v, bytes))}
-        if bad:
-            last = bad
-            time.sleep(0.25)
-            continue
-        return {k: (v.decode() if isinstance(v, bytes) else None) for k, v in values.items()}
     raise RuntimeError(f"could not read the final values: {last!r}")
 
 

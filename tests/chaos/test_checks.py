@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from chaos import recheck
-from chaos.checks import explain_violation, foreign_values, missing_writes
+from chaos.checks import check_registers, explain_violation, foreign_values, missing_writes
 from chaos.harness import ChaosConfig, ChaosResult, run_chaos
 from chaos.nodes import ChaosNode
 from chaos.workload import WorkloadConfig
@@ -131,7 +131,7 @@ def test_an_injected_lost_write_is_flagged(clean_run: ChaosResult) -> None:
     first, second = acknowledged_pair(history)
     final_read = next(o for o in history.ops if o.process == -1 and o.key == first.key)
     final_read.output = first.value  # the second write, and all after it, vanished
-    result = check(history.ops)
+    result = check_registers(history.ops)
     assert result.verdict is Verdict.ILLEGAL and result.key == first.key
     missing = missing_writes(history.ops)
     assert second.id in {m.write.id for m in missing}
@@ -148,7 +148,7 @@ def test_an_injected_stale_read_is_flagged(clean_run: ChaosResult) -> None:
         if o.kind == "get" and o.key == first.key and o.process >= 0 and o.call > second.ret
     )
     read.output = first.value
-    result = check(history.ops)
+    result = check_registers(history.ops)
     assert result.verdict is Verdict.ILLEGAL
     assert f"#{read.id} " in explain_violation(result) or read in result.ops
     assert second.id in {m.write.id for m in missing_writes(history.ops)}
@@ -158,7 +158,7 @@ def test_an_injected_value_from_nowhere_is_flagged(clean_run: ChaosResult) -> No
     history = copy_of(clean_run)
     read = next(o for o in history.ops if o.kind == "get" and o.status is Status.OK)
     read.output = "never-written"
-    assert check(history.ops).verdict is Verdict.ILLEGAL
+    assert check_registers(history.ops).verdict is Verdict.ILLEGAL
 
 
 def test_recheck_reads_the_saved_history_and_agrees(

@@ -6,8 +6,9 @@ kills other nodes, freezes the primary past the election timeout (a zombie prima
 isolates it, splits the group, cuts single links one way, flaps, delays and resets
 links, and drops the primary's replies to clients. Afterwards every fault is undone,
 the group must settle (one primary, every node at the same commit index, all applied),
-every node must hold the same data, the history must be linearizable and no
-acknowledged write may be missing.
+every node must hold the same data (strings, hash fields, counters and lists), the
+history must be linearizable, no acknowledged write may be missing, and no list element
+may be lost, duplicated or popped from nowhere.
 
 With ``--ack leader`` (acknowledge once the primary alone has the write), a primary cut
 off from its backups acknowledges writes that the new primary never receives; the same

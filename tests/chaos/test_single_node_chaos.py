@@ -1,10 +1,12 @@
 """One tandemkv server with ``--fsync always`` behind a fault proxy, under a seeded nemesis.
 
-Clients run GET / SET / SET IFEQ through the proxy while the server is SIGKILLed and
-restarted on its data directory, frozen with SIGSTOP past the clients' timeout, and its
-link partitioned, flapped, delayed, blackholed one way and reset. Afterwards the history
-(with a final read of every key) must be linearizable and no acknowledged write may be
-missing. A server that really loses writes (``--appendonly no``) must be caught.
+Clients run GET / SET / SET IFEQ, hash field and counter updates and list pushes, pops
+and moves through the proxy while the server is SIGKILLed and restarted on its data
+directory, frozen with SIGSTOP past the clients' timeout, and its link partitioned,
+flapped, delayed, blackholed one way and reset. Afterwards the history (with a final
+read of every key) must be linearizable, no acknowledged write may be missing, and no
+list element lost, duplicated or popped from nowhere. A server that really loses
+writes (``--appendonly no``) must be caught.
 
 A failure prints its seed and the command that replays it; ``TANDEMKV_CHAOS_SEED=N``
 picks the seed (the schedule repeats exactly; thread timing cannot).
@@ -94,6 +96,10 @@ def test_the_harness_catches_a_server_that_forgets_writes_on_restart(
     else:
         pytest.fail("no seed exposed the lost writes:\n" + "\n".join(attempts))
     assert result.missing, "a restart that forgets everything leaves reads of older state"
+    # Counters start again from nothing, and the lists lose what they held.
+    assert any("increment" in problem for problem in result.collections), result.summary()
+    lists_lost = ("lost elements", "stale empty", "duplicated element")
+    assert any(problem.startswith(lists_lost) for problem in result.collections)
     report = result.report(replay_command(request.node.nodeid, seed))
     assert f"seed={seed}" in report and f"TANDEMKV_CHAOS_SEED={seed} " in report
     assert "the history is not linearizable" in report
