@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from tandemkv.commands.atomic_work import AtomicWork
+from tandemkv.commands.broker import Broker
 from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.errors import (
     CommandError,
@@ -29,7 +30,7 @@ from tandemkv.commands.waiters import Waiters
 from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD
 from tandemkv.protocol.types import QUEUED, ErrorReply
 from tandemkv.storage.keyspace import Keyspace
-from tandemkv.storage.mutation import Batch, Delete, Mutation
+from tandemkv.storage.mutation import Batch, Delete, Mutation, Publish
 
 # Importing the families fills the table.
 from tandemkv.commands import (  # noqa: F401  isort: skip
@@ -39,6 +40,7 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
     introspection,
     keys,
     lists,
+    pubsub,
     replication,
     sentinel,
     server,
@@ -78,6 +80,7 @@ class Gate(Protocol):
 class Engine:
     __slots__ = (
         "atomic",
+        "broker",
         "gate",
         "host",
         "keyspace",
@@ -113,6 +116,8 @@ class Engine:
         self.atomic: AtomicWork | None = None
         # Clients blocked on keys (BLPOP...), served after the command that feeds them.
         self.waiters = Waiters()
+        # Pub/sub subscriptions; the shell installs its delivery callback (broker.sink).
+        self.broker = Broker()
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -133,6 +138,13 @@ class Engine:
             refusal = gate(session, spec)
             if refusal is not None:
                 return self._refuse(session, refusal, args)
+        listeners = self.broker.listeners
+        if listeners and session in listeners:  # subscribed mode (commands/pubsub.py)
+            screened = pubsub.screen_subscribed(self, session, spec, args)
+            if isinstance(screened, CommandError):
+                return self._refuse(session, screened, args)
+            if screened is not None:
+                return screened
         if spec.reads_keyspace:
             self.read_ran = True
         if session.queued is not None and "multi-control" not in spec.flags:
@@ -174,6 +186,10 @@ class Engine:
         self.pending.append(mutation)
         if self.waiters.by_key:
             self.waiters.signal(mutation)
+        if type(mutation) is Publish:
+            # Handlers return a Publish on its own (EXEC applies each command's mutation
+            # before batching them for the log), so a Batch never needs looking into here.
+            self.broker.publish(mutation.channel, mutation.message)
 
     def take_mutations(self) -> list[Mutation]:
         """The mutations made since the last call, in order, for the log."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from tandemkv.replication import Entry, EntryKind, Snapshot
 from tandemkv.storage.codec import decode_mutation
 from tandemkv.storage.keyspace import Keyspace
-from tandemkv.storage.mutation import FlushAll
+from tandemkv.storage.mutation import Batch, FlushAll, Publish
 from tandemkv.storage.snapshot import SnapshotItem, load_snapshot
 from tandemkv.storage.store import load_items
 
@@ -26,13 +26,22 @@ log = logging.getLogger("tandemkv.node")
 
 
 def apply_entries(node: Node, entries: list[Entry]) -> None:
+    """Apply committed entries live, delivering the pub/sub messages they carry to this
+    node's subscribers (a primary delivered its own when it executed them). Messages are
+    news, not history: entries at or below `broker.delivered_through` (what the log held
+    when this process started, what a deposed primary executed) deliver nothing."""
     keyspace = node.keyspace
     skip_data = node.is_witness
+    broker = node.server.engine.broker
+    history = broker.delivered_through
     for entry in entries:
         if entry.index <= node.keyspace_index:
             continue  # executed here as primary before it was replicated
         if entry.kind is EntryKind.NORMAL and not skip_data:
-            keyspace.apply(decode_mutation(entry.data))
+            mutation = decode_mutation(entry.data)
+            keyspace.apply(mutation)
+            if (type(mutation) is Publish or type(mutation) is Batch) and entry.index > history:
+                broker.deliver(mutation)
         node.keyspace_index = entry.index
     if keyspace.expired:
         keyspace.expired.clear()  # a backup never logs expiries; the primary does
@@ -49,6 +58,10 @@ def rebuild_keyspace(node: Node) -> None:
     """Forget writes executed but maybe never committed: snapshot + committed log."""
     node.needs_rebuild = False
     applied = node.replica.log.applied
+    # What it executed as primary was delivered then: the new primary's commits of the
+    # same entries must not deliver it twice.
+    broker = node.server.engine.broker
+    broker.delivered_through = max(broker.delivered_through, node.keyspace_index)
     keyspace = node.keyspace
     snapshot = load_snapshot(node.storage.fs) if node.store.snapshot_meta is not None else None
     _replace_with(keyspace, snapshot.items() if snapshot is not None else ())

@@ -3,7 +3,8 @@
 Writes run only on a primary that has applied its whole log and is not handing over
 leadership. Reads run on the primary (linearizable) or, after READONLY, on a backup that
 heard from a primary within the configured lag. Everything else (PING, INFO, ROLE,
-CONFIG, the peer commands...) runs anywhere.
+CONFIG, the peer commands...) runs anywhere: so do SUBSCRIBE and the other pub/sub commands
+but PUBLISH, a write (the primary logs it, every member delivers it: commands/pubsub.py).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from tandemkv.commands.errors import CommandError
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.waiters import log_writes
 from tandemkv.config import Config
-from tandemkv.protocol.types import OK, SimpleString
+from tandemkv.protocol.types import OK, Push, SimpleString
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
 from tandemkv.server.sliced import SlicedRunner
@@ -72,6 +72,10 @@ class Server:
         self.settings = config.runtime_settings()
         self.store = store
         self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
+        self.engine.broker.sink = self._deliver
+        # A member that restarts applies its own log again as the group commits it: the
+        # messages in it were delivered before, by the process that logged them.
+        self.engine.broker.delivered_through = store.last_index
         self._node_factory = node_factory
         self.node: Node  # set by start()
         self.log: ClusterLog  # the node's write seam, set by start()
@@ -233,7 +237,14 @@ class Server:
             from tandemkv.commands.transactions import end_transaction
 
             self.engine.waiters.drop(conn.session)
+            self.engine.broker.drop(conn.session)
             end_transaction(self.engine, conn.session)
+
+    def _deliver(self, session: Session, message: Push) -> None:
+        """The broker's sink: a pub/sub message to the connection of `session`."""
+        conn = self.connections.get(session)
+        if conn is not None:
+            conn.push(message)
 
     def next_client_id(self) -> int:
         self._next_id += 1
@@ -271,11 +282,18 @@ class Server:
         if self.store.snapshot_due() and not self.bgsave.in_progress and not self.log.failed:
             self.log.flush_now()
             self.bgsave.start()
-        if self.settings.client_output_buffer_limit.normal.soft:
+        limits = self.settings.client_output_buffer_limit
+        if limits.normal.soft:
             # A client that stopped reading sends nothing more to check it on.
             for conn in list(self.connections.values()):
                 if conn.writing_paused:
                     conn.check_output_limit()
+        if limits.pubsub.soft:
+            # Nor does a subscriber whose messages stopped coming.
+            for session in list(self.engine.broker.listeners):
+                subscriber = self.connections.get(session)
+                if subscriber is not None:
+                    subscriber.check_output_limit()
         if self.settings.timeout:
             limit = now - self.settings.timeout * 1000
             for session, conn in list(self.connections.items()):
@@ -331,6 +349,8 @@ class Server:
                 "rejected_connections": self.stats.rejected_connections,
                 "expired_keys": self.stats.expired_keys,
                 "total_error_replies": self.engine.stats.errors,
+                "pubsub_channels": len(self.engine.broker.channels),
+                "pubsub_patterns": self.engine.broker.numpat,
             },
             "replication": self._replication_info(),
             "cpu": {

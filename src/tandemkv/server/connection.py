@@ -27,7 +27,7 @@ from tandemkv.commands.waiters import Logged, log_writes
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
 from tandemkv.protocol.encoder import ENCODE_SLICE
 from tandemkv.protocol.peer_frames import PING_FRAME, FrameDecoder, FrameTooLarge
-from tandemkv.protocol.types import ErrorReply, SetReply
+from tandemkv.protocol.types import ErrorReply, Push, SetReply
 from tandemkv.server.writelog import WriteLog
 
 if TYPE_CHECKING:
@@ -64,6 +64,8 @@ class ClientConnection(asyncio.Protocol):
         # Replies of batches whose writes the log has not made safe yet, oldest first. A
         # Pending (WAIT, a membership change) holds its reply and everything after it.
         self._held: list[tuple[int | Pending, list[bytes]]] = []
+        # Pub/sub messages for this client not yet placed among its replies (see push).
+        self._pushed: list[bytes] = []
 
     # ------------------------------------------------------------ asyncio hooks
 
@@ -146,6 +148,9 @@ class ClientConnection(asyncio.Protocol):
             if args is None:
                 break
             reply = engine.execute(session, args)
+            if self._pushed:  # messages published before this reply (its own PUBLISH)
+                out += self._pushed
+                self._pushed = []
             # HELLO, AUTH, RESET, QUIT and CLIENT KILL change the session under us; HELLO 3
             # is itself answered in RESP3.
             resp = session.resp
@@ -365,16 +370,46 @@ class ClientConnection(asyncio.Protocol):
         if self.writing_paused:
             self.check_output_limit()
 
+    # ------------------------------------------------------------ pub/sub
+
+    def push(self, message: Push) -> None:
+        """Queue a pub/sub message for this client (the broker's sink, via the server).
+
+        Messages keep their place among replies, as Redis writes both to one buffer: one
+        published by this client's own command (a RESP3 PUBLISH to itself) is taken by
+        run_buffered before that command's reply; any other goes out on the next turn of
+        the loop behind the replies produced so far, held ones included."""
+        if self.closing:
+            return
+        if not self._pushed:
+            asyncio.get_running_loop().call_soon(self._flush_pushed)
+        self._pushed.append(encode_reply(message, self.session.resp == 3))
+
+    def _flush_pushed(self) -> None:
+        pushed = self._pushed
+        if not pushed or self.closing:
+            return
+        self._pushed = []
+        if self._held:
+            self._held[-1][1].extend(pushed)  # after the replies that wait for the log
+            return
+        self._send(pushed)
+        if not self.writing_paused:  # (_send checked it otherwise)
+            self.check_output_limit()
+
     # ------------------------------------------------------------ output limits
 
     def check_output_limit(self) -> bool:
-        """Close a client whose waiting replies break client-output-buffer-limit (normal
-        class): over the hard limit, or over the soft one for soft-seconds. Called when
-        output backs up, and by the server's cron for clients that stopped reading."""
+        """Close a client whose waiting replies break client-output-buffer-limit (its
+        class: pubsub while it has subscriptions, as in Redis, normal otherwise): over the
+        hard limit, or over the soft one for soft-seconds. Called when output backs up,
+        when messages are sent, and by the server's cron."""
         transport = self.transport
         if transport is None or self.closing or self.session.peer_id:
             return False
-        limit = self.server.settings.client_output_buffer_limit.normal
+        limits = self.server.settings.client_output_buffer_limit
+        subscribed = self.session in self.engine.broker.listeners
+        limit = limits.pubsub if subscribed else limits.normal
         waiting = transport.get_write_buffer_size()
         if limit.hard and waiting > limit.hard:
             return self._drop(
