@@ -538,3 +538,38 @@ class PubSubModel(RuleBasedStateMachine):
 
 PubSubModel.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 test_pubsub_matches_the_model = PubSubModel.TestCase
+
+
+def test_client_list_shows_subscriptions_and_blocked_clients() -> None:
+    from tandemkv.commands.detached import DetachedHost
+
+    class Host(DetachedHost):
+        def __init__(self) -> None:
+            super().__init__()
+            self.all: list[object] = []
+
+        def sessions(self):  # type: ignore[no-untyped-def]
+            return self.all
+
+        @property
+        def can_block(self) -> bool:
+            return True
+
+    host = Host()
+    world = World(host=host)
+    subscriber, waiter, other = world.client(), world.client(), world.client()
+    host.all = [subscriber.session, waiter.session, other.session]
+    subscriber("SUBSCRIBE", "a", "b")
+    subscriber("PSUBSCRIBE", "c*")
+    waiter("BLPOP", "q", 0)
+    lines = str(other("CLIENT", "LIST").text.decode()).splitlines()  # type: ignore[attr-defined]
+    fields = [dict(f.split("=", 1) for f in line.split()) for line in lines]
+    assert [(f["flags"], f["sub"], f["psub"], f["ssub"]) for f in fields] == [
+        ("P", "2", "1", "0"),
+        ("b", "0", "0", "0"),
+        ("N", "0", "0", "0"),
+    ]
+    listed = other("CLIENT", "LIST", "TYPE", "pubsub").text.decode()  # type: ignore[attr-defined]
+    assert [line.split()[0] for line in listed.splitlines()] == [f"id={subscriber.session.id}"]
+    normal = other("CLIENT", "LIST", "TYPE", "normal").text.decode()  # type: ignore[attr-defined]
+    assert len(normal.splitlines()) == 2

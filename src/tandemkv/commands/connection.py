@@ -185,10 +185,16 @@ def validate_client_name(name: bytes) -> bytes:
     return name
 
 
-def describe_client(s: Session, now_ms: int) -> str:
+def describe_client(e: Engine, s: Session) -> str:
     """One CLIENT LIST line, with Redis's field names for the fields we track."""
+    now_ms = e.now_ms
     multi = -1 if s.queued is None else len(s.queued)
-    flags = ("x" if s.queued is not None else "") + ("N" if s.queued is None else "")
+    listener = e.broker.subscriptions(s)
+    flags = (
+        ("x" if s.queued is not None else "")
+        + ("b" if e.waiters.is_blocked(s) else "")
+        + ("P" if listener is not None and listener.count else "")
+    ) or "N"
     fields = [
         f"id={s.id}",
         f"addr={s.addr}",
@@ -198,6 +204,9 @@ def describe_client(s: Session, now_ms: int) -> str:
         f"idle={max(0, (now_ms - s.last_active_ms) // 1000)}",
         f"flags={flags}",
         "db=0",
+        f"sub={len(listener.channels) if listener is not None else 0}",
+        f"psub={len(listener.patterns) if listener is not None else 0}",
+        "ssub=0",
         f"multi={multi}",
         f"watch={len(s.watched)}",
         f"cmd={s.last_command}",
@@ -254,7 +263,10 @@ def _client_list(e: Engine, args: list[bytes]) -> list[Session]:
         kind = args[3].lower()
         if kind not in (b"normal", b"master", b"replica", b"slave", b"pubsub"):
             raise CommandError(f"Unknown client type '{args[3].decode('utf-8', 'replace')}'")
-        return sessions if kind == b"normal" else []
+        subscribed = e.broker.listeners
+        if kind == b"pubsub":
+            return [c for c in sessions if c in subscribed]
+        return [c for c in sessions if c not in subscribed] if kind == b"normal" else []
     if option == b"ID" and len(args) >= 4:
         wanted = {_client_id(raw) for raw in args[3:]}
         return [c for c in sessions if c.id in wanted]
@@ -348,9 +360,9 @@ def client(e: Engine, s: Session, args: list[bytes]) -> object:
     if sub == b"GETNAME":
         return s.name or None
     if sub == b"INFO":
-        return _client_text([describe_client(s, e.now_ms)])
+        return _client_text([describe_client(e, s)])
     if sub == b"LIST":
-        return _client_text([describe_client(c, e.now_ms) for c in _client_list(e, args)])
+        return _client_text([describe_client(e, c) for c in _client_list(e, args)])
     if sub == b"KILL" and len(args) >= 3:
         return _client_kill(e, s, args)
     if sub == b"SETINFO":
