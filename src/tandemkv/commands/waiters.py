@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from tandemkv.commands.cluster_view import Pending
 from tandemkv.storage.mutation import (
@@ -55,7 +55,7 @@ Serve = Callable[["Engine", bytes], "tuple[object, Mutation | None] | None"]
 class Logged(NamedTuple):
     """A served waiter's reply and the log position its connection must wait for."""
 
-    reply: object
+    reply: Any  # object, really: mypyc fails on a NamedTuple field typed object
     position: int
 
 
