@@ -13,7 +13,9 @@ ListPop/ZSetRemove they log.
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -37,8 +39,9 @@ _LLONG_MAX = 2**63 - 1
 
 def parse_timeout_ms(raw: bytes, now_ms: int) -> int:
     """A blocking command's timeout in seconds (a float) as whole milliseconds, 0 for
-    forever, read and refused as Redis reads it: a sub-millisecond timeout truncates to 0
-    (forever), and what overflows a 64-bit count of milliseconds is "negative"."""
+    forever, read and refused as Redis 7.0 reads it: the milliseconds, a long double, are
+    rounded up (since 7.0.8, so a positive timeout under a millisecond waits 1 ms rather
+    than for ever), and what overflows a 64-bit count of milliseconds is "negative"."""
     try:
         value = parse_long_double(raw)
     except NotFloat:
@@ -46,13 +49,26 @@ def parse_timeout_ms(raw: bytes, now_ms: int) -> int:
     if isinstance(value, float):  # +-inf
         raise CommandError("timeout is negative")
     mantissa, exp = value
-    seconds = Fraction(mantissa) * (Fraction(2) ** exp)
-    ms = int(seconds * 1000)  # truncates toward zero, as the C cast does
+    ms = math.ceil(Fraction(_long_double(mantissa * 1000)) * (Fraction(2) ** exp))
     if ms < 0 or ms > _LLONG_MAX:
         raise CommandError("timeout is negative")
     if ms > _LLONG_MAX - now_ms:
         raise CommandError("timeout is out of range")
     return ms
+
+
+def _long_double(exact: int) -> int:
+    """`exact` rounded to a long double's 64 significant bits, half to even: the
+    seconds-to-milliseconds product as Redis computes it, before its ceiling."""
+    drop = max(0, abs(exact).bit_length() - 64)
+    if drop == 0:
+        return exact
+    sign, magnitude = (-1 if exact < 0 else 1), abs(exact)
+    kept, rest = magnitude >> drop, magnitude & ((1 << drop) - 1)
+    half = 1 << (drop - 1)
+    if rest > half or (rest == half and kept & 1):
+        kept += 1
+    return sign * (kept << drop)
 
 
 def wait_or_answer(
@@ -72,6 +88,24 @@ def wait_or_answer(
         # through commands here, so it could only time out.
         raise ReadOnly("a blocking read waits on the primary; this node is a backup")
     return e.waiters.block(Waiter(s, tuple(keys), serve, NullArray), timeout_ms)
+
+
+def take_or_wait(
+    e: Engine,
+    s: Session,
+    keys: list[bytes],
+    timeout_ms: int,
+    serve: Serve,
+    read: Callable[[Engine, bytes], object],
+) -> object:
+    """Serve at once from the first of `keys` that can (`read` raises WRONGTYPE for a key
+    of another type, as the non-blocking form would), else wait on all of them."""
+    for key in keys:
+        if read(e, key):
+            served = serve(e, key)
+            if served is not None:
+                return served
+    return wait_or_answer(e, s, keys, timeout_ms, serve)
 
 
 # ------------------------------------------------------------------------ lists
@@ -95,12 +129,7 @@ def _serve_pop(left: bool) -> Serve:
 
 def _blocking_pop(e: Engine, s: Session, args: list[bytes], left: bool) -> object:
     timeout = parse_timeout_ms(args[-1], e.now_ms)
-    keys = args[1:-1]
-    for key in keys:
-        popped = pop_items(e, key, left, 1)
-        if popped is not None:
-            return Write([key, popped.reply[0]], popped.mutation)
-    return wait_or_answer(e, s, keys, timeout, _serve_pop(left))
+    return take_or_wait(e, s, args[1:-1], timeout, _serve_pop(left), read_list)
 
 
 @command(
@@ -206,11 +235,8 @@ def _serve_mpop(left: bool, amount: int) -> Serve:
 def blmpop(e: Engine, s: Session, args: list[bytes]) -> object:
     timeout = parse_timeout_ms(args[1], e.now_ms)
     request = parse_mpop(args, 2)
-    for key in request.keys:
-        popped = pop_items(e, key, request.left, request.amount)
-        if popped is not None:
-            return Write([key, popped.reply], popped.mutation)
-    return wait_or_answer(e, s, request.keys, timeout, _serve_mpop(request.left, request.amount))
+    serve = _serve_mpop(request.left, request.amount)
+    return take_or_wait(e, s, request.keys, timeout, serve, read_list)
 
 
 # ------------------------------------------------------------------ sorted sets
@@ -235,14 +261,7 @@ def _serve_zpop(highest: bool) -> Serve:
 
 def _blocking_zpop(e: Engine, s: Session, args: list[bytes], highest: bool) -> object:
     timeout = parse_timeout_ms(args[-1], e.now_ms)
-    keys = args[1:-1]
-    serve = _serve_zpop(highest)
-    for key in keys:
-        if read_zset(e, key) is not None:
-            served = serve(e, key)
-            if served is not None:
-                return served
-    return wait_or_answer(e, s, keys, timeout, serve)
+    return take_or_wait(e, s, args[1:-1], timeout, _serve_zpop(highest), read_zset)
 
 
 @command(
@@ -299,9 +318,4 @@ def bzmpop(e: Engine, s: Session, args: list[bytes]) -> object:
     timeout = parse_timeout_ms(args[1], e.now_ms)
     request = parse_zmpop(args, 2)
     serve = _serve_zmpop(request.highest, request.amount)
-    for key in request.keys:
-        if read_zset(e, key) is not None:
-            served = serve(e, key)
-            if served is not None:
-                return served
-    return wait_or_answer(e, s, request.keys, timeout, serve)
+    return take_or_wait(e, s, request.keys, timeout, serve, read_zset)

@@ -29,7 +29,8 @@ MAX_COUNT = 100_000
 class ScanArgs:
     cursor: int
     pattern: bytes
-    count: int
+    count: int  # as asked (at least 1); each command caps it
+    type: bytes | None = None  # SCAN's TYPE, lower case
 
 
 _U64 = 2**64
@@ -45,25 +46,29 @@ def parse_cursor(raw: bytes) -> int:
     return (_U64 - value) % _U64 if raw[:1] == b"-" else value
 
 
-def parse_scan_args(args: list[bytes]) -> ScanArgs:
-    """`cursor [MATCH pattern] [COUNT count]` from args[2] on (args[1] is the key)."""
-    cursor = parse_cursor(args[2])
-    pattern, count = b"*", 10
-    i = 3
+def parse_scan_args(args: list[bytes], at: int = 2, with_type: bool = False) -> ScanArgs:
+    """`cursor [MATCH pattern] [COUNT count]` (and SCAN's `[TYPE type]`) from args[at] on:
+    2 for HSCAN/SSCAN/ZSCAN (args[1] is the key), 1 for SCAN."""
+    scan = ScanArgs(parse_cursor(args[at]), b"*", 10)
+    i = at + 1
     while i < len(args):
         word = args[i].upper()
         if i + 1 >= len(args):
             raise SyntaxErr()
         if word == b"MATCH":
-            pattern = args[i + 1]
+            scan.pattern = args[i + 1]
         elif word == b"COUNT":
-            count = parse_int(args[i + 1])
-            if count < 1:
+            scan.count = parse_int(args[i + 1])
+            if scan.count < 1:
                 raise SyntaxErr()
+        elif word == b"TYPE" and with_type:
+            scan.type = args[i + 1].lower()
         else:
             raise SyntaxErr()
         i += 2
-    return ScanArgs(cursor, pattern, min(count, MAX_COUNT))
+    if not with_type:
+        scan.count = min(scan.count, MAX_COUNT)
+    return scan
 
 
 def scan_elements(

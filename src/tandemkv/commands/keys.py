@@ -6,7 +6,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.args import INT64_MAX, parse_int
-from tandemkv.commands.collection_scan import parse_cursor
+from tandemkv.commands.collection_scan import parse_scan_args
 from tandemkv.commands.errors import CommandError, NoSuchKey, SyntaxErr
 from tandemkv.commands.glob import compile_glob
 from tandemkv.commands.session import Deferred
@@ -154,27 +154,11 @@ SCAN_MAX_COUNT = 100_000
     syntax="cursor [MATCH pattern] [COUNT count] [TYPE type]",
 )
 def scan(e: Engine, s: Session, args: list[bytes]) -> object:
-    cursor = parse_cursor(args[1])
-    pattern, count, wanted_type = b"*", 10, None
-    i = 2
-    while i < len(args):
-        word = args[i].upper()
-        if i + 1 >= len(args):
-            raise SyntaxErr()
-        if word == b"MATCH":
-            pattern = args[i + 1]
-        elif word == b"COUNT":
-            count = parse_int(args[i + 1])
-            if count < 1:
-                raise SyntaxErr()
-        elif word == b"TYPE":
-            wanted_type = args[i + 1].lower()
-        else:
-            raise SyntaxErr()
-        i += 2
+    request = parse_scan_args(args, at=1, with_type=True)
+    cursor, pattern, wanted_type = request.cursor, request.pattern, request.type
     # COUNT is a hint (SCAN may return fewer): capped so that no call holds the event loop
     # for long, where Redis would walk its whole keyspace for COUNT 1000000000.
-    count = min(count, SCAN_MAX_COUNT)
+    count = min(request.count, SCAN_MAX_COUNT)
     if e.atomic is not None:  # in EXEC, its SCANs share one call's work (atomic_work.py)
         count = e.atomic.scan_count(count)
         if not e.scans.continues(cursor):
