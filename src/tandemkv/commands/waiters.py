@@ -64,7 +64,7 @@ class Waiter:
     session: Session
     keys: tuple[bytes, ...]
     serve: Serve
-    timeout_reply: object
+    timeout_reply: Any  # object, really: mypyc cannot compile a dataclass field typed object
     pending: Pending = field(init=False)
 
 
