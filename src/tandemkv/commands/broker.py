@@ -13,14 +13,13 @@ is found or removed in constant time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from tandemkv.commands.glob import Matcher
+
+# At run time, not only for type checking (see the note in commands/waiters.py).
+from tandemkv.commands.session import Session
 from tandemkv.protocol.types import Push
 from tandemkv.storage.mutation import Batch, Mutation, Publish
-
-if TYPE_CHECKING:
-    from tandemkv.commands.session import Session
 
 Sink = Callable[["Session", Push], None]
 

@@ -26,6 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from tandemkv.commands.cluster_view import Pending
+
+# Imported at run time, not only for type checking: in the compiled build a class with a
+# Session field needs Session's type ready when this module loads (node.py imports this
+# module before anything has imported the engine, and a missing type crashed the import).
+from tandemkv.commands.session import Session
 from tandemkv.storage.mutation import (
     Batch,
     Copy,
@@ -38,7 +43,6 @@ from tandemkv.storage.mutation import (
 
 if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine
-    from tandemkv.commands.session import Session
 
 # Sent to blocked clients when their node stops being the primary, as Redis words it.
 STATE_CHANGED = (
