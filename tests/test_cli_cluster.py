@@ -460,7 +460,7 @@ def test_remove_node_removes_the_backup(seeded: SeedGroup) -> None:
     assert [m["address"] for m in status["members"]] == [seeded.primary]
     ok(seeded.cli("--server", seeded.primary, "put", "alone", "yes"))
     unknown = seeded.cli("remove-node", seeded.backup)
-    assert unknown.returncode == 3 and "no member" in unknown.stderr
+    assert unknown.returncode == cli.EXIT_SERVER_ERROR and "no member" in unknown.stderr
     assert unknown.stderr.count("\n") == 1
 
 

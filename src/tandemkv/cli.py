@@ -1,38 +1,121 @@
-"""The `tandemkv` command line: argument parsing only; the work happens elsewhere."""
+"""The `tandemkv` command line: argument parsing, and the one place a failure becomes one
+line on stderr and an exit status (the table in EXIT_STATUSES, shown by --help)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from tandemkv import BUILD, __version__
-from tandemkv.config import DEFAULT_ADDRESS, DEFAULT_DB_PATH, ConfigError, load_config
+from tandemkv.client import AuthError, ClientError, NotRedisError, ServerError
+from tandemkv.config import DEFAULT_ADDRESS, DEFAULT_DB_PATH, Config, ConfigError, load_config
+from tandemkv.storage.errors import StorageError
 from tandemkv.storage.syncer import FsyncPolicy
 
-# Exit codes a script can rely on.
+# Exit statuses a script can rely on; README.md has the same table.
 EXIT_OK = 0
-EXIT_NOT_FOUND = 1
+EXIT_NOT_FOUND = 1  # get/delete: no such key; server: could not start, or stopped on an error
 EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
+EXIT_UNAVAILABLE = 3  # connection failure: nothing answers, or no primary within the wait
+EXIT_PROTOCOL = 4
+EXIT_AUTH = 5
+EXIT_DATA_DIR = 6
+EXIT_SERVER_ERROR = 7
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+EXIT_STATUSES = (
+    (EXIT_OK, "success"),
+    (
+        EXIT_NOT_FOUND,
+        "get/delete: no such key; server: could not start (address in use, "
+        "corrupt log...) or stopped on an error",
+    ),
+    (
+        EXIT_USAGE,
+        "usage error: a bad flag, argument, address or config file; an import/"
+        "export file that cannot be read or written; an unsafe setting refused "
+        "(protected mode); several servers to choose from",
+    ),
+    (
+        EXIT_UNAVAILABLE,
+        "connection failure: nothing answers at the address, the "
+        "connection broke, or the group had no primary within --wait-seconds",
+    ),
+    (EXIT_PROTOCOL, "protocol failure: what answered does not speak the Redis protocol"),
+    (EXIT_AUTH, "authentication failure: a password is needed, or the one given is wrong"),
+    (
+        EXIT_DATA_DIR,
+        "data-directory failure: missing (for get, delete, keys, export), a "
+        "file, read-only, not permitted, or locked by a running server",
+    ),
+    (EXIT_SERVER_ERROR, "the server refused the command (an error reply, e.g. WRONGTYPE)"),
+    (EXIT_INTERNAL, "internal error (a bug: TANDEMKV_DEBUG=1 shows the traceback)"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+EXAMPLES = f"""\
+examples:
+  tandemkv server                                  a node on {DEFAULT_ADDRESS} ({DEFAULT_DB_PATH})
+  tandemkv --config /etc/tandemkv.toml server      settings from a TOML file
+  tandemkv put greeting hello                      OK
+  tandemkv get greeting                            hello (exit 1 if there is no such key)
+  tandemkv --server 10.0.0.5:7000 --password PW keys 'user:*'
+  tandemkv --server 127.0.0.1:7001,127.0.0.1:7002 put k v   any member of a group
+  tandemkv --db-path ./data export backup.json     a stopped node's directory, in-process
+  tandemkv status                                  every member of the group
+"""
 
 
-def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    """Options accepted before or after the verb: `--server X get k` or `get --server X k`."""
+class Failure(Exception):
+    """A failure the CLI reports as one line (the message) and an exit status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def exit_status_table() -> str:
+    lines = ["exit status:"]
+    lines += [f"  {code:<4} {meaning}" for code, meaning in EXIT_STATUSES]
+    return "\n".join(lines)
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool, client: bool) -> None:
+    """Options accepted before or after the verb: `--server X get k` or `get --server X k`.
+    Only client and cluster verbs take the client options (--server, --password...)."""
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument(
         "--db-path",
         metavar="DIR",
         default=default,
-        help=f"data directory (default {DEFAULT_DB_PATH}; env TANDEMKV_DB_PATH)",
+        help=f"data directory (default {DEFAULT_DB_PATH}; env TANDEMKV_DB_PATH)"
+        + (
+            "; client verbs open it in-process, cluster verbs ask the server using it"
+            if client
+            else ""
+        ),
     )
     parser.add_argument(
-        "--server",
-        metavar="HOST:PORT",
+        "--config",
+        dest="config_file",
+        metavar="FILE.toml",
         default=default,
-        help="server for client verbs (env TANDEMKV_SERVER; default "
-        f"{DEFAULT_ADDRESS}, or the one server or group running on this "
-        "machine if none is there)",
+        help="TOML file of settings (flags and TANDEMKV_* env override it)"
+        + ("; client verbs take the server's address and password from it" if client else ""),
+    )
+    if not client:
+        return
+    parser.add_argument(
+        "--server",
+        metavar="HOST:PORT[,HOST:PORT...]",
+        default=default,
+        help="server for client verbs, or several members of one group (env "
+        f"TANDEMKV_SERVER; default {DEFAULT_ADDRESS}, or the one server or group running "
+        "on this machine if none is there)",
     )
     parser.add_argument(
         "--password",
@@ -40,17 +123,27 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
         default=default,
         help="password for client verbs (env TANDEMKV_PASSWORD)",
     )
+    parser.add_argument(
+        "--wait-seconds",
+        type=float,
+        metavar="S",
+        default=default,
+        help="during a failover, retry for up to S seconds and follow the new primary "
+        "(default 5; 0: fail at once)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tandemkv",
         description="A durable, replicated key-value store that speaks the Redis protocol.",
+        epilog=EXAMPLES + "\n" + exit_status_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version=f"tandemkv {__version__}, {BUILD.describe()}"
     )
-    _global_options(parser, suppress=False)
+    _global_options(parser, suppress=False, client=True)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     server = verbs.add_parser(
@@ -58,17 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a node",
         description="Run a tandemkv node until SIGTERM, SIGINT or SHUTDOWN.",
     )
-    _global_options(server, suppress=True)
+    _global_options(server, suppress=True, client=False)
     server.add_argument(
         "--address",
         metavar="HOST:PORT",
         help=f"where to listen (default {DEFAULT_ADDRESS}; port 0 picks a free one)",
-    )
-    server.add_argument(
-        "--config",
-        dest="config_file",
-        metavar="FILE.toml",
-        help="TOML file of settings (flags and TANDEMKV_* env override it)",
     )
     server.add_argument("--requirepass", metavar="PASSWORD", help="require AUTH with this password")
     server.add_argument(
@@ -87,6 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="SECONDS",
         help="close clients idle this long (default 0: never)",
+    )
+    server.add_argument(
+        "--maxmemory",
+        metavar="BYTES",
+        help="memory limit for the data, as 104857600 or 100mb (default 0: none)",
+    )
+    server.add_argument(
+        "--maxmemory-policy",
+        metavar="POLICY",
+        help="past the limit: noeviction (default: writes fail with OOM), allkeys-lru, "
+        "volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl",
+    )
+    server.add_argument(
+        "--maxmemory-samples",
+        type=int,
+        metavar="N",
+        help="keys sampled per eviction (default 5)",
     )
     server.add_argument(
         "--fsync",
@@ -196,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     put = verbs.add_parser("put", help="store a value", description="Set KEY to VALUE.")
-    _global_options(put, suppress=True)
+    _global_options(put, suppress=True, client=True)
     put.add_argument("key")
     put.add_argument("value")
 
@@ -205,13 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="print a value",
         description="Print KEY's value; exit 1 if the key does not exist.",
     )
-    _global_options(get, suppress=True)
+    _global_options(get, suppress=True, client=True)
     get.add_argument("key")
 
     delete = verbs.add_parser(
         "delete", help="remove a key", description="Remove KEY; exit 1 if it did not exist."
     )
-    _global_options(delete, suppress=True)
+    _global_options(delete, suppress=True, client=True)
     delete.add_argument("key")
 
     keys = verbs.add_parser(
@@ -219,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list keys",
         description="Print the keys matching PATTERN (default *), one a line.",
     )
-    _global_options(keys, suppress=True)
+    _global_options(keys, suppress=True, client=True)
     keys.add_argument("pattern", nargs="?", default="*")
 
     load = verbs.add_parser(
@@ -228,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         description='Load {"data": {"key": "value", ...}} (the seed\'s format) into the '
         "store. The whole file is checked first: on any error nothing is written.",
     )
-    _global_options(load, suppress=True)
+    _global_options(load, suppress=True, client=True)
     load.add_argument("file", metavar="FILE.json")
 
     dump = verbs.add_parser(
@@ -238,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         'values that are not UTF-8 go, base64-encoded, under a separate "binary" object '
         "that import reads back.",
     )
-    _global_options(dump, suppress=True)
+    _global_options(dump, suppress=True, client=True)
     dump.add_argument("file", metavar="FILE.json")
     _cluster_verbs(verbs)
     return parser
@@ -252,7 +356,7 @@ def _cluster_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "(tandemkv server --role backup). Prints OK once it is a member that votes (with "
         "--learner: once it is a member).",
     )
-    _global_options(add, suppress=True)
+    _global_options(add, suppress=True, client=True)
     add.add_argument(
         "--primary",
         metavar="HOST:PORT",
@@ -272,7 +376,7 @@ def _cluster_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Remove NODE (a node id or HOST:PORT, as `tandemkv status` lists them) "
         "from the group of --server; the command goes to the primary.",
     )
-    _global_options(remove, suppress=True)
+    _global_options(remove, suppress=True, client=True)
     remove.add_argument("node", metavar="NODE")
 
     failover = verbs.add_parser(
@@ -281,7 +385,7 @@ def _cluster_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Make a caught-up backup the primary (the most caught-up one unless --to "
         "names it), then print the new primary's HOST:PORT.",
     )
-    _global_options(failover, suppress=True)
+    _global_options(failover, suppress=True, client=True)
     failover.add_argument("--to", metavar="HOST:PORT", help="the backup to hand over to")
 
     promote = verbs.add_parser(
@@ -291,7 +395,7 @@ def _cluster_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "group. Writes the lost majority acknowledged that this node lacks are lost, and "
         "every other member must be wiped before it rejoins. Asks for confirmation.",
     )
-    _global_options(promote, suppress=True)
+    _global_options(promote, suppress=True, client=True)
     promote.add_argument(
         "--force",
         action="store_true",
@@ -305,17 +409,46 @@ def _cluster_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Show every member of --server's group: id, address, role, term, log "
         "indexes, lag, health and last contact. Works from any member.",
     )
-    _global_options(status, suppress=True)
+    _global_options(status, suppress=True, client=True)
     status.add_argument("--json", action="store_true", help="print the data as JSON")
 
 
 CLUSTER_VERBS = ("add-backup", "remove-node", "failover", "promote", "status")
+DEFAULT_WAIT_SECONDS = 5.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except Failure as failure:
+        return _report(failure.status, failure.message)
+    except KeyboardInterrupt:
+        return _report(EXIT_INTERRUPTED, "interrupted")
+    except BrokenPipeError:
+        # `tandemkv keys | head`: the reader left; say nothing, as other tools do.
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as error:  # the promise is one line, never a traceback
+        known = classify(error)
+        if known is not None:
+            return _report(*known)
+        if os.environ.get("TANDEMKV_DEBUG"):
+            raise
+        return _report(
+            EXIT_INTERNAL,
+            f"internal error: {type(error).__name__}: {error} (a bug: please report it; "
+            "TANDEMKV_DEBUG=1 shows the traceback)",
+        )
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.verb == "server":
         return _run_server(args)
+    if getattr(args, "wait_seconds", None) is None:
+        args.wait_seconds = DEFAULT_WAIT_SECONDS
+    elif args.wait_seconds < 0:
+        raise Failure(EXIT_USAGE, "--wait-seconds must be 0 or more")
     if args.verb in CLUSTER_VERBS:
         from tandemkv.cluster_verbs import run_cluster_verb
 
@@ -325,9 +458,74 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_client_verb(args)
 
 
+def classify(error: BaseException) -> tuple[int, str] | None:
+    """The exit status and line for an error any verb may meet; None if it is unexpected."""
+    if isinstance(error, Failure):
+        return error.status, error.message
+    if isinstance(error, AuthError):
+        return EXIT_AUTH, auth_advice(error.message)
+    if isinstance(error, ServerError):
+        return EXIT_SERVER_ERROR, f"server error: {error.message}"
+    if isinstance(error, NotRedisError):
+        return EXIT_PROTOCOL, str(error)
+    if isinstance(error, ClientError):
+        return EXIT_UNAVAILABLE, str(error)
+    if isinstance(error, StorageError):
+        return EXIT_DATA_DIR, str(error)
+    if isinstance(error, ConfigError):
+        return EXIT_USAGE, str(error)
+    return None
+
+
+def auth_advice(message: str) -> str:
+    if message.startswith("NOAUTH"):
+        return (
+            f"{message} The server needs a password: pass --password PASSWORD "
+            "(or set TANDEMKV_PASSWORD)"
+        )
+    return f"{message} Check --password (or TANDEMKV_PASSWORD)"
+
+
+def _report(status: int, message: str) -> int:
+    print(f"tandemkv: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit and would complain about the closed pipe again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def _run_server(args: argparse.Namespace) -> int:
     from tandemkv.server.run import run_server
 
+    config = _server_config(args)
+    _check_before_start(config)
+    return run_server(config)
+
+
+def _check_before_start(config: Config) -> None:
+    """The start-up refusals that have their own exit status (server/run.py exits 1 for
+    every failure): an unsafe address is a usage error, a data directory that cannot be
+    used a data-directory failure."""
+    from tandemkv.server.run import StartupError, check_protected_mode
+    from tandemkv.storage.datadir import DataDir
+
+    try:
+        check_protected_mode(config)
+    except StartupError as error:
+        raise Failure(EXIT_USAGE, str(error)) from None
+    DataDir.open(config.db_path).close()  # StorageError: EXIT_DATA_DIR, through classify
+
+
+def _server_config(args: argparse.Namespace) -> Config:
+    if args.server is not None or args.password is not None or args.wait_seconds is not None:
+        raise Failure(
+            EXIT_USAGE,
+            "--server, --password and --wait-seconds are for client verbs; a server takes "
+            "--address and --requirepass",
+        )
     flags = {
         "db_path": args.db_path,
         "address": args.address,
@@ -336,6 +534,9 @@ def _run_server(args: argparse.Namespace) -> int:
         "protected_mode": args.protected_mode,
         "maxclients": args.maxclients,
         "timeout": args.timeout,
+        "maxmemory": args.maxmemory,
+        "maxmemory_policy": args.maxmemory_policy,
+        "maxmemory_samples": args.maxmemory_samples,
         "parser": args.parser,
         "event_loop": args.event_loop,
         "fsync": args.fsync,
@@ -355,12 +556,7 @@ def _run_server(args: argparse.Namespace) -> int:
         "backup_scheduling": args.backup_scheduling,
         "peer_routes": ",".join(args.peer_route) if args.peer_route else None,
     }
-    try:
-        config = load_config(flags)
-    except ConfigError as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return run_server(config)
+    return load_config(flags)  # ConfigError: EXIT_USAGE, through classify
 
 
 if __name__ == "__main__":

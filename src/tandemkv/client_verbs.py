@@ -1,20 +1,36 @@
 """The CLI's client verbs (put, get, delete, keys, import, export) against a running server,
-and how they find it: flags, environment, or the servers registered on this machine."""
+and how they find it: flags, environment, a config file, or the servers registered on this
+machine. Errors propagate to cli.main, which turns each into one line and an exit status."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import re
+import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import tandemkv
-from tandemkv.cli import EXIT_NOT_FOUND, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
-from tandemkv.client import Client, ClientError, Executor, ServerError
-from tandemkv.config import DEFAULT_ADDRESS
-from tandemkv.embedded import StoreError
+from tandemkv.cli import (
+    EXIT_DATA_DIR,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_USAGE,
+    Failure,
+)
+from tandemkv.client import (
+    AuthError,
+    Client,
+    ClientError,
+    ConnectFailed,
+    Executor,
+    NotRedisError,
+    ServerError,
+)
+from tandemkv.config import DEFAULT_ADDRESS, load_config, parse_address
 from tandemkv.server import registry
 from tandemkv.storage.errors import DataDirLockedError, StorageError
 
@@ -24,68 +40,160 @@ READING_VERBS = frozenset({"get", "delete", "keys", "export"})
 
 
 def run_client_verb(args: argparse.Namespace) -> int:
+    created = _creates_data_dir(args)
+    target = connect(args)
+    status = EXIT_USAGE
     try:
-        target = connect(args)
-    except (ClientError, DataDirError) as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except ServerError as error:
-        print(f"tandemkv: server error: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    try:
-        return _VERBS[args.verb](target, args)
-    except ClientError as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except (ServerError, StoreError) as error:
-        print(f"tandemkv: server error: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        status = _VERBS[args.verb](target, args)
+        return status
     finally:
         target.close()
+        if created is not None and status != EXIT_OK:
+            # A failed import (or put) into a directory it created leaves nothing behind.
+            shutil.rmtree(created, ignore_errors=True)
 
 
-class DataDirError(Exception):
+def _creates_data_dir(args: argparse.Namespace) -> str | None:
+    """The data directory this run would create (in-process, not there yet), else None."""
+    if _server_given(args) or not args.db_path or os.path.lexists(args.db_path):
+        return None
+    return str(args.db_path)
+
+
+class DataDirError(Failure):
     """The data directory asked for cannot be opened here."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_DATA_DIR, message)
 
 
 def connect(args: argparse.Namespace) -> Executor:
     """--server (or TANDEMKV_SERVER) means the network; else --db-path means in-process;
-    with neither, the server found by `find_server`."""
-    server_given = args.server or os.environ.get("TANDEMKV_SERVER")
-    if not server_given and args.db_path:
-        if args.verb in READING_VERBS and not os.path.exists(args.db_path):
-            # A typo must not read as an empty store (a backup script would never notice),
-            # nor leave an empty directory behind.
-            raise DataDirError(f"no data directory at {args.db_path}: check --db-path")
-        try:
-            return tandemkv.open(args.db_path)
-        except DataDirLockedError as error:
-            raise DataDirError(
-                f"{error} A running server owns it: use --server HOST:PORT to talk to it."
-            ) from None
-        except StorageError as error:
-            raise DataDirError(str(error)) from None
-    return RedirectingClient(server_address(args), password_of(args))
+    with neither, the server named by --config or found by `find_server`."""
+    if not _server_given(args) and args.db_path:
+        return open_data_dir(args.db_path, args.verb)
+    addresses = server_addresses(args)
+    return RedirectingClient(addresses, password_of(args), wait_seconds=args.wait_seconds)
+
+
+def open_data_dir(path: str, verb: str) -> Executor:
+    if verb in READING_VERBS and not os.path.exists(path):
+        # A typo must not read as an empty store (a backup script would never notice),
+        # nor leave an empty directory behind.
+        raise DataDirError(f"no data directory at {path}: check --db-path")
+    try:
+        return tandemkv.open(path)
+    except DataDirLockedError as error:
+        raise DataDirError(locked_advice(error, verb)) from None
+    except StorageError as error:
+        raise DataDirError(str(error)) from None
+
+
+def locked_advice(error: DataDirLockedError, verb: str) -> str:
+    """Name the running server that holds the directory, so the fix is one flag away."""
+    holder = next((e for e in registry.live_entries() if e.data_dir == error.path), None)
+    if holder is None:
+        return (
+            f"data directory {error.path} is in use by "
+            f"{f'process {error.pid}' if error.pid else 'another process'}: if a server "
+            "runs on it, talk to it with --server HOST:PORT instead of --db-path"
+        )
+    return (
+        f"data directory {error.path} is in use by the server at {holder.address} "
+        f"(pid {holder.pid}): run `tandemkv --server {holder.address} {verb} ...` instead"
+    )
+
+
+def _server_given(args: argparse.Namespace) -> bool:
+    return bool(args.server or os.environ.get("TANDEMKV_SERVER"))
 
 
 def password_of(args: argparse.Namespace) -> str | None:
-    return args.password or os.environ.get("TANDEMKV_PASSWORD")
+    given = args.password or os.environ.get("TANDEMKV_PASSWORD")
+    if given:
+        return str(given)
+    config = _config_file_settings(args)
+    return config[1] if config is not None else None
 
 
 def server_address(args: argparse.Namespace) -> str:
-    """--server, else TANDEMKV_SERVER, else the server found on this machine."""
+    """The first of `server_addresses`."""
+    return server_addresses(args)[0]
+
+
+def server_addresses(args: argparse.Namespace) -> list[str]:
+    """--server, else TANDEMKV_SERVER (either may list several members of one group), else
+    the address in --config's file, else (cluster verbs) the server registered on --db-path,
+    else the server found on this machine."""
     given = args.server or os.environ.get("TANDEMKV_SERVER")
     if given:
-        return str(given)
-    return find_server(registry.live_entries(), lambda a: probe(a, password_of(args)))
+        listed = [a.strip() for a in str(given).split(",") if a.strip()]
+        if not listed:
+            raise Failure(EXIT_USAGE, f"--server {given!r} names no HOST:PORT")
+        return listed
+    config = _config_file_settings(args)
+    if config is not None:
+        return [config[0]]
+    if args.db_path:  # only cluster verbs get here: client verbs open it in-process
+        return [registered_on(str(args.db_path))]
+    found = find_server(registry.live_entries(), lambda a: probe(a, password_of(args)))
+    if found == DEFAULT_ADDRESS:
+        _check_default_is_tandemkv(password_of(args))
+    return [found]
 
 
-# ------------------------------------------------------------------ following redirects
+def registered_on(data_dir: str) -> str:
+    path = os.path.abspath(data_dir)
+    for entry in registry.live_entries():
+        if entry.data_dir == path:
+            return entry.address
+    raise DataDirError(
+        f"no running server on this machine uses the data directory {path}: start one "
+        "(tandemkv --db-path DIR server), or pass --server HOST:PORT"
+    )
+
+
+def _config_file_settings(args: argparse.Namespace) -> tuple[str, str | None] | None:
+    """(address, password) a client should use for the server --config describes."""
+    path = getattr(args, "config_file", None)
+    if not path:
+        return None
+    config = load_config({"config_file": path})  # ConfigError: a usage error
+    address = parse_address(config.advertise or config.address)
+    host = "127.0.0.1" if address.host in ("0.0.0.0", "") else address.host
+    host = "::1" if host == "::" else host
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{address.port}", config.requirepass or None
+
+
+def _check_default_is_tandemkv(password: str | None) -> None:
+    """Used without being named, the default address must be a tandemkv server: another
+    program listening there (a Redis, say) is not silently written to."""
+    found = probe(DEFAULT_ADDRESS, password)
+    if found is not None and found.kind == "foreign":
+        raise DiscoveryError(
+            f"the server at {DEFAULT_ADDRESS} is not tandemkv ({found.note}), and no "
+            "tandemkv server is registered on this machine: start one, or pass --server "
+            f"{DEFAULT_ADDRESS} to use that server anyway"
+        )
+
+
+# ------------------------------------------------------------------ following the primary
 
 _REDIRECTS = (
     re.compile(r"primary is (\S+:\d+)"),  # a write (or an operator command) on a backup
     re.compile(r"reads go to the primary \((\S+:\d+)\)"),  # a read on a backup
 )
+# Refusals that pass once the group has a (settled) primary again.
+_TRANSIENT = ("TRYAGAIN", "LOADING", "MASTERDOWN")
+# Commands the CLI may send again after a connection broke mid-command: doing them twice
+# is harmless (FAILOVER, REMOVE_NODE and PROMOTE are not: they are never resent).
+IDEMPOTENT = frozenset(
+    {"GET", "SET", "DEL", "MSET", "MGET", "SCAN", "TYPE", "DBSIZE", "STATUS", "ADD_BACKUP"}
+)
+RETRY_PAUSE = 0.1
+MAX_RETRY_PAUSE = 0.5
+MAX_REDIRECTS = 5
 
 
 def redirect_target(message: str) -> str | None:
@@ -99,39 +207,141 @@ def redirect_target(message: str) -> str | None:
     return None
 
 
-class RedirectingClient:
-    """A Client that, when a backup refuses a command and names the primary, sends the
-    command there once and keeps talking to the primary from then on."""
+def transient(message: str) -> bool:
+    """A refusal that a failover explains: retry it (within --wait-seconds)."""
+    if message.startswith(_TRANSIENT):
+        return True
+    return message.startswith("READONLY") and (
+        message.rstrip().endswith("retry") or "not known yet" in message
+    )
 
-    def __init__(self, address: str, password: str | None, timeout: float = 10.0) -> None:
+
+class RedirectingClient:
+    """A Client for a server or group. When a backup refuses a command and names the
+    primary, the command goes there and the client stays with the primary. Through a
+    failover (the primary gone, a refusal that says to retry) it retries for up to
+    `wait_seconds`, finding the new primary through the group's other members."""
+
+    def __init__(
+        self,
+        address: str | Sequence[str],
+        password: str | None,
+        timeout: float = 10.0,
+        wait_seconds: float = 0.0,
+    ) -> None:
+        self._known = [address] if isinstance(address, str) else list(address)
         self._password = password
         self._timeout = timeout
-        self._client = _open(address, password, timeout)
+        self._wait = wait_seconds
+        self._asked_registry = False
+        self._client = self._connect(time.monotonic() + wait_seconds)
+        if wait_seconds > 0:
+            self._learn_members()
 
     @property
     def address(self) -> str:
         return self._client.address
 
     def execute(self, *args: bytes | str | int) -> object:
-        try:
-            return self._client.call(*args)
-        except ServerError as error:
-            primary = redirect_target(error.message)
-            if primary is None or primary == self._client.address:
+        deadline = time.monotonic() + self._wait
+        pause, redirects = RETRY_PAUSE, 0
+        while True:
+            try:
+                return self._client.call(*args)
+            except AuthError:
                 raise
+            except ServerError as error:
+                primary = redirect_target(error.message)
+                if primary and primary != self.address and redirects < MAX_REDIRECTS:
+                    self._switch(deadline, primary)
+                    if self.address == primary:
+                        redirects += 1
+                        continue
+                    # The primary it names does not answer: maybe it just died and the
+                    # members have not elected another yet. Wait, then ask again.
+                elif not transient(error.message):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+            except NotRedisError:
+                raise
+            except ClientError:  # the connection broke: the node may be gone
+                if not _resendable(args) or time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                self._switch(deadline, None)
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
+
+    def _switch(self, deadline: float, prefer: str | None) -> None:
         self._client.close()
-        self._client = _open(primary, self._password, self._timeout)
-        return self._client.call(*args)
+        self._client = self._connect(deadline, prefer)
+
+    def _connect(self, deadline: float, prefer: str | None = None) -> Client:
+        """A connection to `prefer`, else to any address known for the group, retried
+        until the deadline; the first address's error if none answers."""
+        pause = RETRY_PAUSE
+        while True:
+            candidates = ([prefer] if prefer else []) + self._known
+            failures: list[ClientError] = []
+            for address in dict.fromkeys(candidates):
+                try:
+                    return _open(address, self._password, self._timeout)
+                except ConnectFailed as error:
+                    failures.append(error)
+            if time.monotonic() + pause > deadline:
+                if self._wait <= 0:
+                    raise failures[0]
+                others = len(failures) - 1
+                tried = f" and {others} other member{'s' * (others > 1)}" if others else ""
+                raise ConnectFailed(
+                    f"{failures[0]}{tried}, retried for {self._wait:g}s (--wait-seconds)"
+                )
+            if not self._asked_registry:
+                self._asked_registry = True
+                self._known += local_members_of(self._known, self._password)
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_RETRY_PAUSE)
+
+    def _learn_members(self) -> None:
+        """Remember the group's members, so that a failover can be followed even when
+        the node named on the command line is the one that died."""
+        try:
+            status = reply_map(self._client.call("STATUS"))
+        except AuthError:
+            raise
+        except (ServerError, ClientError):
+            return  # not tandemkv, or a version without STATUS: no group to follow
+        for member in _member_maps(status):
+            address = str(member.get("address", ""))
+            if address and address not in self._known:
+                self._known.append(address)
 
     def close(self) -> None:
         self._client.close()
+
+
+def local_members_of(addresses: list[str], password: str | None) -> list[str]:
+    """Members of a group running on this machine that counts one of `addresses` as a
+    member: how `--server OLD-PRIMARY put ...` finds the group after OLD-PRIMARY died."""
+    wanted = set(addresses)
+    found: list[str] = []
+    for group in group_servers(registry.live_entries(), lambda a: probe(a, password)):
+        if group.addresses & wanted:
+            found += sorted(group.addresses - wanted)
+    return found
+
+
+def _resendable(args: Sequence[bytes | str | int]) -> bool:
+    name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    return name.upper() in IDEMPOTENT
 
 
 def _open(address: str, password: str | None, timeout: float) -> Client:
     try:
         return Client(address, password=password, timeout=timeout)
     except ValueError as error:
-        raise ClientError(f"bad server address {address!r}: {error}") from None
+        raise Failure(EXIT_USAGE, f"bad server address {address!r}: {error}") from None
 
 
 # ------------------------------------------------------------------ finding a local server
@@ -142,7 +352,9 @@ class Probe:
     """What one registered server says about itself (its STATUS, in short)."""
 
     address: str  # where it answered
-    kind: str  # "member" of a group, "standalone", "detached" (in no group yet), "unknown"
+    # "member" of a group, "standalone", "detached" (in no group yet), "unknown", or
+    # "foreign" (a server that is not tandemkv: it has no STATUS)
+    kind: str
     members: frozenset[str] = frozenset()  # member addresses, its own included
     primary: str = ""  # the primary's address, "" if it knows none
     note: str = ""  # why kind is "unknown"
@@ -188,8 +400,12 @@ class Group:
         return f"{what}, data in {dirs}" if dirs else what
 
 
-class DiscoveryError(ClientError):
-    """Several unrelated servers run here, so which one to use is the operator's choice."""
+class DiscoveryError(Failure):
+    """Several unrelated servers run here (or a foreign one at the default address), so
+    which one to use is the operator's choice."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_USAGE, message)
 
 
 def find_server(entries: Sequence[registry.Entry], ask: Callable[[str], Probe | None]) -> str:
@@ -240,6 +456,8 @@ def probe(address: str, password: str | None) -> Probe | None:
     except ServerError as error:
         if "cluster support disabled" in error.message:
             return Probe(address, "standalone")
+        if error.message.startswith("ERR unknown command"):
+            return Probe(address, "foreign", note="it does not know STATUS")
         note = "needs a password: pass --password" if "AUTH" in error.message else error.message
         return Probe(address, "unknown", note=note)
     status = reply_map(reply)

@@ -1,8 +1,10 @@
 """The CLI's cluster verbs: add-backup, remove-node, failover, promote and status.
 
-Each finds the node to talk to as the client verbs do (--server, TANDEMKV_SERVER, or the
-group running on this machine); commands only the primary runs go to the primary, found
-through the STATUS of that node or a READONLY redirect.
+Each finds the node to talk to as the client verbs do (--server, TANDEMKV_SERVER, --config,
+the server registered on --db-path, or the group running on this machine); commands only
+the primary runs go to the primary, found through the STATUS of that node or a READONLY
+redirect, waiting up to --wait-seconds for a group in the middle of an election. Errors
+propagate to cli.main, which turns each into one line and an exit status.
 """
 
 from __future__ import annotations
@@ -15,43 +17,41 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from tandemkv.cli import EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
-from tandemkv.client import Client, ClientError, ServerError
+from tandemkv.cli import EXIT_OK, EXIT_SERVER_ERROR, EXIT_UNAVAILABLE, EXIT_USAGE, Failure
+from tandemkv.client import Client, ClientError, ConnectFailed, NotRedisError, ServerError
 from tandemkv.client_verbs import (
     RedirectingClient,
     password_of,
+    registered_on,
     reply_map,
-    server_address,
+    server_addresses,
 )
 from tandemkv.commands.cluster_view import BACKUP, PRIMARY, WITNESS, MemberStatus, NodeStatus
 from tandemkv.config import parse_address
 
 ADMIN_TIMEOUT = 30.0  # ADD_BACKUP waits up to 15 s for the new node to join
 STATUS_TIMEOUT = 1.0
+RETRY_PAUSE = 0.2
 NEW_PRIMARY_WAIT = 3.0
 PROMOTION_WAIT = 30.0
 
 
-class UsageError(Exception):
+class UsageError(Failure):
     """The command line asks for something this verb will not do."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_USAGE, message)
 
-class ClusterError(Exception):
+
+class ClusterError(Failure):
     """The group cannot do what was asked now; the message says why."""
+
+    def __init__(self, message: str, status: int = EXIT_UNAVAILABLE) -> None:
+        super().__init__(status, message)
 
 
 def run_cluster_verb(args: argparse.Namespace) -> int:
-    try:
-        return _VERBS[args.verb](args)
-    except UsageError as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except (ClientError, ClusterError) as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except ServerError as error:
-        print(f"tandemkv: server error: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+    return _VERBS[args.verb](args)
 
 
 # ------------------------------------------------------------------ talking to nodes
@@ -70,12 +70,13 @@ def fetch_status(address: str, password: str | None, timeout: float = 10.0) -> R
         with Client(address, password=password, timeout=timeout) as client:
             reply = client.call("STATUS")
     except ValueError as error:
-        raise ClientError(f"bad server address {address!r}: {error}") from None
+        raise UsageError(f"bad server address {address!r}: {error}") from None
     except ServerError as error:
         if "cluster support disabled" in error.message:
             raise ClusterError(
                 f"{address} runs standalone, not in a group (start nodes with "
-                "`tandemkv server --role primary|backup` to form one)"
+                "`tandemkv server --role primary|backup` to form one)",
+                EXIT_SERVER_ERROR,
             ) from None
         raise
     return parse_status(reply)
@@ -122,22 +123,54 @@ def _int(fields: dict[str, object], name: str) -> int:
     return -1
 
 
-def find_primary(address: str, password: str | None) -> str:
-    """Where the primary of `address`'s group is, as that node knows it."""
-    status = fetch_status(address, password).status
-    if status.role == PRIMARY:
-        return address
-    if status.primary_address:
-        return status.primary_address
+def find_primary(addresses: str | list[str], password: str | None, wait: float = 0.0) -> str:
+    """Where the primary of the group is, as its members know it; through an election,
+    asked again for up to `wait` seconds."""
+    candidates = [addresses] if isinstance(addresses, str) else list(addresses)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _primary_known_to(list(candidates), password)
+        except (ClusterError, ClientError) as error:
+            if isinstance(error, NotRedisError):
+                raise
+            if isinstance(error, ClusterError) and error.status != EXIT_UNAVAILABLE:
+                raise
+            if time.monotonic() + RETRY_PAUSE > deadline:
+                raise
+        time.sleep(RETRY_PAUSE)
+
+
+def _primary_known_to(candidates: list[str], password: str | None) -> str:
+    """The primary the first member that answers knows; members it lists are asked next."""
+    failures: list[ClientError] = []
+    asked: set[str] = set()
+    while candidates:
+        address = candidates.pop(0)
+        if address in asked:
+            continue
+        asked.add(address)
+        try:
+            status = fetch_status(address, password).status
+        except ConnectFailed as error:
+            failures.append(error)
+            continue
+        if status.role == PRIMARY:
+            return address
+        if status.primary_address:
+            return status.primary_address
+        candidates += [m.address for m in status.members]
+    if failures and len(failures) == len(asked):
+        raise failures[0]
     raise ClusterError(
-        f"{address} knows of no primary now (an election may be under way); retry in a "
-        "moment, or see `tandemkv status`"
+        f"{', '.join(sorted(asked))} know of no primary now (an election may be under way); "
+        "retry in a moment, or see `tandemkv status`"
     )
 
 
-def admin(address: str, password: str | None, *command: str) -> object:
+def admin(address: str, password: str | None, *command: str, wait: float = 0.0) -> object:
     """Run an operator command, following a redirect to the primary."""
-    client = RedirectingClient(address, password, timeout=ADMIN_TIMEOUT)
+    client = RedirectingClient(address, password, timeout=ADMIN_TIMEOUT, wait_seconds=wait)
     try:
         return client.execute(*command)
     finally:
@@ -152,7 +185,8 @@ def _add_backup(args: argparse.Namespace) -> int:
     command += ["WITNESS"] if args.witness else []
     command += ["LEARNER"] if args.learner else []
     password = password_of(args)
-    client = RedirectingClient(args.primary or server_address(args), password, ADMIN_TIMEOUT)
+    where = [args.primary] if args.primary else server_addresses(args)
+    client = RedirectingClient(where, password, ADMIN_TIMEOUT, args.wait_seconds)
     try:
         client.execute(*command)
         primary = client.address
@@ -182,7 +216,8 @@ def _await_voter(primary: str, address: str, password: str | None) -> None:
 
 def _remove_node(args: argparse.Namespace) -> int:
     password = password_of(args)
-    admin(find_primary(server_address(args), password), password, "REMOVE_NODE", args.node)
+    primary = find_primary(server_addresses(args), password, args.wait_seconds)
+    admin(primary, password, "REMOVE_NODE", args.node, wait=args.wait_seconds)
     print("OK")
     return EXIT_OK
 
@@ -196,8 +231,8 @@ def _failover(args: argparse.Namespace) -> int:
             raise UsageError(f"--to: {error}") from None
         command += ["TO", target.host, str(target.port)]
     password = password_of(args)
-    primary = find_primary(server_address(args), password)
-    admin(primary, password, *command)
+    primary = find_primary(server_addresses(args), password, args.wait_seconds)
+    admin(primary, password, *command, wait=args.wait_seconds)
     print(_new_primary(primary, password))
     return EXIT_OK
 
@@ -225,10 +260,15 @@ def _promote(args: argparse.Namespace) -> int:
             "writes it lacks; for a planned handover use `tandemkv failover`"
         )
     target = args.server or os.environ.get("TANDEMKV_SERVER")
+    if not target and args.db_path:
+        target = registered_on(str(args.db_path))
     if not target:
         raise UsageError(
-            "promote needs --server HOST:PORT (or TANDEMKV_SERVER): the node to promote"
+            "promote needs --server HOST:PORT (or TANDEMKV_SERVER), or the --db-path of the "
+            "node to promote"
         )
+    if "," in str(target):
+        raise UsageError("promote takes one node: --server HOST:PORT, not a list")
     password = password_of(args)
     print(promotion_risks(fetch_status(target, password).status), file=sys.stderr)
     if not args.yes and not _confirmed(sys.stdin.readline):
@@ -283,8 +323,7 @@ class MemberRow:
 
 def _status(args: argparse.Namespace) -> int:
     password = password_of(args)
-    asked = server_address(args)
-    first = fetch_status(asked, password)
+    asked, first = _first_status(server_addresses(args), password)
     views: dict[int, NodeStatus | None] = {first.status.node_id: first.status}
     primary = _primary_view(first.status, password)
     if primary is not None:
@@ -301,6 +340,16 @@ def _status(args: argparse.Namespace) -> int:
     else:
         print(status_table(first.group, primary, rows))
     return EXIT_OK
+
+
+def _first_status(addresses: list[str], password: str | None) -> tuple[str, Report]:
+    """The STATUS of the first of `addresses` that answers (any member will do)."""
+    for address in addresses[:-1]:
+        try:
+            return address, fetch_status(address, password)
+        except ConnectFailed:
+            continue
+    return addresses[-1], fetch_status(addresses[-1], password)
 
 
 def _primary_view(status: NodeStatus, password: str | None) -> NodeStatus | None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.cluster import Cluster, wait_for
 from helpers.servers import ServerProcess, free_port, run_tandemkv
+from tandemkv.cli import EXIT_AUTH, EXIT_DATA_DIR, EXIT_UNAVAILABLE
 
 pytestmark = pytest.mark.tandemkv_only("the tandemkv command-line client")
 
@@ -82,13 +84,14 @@ def test_server_address_from_environment(server: ServerProcess) -> None:
     assert (got.returncode, got.stdout) == (0, "envvalue\n"), got.stderr
 
 
-# Exit statuses the README promises: 1 key not found, 2 usage error, 3 unreachable or error.
+# Exit statuses: the table of README.md and `tandemkv --help` (tandemkv.cli.EXIT_STATUSES);
+# tests/test_cli_failures.py walks every verb through every failure.
 
 
 def test_unreachable_server_is_a_clean_error() -> None:
     result = cli(None, "get", "k", env={"TANDEMKV_SERVER": f"127.0.0.1:{free_port()}"})
     assert_clean_failure(result)
-    assert result.returncode == 3
+    assert result.returncode == EXIT_UNAVAILABLE
 
 
 def test_usage_errors(server: ServerProcess) -> None:
@@ -108,7 +111,8 @@ def test_password(make_server: Callable[..., ServerProcess]) -> None:
     for args in (["get", "k"], ["--password", "wrong", "get", "k"]):
         refused = cli(server, *args)
         assert_clean_failure(refused)
-        assert refused.returncode == 3, args
+        assert refused.returncode == EXIT_AUTH, args
+        assert "--password" in refused.stderr
 
 
 @pytest.mark.parametrize("verb", [None, "server", "put", "get", "delete", "keys"])
@@ -126,7 +130,7 @@ def test_a_data_directory_that_is_a_file_is_one_line(tmp_path: Path, verb: list[
     afile = tmp_path / "afile"
     afile.write_text("not a directory")
     result = run_tandemkv("--db-path", str(afile), *verb)
-    assert result.returncode in (1, 3), result  # server: cannot start; client verb: error
+    assert result.returncode == EXIT_DATA_DIR, result
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (
         f"tandemkv: cannot use {afile} as a data directory: it, or a folder on its path, "
@@ -141,7 +145,53 @@ def test_a_mistyped_data_directory_is_an_error_not_an_empty_store(
 ) -> None:
     typo = tmp_path / "typo-dir"
     result = run_tandemkv("--db-path", str(typo), *verb, cwd=tmp_path)
-    assert result.returncode == 3, result
+    assert result.returncode == EXIT_DATA_DIR, result
     assert result.stderr.strip() == f"tandemkv: no data directory at {typo}: check --db-path"
     assert not typo.exists(), "the typo must not be created"
     assert not (tmp_path / "out.json").exists()
+
+
+# ------------------------------------------------------------------ through a failover
+
+
+def _three_nodes(cluster: Cluster) -> list[str]:
+    a = cluster.start("a", "--role", "primary")
+    for name in ("b", "c"):
+        cluster.start(name, "--role", "backup", "--primary", a.address)
+
+    def voters() -> bool | None:
+        members = a.status()[b"members"]
+        assert isinstance(members, list)
+        roles = [m[b"role"] for m in members if isinstance(m, dict)]
+        return sorted(roles) == [b"backup", b"backup", b"primary"] or None
+
+    wait_for(voters, 20, cluster.describe())
+    return [cluster.nodes[n].address for n in ("a", "b", "c")]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("named", ["every member", "the old primary only"])
+def test_client_verbs_follow_a_failover(cluster: Cluster, named: str) -> None:
+    addresses = _three_nodes(cluster)
+    server = ",".join(addresses) if named == "every member" else addresses[0]
+    before = run_tandemkv("--server", server, "put", "before", "1")
+    assert (before.returncode, before.stdout) == (0, "OK\n"), before.stderr
+    cluster.kill("a")  # SIGKILL: no handover; the put below runs during the election
+    during = run_tandemkv("--server", server, "--wait-seconds", "15", "put", "during", "2")
+    assert (during.returncode, during.stdout) == (0, "OK\n"), during.stderr
+    for key, value in (("before", "1"), ("during", "2")):
+        got = run_tandemkv("--server", server, "get", key)
+        assert (got.returncode, got.stdout) == (0, f"{value}\n"), got.stderr
+    new_primary = cluster.primary(among=["b", "c"])
+    listed = run_tandemkv("--server", new_primary.address, "keys", "*ing")
+    assert listed.stdout.split() == ["during"], listed.stderr
+
+
+@pytest.mark.timeout(60)
+def test_wait_seconds_zero_fails_at_once(cluster: Cluster) -> None:
+    addresses = _three_nodes(cluster)
+    cluster.kill("a")
+    result = run_tandemkv("--server", addresses[0], "--wait-seconds", "0", "put", "k", "v")
+    assert_clean_failure(result)
+    assert result.returncode == EXIT_UNAVAILABLE
+    assert f"cannot connect to {addresses[0]}" in result.stderr

@@ -18,6 +18,7 @@ import pytest
 
 from helpers.resp import RawClient, RespError, encode_command
 from helpers.servers import ServerGroup, run_tandemkv
+from tandemkv.cli import EXIT_DATA_DIR
 
 pytestmark = pytest.mark.tandemkv_only("tandemkv's log, snapshots and data directory")
 
@@ -191,7 +192,7 @@ def test_a_second_server_on_the_same_directory_exits_naming_the_holder(
 ) -> None:
     first = servers.start(data_dir)
     result = start_expecting_failure(data_dir)
-    assert result.returncode == 1
+    assert result.returncode == EXIT_DATA_DIR
     line = one_error_line(result)
     assert line.startswith("tandemkv: ")
     assert f"already in use by process {first.pid}" in line
