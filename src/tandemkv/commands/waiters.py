@@ -50,10 +50,12 @@ STATE_CHANGED = (
 )
 UNBLOCKED_BY_CLIENT = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
-# Serve a waiter from `key`, which just became ready: the reply and the pop's mutation (a
-# `Write`), the reply and None for a read (XREAD BLOCK), or None if the key cannot feed it
-# (still empty, or not the type it waits for).
-Serve = Callable[["Engine", bytes], "tuple[object, Mutation | None] | None"]
+# Serve a waiter from `key`, which just became ready: a `Write` (the reply and the pop's
+# mutation), a (reply, None) pair for a read (XREAD BLOCK), or None if the key cannot feed
+# it (still empty, or not the type it waits for). Typed Any, not a tuple type: compiled
+# code would hold a tuple-typed value unboxed and hand back a plain tuple, no longer a
+# Write, which the engine recognises by its type.
+Serve = Callable[["Engine", bytes], Any]
 
 
 class Logged(NamedTuple):
