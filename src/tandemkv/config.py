@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from tandemkv.commands.settings import MAX_QUERY_BUFFER, Settings, output_limits_from
+from tandemkv.commands.settings import (
+    MAX_QUERY_BUFFER,
+    Settings,
+    output_limits_from,
+    parse_memory,
+)
+from tandemkv.storage.eviction import POLICIES
 from tandemkv.storage.syncer import FsyncPolicy
 
 DEFAULT_ADDRESS = "127.0.0.1:7000"
@@ -68,6 +74,9 @@ class Config:
     client_query_buffer_limit: int = MAX_QUERY_BUFFER
     client_output_buffer_limit: str = ""  # Redis's syntax; "" keeps Redis's defaults
     hz: int = 10
+    maxmemory: int = 0  # bytes; flags, env and the file also take Redis's units (100mb)
+    maxmemory_policy: str = "noeviction"
+    maxmemory_samples: int = 5
     parser: str = "auto"
     event_loop: str = "auto"
     fsync: str = "everysec"
@@ -108,6 +117,9 @@ class Config:
             bind=listen.host,
             port=listen.port,
             hz=self.hz,
+            maxmemory=self.maxmemory,
+            maxmemory_policy=self.maxmemory_policy,
+            maxmemory_samples=self.maxmemory_samples,
             appendonly=self.appendonly,
             appendfsync=self.fsync,
         )
@@ -121,6 +133,7 @@ _CHOICES = {
     "ack": ("majority", "leader"),
     "read_mode": ("index", "lease"),
     "backup_scheduling": ("batch", "normal"),
+    "maxmemory_policy": POLICIES,
 }
 # Settings only a flag may give: the file is named by a flag, and truncating a corrupt log
 # is a one-off operator decision that must never linger in a file or the environment.
@@ -137,11 +150,13 @@ def _coerce(name: str, raw: object, source: str) -> object:
         if kind == "int":
             if isinstance(raw, bool) or not isinstance(raw, (int, str)):
                 raise ValueError("expected an integer")
-            value = int(raw)
+            value = parse_memory(str(raw)) if name == "maxmemory" else int(raw)
             if value < 0:
                 raise ValueError("must not be negative")
             if name == "client_query_buffer_limit" and not MiB <= value <= MAX_QUERY_BUFFER:
                 raise ValueError(f"must be between {MiB} and {MAX_QUERY_BUFFER}")
+            if name == "maxmemory_samples" and value < 1:
+                raise ValueError("must be at least 1")
             return value
         if not isinstance(raw, str):
             raise ValueError("expected a string")

@@ -484,15 +484,17 @@ def test_config_get_names_each_parameter_once_whatever_its_case(c: Client) -> No
 
 
 def test_config_get_memory_and_databases_tell_the_truth(c: Client) -> None:
-    """No memory limit (so no eviction) and one database: read-only, as tools ask for them."""
+    """No memory limit by default (tests/commands/test_maxmemory.py sets one) and one
+    database, read-only: tools ask for them."""
     assert c("CONFIG", "GET", "maxmemory", "port") == {b"maxmemory": b"0", b"port": b"7000"}
     assert c("CONFIG", "GET", "maxmemory*") == {
         b"maxmemory": b"0",
         b"maxmemory-policy": b"noeviction",
+        b"maxmemory-samples": b"5",
     }
     assert c("CONFIG", "GET", "databases") == {b"databases": b"1"}
-    assert c("CONFIG", "SET", "maxmemory", "100mb") == err(
-        "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - "
+    assert c("CONFIG", "SET", "databases", "16") == err(
+        "ERR CONFIG SET failed (possibly related to argument 'databases') - "
         "can't set immutable config"
     )
 

@@ -29,7 +29,8 @@ from tandemkv.commands.transactions import end_transaction
 from tandemkv.commands.waiters import Waiters
 from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD
 from tandemkv.protocol.types import QUEUED, ErrorReply
-from tandemkv.storage.keyspace import Keyspace
+from tandemkv.storage.eviction import Evictor
+from tandemkv.storage.keyspace import ACCESS_LFU, ACCESS_LRU, ACCESS_OFF, Keyspace
 from tandemkv.storage.mutation import Batch, Delete, Mutation, Publish
 
 # Importing the families fills the table.
@@ -64,6 +65,15 @@ class RandomSource(Protocol):
 
     def choice(self, seq: Sequence[T]) -> T: ...
 
+    def random(self) -> float: ...
+
+
+# Past maxmemory, the most keys one command evicts before it runs; if memory is still over
+# the limit then, the command runs anyway and the next ones (and the cron) go on evicting,
+# so one large write cannot stall every client (Redis bounds this step by time instead).
+EVICT_BATCH = 1000
+_OOM = "command not allowed when used memory > 'maxmemory'."
+
 
 # Decides whether this node may run a command now (cluster mode: writes only on the
 # primary, reads on a backup only after READONLY); returns the error to answer, or None.
@@ -81,6 +91,7 @@ class Engine:
     __slots__ = (
         "atomic",
         "broker",
+        "evictor",
         "gate",
         "host",
         "keyspace",
@@ -118,6 +129,8 @@ class Engine:
         self.waiters = Waiters()
         # Pub/sub subscriptions; the shell installs its delivery callback (broker.sink).
         self.broker = Broker()
+        # Chooses keys to evict past maxmemory (storage/eviction.py).
+        self.evictor = Evictor()
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -138,6 +151,8 @@ class Engine:
             refusal = gate(session, spec)
             if refusal is not None:
                 return self._refuse(session, refusal, args)
+        if self.settings.maxmemory and self._out_of_memory(session, spec):
+            return self._refuse(session, CommandError(_OOM).with_prefix("OOM"), args)
         listeners = self.broker.listeners
         if listeners and session in listeners:  # subscribed mode (commands/pubsub.py)
             screened = pubsub.screen_subscribed(self, session, spec, args)
@@ -198,11 +213,87 @@ class Engine:
         return pending
 
     def active_expire(self, budget: int = 200) -> int:
-        """One bounded active-expiry step; its deletes are queued for the log."""
+        """One bounded active-expiry step; its deletes are queued for the log. Also goes
+        on evicting if memory is still past maxmemory (a command evicts a batch at most),
+        and stops the access clock once there is no limit."""
         removed = self.keyspace.expire_cycle(self.now_ms, budget)
         if self.keyspace.expired:
             self._log_expired()
+        if self.settings.maxmemory:
+            self._track_access()
+            if self.used_memory() > self.settings.maxmemory and self.keyspace.owns_expiry:
+                self.evict()
+        elif self.keyspace.access_mode != ACCESS_OFF:
+            self.keyspace.track_access(ACCESS_OFF)
         return removed
+
+    # ---------------------------------------------------------------- memory
+
+    def used_memory(self) -> int:
+        """The estimate that maxmemory limits: the keyspace's and eviction's own."""
+        return self.keyspace.used_memory() + self.evictor.overhead_bytes()
+
+    def _out_of_memory(self, session: Session, spec: CommandSpec) -> bool:
+        """Called before a command while maxmemory is set: evict if over the limit and the
+        policy allows; True if still over and the command may grow memory, so it must be
+        refused (Redis's rules: denyoom commands, anything queued in MULTI, and an EXEC
+        holding a denyoom command)."""
+        self._track_access()
+        limit = self.settings.maxmemory
+        if self.used_memory() <= limit:
+            return False
+        if self.keyspace.owns_expiry and self.settings.maxmemory_policy != "noeviction":
+            if self.evict() == EVICT_BATCH:
+                return False  # more to do, as Redis's EVICT_RUNNING: let this one run
+            if self.used_memory() <= limit:
+                return False
+        if "denyoom" in spec.flags:
+            return True
+        if session.queued is None:
+            return False
+        if "multi-control" not in spec.flags:
+            return True
+        return spec.name == "exec" and any(
+            (queued := lookup(args[0])) is not None and "denyoom" in queued.flags
+            for args in session.queued
+        )
+
+    def _track_access(self) -> None:
+        """Keep the access clock the policy needs, at the engine's time."""
+        keyspace = self.keyspace
+        keyspace.clock_ms = self.now_ms
+        policy = self.settings.maxmemory_policy
+        wanted = (
+            ACCESS_LRU
+            if policy.endswith("-lru")
+            else ACCESS_LFU
+            if policy.endswith("-lfu")
+            else ACCESS_OFF
+        )
+        if keyspace.access_mode != wanted:
+            keyspace.track_access(wanted, self.random.random)
+
+    def evict(self) -> int:
+        """Evict keys by the policy until memory is under maxmemory, the policy has no
+        candidate left, or EVICT_BATCH went; log them as one Delete. Returns how many."""
+        settings, keyspace = self.settings, self.keyspace
+        evicted: list[bytes] = []
+        while len(evicted) < EVICT_BATCH and self.used_memory() > settings.maxmemory:
+            key = self.evictor.pick(
+                keyspace,
+                settings.maxmemory_policy,
+                settings.maxmemory_samples,
+                self.now_ms,
+                self.random,
+            )
+            if key is None:
+                break
+            keyspace.apply(Delete((key,)))
+            evicted.append(key)
+        if evicted:
+            self.pending.append(Delete(tuple(evicted)))
+            self.stats.evicted_keys += len(evicted)
+        return len(evicted)
 
     def run_atomically(self, session: Session, queued: list[list[bytes]]) -> object:
         """Run queued commands back to back and log their effects as one entry. The reply
@@ -269,11 +360,12 @@ class Engine:
 
 
 class EngineStats:
-    __slots__ = ("commands", "errors")
+    __slots__ = ("commands", "errors", "evicted_keys")
 
     def __init__(self) -> None:
         self.commands = 0
         self.errors = 0
+        self.evicted_keys = 0
 
 
 def _finish_deferred(replies: list[object]) -> SlicedJob:

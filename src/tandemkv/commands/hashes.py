@@ -60,7 +60,7 @@ def _new_fields(fields: dict[bytes, bytes] | None, pairs: tuple[bytes, ...]) -> 
 @command(
     "hset",
     -4,
-    "write fast",
+    "write denyoom fast",
     group="hash",
     keys=(1, 1, 1),
     since="2.0.0",
@@ -76,7 +76,7 @@ def hset(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "hmset",
     -4,
-    "write fast",
+    "write denyoom fast",
     group="hash",
     keys=(1, 1, 1),
     since="2.0.0",
@@ -92,7 +92,7 @@ def hmset(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "hsetnx",
     4,
-    "write fast",
+    "write denyoom fast",
     group="hash",
     keys=(1, 1, 1),
     since="2.0.0",
@@ -255,7 +255,7 @@ def hdel(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "hincrby",
     4,
-    "write fast",
+    "write denyoom fast",
     group="hash",
     keys=(1, 1, 1),
     since="2.0.0",
@@ -282,7 +282,7 @@ def hincrby(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "hincrbyfloat",
     4,
-    "write fast",
+    "write denyoom fast",
     group="hash",
     since="2.6.0",
     keys=(1, 1, 1),

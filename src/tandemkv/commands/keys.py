@@ -231,7 +231,7 @@ def renamenx(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "copy",
     -3,
-    "write",
+    "write denyoom",
     group="generic",
     since="6.2.0",
     keys=(1, 2, 1),

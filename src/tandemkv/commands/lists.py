@@ -182,7 +182,7 @@ def _push(e: Engine, args: list[bytes], left: bool, only_existing: bool) -> obje
 @command(
     "lpush",
     -3,
-    "write fast",
+    "write denyoom fast",
     group="list",
     keys=(1, 1, 1),
     summary="Prepend one or more elements to a list",
@@ -195,7 +195,7 @@ def lpush(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "rpush",
     -3,
-    "write fast",
+    "write denyoom fast",
     group="list",
     keys=(1, 1, 1),
     summary="Append one or more elements to a list",
@@ -208,7 +208,7 @@ def rpush(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "lpushx",
     -3,
-    "write fast",
+    "write denyoom fast",
     group="list",
     keys=(1, 1, 1),
     since="2.2.0",
@@ -222,7 +222,7 @@ def lpushx(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "rpushx",
     -3,
-    "write fast",
+    "write denyoom fast",
     group="list",
     keys=(1, 1, 1),
     since="2.2.0",
@@ -294,7 +294,7 @@ def lmpop(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "lmove",
     5,
-    "write",
+    "write denyoom",
     group="list",
     keys=(1, 2, 1),
     since="6.2.0",
@@ -309,7 +309,7 @@ def lmove(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "rpoplpush",
     3,
-    "write",
+    "write denyoom",
     group="list",
     keys=(1, 2, 1),
     since="1.2.0",
@@ -451,7 +451,7 @@ def _matches(items: deque[bytes], value: bytes, rank: int, limit: int, maxlen: i
 @command(
     "lset",
     4,
-    "write",
+    "write denyoom",
     group="list",
     keys=(1, 1, 1),
     summary="Set the value of an element in a list by its index",
@@ -470,7 +470,7 @@ def lset(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "linsert",
     5,
-    "write",
+    "write denyoom",
     group="list",
     keys=(1, 1, 1),
     since="2.2.0",

@@ -33,7 +33,7 @@ _RANDMEMBER_RANGE = f"value is out of range, value must between {-INT64_MAX} and
 @command(
     "sadd",
     -3,
-    "write fast",
+    "write denyoom fast",
     group="set",
     keys=(1, 1, 1),
     summary="Add members to a set, creating it if needed",
@@ -427,7 +427,7 @@ def sdiff(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "sinterstore",
     -3,
-    "write",
+    "write denyoom",
     group="set",
     keys=(1, -1, 1),
     summary="Store the intersection of sets in a key",
@@ -440,7 +440,7 @@ def sinterstore(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "sunionstore",
     -3,
-    "write",
+    "write denyoom",
     group="set",
     keys=(1, -1, 1),
     summary="Store the union of sets in a key",
@@ -453,7 +453,7 @@ def sunionstore(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "sdiffstore",
     -3,
-    "write",
+    "write denyoom",
     group="set",
     keys=(1, -1, 1),
     summary="Store the difference of sets in a key",

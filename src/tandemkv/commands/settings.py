@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tandemkv.commands.output_limits import OutputLimits, parse_output_limits
+from tandemkv.storage.eviction import POLICIES
 
 # client-query-buffer-limit's default and most (Redis allows more): what one request or one
 # transaction may hold, hence the largest log entry (storage/record.py: DEFAULT_MAX_BODY).
@@ -34,10 +35,12 @@ class Settings:
     save: str = ""
     appendonly: bool = False
     appendfsync: str = "everysec"
-    # Also read-only, and true of every tandemkv server: no memory limit, so no eviction,
-    # and one database. Tools ask for them (CONFIG GET maxmemory).
+    # The memory limit (bytes of the keyspace's estimate, 0 = none) and what happens past
+    # it (storage/eviction.py; docs/operations.md "Memory limit").
     maxmemory: int = 0
     maxmemory_policy: str = "noeviction"
+    maxmemory_samples: int = 5
+    # Read-only: one database. Tools ask for it.
     databases: int = 1
     # Not a setting: the server's start as a Unix time, 0 until known. LASTSAVE answers
     # it before the first snapshot, as Redis answers its start (commands/server.py).
@@ -47,7 +50,7 @@ class Settings:
 INT_MAX = 2**31 - 1
 UINT_MAX = 2**32 - 1
 LLONG_MAX = 2**63 - 1
-_UNITS = {"k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+_UNITS = {"b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 
 
 def _parse_bool(raw: str) -> bool:
@@ -109,6 +112,18 @@ def _memory_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def parse_policy(raw: str) -> str:
+    policy = raw.lower()
+    if policy not in POLICIES:
+        raise ValueError(f"argument(s) must be one of the following: {', '.join(POLICIES)}")
+    return policy
+
+
+def parse_memory(raw: str) -> int:
+    """A byte count as Redis writes one: 1048576, 100mb, 2gb (ValueError if not)."""
+    return _memory_at_least(0)(raw)
+
+
 def _parse_hz(raw: str) -> int:
     # Redis accepts any non-negative int and clamps it to the range it can honour.
     return min(max(_int_in(0, INT_MAX)(raw), 1), 500)
@@ -159,8 +174,9 @@ PARAMS: dict[str, Param] = {
         Param("save", None),
         Param("appendonly", None, _show_bool),
         Param("appendfsync", None),
-        Param("maxmemory", None),
-        Param("maxmemory_policy", None),
+        Param("maxmemory", parse_memory),
+        Param("maxmemory_policy", parse_policy),
+        Param("maxmemory_samples", _int_in(1, INT_MAX)),
         Param("databases", None),
     )
 }

@@ -240,7 +240,7 @@ def _trim_count(stream: Stream, through: StreamId | None) -> int:
 @command(
     "xadd",
     -5,
-    "write fast",
+    "write denyoom fast",
     group="stream",
     keys=(1, 1, 1),
     since="5.0.0",
@@ -415,7 +415,7 @@ def xtrim(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "xsetid",
     -3,
-    "write fast",
+    "write denyoom fast",
     group="stream",
     keys=(1, 1, 1),
     since="5.0.0",

@@ -72,7 +72,7 @@ def get(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "set",
     -3,
-    "write",
+    "write denyoom",
     group="string",
     keys=(1, 1, 1),
     aliases=("put",),
@@ -145,7 +145,7 @@ def parse_set_options(args: list[bytes]) -> SetOptions:
 @command(
     "setnx",
     3,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Set a key only if it does not exist",
@@ -170,7 +170,7 @@ def _set_with_ttl(e: Engine, args: list[bytes], unit_ms: int, name: str) -> obje
 @command(
     "setex",
     4,
-    "write",
+    "write denyoom",
     group="string",
     keys=(1, 1, 1),
     summary="Set a key with an expiry in seconds",
@@ -183,7 +183,7 @@ def setex(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "psetex",
     4,
-    "write",
+    "write denyoom",
     group="string",
     keys=(1, 1, 1),
     summary="Set a key with an expiry in milliseconds",
@@ -196,7 +196,7 @@ def psetex(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "getset",
     3,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Set a key and return its old value",
@@ -292,7 +292,7 @@ def _pairs(args: list[bytes], name: str) -> list[tuple[bytes, bytes]]:
 @command(
     "mset",
     -3,
-    "write",
+    "write denyoom",
     group="string",
     keys=(1, -1, 2),
     summary="Set several keys at once",
@@ -308,7 +308,7 @@ def mset(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "msetnx",
     -3,
-    "write",
+    "write denyoom",
     group="string",
     keys=(1, -1, 2),
     summary="Set several keys only if none of them exists",
@@ -338,7 +338,7 @@ def _add_to_integer(e: Engine, key: bytes, delta: int) -> object:
 @command(
     "incr",
     2,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Add one to a key's integer value",
@@ -351,7 +351,7 @@ def incr(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "decr",
     2,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Subtract one from a key's integer value",
@@ -364,7 +364,7 @@ def decr(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "incrby",
     3,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Add an amount to a key's integer value",
@@ -377,7 +377,7 @@ def incrby(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "decrby",
     3,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Subtract an amount from a key's integer value",
@@ -393,7 +393,7 @@ def decrby(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "incrbyfloat",
     3,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Add a floating-point amount to a key's value",
@@ -409,7 +409,7 @@ def incrbyfloat(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "append",
     3,
-    "write fast",
+    "write denyoom fast",
     group="string",
     keys=(1, 1, 1),
     summary="Append to a key's string value",
@@ -466,7 +466,7 @@ def getrange(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "setrange",
     4,
-    "write",
+    "write denyoom",
     group="string",
     keys=(1, 1, 1),
     summary="Overwrite part of a key's string value",

@@ -232,7 +232,7 @@ def _add(e: Engine, key: bytes, flags: AddFlags, pairs: list[tuple[float, bytes]
 @command(
     "zadd",
     -4,
-    "write fast",
+    "write denyoom fast",
     group="sorted_set",
     keys=(1, 1, 1),
     since="1.2.0",
@@ -247,7 +247,7 @@ def zadd(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "zincrby",
     4,
-    "write fast",
+    "write denyoom fast",
     group="sorted_set",
     keys=(1, 1, 1),
     since="1.2.0",
@@ -601,7 +601,7 @@ def zrevrangebylex(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "zrangestore",
     -5,
-    "write",
+    "write denyoom",
     group="sorted_set",
     keys=(1, 2, 1),
     since="6.2.0",
@@ -1025,7 +1025,7 @@ def zdiff(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "zunionstore",
     -4,
-    "write",
+    "write denyoom",
     group="sorted_set",
     keys=(1, 1, 1),
     since="2.0.0",
@@ -1039,7 +1039,7 @@ def zunionstore(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "zinterstore",
     -4,
-    "write",
+    "write denyoom",
     group="sorted_set",
     keys=(1, 1, 1),
     since="2.0.0",
@@ -1053,7 +1053,7 @@ def zinterstore(e: Engine, s: Session, args: list[bytes]) -> object:
 @command(
     "zdiffstore",
     -4,
-    "write",
+    "write denyoom",
     group="sorted_set",
     keys=(1, 1, 1),
     since="6.2.0",

@@ -47,6 +47,7 @@ class ServerStats:
         "net_input_bytes",
         "net_output_bytes",
         "rejected_connections",
+        "used_memory_peak",
     )
 
     def __init__(self) -> None:
@@ -55,6 +56,7 @@ class ServerStats:
         self.expired_keys = 0
         self.net_input_bytes = 0
         self.net_output_bytes = 0
+        self.used_memory_peak = 0  # the highest estimate seen by the cron or INFO
 
 
 class Server:
@@ -274,6 +276,9 @@ class Server:
         # In a group only the primary expires keys; backups learn of it from its log.
         removed = engine.active_expire(EXPIRE_BUDGET) if self.node.writable else 0
         self.stats.expired_keys += removed
+        used = engine.used_memory()
+        if used > self.stats.used_memory_peak:
+            self.stats.used_memory_peak = used
         if engine.pending:
             if self.log.failed:
                 engine.take_mutations()  # the log refuses writes; clients are told so
@@ -334,12 +339,7 @@ class Server:
                 "blocked_clients": len(self.engine.waiters),
                 "total_blocking_keys": self.engine.waiters.blocked_keys(),
             },
-            "memory": {
-                "used_memory": rss,
-                "used_memory_human": _human(rss),
-                "used_memory_rss": rss,
-                "used_memory_rss_human": _human(rss),
-            },
+            "memory": self._memory_info(rss),
             "persistence": self._persistence_info(),
             "stats": {
                 "total_connections_received": self.stats.connections_received,
@@ -348,6 +348,7 @@ class Server:
                 "total_net_output_bytes": self.stats.net_output_bytes,
                 "rejected_connections": self.stats.rejected_connections,
                 "expired_keys": self.stats.expired_keys,
+                "evicted_keys": self.engine.stats.evicted_keys,
                 "total_error_replies": self.engine.stats.errors,
                 "pubsub_channels": len(self.engine.broker.channels),
                 "pubsub_patterns": self.engine.broker.numpat,
@@ -357,6 +358,26 @@ class Server:
                 "used_cpu_sys": f"{usage.ru_stime:.6f}",
                 "used_cpu_user": f"{usage.ru_utime:.6f}",
             },
+        }
+
+    def _memory_info(self, rss: int) -> dict[str, object]:
+        """used_memory is the keyspace's own estimate (what maxmemory limits), not the
+        allocator's count as in Redis; docs/operations.md "Memory limit" compares it
+        with RSS."""
+        used = self.engine.used_memory()
+        self.stats.used_memory_peak = peak = max(self.stats.used_memory_peak, used)
+        limit = self.settings.maxmemory
+        return {
+            "used_memory": used,
+            "used_memory_human": _human(used),
+            "used_memory_rss": rss,
+            "used_memory_rss_human": _human(rss),
+            "used_memory_peak": peak,
+            "used_memory_peak_human": _human(peak),
+            "maxmemory": limit,
+            "maxmemory_human": _human(limit),
+            "maxmemory_policy": self.settings.maxmemory_policy,
+            "mem_fragmentation_ratio": f"{rss / used:.2f}" if used else "0.00",
         }
 
     def _replication_info(self) -> dict[str, object]:

@@ -14,6 +14,16 @@ when stale entries outnumber live ones.
 Only a node that owns expiry (a primary, or a single node) deletes expired keys; the keys it
 deletes are queued in `expired` so the shell can log the deletes for backups and recovery.
 A backup (`owns_expiry=False`) hides such keys on read but keeps them until told.
+
+Memory: `used_memory()` is the keyspace's own estimate of what it holds (storage/memory.py
+has the cost model): a running total of the keys' and values' bytes, updated by each
+mutation as it applies (a collection's share kept per key in `_sizes`, so removing it
+costs a lookup), plus per-entry costs times the sizes of the dicts, computed when asked.
+
+Access clock, for the LRU and LFU eviction policies (storage/eviction.py): off until the
+engine turns it on (`track_access`), then each live read and each write stamps the key in
+`_access`: the time of the access (LRU), or Redis's logarithmic use counter and the minute
+it was last decayed (LFU). Off, it costs one attribute test per read.
 """
 
 from __future__ import annotations
@@ -21,8 +31,11 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Protocol
 
+from tandemkv.storage import memory as mem
+from tandemkv.storage.eviction import LFU_INIT, lfu_touched
 from tandemkv.storage.mutation import (
     Append,
     Batch,
@@ -68,8 +81,25 @@ class WatchFlag(Protocol):
     watched_expired: set[bytes]
 
 
+# What `track_access` may keep: nothing, last access times, or LFU counters.
+ACCESS_OFF, ACCESS_LRU, ACCESS_LFU = 0, 1, 2
+
+
 class Keyspace:
-    __slots__ = ("_data", "_expires", "_heap", "_watchers", "expired", "owns_expiry")
+    __slots__ = (
+        "_access",
+        "_data",
+        "_expires",
+        "_heap",
+        "_lfu_random",
+        "_sizes",
+        "_used",
+        "_watchers",
+        "access_mode",
+        "clock_ms",
+        "expired",
+        "owns_expiry",
+    )
 
     def __init__(self, owns_expiry: bool = True) -> None:
         self._data: dict[bytes, Value] = {}
@@ -78,6 +108,15 @@ class Keyspace:
         self._watchers: dict[bytes, list[WatchFlag]] = {}
         self.expired: list[bytes] = []
         self.owns_expiry = owns_expiry
+        # The keys' and values' bytes (see the module doc), and each collection's share.
+        self._used = 0
+        self._sizes: dict[bytes, int] = {}
+        # The access clock: None while off. Writes stamp keys with `clock_ms`, the time
+        # the engine last gave (mutations carry no time).
+        self._access: dict[bytes, int] | None = None
+        self.access_mode = ACCESS_OFF
+        self._lfu_random: Callable[[], float] | None = None
+        self.clock_ms = 0
 
     # ----------------------------------------------------------------- reads
 
@@ -87,12 +126,15 @@ class Keyspace:
     def get(self, key: bytes, now_ms: int) -> Value | None:
         """The live value of `key`, or None if absent or past its deadline."""
         value = self._data.get(key)
-        if value is None or not self._expires:
-            return value
-        deadline = self._expires.get(key)
-        if deadline is not None and deadline <= now_ms:
-            self._expire(key)
+        if value is None:
             return None
+        if self._expires:
+            deadline = self._expires.get(key)
+            if deadline is not None and deadline <= now_ms:
+                self._expire(key)
+                return None
+        if self._access is not None:
+            self._accessed(key, now_ms)
         return value
 
     def contains(self, key: bytes, now_ms: int) -> bool:
@@ -126,6 +168,60 @@ class Keyspace:
     def expiring_count(self) -> int:
         return len(self._expires)
 
+    # ---------------------------------------------------------------- memory
+
+    def used_memory(self) -> int:
+        """The estimate of the bytes this keyspace holds (storage/memory.py)."""
+        access = self._access
+        return (
+            self._used
+            + len(self._data) * mem.KEY_SLOT
+            # A heap entry per deadline: the stale ones (bounded, see _set_deadline) are
+            # left out, as no eviction could free them.
+            + len(self._expires) * (mem.EXPIRY_ENTRY + mem.HEAP_ENTRY)
+            + (len(access) * mem.ACCESS_ENTRY if access is not None else 0)
+        )
+
+    def track_access(self, mode: int, lfu_random: Callable[[], float] | None = None) -> None:
+        """Start (or stop, ACCESS_OFF) keeping the access clock; a change of mode starts
+        it afresh. LFU draws its probabilistic increments from `lfu_random`."""
+        if mode != self.access_mode:
+            self.access_mode = mode
+            self._access = None if mode == ACCESS_OFF else {}
+        self._lfu_random = lfu_random
+
+    def idle_ms(self, key: bytes, now_ms: int) -> int:
+        """How long since `key` was last read or written (LRU); a key not seen since the
+        clock started counts as idle since the epoch."""
+        access = self._access
+        stamp = access.get(key, 0) if access is not None and self.access_mode == ACCESS_LRU else 0
+        return now_ms - stamp
+
+    def lfu_counter(self, key: bytes, now_ms: int) -> int:
+        """The key's LFU counter, decayed to `now_ms` (0 for a key the clock never saw)."""
+        access = self._access
+        if access is None or self.access_mode != ACCESS_LFU or key not in access:
+            return 0
+        return lfu_touched(access[key], now_ms, None) & 0xFF
+
+    def candidates(self, volatile: bool) -> dict[bytes, object]:
+        """The keys eviction may choose from: all of them, or those with a deadline. The
+        live dict, for sampling: read it, never change it."""
+        return self._expires if volatile else self._data  # type: ignore[return-value]
+
+    def _accessed(self, key: bytes, now_ms: int) -> None:
+        access = self._access
+        assert access is not None
+        if self.access_mode == ACCESS_LRU:
+            access[key] = now_ms
+            return
+        stamp = access.get(key)
+        access[key] = (
+            lfu_touched(stamp, now_ms, self._lfu_random)
+            if stamp is not None
+            else ((now_ms // 60_000) << 8) | LFU_INIT
+        )
+
     def items(self) -> Iterator[tuple[bytes, Value, int | None]]:
         """(key, value, deadline) for every stored key, for snapshots."""
         expires = self._expires
@@ -141,7 +237,14 @@ class Keyspace:
 
     def load(self, key: bytes, value: Value, expire_at_ms: int | None) -> None:
         """Insert a key while restoring a snapshot."""
+        self._forget(key)
         self._data[key] = value
+        if type(value) is bytes:
+            self._used += mem.blob(len(key)) + mem.blob(len(value))
+        else:
+            cost = mem.value_cost(value)
+            self._sizes[key] = cost
+            self._used += mem.blob(len(key)) + cost
         if expire_at_ms is not None:
             self._set_deadline(key, expire_at_ms)
 
@@ -159,11 +262,21 @@ class Keyspace:
             self.load(key, payload, expire_at_ms)
             return
         if continued:
-            load_chunk(self._data[key], payload)
+            container = self._data[key]
+            before = len(container)
+            load_chunk(container, payload)
+            self._grow(key, self._chunk_cost(kind, len(container) - before, payload))
             return
         container = empty(ValueType(kind))
-        load_chunk(container, payload)
         self.load(key, container, expire_at_ms)
+        load_chunk(container, payload)
+        self._grow(key, self._chunk_cost(kind, len(container), payload))
+
+    @staticmethod
+    def _chunk_cost(kind: int, elements: int, payload: bytes) -> int:
+        """A snapshot chunk's share of the estimate, from its size rather than element by
+        element (loading stays one pass over the payload)."""
+        return elements * mem.CHUNK_ELEMENT[kind] + len(payload)
 
     def expire_cycle(self, now_ms: int, budget: int = 200) -> int:
         """Remove at most `budget` keys whose deadline has passed; return how many."""
@@ -213,12 +326,37 @@ class Keyspace:
         self.expired.append(key)
 
     def _remove(self, key: bytes, expiring: bool = False) -> bool:
-        if self._data.pop(key, None) is None:
+        value = self._data.pop(key, None)
+        if value is None:
             return False
+        self._discount(key, value)
         self._expires.pop(key, None)
         if self._watchers:
             self._touch(key, expiring)
         return True
+
+    def _discount(self, key: bytes, value: Value) -> None:
+        """Take a key that just left `_data` out of the estimate and the access clock."""
+        size = mem.blob(len(value)) if type(value) is bytes else self._sizes.pop(key)
+        self._used -= mem.blob(len(key)) + size
+        if self._access is not None:
+            self._access.pop(key, None)
+
+    def _forget(self, key: bytes) -> None:
+        """Before a key is stored anew: take its old value, if any, out of the estimate."""
+        old = self._data.get(key)
+        if old is not None:
+            self._discount(key, old)
+
+    def _grow(self, key: bytes, delta: int) -> None:
+        """A collection at `key` changed size by `delta` bytes."""
+        self._sizes[key] += delta
+        self._used += delta
+
+    def _stamp(self, key: bytes) -> None:
+        """A write accessed `key` (for the access clock, at the engine's last time)."""
+        if self._access is not None:
+            self._accessed(key, self.clock_ms)
 
     def _set_deadline(self, key: bytes, deadline: int | None) -> None:
         if deadline is None:
@@ -232,7 +370,17 @@ class Keyspace:
 
     def _apply_set(self, m: SetValue) -> None:
         key = m.key
-        self._data[key] = m.value
+        data = self._data
+        old = data.get(key)
+        if type(old) is bytes:  # the hot path, inlined: blob(new) - blob(old)
+            self._used += len(m.value) - len(old)
+        else:
+            if old is not None:
+                self._discount(key, old)
+            self._used += len(key) + len(m.value) + 2 * mem.BLOB
+        data[key] = m.value
+        if self._access is not None:
+            self._accessed(key, self.clock_ms)
         if not m.keep_ttl and (m.expire_at_ms is not None or key in self._expires):
             self._set_deadline(key, m.expire_at_ms)
         if self._watchers:
@@ -248,7 +396,7 @@ class Keyspace:
 
     def _apply_append(self, m: Append) -> None:
         old = self._string(m.key)
-        self._data[m.key] = old + m.suffix
+        self._replace_string(m.key, old, old + m.suffix)
         if self._watchers:
             self._touch(m.key)
 
@@ -257,9 +405,18 @@ class Keyspace:
         end = m.offset + len(m.data)
         if len(old) < m.offset:
             old += b"\x00" * (m.offset - len(old))
-        self._data[m.key] = old[: m.offset] + m.data + old[end:]
+        self._replace_string(m.key, old, old[: m.offset] + m.data + old[end:])
         if self._watchers:
             self._touch(m.key)
+
+    def _replace_string(self, key: bytes, old: bytes, new: bytes) -> None:
+        """Store `new` at `key`, whose string was `old` (b"" also when it was absent)."""
+        if key in self._data:
+            self._used += mem.blob(len(new)) - mem.blob(len(old))
+        else:
+            self._used += mem.blob(len(key)) + mem.blob(len(new))
+        self._data[key] = new
+        self._stamp(key)
 
     def _apply_delete(self, m: Delete) -> None:
         for key in m.keys:
@@ -276,8 +433,16 @@ class Keyspace:
         if value is None:
             return
         deadline = self._expires.get(m.src)
+        size = self._sizes.get(m.src)
+        stamp = self._access.get(m.src) if self._access is not None else None
         self._remove(m.src)
+        self._forget(m.dst)
         self._data[m.dst] = value
+        self._used += mem.blob(len(m.dst)) + (mem.blob(len(value)) if size is None else size)
+        if size is not None:
+            self._sizes[m.dst] = size
+        if stamp is not None and self._access is not None:
+            self._access[m.dst] = stamp  # a renamed key keeps its history, as in Redis
         self._set_deadline(m.dst, deadline)
         if self._watchers:
             self._touch(m.dst)
@@ -289,6 +454,10 @@ class Keyspace:
         self._data.clear()
         self._expires.clear()
         self._heap.clear()
+        self._sizes.clear()
+        self._used = 0
+        if self._access is not None:
+            self._access.clear()
 
     def _apply_copy(self, m: Copy) -> None:
         value = self._data.get(m.src)
@@ -296,6 +465,11 @@ class Keyspace:
             return
         self._remove(m.dst)
         self._data[m.dst] = copy_value(value)
+        size = self._sizes.get(m.src)
+        self._used += mem.blob(len(m.dst)) + (mem.blob(len(value)) if size is None else size)
+        if size is not None:
+            self._sizes[m.dst] = size
+        self._stamp(m.dst)
         self._set_deadline(m.dst, self._expires.get(m.src))
         if self._watchers:
             self._touch(m.dst)
@@ -307,32 +481,54 @@ class Keyspace:
         value = self._data.get(key)
         if value is None:
             value = self._data[key] = empty(kind)
+            size = self._sizes[key] = mem.EMPTY_OF[kind]
+            self._used += mem.blob(len(key)) + size
         if self._watchers:
             self._touch(key)
+        if self._access is not None:
+            self._accessed(key, self.clock_ms)
         return value
 
     def _existing(self, key: bytes) -> Value | None:
         value = self._data.get(key)
-        if value is not None and self._watchers:
-            self._touch(key)
+        if value is not None:
+            if self._watchers:
+                self._touch(key)
+            if self._access is not None:
+                self._accessed(key, self.clock_ms)
         return value
 
     def _drop_if_empty(self, key: bytes, value: Value) -> None:
         if not value:
             self._data.pop(key, None)
+            self._discount(key, value)
             self._expires.pop(key, None)
 
     def _apply_hset(self, m: HashSet) -> None:
         fields: dict[bytes, bytes] = self._container(m.key, ValueType.HASH)  # type: ignore[assignment]
         pairs = m.pairs
+        blob = mem.blob
+        delta = 0
         for i in range(0, len(pairs), 2):
-            fields[pairs[i]] = pairs[i + 1]
+            field, value = pairs[i], pairs[i + 1]
+            old = fields.get(field)
+            if old is None:
+                delta += mem.HASH_FIELD + blob(len(field)) + blob(len(value))
+            else:
+                delta += blob(len(value)) - blob(len(old))
+            fields[field] = value
+        self._grow(m.key, delta)
 
     def _apply_hdel(self, m: HashDelete) -> None:
         fields = self._existing(m.key)
         if type(fields) is dict:
+            blob = mem.blob
+            delta = 0
             for field in m.fields:
-                fields.pop(field, None)
+                old = fields.pop(field, None)
+                if old is not None:
+                    delta += mem.HASH_FIELD + blob(len(field)) + blob(len(old))
+            self._grow(m.key, -delta)
             self._drop_if_empty(m.key, fields)
 
     def _apply_lpush(self, m: ListPush) -> None:
@@ -341,24 +537,32 @@ class Keyspace:
             items.extendleft(m.items)
         else:
             items.extend(m.items)
+        self._grow(m.key, self._items_cost(m.items))
+
+    @staticmethod
+    def _items_cost(items: Iterable[bytes]) -> int:
+        blob = mem.blob
+        return sum(mem.LIST_ITEM + blob(len(item)) for item in items)
 
     def _apply_lpop(self, m: ListPop) -> None:
         items = self._existing(m.key)
         if type(items) is deque:
             pop = items.popleft if m.left else items.pop
-            for _ in range(min(m.amount, len(items))):
-                pop()
+            self._grow(m.key, -self._items_cost([pop() for _ in range(min(m.amount, len(items)))]))
             self._drop_if_empty(m.key, items)
 
     def _apply_lset(self, m: ListSet) -> None:
         items = self._existing(m.key)
         if type(items) is deque and 0 <= m.position < len(items):
+            old = items[m.position]
             items[m.position] = m.value
+            self._grow(m.key, mem.blob(len(m.value)) - mem.blob(len(old)))
 
     def _apply_linsert(self, m: ListInsert) -> None:
         items = self._existing(m.key)
         if type(items) is deque and 0 <= m.position <= len(items):
             items.insert(m.position, m.value)
+            self._grow(m.key, mem.LIST_ITEM + mem.blob(len(m.value)))
 
     def _apply_lrem(self, m: ListRemove) -> None:
         items = self._existing(m.key)
@@ -377,6 +581,7 @@ class Keyspace:
             kept.reverse()
         items.clear()
         items.extend(kept)
+        self._grow(m.key, -removed * (mem.LIST_ITEM + mem.blob(len(value))))
         self._drop_if_empty(m.key, items)
 
     def _apply_ltrim(self, m: ListTrim) -> None:
@@ -386,49 +591,79 @@ class Keyspace:
         size = len(items)
         start, stop = max(0, m.start), min(m.stop, size - 1)
         if start > stop:
+            removed = list(items)
             items.clear()
         else:
-            for _ in range(size - 1 - stop):
-                items.pop()
-            for _ in range(start):
-                items.popleft()
+            removed = [items.pop() for _ in range(size - 1 - stop)]
+            removed += [items.popleft() for _ in range(start)]
+        self._grow(m.key, -self._items_cost(removed))
         self._drop_if_empty(m.key, items)
 
     def _apply_sadd(self, m: SetAdd) -> None:
         members: set[bytes] = self._container(m.key, ValueType.SET)  # type: ignore[assignment]
-        members.update(m.members)
+        blob = mem.blob
+        delta = 0
+        for member in m.members:
+            if member not in members:
+                members.add(member)
+                delta += mem.SET_MEMBER + blob(len(member))
+        self._grow(m.key, delta)
 
     def _apply_srem(self, m: SetRemove) -> None:
         members = self._existing(m.key)
         if type(members) is set:
-            members.difference_update(m.members)
+            blob = mem.blob
+            delta = 0
+            for member in m.members:
+                if member in members:
+                    members.remove(member)
+                    delta += mem.SET_MEMBER + blob(len(member))
+            self._grow(m.key, -delta)
             self._drop_if_empty(m.key, members)
 
     def _apply_zadd(self, m: ZSetAdd) -> None:
         zset: SortedSet = self._container(m.key, ValueType.ZSET)  # type: ignore[assignment]
+        scores = zset.scores
+        delta = 0
         for score, member in zip(m.scores, m.members, strict=True):
+            if member not in scores:
+                delta += mem.ZSET_MEMBER + mem.blob(len(member))
             zset.add(member, score)
+        self._grow(m.key, delta)
 
     def _apply_zrem(self, m: ZSetRemove) -> None:
         zset = self._existing(m.key)
         if isinstance(zset, SortedSet):
+            delta = 0
             for member in m.members:
-                zset.discard(member)
+                if zset.discard(member):
+                    delta += mem.ZSET_MEMBER + mem.blob(len(member))
+            self._grow(m.key, -delta)
             self._drop_if_empty(m.key, zset)
 
     def _apply_xadd(self, m: StreamAdd) -> None:
         stream: Stream = self._container(m.key, ValueType.STREAM)  # type: ignore[assignment]
+        old = stream.entries.get((m.ms, m.seq))
         stream.add((m.ms, m.seq), m.fields)
+        replaced = mem.fields_cost(old) if old is not None else 0
+        self._grow(m.key, mem.fields_cost(m.fields) - replaced)
 
     def _apply_xdel(self, m: StreamDelete) -> None:
         stream = self._existing(m.key)
         if type(stream) is Stream:
+            entries = stream.entries
+            gone = [entries[sid] for sid in set(m.ids) if sid in entries]
             stream.delete(m.ids)
+            self._grow(m.key, -sum(mem.fields_cost(fields) for fields in gone))
 
     def _apply_xtrim(self, m: StreamTrim) -> None:
         stream = self._existing(m.key)
         if type(stream) is Stream:
+            entries = stream.entries
+            stop = entries.bisect_right((m.ms, m.seq))
+            gone = sum(mem.fields_cost(fields) for fields in islice(entries.values(), stop))
             stream.trim_through((m.ms, m.seq))
+            self._grow(m.key, -gone)
 
     def _apply_xsetid(self, m: StreamSetId) -> None:
         stream = self._existing(m.key)
