@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tandemkv.node import disk_storage
 from tandemkv.node.disk_storage import CACHE_ENTRIES, DiskStorage
 from tandemkv.replication import (
     ConfState,
@@ -94,6 +95,7 @@ def test_the_cache_always_agrees_with_the_log(
             ]
             assert cached == from_disk
             assert [disk.term(i) for i in range(1, last + 1)] == [e.term for e in from_disk]
+            assert disk._cache_bytes == sum(len(e.data) for e in disk._cache)
     finally:
         store.close()
 
@@ -106,6 +108,26 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
             disk.append([entry(1, i) for i in range(start, start + 1000)])
         assert len(disk._cache) <= CACHE_ENTRIES
         assert disk.entries(1, 3, 1 << 20) == [entry(1, 1), entry(1, 2)]  # from disk
+    finally:
+        store.close()
+
+
+def test_the_cache_is_bounded_in_bytes_too(tmp_path: Path) -> None:
+    """Big entries (a loop turn of pipelined big values each) are held by bytes, not
+    count: 8,192 entries of 1 MiB each once held gigabytes."""
+    store = Store.open(str(tmp_path), replay=False)
+    disk = DiskStorage(store)
+    big = b"v" * (1 << 20)
+    try:
+        for index in range(1, 81):
+            disk.append([entry(1, index, big)])
+            held = sum(len(e.data) for e in disk._cache)
+            assert held == disk._cache_bytes <= disk_storage.CACHE_BYTES
+        assert 0 < len(disk._cache) < 80
+        assert disk.entries(1, 2, 1 << 30) == [entry(1, 1, big)]  # read back from disk
+        assert disk.entries(80, 81, 1 << 30) == [entry(1, 80, big)]  # from the cache
+        disk.append([entry(2, 79, b"short")])  # a conflicting suffix leaves the count right
+        assert sum(len(e.data) for e in disk._cache) == disk._cache_bytes
     finally:
         store.close()
 
