@@ -3,6 +3,8 @@ logged; timeouts, CLIENT UNBLOCK, MULTI, and hosts that cannot block."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tandemkv.commands.cluster_view import Pending
@@ -10,7 +12,7 @@ from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.waiters import STATE_CHANGED, Logged, log_writes
 from tandemkv.protocol.types import ErrorReply, NullArray
 from tandemkv.storage.codec import decode_mutation, encode_mutation
-from tandemkv.storage.mutation import Batch, ListPop, ListPush, Mutation, ZSetRemove
+from tandemkv.storage.mutation import Batch, Delete, ListPop, ListPush, Mutation
 
 from .harness import World, contents, err, replay
 from .parity import Step, check
@@ -127,7 +129,7 @@ def test_blocking_zset_pops_and_their_shapes(world: World) -> None:
     writer("ZADD", "y", 1, "a", 3, "c")
     settle(world, log)
     assert answer(many) == [b"y", [[b"c", 3.0], [b"a", 1.0]]]
-    assert log.entries[-1][-1] == ZSetRemove(b"y", (b"c", b"a"))
+    assert log.entries[-1][-1] == Delete((b"y",))  # every member: the key goes at once
     assert writer("BZPOPMAX", "z", 0) == [b"z", b"two", 2.0]
 
 
@@ -239,9 +241,36 @@ def test_a_host_without_an_event_loop_never_blocks() -> None:
     assert c("BLPOP", "q", 0) is NullArray
 
 
-def test_a_sub_millisecond_timeout_waits_forever_as_in_redis(world: World) -> None:
-    pending = world.client()("BLPOP", "q", "0.0001")
-    assert isinstance(pending, Pending) and pending.wait_ms == 0
+@pytest.mark.parametrize(
+    ("timeout", "wait_ms"),
+    [
+        ("0.0001", 1),  # rounded up, as Redis does since 7.0.8: not 0, which is for ever
+        ("1e-400", 1),
+        ("0.001", 1),
+        ("0.1", 100),  # 0.1 is not exact, but the product rounds to 100.0 first
+        ("1.0005", 1001),
+        ("-0.0001", 0),  # rounds up to 0: for ever, as in Redis
+        ("0", 0),
+    ],
+)
+def test_a_timeout_counts_whole_milliseconds_rounded_up(
+    world: World, timeout: str, wait_ms: int
+) -> None:
+    """The fuzzer found BLPOP q 0.0001 waiting for ever (it truncated to 0)."""
+    pending = world.client()("BLPOP", "q", timeout)
+    assert isinstance(pending, Pending) and pending.wait_ms == wait_ms
+
+
+def test_redis_answers_a_sub_millisecond_timeout_at_once(redis_server: object) -> None:
+    """The reference for the test above: Redis 7.0 waits 1 ms, not for ever."""
+    from helpers.resp import RawClient
+
+    host, port = redis_server.host, redis_server.port  # type: ignore[attr-defined]
+    with RawClient(host, port, timeout=5) as client:
+        began = time.monotonic()
+        assert client.call("BLPOP", "q", "0.0001") is None
+        assert client.call("BZPOPMIN", "z", "1e-400") is None
+        assert time.monotonic() - began < 1
 
 
 def check_replay(world: World, log: Log) -> None:

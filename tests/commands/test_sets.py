@@ -23,6 +23,7 @@ from tandemkv.storage.mutation import Batch, Delete, Mutation, SetAdd, SetRemove
 from tandemkv.storage.store import keyspace_items, load_items
 
 from .harness import NOT_INT, SYNTAX, Client, World, arity_err, contents, replay
+from .test_keys import SlicingHost
 
 WRONGTYPE = ErrorReply("WRONGTYPE Operation against a key holding the wrong kind of value")
 POSITIVE = ErrorReply("ERR value is out of range, must be positive")
@@ -731,3 +732,77 @@ class SetModel(RuleBasedStateMachine):
 
 SetModel.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
 test_set_model = SetModel.TestCase
+
+
+# ------------------------------------------------- repeating random picks, in slices
+
+MANY = 2 * set_commands.PICK_SLICE + 1  # three slices
+
+
+@pytest.mark.parametrize(
+    ("fill", "pick", "resp", "shape"),
+    [
+        (("SADD", "k", "a", "b"), ("SRANDMEMBER", "k", -MANY), 2, [b"a", b"b"]),
+        (("ZADD", "k", 1, "a", 2, "b"), ("ZRANDMEMBER", "k", -MANY), 3, [b"a", b"b"]),
+        (
+            ("ZADD", "k", 1, "a", 2, "b"),
+            ("ZRANDMEMBER", "k", -MANY, "WITHSCORES"),
+            2,
+            [b"a", 1.0, b"b", 2.0],
+        ),
+        (
+            ("ZADD", "k", 1, "a", 2, "b"),
+            ("ZRANDMEMBER", "k", -MANY, "WITHSCORES"),
+            3,
+            [[b"a", 1.0], [b"b", 2.0]],
+        ),
+        (("HSET", "k", "a", "1", "b", "2"), ("HRANDFIELD", "k", -MANY), 2, [b"a", b"b"]),
+        (
+            ("HSET", "k", "a", "1", "b", "2"),
+            ("HRANDFIELD", "k", -MANY, "WITHVALUES"),
+            2,
+            [b"a", b"1", b"b", b"2"],
+        ),
+        (
+            ("HSET", "k", "a", "1", "b", "2"),
+            ("HRANDFIELD", "k", -MANY, "WITHVALUES"),
+            3,
+            [[b"a", b"1"], [b"b", b"2"]],
+        ),
+    ],
+)
+def test_many_repeating_random_picks_are_drawn_in_slices(
+    fill: tuple[object, ...], pick: tuple[object, ...], resp: int, shape: list[object]
+) -> None:
+    """The fuzzer found SRANDMEMBER/ZRANDMEMBER/HRANDFIELD key -1000000 (a 20-byte request,
+    on a key of one member) holding the event loop 2-5 s; past PICK_SLICE picks they are
+    drawn a slice per loop turn. The reply's shape is the unsliced one's."""
+    host = SlicingHost()
+    c = World(host=host).client(resp=resp)
+    c(*fill)
+    reply = c(*pick)
+    flat = resp == 2 and len(pick) == 4
+    items = _pairs(reply) if flat else reply
+    assert len(items) == MANY and host.slices == 2
+    assert {repr(x) for x in items} == {repr(x) for x in (_pairs(shape) if flat else shape)}
+    host.slices = 0
+    assert len(c(*pick[:2], -set_commands.PICK_SLICE)) == set_commands.PICK_SLICE
+    assert host.slices == 0  # up to a slice: drawn at once, as before
+
+
+def _pairs(flat: list[object]) -> list[object]:
+    return [flat[i : i + 2] for i in range(0, len(flat), 2)]
+
+
+def test_sliced_picks_in_exec_draw_from_the_set_at_their_place_in_the_queue() -> None:
+    host = SlicingHost()
+    c = World(host=host).client()
+    c("SADD", "s", "a", "b", "c")
+    c("MULTI")
+    c("SRANDMEMBER", "s", -MANY)
+    c("SREM", "s", "a", "b")
+    c("SRANDMEMBER", "s", -MANY)
+    before, removed, after = c("EXEC")
+    assert removed == 2 and len(before) == len(after) == MANY
+    assert set(before) == {b"a", b"b", b"c"} and set(after) == {b"c"}
+    assert host.slices >= 4

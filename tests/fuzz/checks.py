@@ -8,10 +8,12 @@ server's peak RSS must stay under their bounds (the numbers are explained where 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fuzz.grammar import fetch_grammar
+from fuzz.keyspace import Collection, CollectionKeeper
 from fuzz.monitor import Target
 from fuzz.outcome import FuzzResult
 from fuzz.runner import FuzzConfig, FuzzRun
@@ -37,6 +39,8 @@ STALL_BOUND = 0.4
 # log; the same run with --appendonly no peaks at 119 MiB). 512 MiB is twice that; a leak
 # or an amplification (one MGET of a big key repeated: +1 GiB) goes well past it.
 RSS_BOUND = 512 * MiB
+# How often the loaded collections are checked and refilled (keyspace.CollectionKeeper).
+KEEPER_PERIOD = 2.0
 
 
 @dataclass(frozen=True)
@@ -50,18 +54,22 @@ def run_fuzz(
     config: FuzzConfig,
     bounds: Bounds,
     watched: Target | None = None,
+    kept: Sequence[Collection] = (),
 ) -> tuple[FuzzResult, list[str]]:
-    """Fuzz `targets` with a watchdog on `watched` (the first target by default); the
-    result and every reason to fail the run."""
+    """Fuzz `targets` with a watchdog on `watched` (the first target by default), keeping
+    the `kept` collections (loaded beforehand) on the first target; the result and every
+    reason to fail the run."""
     watched = watched or targets[0]
     with RawClient(targets[0].host, targets[0].port) as client:
         grammar = fetch_grammar(client, config.grammar)
     dog = Watchdog(watched.host, watched.port).start()
     try:
-        result = FuzzRun(targets, grammar, config).run()
+        with CollectionKeeper(targets[0], kept, KEEPER_PERIOD) as keeper:
+            result = FuzzRun(targets, grammar, config).run()
     finally:
         stall = dog.stop()
     result.stall = stall
+    result.refills = keeper.refills
     return result, problems(result, targets, bounds)
 
 

@@ -96,6 +96,7 @@ class FuzzResult:
     peak_rss: dict[str, int] = field(default_factory=dict)
     rss_span: dict[str, tuple[int, int]] = field(default_factory=dict)  # (first, last)
     stall: StallReport | None = None
+    refills: int = 0  # loaded collections put back after the fuzzing destroyed them
 
     def in_flight_during_stall(self) -> list[TimedRequest]:
         """The slow requests in flight during the longest stall, likeliest cause first."""
@@ -131,9 +132,35 @@ class FuzzResult:
             lines.append(self.stall.describe())
             overlapping = self.in_flight_during_stall()[:5]
             lines += [f"  in flight then: {timed.describe()}" for timed in overlapping]
+            lines += [
+                f"  then {rtt * 1000:.0f} ms, in flight: "
+                + (", ".join(self._first_words(at, rtt)) or "nothing slow")
+                for rtt, at in self.stall.top[1:8]
+            ]
         if self.slowest is not None:
             lines.append(f"slowest request: {self.slowest.describe()}")
+        by_command = self.slowest_by_command()[:12]
+        if by_command:
+            shown = ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in by_command)
+            lines.append(f"slowest reply per command (ms): {shown}")
+        if self.refills:
+            lines.append(f"loaded collections refilled {self.refills} times")
         return "\n".join(lines)
+
+    def _first_words(self, start: float, seconds: float) -> list[str]:
+        return [
+            f"{t.literal[:60]} ({t.seconds * 1000:.0f} ms)"
+            for t in self.in_flight(start, seconds)[:2]
+        ]
+
+    def slowest_by_command(self) -> list[tuple[str, float]]:
+        """Each command's slowest reply among the slow ones kept, slowest first (a
+        pipelined reply also waits for what its batch ran before it)."""
+        worst: dict[str, float] = {}
+        for timed in self.slow:
+            name = timed.literal.split(",", 1)[0].strip("(b'\"").upper()
+            worst[name] = max(worst.get(name, 0.0), timed.seconds)
+        return sorted(worst.items(), key=lambda item: item[1], reverse=True)
 
     def _rss_span(self, name: str) -> str:
         if name not in self.rss_span:

@@ -151,7 +151,7 @@ def parse_argument(doc: Mapping[str, Any]) -> Node:
     else:
         node = parse_fragment(name, doc_type)
     if token is not None and doc_type != "pure-token":
-        node = Seq((Token(_text(token).encode()), node))
+        node = Seq((Token(_text(token).encode()), _after_token(_text(token), node)))
     if {"optional", "multiple"} & flags:
         node = Repeat(node, optional="optional" in flags, multiple="multiple" in flags)
     return node
@@ -164,8 +164,24 @@ def parse_fragment(text: str, doc_type: str = "") -> Node:
         words = [word for word in alternative.split() if word != "..."]
         single = len(words) == 1
         items = tuple(_word(word, doc_type if single else "") for word in words)
+        items = tuple(
+            _after_token(before.word.decode(), item) if isinstance(before, Token) else item
+            for before, item in zip((None, *items), items, strict=False)
+        )
         choices.append(items[0] if single else Seq(items))
     return choices[0] if len(choices) == 1 else OneOf(tuple(choices))
+
+
+# Option words whose value is a wait: XREAD's BLOCK milliseconds is an integer by name,
+# but 0 there blocks for ever, so it is drawn as a timeout.
+_WAIT_TOKENS = frozenset({"BLOCK"})
+
+
+def _after_token(token: str, node: Node) -> Node:
+    """The value that follows option word `token`, its kind corrected for waits."""
+    if token.upper() in _WAIT_TOKENS and isinstance(node, Slot):
+        return Slot(node.name, Kind.TIMEOUT)
+    return node
 
 
 def _word(word: str, doc_type: str) -> Node:

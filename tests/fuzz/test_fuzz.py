@@ -1,5 +1,7 @@
-"""The fuzzer against real servers: one tandemkv server, the same for a long time with
-100k keys (`slow`), and a 3-node group that must keep its primary.
+"""The fuzzer against real servers: one tandemkv server holding big and small collections
+(a 100k-field hash, 100k-item list, 100k-member set and sorted set, a 10k-entry stream),
+the same for a long time with 100k string keys too (`slow`), and a 3-node group that must
+keep its primary.
 
 Each run prints its seed; `TANDEMKV_FUZZ_SEED=N` replays it (every client's stream of
 requests repeats; the threads' interleaving cannot). With `-s` or `-rA` the run's summary
@@ -10,14 +12,22 @@ the peak RSS.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fuzz.checks import Bounds, run_fuzz
 from fuzz.grammar import GrammarConfig
-from fuzz.keyspace import held_bytes, load_keys
+from fuzz.keyspace import (
+    COLLECTIONS,
+    SMALL_COLLECTIONS,
+    Collection,
+    held_bytes,
+    load_collections,
+    load_keys,
+)
 from fuzz.monitor import Target, node_target, server_target
 from fuzz.outcome import FuzzResult
 from fuzz.runner import FuzzConfig
@@ -29,7 +39,7 @@ from helpers.servers import ServerGroup
 RecordProperty = Callable[[str, object], None]
 MiB = 1024 * 1024
 
-DEFAULT_SECONDS = 45.0
+DEFAULT_SECONDS = 45.0  # plus about 2 s to load the collections
 CLUSTER_SECONDS = 30.0
 # Three servers and the fuzzer share the 2 cores here: longest stalls of 108-220 ms were
 # measured on the primary, against 84-158 ms for a single server. The test is about
@@ -50,6 +60,11 @@ LOADED_KEYS = 100_000
 # 103 MiB held before it was fixed); data alone cannot.
 LONG_BOUNDS = Bounds(rss=1 << 62)  # RSS is checked relative to the data
 LONG_RSS_SLACK = 384 * MiB
+
+
+def with_collections(collections: Sequence[Collection], values: ValueConfig) -> ValueConfig:
+    """`values` drawing the collections' keys too (never in a deep MULTI: values.py)."""
+    return replace(values, collection_keys=tuple(c.key for c in collections))
 
 
 def publish(result: FuzzResult, record_property: RecordProperty) -> None:
@@ -79,8 +94,10 @@ def test_a_fuzzed_server_stays_up_responsive_and_bounded(
     record_property: RecordProperty,
 ) -> None:
     server = server_target(servers.start(tmp_path / "data"))
-    config = FuzzConfig(seed=fuzz_seed, duration=DEFAULT_SECONDS)
-    result, problems = run_fuzz([server], config, Bounds())
+    load_collections(server, COLLECTIONS)
+    grammar = GrammarConfig(values=with_collections(COLLECTIONS, ValueConfig()))
+    config = FuzzConfig(seed=fuzz_seed, duration=DEFAULT_SECONDS, grammar=grammar)
+    result, problems = run_fuzz([server], config, Bounds(), kept=COLLECTIONS)
     publish(result, record_property)
     replay = replay_command("test_a_fuzzed_server_stays_up", fuzz_seed)
     assert not problems, result.report(problems, replay)
@@ -98,14 +115,17 @@ def test_a_long_fuzz_run_over_100k_keys(
     """`TANDEMKV_FUZZ_MINUTES` (default 30) of fuzzing a server that holds 100k keys."""
     server = server_target(servers.start(tmp_path / "data"))
     load_keys(server, LOADED_KEYS)
+    load_collections(server, COLLECTIONS)
     grammar = GrammarConfig(
         # Long values rarer than by default: over 30 minutes they would pile up by gigabytes.
-        values=ValueConfig(loaded_keys=LOADED_KEYS, long_chance=0.002),
+        values=with_collections(
+            COLLECTIONS, ValueConfig(loaded_keys=LOADED_KEYS, long_chance=0.002)
+        ),
         # No flushes: the run is about a big keyspace, which one FLUSHALL would end.
         rare={**GrammarConfig().rare, b"flushall": 0.0, b"flushdb": 0.0},
     )
     config = FuzzConfig(seed=fuzz_seed, duration=LONG_MINUTES * 60, grammar=grammar)
-    result, problems = run_fuzz([server], config, LONG_BOUNDS)
+    result, problems = run_fuzz([server], config, LONG_BOUNDS, kept=COLLECTIONS)
     publish(result, record_property)
     if server.alive is not None and server.alive():
         problems += rss_beyond_data(result, server)
@@ -166,10 +186,16 @@ def test_a_fuzzed_group_keeps_its_primary(
     same term, and every node agrees. Three clients fuzz the primary, one a backup."""
     nodes = three_nodes(cluster)
     primary, backup = node_target(nodes[0]), node_target(nodes[1])
+    # Small collections only: the group is about leadership, and three servers on two
+    # cores replicating 400k elements would spend the run loading.
+    load_collections(primary, SMALL_COLLECTIONS)
     before = leadership(nodes)
-    config = FuzzConfig(seed=fuzz_seed, duration=CLUSTER_SECONDS)
+    grammar = GrammarConfig(values=with_collections(SMALL_COLLECTIONS, ValueConfig()))
+    config = FuzzConfig(seed=fuzz_seed, duration=CLUSTER_SECONDS, grammar=grammar)
     targets: list[Target] = [primary, primary, primary, backup]
-    result, problems = run_fuzz(targets, config, GROUP_BOUNDS, watched=primary)
+    result, problems = run_fuzz(
+        targets, config, GROUP_BOUNDS, watched=primary, kept=SMALL_COLLECTIONS
+    )
     publish(result, record_property)
     after = leadership(nodes)
     if after != before:

@@ -216,3 +216,40 @@ def test_a_request_literal_shortens_long_arguments() -> None:
     text = request.literal()
     assert "(100000 bytes)" in text and "more arguments" in text and len(text) < 600
     assert Request((b"PING",), "grammar", inline=True).wire() == b"PING\r\n"
+
+
+def test_xread_block_is_drawn_as_a_wait_never_zero() -> None:
+    """BLOCK's value is an integer by name, but 0 there waits for ever."""
+    g = grammar(config=QUICK)
+    assert g.all_shapes[b"xread"].has_kind(Kind.TIMEOUT)
+    blocks = [
+        r.args[r.args.index(b"BLOCK") + 1]
+        for r in drawn(g, seed=8, batches=5000)
+        if r.args[0].lower() == b"xread" and r.how == "grammar" and b"BLOCK" in r.args[:-1]
+    ]
+    assert blocks and set(blocks) <= set(TIMEOUTS)
+    assert parse_fragment("BLOCK milliseconds") == Seq(
+        (Token(b"BLOCK"), Slot("milliseconds", Kind.TIMEOUT))
+    )
+
+
+def test_subscribing_and_unsubscribing_are_never_drawn_but_publishing_is() -> None:
+    g = grammar()
+    names = {r.args[0].lower() for r in drawn(g, seed=9, batches=3000)}
+    assert not names & {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe"}
+    assert {b"publish", b"pubsub"} <= names
+
+
+def test_collection_keys_are_drawn_but_never_in_a_deep_multi() -> None:
+    big = (b"big:hash", b"big:set")
+    g = grammar(config=GrammarConfig(values=ValueConfig(collection_keys=big), multi_chance=0.05))
+    rng = random.Random(10)
+    in_multi, alone = 0, 0
+    for _ in range(1000):
+        batch = g.batch(rng)
+        hits = sum(1 for r in batch for arg in r.args if arg in big)
+        if batch[0].args == (b"MULTI",):
+            in_multi += hits
+        else:
+            alone += hits
+    assert alone > 100 and in_multi == 0

@@ -109,6 +109,10 @@ EDGE_INTEGERS = _text(
         10,
         100,
         1000,
+        # Counts as big as the loaded collections (keyspace.py): pops, picks and ranges
+        # of every element, and 100k repeating random picks.
+        100_000,
+        -100_000,
         2**31 - 1,
         2**31,
         -(2**31),
@@ -217,13 +221,14 @@ CURSORS = (
     b"9223372036854775808",
     b"99999999999999999999999",
 )
-# Timeouts never 0 (which means "forever" for WAIT and the blocking pops) and never long:
-# the rest are values the server must refuse.
-TIMEOUTS = (
-    b"1",
-    b"2",
-    b"0.01",
-    b"0.1",
+# Timeouts never 0 (which means "forever" for WAIT, XREAD BLOCK and the blocking pops) and
+# never long. Mostly a few milliseconds at most: a blocking pop on an empty key waits its
+# whole timeout, and a client waiting seconds at a time would send little else. The
+# sub-millisecond ones wait 1 ms (Redis 7.0.8 rounds up; 0.0001 used to block for ever).
+SHORT_TIMEOUTS = (b"0.01", b"0.001", b"0.0001", b"1e-400", b"0.1")
+LONG_TIMEOUTS = (b"1", b"2")  # in seconds for the pops, milliseconds for WAIT and BLOCK
+# Values the server must refuse.
+REFUSED_TIMEOUTS = (
     b"-1",
     b"abc",
     b"",
@@ -232,6 +237,7 @@ TIMEOUTS = (
     b"1e400",
     b"nan",
 )
+TIMEOUTS = SHORT_TIMEOUTS + LONG_TIMEOUTS + REFUSED_TIMEOUTS
 # Strings that look like protocol, or are what naive code mishandles.
 TRICKY_STRINGS = (
     b"",
@@ -307,6 +313,11 @@ class ValueConfig:
     keys: int = 24  # plain key names k0..k23: few, so commands keep hitting the same ones
     loaded_keys: int = 0  # names load:0..load:N-1 that a loader filled beforehand
     long_chance: float = 0.01  # how often a string is about a mebibyte long
+    # Keys a loader filled with big collections (keyspace.py), and how often a key is one
+    # of them (never in a deep MULTI's queue: 2,000 HGETALLs of a 100k-field hash would
+    # only measure a reply built whole, like MGET of one big value many times).
+    collection_keys: tuple[bytes, ...] = ()
+    collection_chance: float = 0.05
 
 
 class Values:
@@ -325,6 +336,9 @@ class Values:
         return _DRAW[kind](self, rng)
 
     def key(self, rng: random.Random) -> bytes:
+        collections = self.config.collection_keys
+        if collections and not self.short and rng.random() < self.config.collection_chance:
+            return rng.choice(collections)
         roll = rng.random()
         if roll < 0.8:
             return rng.choice(self.plain_keys)
@@ -389,7 +403,12 @@ class Values:
         return rng.choice(CURSORS) if rng.random() < 0.7 else b"%d" % rng.randrange(10**6)
 
     def timeout(self, rng: random.Random) -> bytes:
-        return rng.choice(TIMEOUTS)
+        roll = rng.random()
+        if roll < 0.65:
+            return rng.choice(SHORT_TIMEOUTS)
+        if roll < 0.7:
+            return rng.choice(LONG_TIMEOUTS)
+        return rng.choice(REFUSED_TIMEOUTS)
 
     def pattern(self, rng: random.Random) -> bytes:
         if rng.random() < 0.75:

@@ -29,6 +29,7 @@ from tandemkv.commands.errors import (
     SyntaxErr,
     wrong_arity,
 )
+from tandemkv.commands.sets import PICK_SLICE, picks_in_slices
 from tandemkv.commands.table import Write, command
 from tandemkv.commands.typed import read_hash
 from tandemkv.protocol.types import OK
@@ -350,14 +351,29 @@ def hrandfield(e: Engine, s: Session, args: list[bytes]) -> object:
     fields = read_hash(e, args[1])
     if not fields or count == 0:
         return []
+    if count < -PICK_SLICE:
+        items, below = list(fields.items()), e.random.randrange
+        size = len(items)
+
+        def draw(n: int) -> list[object]:
+            return _with_values([items[below(size)] for _ in range(n)], with_values, s.resp)
+
+        return picks_in_slices(e, s, draw, -count)
     chosen = _random_fields(e, fields, count)
     if not with_values:
         return chosen
-    if s.resp >= 3:
-        return [[field, fields[field]] for field in chosen]
-    flat: list[bytes] = []
-    for field in chosen:
-        flat += (field, fields[field])
+    return _with_values([(field, fields[field]) for field in chosen], True, s.resp)
+
+
+def _with_values(pairs: list[tuple[bytes, bytes]], with_values: bool, resp: int) -> list[object]:
+    """HRANDFIELD's reply: fields, or field, value flat in RESP2 and as pairs in RESP3."""
+    if not with_values:
+        return [field for field, _ in pairs]
+    if resp >= 3:
+        return [[field, value] for field, value in pairs]
+    flat: list[object] = []
+    for pair in pairs:
+        flat += pair
     return flat
 
 

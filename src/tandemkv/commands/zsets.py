@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from tandemkv.commands.args import INT64_MAX, check_random_reply, parse_int
 from tandemkv.commands.collection_scan import parse_scan_args, scan_elements
 from tandemkv.commands.errors import CommandError, NotFloat, SyntaxErr, WrongType
+from tandemkv.commands.sets import PICK_SLICE, picks_in_slices
 from tandemkv.commands.table import Write, command
 from tandemkv.commands.typed import read_zset
 from tandemkv.protocol.types import NullArray
@@ -274,7 +275,7 @@ def zrem(e: Engine, s: Session, args: list[bytes]) -> object:
         return 0
     scores = zset.scores
     gone = tuple(dict.fromkeys(m for m in args[2:] if m in scores))
-    return Write(len(gone), ZSetRemove(args[1], gone)) if gone else 0
+    return Write(len(gone), _removal(args[1], zset, gone)) if gone else 0
 
 
 # ---------------------------------------------------------------- point reads
@@ -624,7 +625,7 @@ def _remove_ranks(e: Engine, key: bytes, first: int, end: int) -> object:
     if zset is None or first >= end:
         return 0
     gone = tuple(member for _, member in zset.pairs(first, end))
-    return Write(len(gone), ZSetRemove(key, gone))
+    return Write(len(gone), _removal(key, zset, gone))
 
 
 @command(
@@ -689,7 +690,7 @@ class Popped(NamedTuple):
     """What a pop took, in reply order as (score, member), and the mutation removing it."""
 
     pairs: list[Pair]
-    mutation: ZSetRemove
+    mutation: ZSetRemove | Delete
 
 
 def pop_extremes(key: bytes, zset: SortedSet, count: int, highest: bool) -> Popped:
@@ -701,7 +702,14 @@ def pop_extremes(key: bytes, zset: SortedSet, count: int, highest: bool) -> Popp
         pairs = list(zset.pairs(size - taken, size, reverse=True))
     else:
         pairs = list(zset.pairs(0, taken))
-    return Popped(pairs, ZSetRemove(key, tuple(member for _, member in pairs)))
+    return Popped(pairs, _removal(key, zset, tuple(member for _, member in pairs)))
+
+
+def _removal(key: bytes, zset: SortedSet, gone: tuple[bytes, ...]) -> ZSetRemove | Delete:
+    """The mutation removing `gone` (distinct members of `zset`): the whole key when that is
+    all of them, which the keyspace drops at once where it would take the members out one
+    at a time (100k members: about 0.3 s of the pure build, found by the fuzzer)."""
+    return Delete((key,)) if len(gone) == len(zset) else ZSetRemove(key, gone)
 
 
 def nested_pairs(pairs: Iterable[Pair]) -> list[object]:
@@ -1142,6 +1150,14 @@ def zrandmember(e: Engine, s: Session, args: list[bytes]) -> object:
     zset = read_zset(e, args[1])
     if zset is None or count == 0:
         return []
+    if count < -PICK_SLICE:
+        pairs, below = list(zset.order), e.random.randrange
+        size = len(pairs)
+
+        def draw(n: int) -> list[object]:
+            return scored_reply([pairs[below(size)] for _ in range(n)], withscores, s.resp)
+
+        return picks_in_slices(e, s, draw, -count)
     return scored_reply(random_pairs(e, zset, count), withscores, s.resp)
 
 
