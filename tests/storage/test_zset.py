@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tandemkv.storage.zset import LexBound, ScoreBound, SortedSet
@@ -130,3 +130,30 @@ def test_ranks_and_by_rank(pairs: list[tuple[float, bytes]], start: int) -> None
         assert zset.rank(member) == rank
     stop = min(start + 3, len(zset) - 1)
     assert zset.by_rank(start, stop) == ordered[start : stop + 1]
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 1.5, -2.0, 7.0]), st.binary(max_size=3)), max_size=300
+    ),
+    st.lists(st.binary(max_size=3), max_size=300),
+    st.integers(0, 200),
+)
+def test_bulk_adds_and_removals_keep_the_order_a_one_by_one_set_keeps(
+    pairs: list[tuple[float, bytes]], removed: list[bytes], start: int
+) -> None:
+    """add_many/discard_many rebuild the order in one sort for big batches: the result
+    must be the set that adding and discarding one member at a time gives."""
+    bulk, single = SortedSet(), SortedSet()
+    for i in range(start):
+        bulk.add(b"s%d" % i, float(i % 5))
+        single.add(b"s%d" % i, float(i % 5))
+    bulk.add_many(tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+    for score, member in pairs:
+        single.add(member, score)
+    assert list(bulk) == list(single) and bulk.scores == single.scores
+    gone = bulk.discard_many(tuple(removed))
+    expected = [member for member in dict.fromkeys(removed) if single.discard(member)]
+    assert sorted(gone) == sorted(expected)
+    assert list(bulk) == list(single) and bulk.scores == single.scores

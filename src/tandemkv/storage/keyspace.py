@@ -625,19 +625,18 @@ class Keyspace:
         zset: SortedSet = self._container(m.key, ValueType.ZSET)  # type: ignore[assignment]
         scores = zset.scores
         delta = 0
-        for score, member in zip(m.scores, m.members, strict=True):
+        members = m.members
+        for member in members if len(members) < 2 else dict.fromkeys(members):
             if member not in scores:
                 delta += mem.ZSET_MEMBER + mem.blob(len(member))
-            zset.add(member, score)
+        zset.add_many(m.scores, m.members)
         self._grow(m.key, delta)
 
     def _apply_zrem(self, m: ZSetRemove) -> None:
         zset = self._existing(m.key)
         if isinstance(zset, SortedSet):
-            delta = 0
-            for member in m.members:
-                if zset.discard(member):
-                    delta += mem.ZSET_MEMBER + mem.blob(len(member))
+            gone = zset.discard_many(m.members)
+            delta = sum([mem.ZSET_MEMBER + mem.blob(len(member)) for member in gone])
             self._grow(m.key, -delta)
             self._drop_if_empty(m.key, zset)
 
