@@ -28,6 +28,11 @@ _REDIS_FLAG_NAMES = {
     "loading": "loading",
     "noauth": "no_auth",
     "no-multi": "no_multi",
+    "denyoom": "denyoom",
+    "blocking": "blocking",
+    "pubsub": "pubsub",
+    "noscript": "noscript",
+    "stale": "stale",
 }
 
 

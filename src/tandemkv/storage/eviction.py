@@ -93,8 +93,20 @@ class KeySampler:
     def sample(self, source: Mapping[bytes, object], count: int, rng: RandomSource) -> list[bytes]:
         """Up to `count` keys present in `source` (fewer only if it is nearly empty)."""
         if self._stale(len(source)):
-            self._keys = list(source)
-            self._built, self._changes = len(self._keys), 0
+            self._rebuild(source)
+        found = self._draw(source, count, rng)
+        if not found and source:
+            # Every listed key was gone (a small keyspace replaced by new keys drifts too
+            # little to look stale): without this, allkeys-lru answered OOM with keys left.
+            self._rebuild(source)
+            found = self._draw(source, count, rng)
+        return found
+
+    def _rebuild(self, source: Mapping[bytes, object]) -> None:
+        self._keys = list(source)
+        self._built, self._changes = len(self._keys), 0
+
+    def _draw(self, source: Mapping[bytes, object], count: int, rng: RandomSource) -> list[bytes]:
         keys = self._keys
         found: list[bytes] = []
         tries = 0
