@@ -14,6 +14,7 @@ import pytest
 import tandemkv
 from helpers.servers import ServerGroup, run_tandemkv
 from tandemkv import EmbeddedStore, StoreError
+from tandemkv.cli import EXIT_DATA_DIR
 from tandemkv.storage.errors import DataDirLockedError
 
 
@@ -287,7 +288,7 @@ def test_a_server_refuses_a_directory_open_embedded(tmp_path: Path) -> None:
         result = run_tandemkv(
             "--db-path", str(data_dir), "server", "--address", "127.0.0.1:0", timeout=30
         )
-    assert result.returncode == 1
+    assert result.returncode == EXIT_DATA_DIR
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -308,13 +309,13 @@ def test_cli_local_mode_on_a_directory_held_by_a_server_says_use_server(
     data_dir = tmp_path / "db"
     server = servers.start(data_dir)
     result = run_tandemkv("--db-path", str(data_dir), "get", "k", timeout=30)
-    assert result.returncode == 3
+    assert result.returncode == EXIT_DATA_DIR
     assert result.stdout == ""
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert f"process {server.pid}" in lines[0]
-    assert "use --server HOST:PORT" in lines[0]
+    assert f"(pid {server.pid})" in lines[0]
+    assert f"run `tandemkv --server {server.address} get ...` instead" in lines[0]
     # and --server reaches the same data through the running server
     with server.raw() as conn:
         conn.call("SET", "k", "v")
