@@ -25,8 +25,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# The modules mypyc compiles: the request path (codec, engine, handlers, keyspace, log
-# format, the connection) and the write path under it (the node's Ready loop and log
+# The modules mypyc compiles: the request path (codec, engine, handlers of every family,
+# keyspace and its value classes, log format, the connection) and the write path under it (the node's Ready loop and log
 # seam, the replication core, the syncer). Left out: exception classes whose class-level
 # defaults mypyc drops (commands/errors.py) or that derive from built-in errors other than
 # Exception (replication/errors.py); classes subclassed outside the set
@@ -36,23 +36,34 @@ from pathlib import Path
 COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.commands.args",
     "tandemkv.commands.atomic_work",
+    "tandemkv.commands.blocking",
+    "tandemkv.commands.broker",
     "tandemkv.commands.cluster_view",
+    "tandemkv.commands.collection_scan",
     "tandemkv.commands.connection",
     "tandemkv.commands.engine",
     "tandemkv.commands.expiry",
     "tandemkv.commands.glob",
+    "tandemkv.commands.hashes",
     "tandemkv.commands.introspection",
     "tandemkv.commands.keys",
+    "tandemkv.commands.lists",
     "tandemkv.commands.output_limits",
+    "tandemkv.commands.pubsub",
     "tandemkv.commands.replication",
     "tandemkv.commands.scan",
     "tandemkv.commands.sentinel",
     "tandemkv.commands.server",
     "tandemkv.commands.session",
+    "tandemkv.commands.sets",
     "tandemkv.commands.settings",
+    "tandemkv.commands.streams",
     "tandemkv.commands.strings",
     "tandemkv.commands.table",
     "tandemkv.commands.transactions",
+    "tandemkv.commands.typed",
+    "tandemkv.commands.waiters",
+    "tandemkv.commands.zsets",
     "tandemkv.node.applying",
     "tandemkv.node.disk_storage",
     "tandemkv.node.entries",
@@ -89,8 +100,11 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.storage.record",
     "tandemkv.storage.segment",
     "tandemkv.storage.store",
+    "tandemkv.storage.stream",
     "tandemkv.storage.syncer",
+    "tandemkv.storage.values",
     "tandemkv.storage.wire",
+    "tandemkv.storage.zset",
 )
 
 MANIFEST = "_compiled.json"  # beside this file, written by setup.py for a compiled build
