@@ -102,6 +102,19 @@ def _round_to_long_double(num: int, den: int) -> tuple[int, int]:
     return (-mantissa if num < 0 else mantissa), exp
 
 
+def scale_long_double(value: tuple[int, int], factor: int) -> tuple[int, int] | None:
+    """`value` (mantissa, exp2) times `factor`, rounded to a long double as C computes a
+    long double product; None if it overflows (a timeout's seconds to milliseconds)."""
+    mantissa, exp = value
+    num = mantissa * factor
+    try:
+        if exp >= 0:
+            return _round_to_long_double(num << exp, 1)
+        return _round_to_long_double(num, 1 << -exp)
+    except _OutOfRange:
+        return None
+
+
 def _divide(num: int, den: int, exp: int) -> tuple[int, int, int]:
     """num / (den * 2**exp) as quotient, remainder and the divisor they refer to."""
     if exp >= 0:

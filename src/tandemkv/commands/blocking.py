@@ -19,7 +19,7 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from tandemkv.commands.args import parse_long_double
+from tandemkv.commands.args import parse_long_double, scale_long_double
 from tandemkv.commands.errors import CommandError, NotFloat, ReadOnly
 from tandemkv.commands.lists import move_item, parse_mpop, parse_side, pop_items
 from tandemkv.commands.table import Write, command
@@ -46,29 +46,16 @@ def parse_timeout_ms(raw: bytes, now_ms: int) -> int:
         value = parse_long_double(raw)
     except NotFloat:
         raise CommandError("timeout is not a float or out of range") from None
-    if isinstance(value, float):  # +-inf
+    scaled = None if isinstance(value, float) else scale_long_double(value, 1000)
+    if scaled is None:  # +-inf, or past the largest long double
         raise CommandError("timeout is negative")
-    mantissa, exp = value
-    ms = math.ceil(Fraction(_long_double(mantissa * 1000)) * (Fraction(2) ** exp))
+    mantissa, exp = scaled
+    ms = math.ceil(Fraction(mantissa) * (Fraction(2) ** exp))
     if ms < 0 or ms > _LLONG_MAX:
         raise CommandError("timeout is negative")
     if ms > _LLONG_MAX - now_ms:
         raise CommandError("timeout is out of range")
     return ms
-
-
-def _long_double(exact: int) -> int:
-    """`exact` rounded to a long double's 64 significant bits, half to even: the
-    seconds-to-milliseconds product as Redis computes it, before its ceiling."""
-    drop = max(0, abs(exact).bit_length() - 64)
-    if drop == 0:
-        return exact
-    sign, magnitude = (-1 if exact < 0 else 1), abs(exact)
-    kept, rest = magnitude >> drop, magnitude & ((1 << drop) - 1)
-    half = 1 << (drop - 1)
-    if rest > half or (rest == half and kept & 1):
-        kept += 1
-    return sign * (kept << drop)
 
 
 def wait_or_answer(
