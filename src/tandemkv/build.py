@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The modules mypyc compiles: the request path (codec, engine, handlers of every family,
-# keyspace and its value classes, log format, the connection) and the write path under it (the node's Ready loop and log
-# seam, the replication core, the syncer). Left out: exception classes whose class-level
-# defaults mypyc drops (commands/errors.py) or that derive from built-in errors other than
-# Exception (replication/errors.py); classes subclassed outside the set
-# (commands/detached.py); dataclasses whose annotations are read at run time
-# (replication/messages.py); a str subclass (protocol/types.py); and modules that only
-# start things, parse options or wait on I/O.
+# keyspace and its value classes, log format, the connection) and the write path under it
+# (the node's Ready loop and log seam, the replication core, the syncer). Left out:
+# exception classes whose class-level defaults mypyc drops (commands/errors.py) or that
+# derive from built-in errors other than Exception (replication/errors.py); classes
+# subclassed outside the set (commands/detached.py); dataclasses whose annotations are
+# read at run time (replication/messages.py); a str subclass (protocol/types.py); and
+# modules that only start things, parse options or wait on I/O.
 COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.commands.args",
     "tandemkv.commands.atomic_work",
