@@ -90,9 +90,13 @@ def test_quick_replicated_run_measures_both_tandemkv_groups(tmp_path: Path) -> N
     ), report
     assert raw["failed"] == {}
     samples = raw["samples"]
-    # CPU is summed over the primary and both backups, so the backups' share shows up.
+    # CPU is summed over the primary and both backups, so the backups' share shows up:
+    # summed over the samples, since a quick sample's backups (compiled) may each spend
+    # less than the 10 ms clock tick /proc counts in.
     sets = [s for s in samples if s["test"] == "SET" and s["workload"] == "c50-p16"]
-    assert sets and all(s["user_s"] + s["system_s"] > s["primary_s"] for s in sets), sets
+    assert sets and all(s["user_s"] + s["system_s"] >= s["primary_s"] for s in sets), sets
+    total = sum(s["user_s"] + s["system_s"] for s in sets)
+    assert total > sum(s["primary_s"] for s in sets), sets
 
 
 def test_quick_failover_run_kills_the_primary_and_reads_every_write_back(
