@@ -185,6 +185,23 @@ def test_noeviction_refuses_denyoom_writes_and_changes_nothing(world: World, c: 
     assert world.engine.stats.evicted_keys == 0
 
 
+def test_the_cron_never_evicts_under_noeviction(world: World, c: Client) -> None:
+    """The active-expiry step goes on evicting past the limit: under noeviction it evicted
+    keys too (the integration test saw an OOM'd write succeed a moment later)."""
+    for i in range(20):
+        c("SET", f"k{i}", "v" * 50)
+    world.mutations()
+    limit_to(c, world, -1)
+    before = world.state()
+    for _ in range(5):
+        world.advance(100)
+        world.engine.active_expire()
+    assert world.state() == before
+    assert world.mutations() == []
+    assert world.engine.stats.evicted_keys == 0
+    assert c("SET", "more", "x") == OOM
+
+
 def test_oom_in_multi_refuses_every_queued_command_and_exec_aborts(world: World, c: Client) -> None:
     c("SET", "a", "1")
     limit_to(c, world, -1)

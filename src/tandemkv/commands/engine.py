@@ -277,6 +277,8 @@ class Engine:
         """Evict keys by the policy until memory is under maxmemory, the policy has no
         candidate left, or EVICT_BATCH went; log them as one Delete. Returns how many."""
         settings, keyspace = self.settings, self.keyspace
+        if settings.maxmemory_policy == "noeviction":
+            return 0  # the cron calls this too: noeviction must never lose a key
         evicted: list[bytes] = []
         while len(evicted) < EVICT_BATCH and self.used_memory() > settings.maxmemory:
             key = self.evictor.pick(
