@@ -151,7 +151,7 @@ def test_a_repeating_random_pick_does_not_stall_the_server(
     million picks from 100k members held the loop 1.9 s (SRANDMEMBER), 4.2 s (HRANDFIELD
     WITHVALUES) and 5.2 s (ZRANDMEMBER WITHSCORES) in the pure build on a loaded 2-core
     machine (Redis runs them in one go too, in C, in about 0.1 s). Fixed since: past
-    sets.PICK_SLICE picks they are drawn a slice per loop turn, and the reply encoded in
+    random_picks.PICK_SLICE picks they are drawn a slice per loop turn, and the reply encoded in
     slices."""
     load_collections(server, [Collection(pick[1].encode(), kind, 20_000)])
     stall, _grown = watched(server, [encode_command(*pick)], client)

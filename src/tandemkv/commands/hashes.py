@@ -29,7 +29,7 @@ from tandemkv.commands.errors import (
     SyntaxErr,
     wrong_arity,
 )
-from tandemkv.commands.sets import PICK_SLICE, picks_in_slices
+from tandemkv.commands.random_picks import PICK_SLICE, picks_in_slices
 from tandemkv.commands.table import Write, command
 from tandemkv.commands.typed import read_hash
 from tandemkv.protocol.types import OK

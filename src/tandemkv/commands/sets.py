@@ -14,7 +14,7 @@ from tandemkv.commands.args import INT64_MAX, check_random_reply, parse_int
 from tandemkv.commands.collection_scan import parse_scan_args, scan_elements
 from tandemkv.commands.errors import CommandError, NotInteger, SyntaxErr
 from tandemkv.commands.glob import compile_glob
-from tandemkv.commands.session import Deferred
+from tandemkv.commands.random_picks import PICK_SLICE, picks_in_slices
 from tandemkv.commands.table import Write, command
 from tandemkv.commands.typed import read_set
 from tandemkv.protocol.types import SetReply
@@ -22,7 +22,7 @@ from tandemkv.storage.mutation import Batch, Delete, Mutation, SetAdd, SetRemove
 
 if TYPE_CHECKING:
     from tandemkv.commands.engine import Engine, RandomSource
-    from tandemkv.commands.session import Session, SlicedJob
+    from tandemkv.commands.session import Session
 
 _POSITIVE = "value is out of range, must be positive"
 _RANDMEMBER_RANGE = f"value is out of range, value must between {-INT64_MAX} and {INT64_MAX}"
@@ -248,33 +248,6 @@ def srandmember(e: Engine, s: Session, args: list[bytes]) -> object:
     if count >= len(members):
         return list(members)
     return draw_distinct(e.random, members, count)
-
-
-# Repeating random picks (SRANDMEMBER, ZRANDMEMBER, HRANDFIELD with a negative count) are
-# as many as the client asks, up to args.MAX_RANDOM_REPLY, whatever the collection's size:
-# a million held the event loop 2-5 s in the pure build (the fuzzer found it). Past this
-# many they are drawn a slice per loop turn, from a copy of the collection taken at once.
-PICK_SLICE = 20_000
-
-
-def picks_in_slices(
-    e: Engine, s: Session, draw: Callable[[int], list[object]], count: int
-) -> object:
-    """The reply of `count` picks, `draw(n)` giving the reply items of n more: a slice per
-    turn of the event loop (after the queue inside EXEC, as KEYS is)."""
-    job = _drawn(draw, count)
-    if e.atomic is not None:
-        return Deferred(job)
-    return e.host.run_sliced(s, job)
-
-
-def _drawn(draw: Callable[[int], list[object]], count: int) -> SlicedJob:
-    reply: list[object] = []
-    for start in range(0, count, PICK_SLICE):
-        if start:
-            yield
-        reply += draw(min(PICK_SLICE, count - start))
-    return reply
 
 
 def _spop_count(raw: bytes) -> int:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from tandemkv.commands.args import INT64_MAX, check_random_reply, parse_int
 from tandemkv.commands.collection_scan import parse_scan_args, scan_elements
 from tandemkv.commands.errors import CommandError, NotFloat, SyntaxErr, WrongType
-from tandemkv.commands.sets import PICK_SLICE, picks_in_slices
+from tandemkv.commands.random_picks import PICK_SLICE, picks_in_slices
 from tandemkv.commands.table import Write, command
 from tandemkv.commands.typed import read_zset
 from tandemkv.protocol.types import NullArray
