@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tandemkv.node.entries import ENTRY_BYTES, ENTRY_MUTATIONS, EntryCutter
 from tandemkv.storage.codec import decode_mutation
-from tandemkv.storage.mutation import Batch, Delete, Mutation, SetValue, payload_bytes
+from tandemkv.storage.mutation import Batch, Delete, HashSet, Mutation, SetValue, payload_bytes
 
 
 def flatten(payloads: list[bytes]) -> list[Mutation]:
@@ -41,6 +41,18 @@ def test_large_writes_get_entries_of_their_own() -> None:
     payloads = cutter.take()
     assert [len(p) > ENTRY_BYTES for p in payloads] == [False, True, True, False]
     assert [m.key for m in flatten(payloads)] == [b"a", b"big1", b"big2", b"b"]  # type: ignore[union-attr]
+
+
+def test_a_pipeline_of_large_collection_writes_is_cut_by_its_bytes() -> None:
+    """A collection write's second field is a tuple: sizing a batch by its len() counted
+    items, so 8 pipelined HSETs of 0.4 MB each went into one 3.2 MB entry."""
+    cutter = EntryCutter()
+    value = b"x" * (ENTRY_BYTES * 2 // 5)
+    hsets: list[Mutation] = [HashSet(b"h%d" % i, (b"f", value)) for i in range(8)]
+    assert cutter.add(hsets) == 4
+    payloads = cutter.take()
+    assert all(len(p) < ENTRY_BYTES for p in payloads)
+    assert flatten(payloads) == hsets
 
 
 def test_a_lone_write_is_encoded_as_itself() -> None:

@@ -20,7 +20,9 @@ from tandemkv.storage.mutation import Mutation, SetValue, payload_bytes
 
 ENTRY_MUTATIONS = 256
 ENTRY_BYTES = 1024 * 1024
+_FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
+_PLAIN_SETS = {SetValue}
 
 
 class EntryCutter:
@@ -39,14 +41,11 @@ class EntryCutter:
         """Gather `mutations`; how many entries everything gathered so far takes."""
         count, size = self._count, self._bytes
         more = len(mutations)
-        if 1 < more <= ENTRY_MUTATIONS - count:
-            # A pipelined batch that may fit: sized with C loops by its second fields (a
-            # SET's value, an APPEND's suffix), which is what makes entries big; any other
-            # kind of mutation raises here and is sized one by one below.
-            try:
-                weight = sum(map(len, map(_SECOND, mutations)))
-            except (TypeError, IndexError):
-                weight = ENTRY_BYTES + 1
+        if 1 < more <= ENTRY_MUTATIONS - count and set(map(type, mutations)) == _PLAIN_SETS:
+            # A pipelined batch of SETs that may fit, sized with C loops as payload_bytes
+            # sizes each SET (key and value). Other kinds are sized one by one below: a
+            # collection's second field is a tuple, whose len() counts items, not bytes.
+            weight = sum(map(len, map(_FIRST, mutations))) + sum(map(len, map(_SECOND, mutations)))
             if size + weight <= ENTRY_BYTES:
                 self._gathered += mutations
                 self._count, self._bytes = count + more, size + weight
