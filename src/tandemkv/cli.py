@@ -137,27 +137,41 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool, client: boo
 def _client_tls_options(parser: argparse.ArgumentParser, default: object) -> None:
     """redis-cli's names; the server's certificate is verified against the CA (not its
     host name, as redis-cli)."""
-    parser.add_argument(
-        "--tls", action="store_true", default=default, help="connect with TLS"
-    )
+    parser.add_argument("--tls", action="store_true", default=default, help="connect with TLS")
     parser.add_argument(
         "--cacert",
+        dest="tls_cacert",
         metavar="FILE",
         default=default,
         help="CA certificate(s) to verify the server with (default: the system's)",
     )
     parser.add_argument(
-        "--cacertdir", metavar="DIR", default=default, help="a directory of CA certificates"
+        "--cacertdir",
+        dest="tls_cacertdir",
+        metavar="DIR",
+        default=default,
+        help="a directory of CA certificates",
     )
     parser.add_argument(
-        "--cert", metavar="FILE", default=default, help="client certificate, if the server asks"
+        "--cert",
+        dest="tls_cert",
+        metavar="FILE",
+        default=default,
+        help="client certificate, if the server asks",
     )
-    parser.add_argument("--key", metavar="FILE", default=default, help="the --cert's private key")
     parser.add_argument(
-        "--sni", metavar="NAME", default=default, help="server name to send (default: the host)"
+        "--key", dest="tls_key", metavar="FILE", default=default, help="the --cert's private key"
+    )
+    parser.add_argument(
+        "--sni",
+        dest="tls_sni",
+        metavar="NAME",
+        default=default,
+        help="server name to send (default: the host)",
     )
     parser.add_argument(
         "--insecure",
+        dest="tls_insecure",
         action="store_true",
         default=default,
         help="do not verify the server's certificate (testing only)",
@@ -382,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _server_tls_options(server: argparse.ArgumentParser) -> None:
     tls = server.add_argument_group(
-        "TLS", "Redis's tls-* settings (docs/operations.md \"TLS\"); SIGHUP reloads the files"
+        "TLS", 'Redis\'s tls-* settings (docs/operations.md "TLS"); SIGHUP reloads the files'
     )
     tls.add_argument(
         "--tls",
@@ -526,9 +540,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 _TLS_OPTIONS = ("cacert", "cacertdir", "cert", "key", "sni", "insecure")
 
 
+def _tls_option(args: argparse.Namespace, name: str) -> object:
+    return getattr(args, f"tls_{name}", None)
+
+
 def _set_up_tls(args: argparse.Namespace) -> None:
     """--tls: every connection this verb opens uses TLS (client.use_tls)."""
-    given = [name for name in _TLS_OPTIONS if getattr(args, name, None)]
+    given = [name for name in _TLS_OPTIONS if _tls_option(args, name)]
     if not getattr(args, "tls", None):
         if given:
             raise Failure(EXIT_USAGE, f"--{given[0]} needs --tls")
@@ -537,9 +555,13 @@ def _set_up_tls(args: argparse.Namespace) -> None:
     from tandemkv.tls import client_context
 
     context = client_context(
-        args.cacert or "", args.cacertdir or "", args.cert or "", args.key or "", args.insecure
+        args.tls_cacert or "",
+        args.tls_cacertdir or "",
+        args.tls_cert or "",
+        args.tls_key or "",
+        bool(args.tls_insecure),
     )
-    use_tls(context, args.sni or "")
+    use_tls(context, args.tls_sni or "")
 
 
 def classify(error: BaseException) -> tuple[int, str] | None:
@@ -614,7 +636,9 @@ def _server_config(args: argparse.Namespace) -> Config:
             "--server, --password and --wait-seconds are for client verbs; a server takes "
             "--address and --requirepass",
         )
-    client_tls = [name for name in ("tls", *_TLS_OPTIONS) if getattr(args, name, None)]
+    client_tls = [name for name in _TLS_OPTIONS if _tls_option(args, name)]
+    if getattr(args, "tls", None):
+        client_tls.insert(0, "tls")
     if client_tls:
         raise Failure(
             EXIT_USAGE,

@@ -36,6 +36,7 @@ def use_tls(context: ssl.SSLContext | None, server_name: str = "") -> None:
     global _default_tls, _server_name
     _default_tls, _server_name = context, server_name
 
+
 # The first byte of every RESP2/RESP3 reply: anything else is another protocol (HTTP...).
 REPLY_TYPE_BYTES = frozenset(b"+-:$*_,#!=(%~>|")
 _SHOWN_BYTES = 40
@@ -168,13 +169,24 @@ class Client:
                 return reply
             data = self._sock.recv(65536)
             if not data:
-                hint = "" if self._tls else " (if it requires TLS, pass --tls)"
-                raise ClientError(f"{self.address} closed the connection{hint}")
+                raise ClientError(f"{self.address} closed the connection{self._hint(first)}")
             if first and data[0] not in REPLY_TYPE_BYTES:
                 # Fail now: a foreign protocol may never send the CRLF RESP waits for.
                 raise self._not_redis(f"(it answered {data[:_SHOWN_BYTES]!r})")
             first = False
             self._decoder.feed(data)
+
+    def _hint(self, first: bool) -> str:
+        if self._tls is None:
+            return " (if it requires TLS, pass --tls)"
+        if first:
+            # TLS 1.3: the server checks our certificate after our side of the handshake
+            # is done, and closes if it wants one it did not get (or does not trust).
+            return (
+                " after the TLS handshake: it may require a client certificate (pass --cert "
+                "and --key, signed by a CA it trusts)"
+            )
+        return ""
 
     def _not_redis(self, detail: str) -> NotRedisError:
         return NotRedisError(

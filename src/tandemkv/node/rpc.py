@@ -28,9 +28,7 @@ async def call(
     """
     target = parse_address(address, allow_port_zero=False)
     try:
-        return await asyncio.wait_for(
-            _exchange(target.host, target.port, commands, tls), timeout
-        )
+        return await asyncio.wait_for(_exchange(target.host, target.port, commands, tls), timeout)
     except (TimeoutError, OSError, EOFError) as error:
         reason = "timed out" if isinstance(error, TimeoutError) else str(error)
         if isinstance(error, ssl.SSLError):

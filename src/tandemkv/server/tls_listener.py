@@ -68,9 +68,7 @@ class TLSListener:
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on host:port (port 0: any free one); return the bound (host, port)."""
         loop = self._loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, _, _, _, address = infos[0]
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -111,8 +109,7 @@ class TLSListener:
 
     def _refuse_plaintext(self, conn: socket.socket) -> None:
         self._plaintext_log.warn(
-            "refused a plaintext connection from %s on a TLS-only port (the client must "
-            "use TLS)",
+            "refused a plaintext connection from %s on a TLS-only port (the client must use TLS)",
             _peer(conn),
         )
         try:
