@@ -108,18 +108,22 @@ def test_missing_unreadable_and_mismatched_files(tmp_path: Path, certs: Certs) -
     assert "cannot read tls-ca-cert-dir" in refusal(certs, tls=True, tls_ca_cert_dir=str(missing))
 
 
-def test_reload_keeps_the_old_contexts_when_a_file_is_bad(tmp_path: Path, certs: Certs) -> None:
+def test_a_changed_file_is_reloaded_and_a_bad_one_keeps_the_old_contexts(
+    tmp_path: Path, certs: Certs
+) -> None:
     cert = tmp_path / "cert.pem"
     cert.write_bytes(certs.cert_file.read_bytes())
     settings = check_settings(config(certs, tls=True, tls_cert_file=str(cert)))  # type: ignore[arg-type]
     assert settings is not None
     contexts = ServerContexts(settings)
     before = contexts.server
+    assert contexts.reload_if_changed() is None  # nothing changed: nothing read
     cert.write_text("half-written\n")
-    assert not contexts.reload()
+    assert contexts.reload_if_changed() is False
     assert contexts.server is before
-    cert.write_bytes(certs.cert_file.read_bytes())
-    assert contexts.reload()
+    assert contexts.reload_if_changed() is None  # reported once, not at every check
+    cert.write_bytes(certs.cert_file.read_bytes() + b"\n")
+    assert contexts.reload_if_changed() is True
     assert contexts.server is not before
 
 

@@ -226,12 +226,35 @@ class ServerContexts:
         self.settings = settings
         self.server = server_context(settings)
         self.peer = peer_context(settings)
+        self._seen = self._signature()
 
     def peer_client(self) -> ssl.SSLContext | None:
         """What PeerLinks and node RPCs dial with (None: plaintext)."""
         return self.peer if self.settings.replication else None
 
+    def reload_if_changed(self) -> bool | None:
+        """Reload if a file changed since the last load or attempt (a renewal written in
+        place, as cert-manager or certbot do); None if nothing changed. A bad file is
+        reported once, not at every check."""
+        if self._signature() == self._seen:
+            return None
+        return self.reload()
+
+    def _signature(self) -> tuple[tuple[str, int, int, int], ...]:
+        settings = self.settings
+        paths = (settings.cert_file, settings.key_file, settings.ca_cert_file, settings.ca_cert_dir)
+        seen = []
+        for path in filter(None, paths):
+            try:
+                info = os.stat(path)
+            except OSError:
+                seen.append((path, -1, -1, -1))
+            else:
+                seen.append((path, info.st_mtime_ns, info.st_size, info.st_ino))
+        return tuple(seen)
+
     def reload(self) -> bool:
+        self._seen = self._signature()
         try:
             server, peer = server_context(self.settings), peer_context(self.settings)
         except TLSConfigError as error:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 # How many expired keys one cron step may delete before yielding to clients.
 EXPIRE_BUDGET = 1000
 SHUTDOWN_DRAIN_SECONDS = 5.0
+# How often the TLS files are checked for a renewal (SIGHUP reloads at once).
+TLS_WATCH_SECONDS = 10.0
 
 log = logging.getLogger("tandemkv.server")
 
@@ -100,6 +102,7 @@ class Server:
         self._tls_listeners: list[TLSListener] = []
         self.tls_port = 0  # the bound tls-port
         self.binding = ""  # the address start() is binding, for its error message
+        self._tls_watch: asyncio.TimerHandle | None = None
         self._cron: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -131,6 +134,10 @@ class Server:
         self.store.point_source = node.snapshot_point
         node.start()
         self._schedule_cron()
+        if self.tls is not None:
+            self._tls_watch = asyncio.get_running_loop().call_later(
+                TLS_WATCH_SECONDS, self._watch_tls
+            )
         return address
 
     async def _listen_tls(self, host: str, port: int) -> tuple[str, int]:
@@ -140,6 +147,12 @@ class Server:
         bound = await listener.start(host, port)
         self._tls_listeners.append(listener)
         return bound
+
+    def _watch_tls(self) -> None:
+        """Certificates renewed in place are picked up without a signal, too."""
+        assert self.tls is not None
+        self.tls.reload_if_changed()
+        self._tls_watch = asyncio.get_running_loop().call_later(TLS_WATCH_SECONDS, self._watch_tls)
 
     def reload_tls(self) -> None:
         """SIGHUP: read the certificate, key and CA files again (see tls.ServerContexts)."""
@@ -156,6 +169,8 @@ class Server:
         """Stop accepting, let written replies drain, close clients, flush the log."""
         if self._cron is not None:
             self._cron.cancel()
+        if self._tls_watch is not None:
+            self._tls_watch.cancel()
         if self._listener is not None:
             self._listener.close()
         for listener in self._tls_listeners:
