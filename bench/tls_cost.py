@@ -8,7 +8,8 @@ data. Certificates come from trustme (the test extra) or, without it, from ``ope
 Clients show a certificate, as Redis's default (tls-auth-clients yes) asks. Runs are
 interleaved (for each round: every system, every test, plaintext then TLS) and the medians
 of the rounds are printed with the TLS/plaintext ratios, as bench/findings.md quotes them.
-tandemkv runs as the environment says (TANDEMKV_PURE=1 for the pure-Python build).
+tandemkv runs as the environment says (TANDEMKV_PURE=1 for the pure-Python build), with its
+defaults (a log fsynced every second); Redis with its AOF fsynced every second to match.
 """
 
 from __future__ import annotations
@@ -95,7 +96,9 @@ def start(book: ProcessBook, system: str, workdir: Path, certs: Path) -> tuple[i
     port, tls_port = free_port(), free_port()
     if system == "redis":
         binary = shutil.which("redis-server") or "redis-server"
-        settings = ["--save", "", "--appendonly", "no", "--tls-port", str(tls_port)]
+        # Logged and fsynced about once a second, as tandemkv's defaults.
+        settings = ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"]
+        settings += ["--tls-port", str(tls_port)]
         command = redis_argv(binary, port, workdir, settings + server_tls_settings(certs))
         env = None
     else:
