@@ -25,6 +25,7 @@ TLS_HANDSHAKE_RECORD = 0x16
 HANDSHAKE_SECONDS = 10.0
 LOG_EVERY_SECONDS = 10.0
 ACCEPTS_PER_WAKEUP = 64
+ACCEPT_PAUSE_SECONDS = 1.0
 PLAINTEXT_REFUSAL = (
     b"-ERR this port accepts TLS connections only: connect with TLS "
     b"(redis-cli --tls, tandemkv --tls, redis-py ssl=True)\r\n"
@@ -99,13 +100,22 @@ class TLSListener:
                 conn, _ = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as error:  # out of descriptors, or the client left already
-                if error.errno not in (errno.ECONNABORTED, errno.EPROTO):
-                    self._handshake_log.warn("cannot accept a TLS connection: %s", error)
+            except OSError as error:
+                if error.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue  # the client left already
+                # Out of descriptors or memory: the socket stays readable, so stop
+                # accepting for a moment rather than spin (asyncio's servers do the same).
+                self._handshake_log.warn("cannot accept a TLS connection: %s", error)
+                self._loop.remove_reader(self._sock.fileno())
+                self._loop.call_later(ACCEPT_PAUSE_SECONDS, self._resume_accepting)
                 return
             conn.setblocking(False)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             _Sniffer(self, conn, self._loop)
+
+    def _resume_accepting(self) -> None:
+        if self._sock is not None and self._loop is not None:
+            self._loop.add_reader(self._sock.fileno(), self._accept)
 
     def _refuse_plaintext(self, conn: socket.socket) -> None:
         self._plaintext_log.warn(
