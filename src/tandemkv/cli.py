@@ -42,7 +42,8 @@ EXIT_STATUSES = (
     (
         EXIT_UNAVAILABLE,
         "connection failure: nothing answers at the address, the "
-        "connection broke, or the group had no primary within --wait-seconds",
+        "connection broke, TLS failed (an untrusted certificate, a TLS-only port "
+        "without --tls), or the group had no primary within --wait-seconds",
     ),
     (EXIT_PROTOCOL, "protocol failure: what answered does not speak the Redis protocol"),
     (EXIT_AUTH, "authentication failure: a password is needed, or the one given is wrong"),
