@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench.loadgen import Workload, benchmark_command, parse_csv
 from bench.procs import ProcessBook, guarded
+from bench.procstat import read_cpu_times
 from bench.servers import HOST, free_port, ping, redis_argv, tandemkv_env
 
 TESTS = ("set", "get")
@@ -90,8 +91,8 @@ def server_tls_settings(directory: Path) -> list[str]:
     ]
 
 
-def start(book: ProcessBook, system: str, workdir: Path, certs: Path) -> tuple[int, int]:
-    """Start `system` in `workdir`; its (plaintext port, TLS port)."""
+def start(book: ProcessBook, system: str, workdir: Path, certs: Path) -> tuple[int, int, int]:
+    """Start `system` in `workdir`; its (pid, plaintext port, TLS port)."""
     workdir.mkdir()
     port, tls_port = free_port(), free_port()
     if system == "redis":
@@ -111,19 +112,29 @@ def start(book: ProcessBook, system: str, workdir: Path, certs: Path) -> tuple[i
         book.stop(proc)
         err = (workdir / "server.err").read_text(errors="replace")
         raise SystemExit(f"{system} did not start: {err.strip()[-500:]}")
-    return port, tls_port
+    return proc.pid, port, tls_port
 
 
 def run_once(
-    book: ProcessBook, workdir: Path, port: int, test: str, workload: Workload, tls: Sequence[str]
-) -> float:
+    book: ProcessBook,
+    workdir: Path,
+    server: tuple[int, int],
+    test: str,
+    workload: Workload,
+    tls: Sequence[str],
+) -> tuple[float, float]:
+    """One redis-benchmark run at server (pid, port): requests a second, and the server's
+    CPU microseconds per request (steadier than the rate on a shared machine)."""
+    pid, port = server
     binary = shutil.which("redis-benchmark") or "redis-benchmark"
     requests = workload.calibration_requests
     command = benchmark_command(binary, port, test, requests, workload, tls)
+    before = read_cpu_times(pid).total
     proc = book.spawn(command, cwd=workdir, log_stem="redis-benchmark")
     if book.wait(proc, 600) != 0:
         raise SystemExit((workdir / "redis-benchmark.err").read_text(errors="replace")[-500:])
-    return parse_csv((workdir / "redis-benchmark.out").read_text())[0].rps
+    cpu_us = (read_cpu_times(pid).total - before) * 1e6 / requests
+    return parse_csv((workdir / "redis-benchmark.out").read_text())[0].rps, cpu_us
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,60 +146,75 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workload = Workload("tls", "TLS", args.clients, 1, args.requests, args.requests)
     systems = args.systems.split(",")
-    rates: dict[tuple[str, str, bool], list[float]] = {}
+    samples: dict[tuple[str, str, bool], list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="tls-cost-") as tmp, guarded(ProcessBook()) as book:
         base = Path(tmp)
         certs = base / "certs"
         certs.mkdir()
         tls = make_certificates(certs)
-        ports = {system: start(book, system, base / system, certs) for system in systems}
+        servers = {system: start(book, system, base / system, certs) for system in systems}
         for round_index in range(args.rounds):
             for system in systems:
-                plain, secure = ports[system]
+                pid, plain, secure = servers[system]
                 for test in TESTS:
                     for use_tls in (False, True):
-                        rps = run_once(
+                        rps, cpu = run_once(
                             book,
                             base / system,
-                            secure if use_tls else plain,
+                            (pid, secure if use_tls else plain),
                             test,
                             workload,
                             tls if use_tls else (),
                         )
-                        rates.setdefault((system, test, use_tls), []).append(rps)
+                        samples.setdefault((system, test, use_tls), []).append((rps, cpu))
                         print(
                             f"round {round_index + 1} {system} {test.upper()} "
-                            f"{'TLS' if use_tls else 'plain'}: {rps:,.0f}/s",
+                            f"{'TLS' if use_tls else 'plain'}: {rps:,.0f}/s, {cpu:.1f} us/req",
                             file=sys.stderr,
                         )
         book.stop_all()
-    print(report(rates, systems, args))
+    print(report(samples, systems, args))
     return 0
 
 
 def report(
-    rates: dict[tuple[str, str, bool], list[float]], systems: list[str], args: argparse.Namespace
+    samples: dict[tuple[str, str, bool], list[tuple[float, float]]],
+    systems: list[str],
+    args: argparse.Namespace,
 ) -> str:
+    """Medians over rounds; each ratio is the median of the rounds' own ratios (a plaintext
+    run and its TLS run are back to back, so they share the machine's state)."""
     lines = [
         f"redis-benchmark -c {args.clients} -n {args.requests} -t set,get "
         f"[--tls --cacert --cert --key], medians of {args.rounds} interleaved rounds",
         "",
-        "| system | test | plaintext req/s | TLS req/s | TLS / plaintext |",
-        "|---|---|---:|---:|---:|",
+        "| system | test | plaintext req/s | TLS req/s | TLS / plaintext rate "
+        "| server CPU us/req plaintext | TLS | TLS / plaintext CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    medians = {key: statistics.median(values) for key, values in rates.items()}
+
+    def median(key: tuple[str, str, bool], field: int) -> float:
+        return statistics.median(sample[field] for sample in samples[key])
+
+    def paired(system: str, test: str, field: int) -> float:
+        pairs = zip(samples[(system, test, False)], samples[(system, test, True)], strict=True)
+        return statistics.median(secure[field] / plain[field] for plain, secure in pairs)
+
     for system in systems:
         for test in TESTS:
-            plain, secure = medians[(system, test, False)], medians[(system, test, True)]
+            plain, secure = (system, test, False), (system, test, True)
             lines.append(
-                f"| {system} | {test.upper()} | {plain:,.0f} | {secure:,.0f} | "
-                f"{secure / plain:.2f} |"
+                f"| {system} | {test.upper()} | {median(plain, 0):,.0f} | "
+                f"{median(secure, 0):,.0f} | {paired(system, test, 0):.2f} | "
+                f"{median(plain, 1):.1f} | {median(secure, 1):.1f} | "
+                f"{paired(system, test, 1):.2f} |"
             )
     if "redis" in systems and "tandemkv" in systems:
         lines.append("")
         for test in TESTS:
-            ours, theirs = medians[("tandemkv", test, True)], medians[("redis", test, True)]
-            lines.append(f"{test.upper()} with TLS, tandemkv / Redis: {ours / theirs:.2f}")
+            ours = median(("tandemkv", test, True), 0)
+            theirs = median(("redis", test, True), 0)
+            lines.append(f"{test.upper()} with TLS, tandemkv / Redis rate: {ours / theirs:.2f}")
     return "\n".join(lines)
 
 
