@@ -28,6 +28,15 @@ TLS_ONLY_REPLY = "ERR this port accepts TLS connections only"
 # STATUS) uses it without threading it through each call.
 _default_tls: ssl.SSLContext | None = None
 _server_name = ""
+# Alerts a server sends about the client certificate it got (or did not).
+_CERTIFICATE_ALERTS = frozenset(
+    (
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+    )
+)
 
 
 def use_tls(context: ssl.SSLContext | None, server_name: str = "") -> None:
@@ -116,12 +125,19 @@ class Client:
                 f"cannot connect to {self.address}: TLS certificate verification failed "
                 f"({error.verify_message}): is --cacert the CA that signed its certificate?"
             ) from None
-        except (OSError, ssl.SSLError) as error:
+        except ssl.SSLError as error:
             sock.close()
-            reason = error.reason if isinstance(error, ssl.SSLError) else None
+            if error.reason in _CERTIFICATE_ALERTS:
+                raise ConnectFailed(self._tls_failure(error)) from None
             raise ConnectFailed(
                 f"cannot connect to {self.address}: the TLS handshake failed "
-                f"({reason or error}): is it a TLS port?"
+                f"({error.reason or error}): is it a TLS port?"
+            ) from None
+        except OSError as error:
+            sock.close()
+            raise ConnectFailed(
+                f"cannot connect to {self.address}: the connection broke during the TLS "
+                f"handshake ({error.strerror or error}): is it a TLS port?"
             ) from None
 
     def call(self, *args: bytes | str | int) -> object:
@@ -145,12 +161,12 @@ class Client:
         return reply
 
     def _tls_failure(self, error: ssl.SSLError) -> str:
-        if error.reason in ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_HANDSHAKE_FAILURE"):
+        if error.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
             return (
                 f"{self.address} refused the TLS connection: it requires a client "
                 "certificate (pass --cert and --key)"
             )
-        if error.reason in ("SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_UNKNOWN_CA"):
+        if error.reason in _CERTIFICATE_ALERTS:
             return (
                 f"{self.address} refused our client certificate ({error.reason}): is "
                 "--cert signed by the CA the server trusts?"
