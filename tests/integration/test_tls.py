@@ -229,29 +229,40 @@ def _serial_of_der(der: bytes) -> int:
 
 @pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
 def test_group_with_peer_tls(cluster: Cluster, certs: Certs) -> None:
-    """Three nodes joined, electing and replicating over TLS links with client certificates;
-    the membership verbs and Sentinel discovery over TLS."""
-    tls = ("--tls", "yes", "--tls-replication", "yes", *certs.server_args())
-    a = cluster.start("a", "--role", "primary", *tls)
-    b = cluster.start("b", "--role", "backup", "--primary", a.address, *tls)
-    c = cluster.start("c", "--role", "backup", *tls)  # added below, by add-backup
-    for node in (a, b, c):
-        node.client_options = certs.redis_py()
-    cli = ("--server", a.address, *certs.cli_args())
-    added = run_tandemkv(*cli, "add-backup", "--backup", c.address, timeout=30)
+    """Three nodes with plaintext addresses for local clients and a tls-port each, which
+    with tls-replication is the address the group knows them by: joined, elected and
+    replicating over TLS links with client certificates; the membership verbs over TLS;
+    redis-py's Sentinel(ssl=True) asking a plaintext address and reaching the primary's
+    TLS one."""
+    tls_ports = {name: free_port() for name in "abc"}
+
+    def tls_args(name: str) -> tuple[str, ...]:
+        return (
+            "--tls-port",
+            str(tls_ports[name]),
+            "--tls-replication",
+            "yes",
+            *certs.server_args(),
+        )
+
+    cluster.start("a", "--role", "primary", *tls_args("a"))
+    a_tls = f"127.0.0.1:{tls_ports['a']}"
+    b = cluster.start("b", "--role", "backup", "--primary", a_tls, *tls_args("b"))
+    c = cluster.start("c", "--role", "backup", *tls_args("c"))  # added below, by add-backup
+    cli = ("--server", a_tls, *certs.cli_args())
+    added = run_tandemkv(*cli, "add-backup", "--backup", f"127.0.0.1:{tls_ports['c']}", timeout=30)
     assert (added.returncode, added.stdout.strip()) == (0, "OK"), added
     status = run_tandemkv(*cli, "status", "--json")
     assert status.returncode == 0 and status.stdout.count('"role": "backup"') == 2, status
+    assert f'"address": "127.0.0.1:{tls_ports["b"]}"' in status.stdout
 
     cluster.kill("a")
     new = cluster.primary(timeout=15, among=["b", "c"])
+    new_name = "b" if new is b else "c"
     sentinel = Sentinel(
-        [("127.0.0.1", b.port), ("127.0.0.1", c.port)],
-        sentinel_kwargs={**certs.redis_py(), "socket_timeout": 5},
-        socket_timeout=5,
-        **certs.redis_py(),
+        [("127.0.0.1", b.port), ("127.0.0.1", c.port)], socket_timeout=5, **certs.redis_py()
     )
-    assert sentinel.discover_master("tandemkv") == ("127.0.0.1", new.port)
+    assert sentinel.discover_master("tandemkv") == ("127.0.0.1", tls_ports[new_name])
     sentinel.master_for("tandemkv").set("after", "failover")
     cluster.converged(["b", "c"])
     other = c if new is b else b
