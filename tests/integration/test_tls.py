@@ -153,6 +153,16 @@ def test_cli_over_tls(tls_server: ServerProcess, certs: Certs) -> None:
     assert len(untrusted.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.tandemkv_only("a tandemkv node answers SENTINEL itself")
+def test_sentinel_discovery_on_a_tls_only_address(tls_server: ServerProcess, certs: Certs) -> None:
+    options = {**certs.redis_py(), "socket_timeout": 5}
+    sentinel = Sentinel([("127.0.0.1", tls_server.port)], sentinel_kwargs=options, **options)
+    assert sentinel.discover_master("tandemkv") == ("127.0.0.1", tls_server.port)
+    primary = sentinel.master_for("tandemkv")
+    primary.set("tls:sentinel", "found")
+    assert primary.get("tls:sentinel") == b"found"
+
+
 @pytest.mark.tandemkv_only("certificate reload on SIGHUP is tandemkv's")
 def test_sighup_reloads_the_certificate(tmp_path: Path, certs: Certs) -> None:
     files = tmp_path / "live"
