@@ -67,6 +67,7 @@ examples:
   tandemkv --server 127.0.0.1:7001,127.0.0.1:7002 put k v   any member of a group
   tandemkv --db-path ./data export backup.json     a stopped node's directory, in-process
   tandemkv status                                  every member of the group
+  tandemkv --server db1:6379 --tls --cacert ca.pem --cert me.pem --key me.key get k   TLS
 """
 
 
