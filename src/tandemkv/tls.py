@@ -38,6 +38,7 @@ class ServerTLS:
     ca_cert_dir: str
     auth_clients: str
     replication: bool
+    main: bool = False  # `tls yes`: the main address, hence the group address, is TLS only
 
     @classmethod
     def of(cls, config: Config) -> ServerTLS:
@@ -48,6 +49,7 @@ class ServerTLS:
             config.tls_ca_cert_dir,
             config.tls_auth_clients,
             config.tls_replication,
+            config.tls,
         )
 
 
@@ -229,8 +231,11 @@ class ServerContexts:
         self._seen = self._signature()
 
     def peer_client(self) -> ssl.SSLContext | None:
-        """What PeerLinks and node RPCs dial with (None: plaintext)."""
-        return self.peer if self.settings.replication else None
+        """What PeerLinks and node RPCs dial with (None: plaintext). With `tls yes` the
+        addresses members know each other by speak only TLS, so links use it even without
+        tls-replication (which adds the certificate check on PEER commands)."""
+        settings = self.settings
+        return self.peer if settings.replication or settings.main else None
 
     def reload_if_changed(self) -> bool | None:
         """Reload if a file changed since the last load or attempt (a renewal written in

@@ -128,7 +128,12 @@ def _describe_tls(config: Config, address: str, tls_port: int) -> str:
     where = [f"{address} (TLS only)"] if config.tls else []
     if tls_port:
         where.append(f"port {tls_port}")
-    peers = "peer links use TLS" if config.tls_replication else "peer links are plaintext"
+    if config.tls_replication:
+        peers = "peer links use TLS, with certificates checked"
+    elif config.tls:
+        peers = "peer links use TLS (tls-replication no: peers need no certificate)"
+    else:
+        peers = "peer links are plaintext"
     return (
         f"TLS on {' and '.join(where)}; client certificates: {config.tls_auth_clients}; "
         f"{peers}; SIGHUP reloads the certificates"
