@@ -157,3 +157,14 @@ def test_server_start_up_error_is_one_line_and_exit_1(tmp_path: Path, certs: Cer
         f"tandemkv: tls-key-file {certs.client_key} is not the key of the certificate in "
         f"tls-cert-file {certs.cert_file}"
     ]
+
+
+def test_peer_links_use_tls_with_tls_replication_or_a_tls_only_address(certs: Certs) -> None:
+    def peer_context(**settings: object) -> ssl.SSLContext | None:
+        checked = check_settings(config(certs, **settings))  # type: ignore[arg-type]
+        assert checked is not None
+        return ServerContexts(checked).peer_client()
+
+    assert peer_context(tls_port=7443) is None
+    assert peer_context(tls_port=7443, tls_replication=True) is not None
+    assert peer_context(tls=True) is not None
