@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.servers import HOST
@@ -38,8 +39,14 @@ class LoadResult:
 
 
 def benchmark_command(
-    binary: str, port: int, test: str, requests: int, workload: Workload
+    binary: str,
+    port: int,
+    test: str,
+    requests: int,
+    workload: Workload,
+    extra: Sequence[str] = (),
 ) -> list[str]:
+    """`extra`: more redis-benchmark options (--tls --cacert ... for bench/tls_cost.py)."""
     return [
         binary,
         "-h",
@@ -51,6 +58,7 @@ def benchmark_command(
         "-n",
         str(requests),
         *workload.args(),
+        *extra,
         "--csv",
     ]
 

@@ -42,7 +42,8 @@ EXIT_STATUSES = (
     (
         EXIT_UNAVAILABLE,
         "connection failure: nothing answers at the address, the "
-        "connection broke, or the group had no primary within --wait-seconds",
+        "connection broke, TLS failed (an untrusted certificate, a TLS-only port "
+        "without --tls), or the group had no primary within --wait-seconds",
     ),
     (EXIT_PROTOCOL, "protocol failure: what answered does not speak the Redis protocol"),
     (EXIT_AUTH, "authentication failure: a password is needed, or the one given is wrong"),
@@ -66,6 +67,7 @@ examples:
   tandemkv --server 127.0.0.1:7001,127.0.0.1:7002 put k v   any member of a group
   tandemkv --db-path ./data export backup.json     a stopped node's directory, in-process
   tandemkv status                                  every member of the group
+  tandemkv --server db1:6379 --tls --cacert ca.pem --cert me.pem --key me.key get k   TLS
 """
 
 
@@ -130,6 +132,51 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool, client: boo
         default=default,
         help="during a failover, retry for up to S seconds and follow the new primary "
         "(default 5; 0: fail at once)",
+    )
+    _client_tls_options(parser, default)
+
+
+def _client_tls_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """redis-cli's names; the server's certificate is verified against the CA (not its
+    host name, as redis-cli)."""
+    parser.add_argument("--tls", action="store_true", default=default, help="connect with TLS")
+    parser.add_argument(
+        "--cacert",
+        dest="tls_cacert",
+        metavar="FILE",
+        default=default,
+        help="CA certificate(s) to verify the server with (default: the system's)",
+    )
+    parser.add_argument(
+        "--cacertdir",
+        dest="tls_cacertdir",
+        metavar="DIR",
+        default=default,
+        help="a directory of CA certificates",
+    )
+    parser.add_argument(
+        "--cert",
+        dest="tls_cert",
+        metavar="FILE",
+        default=default,
+        help="client certificate, if the server asks",
+    )
+    parser.add_argument(
+        "--key", dest="tls_key", metavar="FILE", default=default, help="the --cert's private key"
+    )
+    parser.add_argument(
+        "--sni",
+        dest="tls_sni",
+        metavar="NAME",
+        default=default,
+        help="server name to send (default: the host)",
+    )
+    parser.add_argument(
+        "--insecure",
+        dest="tls_insecure",
+        action="store_true",
+        default=default,
+        help="do not verify the server's certificate (testing only)",
     )
 
 
@@ -221,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("auto", "asyncio", "uvloop"),
         help="event loop (default auto: uvloop if installed)",
     )
+    _server_tls_options(server)
     cluster = server.add_argument_group(
         "cluster mode",
         "primary-backup replication with automatic failover "
@@ -348,6 +396,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _server_tls_options(server: argparse.ArgumentParser) -> None:
+    tls = server.add_argument_group(
+        "TLS", 'Redis\'s tls-* settings (docs/operations.md "TLS"); SIGHUP reloads the files'
+    )
+    tls.add_argument(
+        "--tls",
+        dest="server_tls",
+        choices=("yes", "no"),
+        help="the main --address speaks only TLS (default no)",
+    )
+    tls.add_argument(
+        "--tls-port", type=int, metavar="PORT", help="an extra TLS listener (default 0: none)"
+    )
+    tls.add_argument("--tls-cert-file", metavar="FILE", help="the server's certificate (PEM)")
+    tls.add_argument("--tls-key-file", metavar="FILE", help="its private key (PEM)")
+    tls.add_argument(
+        "--tls-ca-cert-file", metavar="FILE", help="CA that client and peer certificates need"
+    )
+    tls.add_argument("--tls-ca-cert-dir", metavar="DIR", help="a directory of CA certificates")
+    tls.add_argument(
+        "--tls-auth-clients",
+        choices=("yes", "no", "optional"),
+        help="client certificates: required (yes, the default), not asked (no), or "
+        "verified if shown (optional)",
+    )
+    tls.add_argument(
+        "--tls-replication",
+        choices=("yes", "no"),
+        help="peer links use TLS, both nodes showing certificates from the CA (default no)",
+    )
+
+
 def _cluster_verbs(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add = verbs.add_parser(
         "add-backup",
@@ -449,6 +529,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.wait_seconds = DEFAULT_WAIT_SECONDS
     elif args.wait_seconds < 0:
         raise Failure(EXIT_USAGE, "--wait-seconds must be 0 or more")
+    _set_up_tls(args)
     if args.verb in CLUSTER_VERBS:
         from tandemkv.cluster_verbs import run_cluster_verb
 
@@ -456,6 +537,33 @@ def _dispatch(args: argparse.Namespace) -> int:
     from tandemkv.client_verbs import run_client_verb
 
     return run_client_verb(args)
+
+
+_TLS_OPTIONS = ("cacert", "cacertdir", "cert", "key", "sni", "insecure")
+
+
+def _tls_option(args: argparse.Namespace, name: str) -> object:
+    return getattr(args, f"tls_{name}", None)
+
+
+def _set_up_tls(args: argparse.Namespace) -> None:
+    """--tls: every connection this verb opens uses TLS (client.use_tls)."""
+    given = [name for name in _TLS_OPTIONS if _tls_option(args, name)]
+    if not getattr(args, "tls", None):
+        if given:
+            raise Failure(EXIT_USAGE, f"--{given[0]} needs --tls")
+        return
+    from tandemkv.client import use_tls
+    from tandemkv.tls import client_context
+
+    context = client_context(
+        args.tls_cacert or "",
+        args.tls_cacertdir or "",
+        args.tls_cert or "",
+        args.tls_key or "",
+        bool(args.tls_insecure),
+    )
+    use_tls(context, args.tls_sni or "")
 
 
 def classify(error: BaseException) -> tuple[int, str] | None:
@@ -473,6 +581,10 @@ def classify(error: BaseException) -> tuple[int, str] | None:
     if isinstance(error, StorageError):
         return EXIT_DATA_DIR, str(error)
     if isinstance(error, ConfigError):
+        return EXIT_USAGE, str(error)
+    from tandemkv.tls import TLSConfigError
+
+    if isinstance(error, TLSConfigError):
         return EXIT_USAGE, str(error)
     return None
 
@@ -526,6 +638,15 @@ def _server_config(args: argparse.Namespace) -> Config:
             "--server, --password and --wait-seconds are for client verbs; a server takes "
             "--address and --requirepass",
         )
+    client_tls = [name for name in _TLS_OPTIONS if _tls_option(args, name)]
+    if getattr(args, "tls", None):
+        client_tls.insert(0, "tls")
+    if client_tls:
+        raise Failure(
+            EXIT_USAGE,
+            f"--{client_tls[0]} before the verb is a client option; a server takes "
+            "server --tls yes, --tls-port, --tls-cert-file...",
+        )
     flags = {
         "db_path": args.db_path,
         "address": args.address,
@@ -555,6 +676,14 @@ def _server_config(args: argparse.Namespace) -> Config:
         "replica_max_lag_ms": args.replica_max_lag_ms,
         "backup_scheduling": args.backup_scheduling,
         "peer_routes": ",".join(args.peer_route) if args.peer_route else None,
+        "tls": args.server_tls,
+        "tls_port": args.tls_port,
+        "tls_cert_file": args.tls_cert_file,
+        "tls_key_file": args.tls_key_file,
+        "tls_ca_cert_file": args.tls_ca_cert_file,
+        "tls_ca_cert_dir": args.tls_ca_cert_dir,
+        "tls_auth_clients": args.tls_auth_clients,
+        "tls_replication": args.tls_replication,
     }
     return load_config(flags)  # ConfigError: EXIT_USAGE, through classify
 

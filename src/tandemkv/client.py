@@ -12,6 +12,7 @@ reply (ServerError; AuthError when it wants a password or refused the one given)
 from __future__ import annotations
 
 import socket
+import ssl
 from types import TracebackType
 from typing import Protocol
 
@@ -19,6 +20,31 @@ from tandemkv.config import parse_address
 from tandemkv.protocol import NEED_MORE, ReplyDecoder, encode_command
 from tandemkv.protocol.errors import ReplyProtocolError
 from tandemkv.protocol.types import ErrorReply
+
+# What a tandemkv TLS-only port answers a plaintext client (server/tls_listener.py).
+TLS_ONLY_REPLY = "ERR this port accepts TLS connections only"
+# The context every Client dials with unless given one: the CLI sets it once from --tls,
+# --cacert... so that each connection a verb opens (probes, redirects, every member's
+# STATUS) uses it without threading it through each call.
+_default_tls: ssl.SSLContext | None = None
+_server_name = ""
+# Alerts a server sends about the client certificate it got (or did not).
+_CERTIFICATE_ALERTS = frozenset(
+    (
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+    )
+)
+
+
+def use_tls(context: ssl.SSLContext | None, server_name: str = "") -> None:
+    """Make every later Client dial with `context` (None: plaintext); `server_name`: the
+    SNI to send (default: the host dialled)."""
+    global _default_tls, _server_name
+    _default_tls, _server_name = context, server_name
+
 
 # The first byte of every RESP2/RESP3 reply: anything else is another protocol (HTTP...).
 REPLY_TYPE_BYTES = frozenset(b"+-:$*_,#!=(%~>|")
@@ -65,13 +91,23 @@ def server_error(message: str) -> ServerError:
 
 
 class Client:
-    def __init__(self, address: str, password: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        password: str | None = None,
+        timeout: float = 10.0,
+        tls: ssl.SSLContext | bool | None = True,
+    ) -> None:
+        """`tls`: a context, None for plaintext, True for the one use_tls set."""
         target = parse_address(address, allow_port_zero=False)
         self.address = address
+        self._tls = _default_tls if tls is True else tls or None
         try:
             self._sock = socket.create_connection((target.host, target.port), timeout=timeout)
         except OSError as error:
             raise ConnectFailed(f"cannot connect to {address}: {error.strerror or error}") from None
+        if self._tls is not None:
+            self._sock = self._handshake(self._tls, self._sock, _server_name or target.host)
         self._decoder = ReplyDecoder()
         if password:
             try:
@@ -80,18 +116,62 @@ class Client:
                 self.close()
                 raise
 
+    def _handshake(self, context: ssl.SSLContext, sock: socket.socket, name: str) -> socket.socket:
+        try:
+            return context.wrap_socket(sock, server_hostname=name)
+        except ssl.SSLCertVerificationError as error:
+            sock.close()
+            raise ConnectFailed(
+                f"cannot connect to {self.address}: TLS certificate verification failed "
+                f"({error.verify_message}): is --cacert the CA that signed its certificate?"
+            ) from None
+        except ssl.SSLError as error:
+            sock.close()
+            if error.reason in _CERTIFICATE_ALERTS:
+                raise ConnectFailed(self._tls_failure(error)) from None
+            raise ConnectFailed(
+                f"cannot connect to {self.address}: the TLS handshake failed "
+                f"({error.reason or error}): is it a TLS port?"
+            ) from None
+        except OSError as error:
+            sock.close()
+            raise ConnectFailed(
+                f"cannot connect to {self.address}: the connection broke during the TLS "
+                f"handshake ({error.strerror or error}): is it a TLS port?"
+            ) from None
+
     def call(self, *args: bytes | str | int) -> object:
         """Send one command and return its reply; an error reply raises ServerError."""
         try:
             self._sock.sendall(encode_command(args))
             reply = self._read_reply()
+        except ssl.SSLError as error:
+            raise ClientError(self._tls_failure(error)) from None
         except OSError as error:
             raise ClientError(f"connection to {self.address} failed: {error}") from None
         except ReplyProtocolError as error:
             raise self._not_redis(f"({error.message})") from None
         if isinstance(reply, ErrorReply):
+            if reply.message.startswith(TLS_ONLY_REPLY):
+                raise ConnectFailed(
+                    f"{self.address} accepts TLS connections only: pass --tls (with --cacert "
+                    "CA.pem, and --cert/--key if it asks for client certificates)"
+                )
             raise server_error(reply.message)
         return reply
+
+    def _tls_failure(self, error: ssl.SSLError) -> str:
+        if error.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
+            return (
+                f"{self.address} refused the TLS connection: it requires a client "
+                "certificate (pass --cert and --key)"
+            )
+        if error.reason in _CERTIFICATE_ALERTS:
+            return (
+                f"{self.address} refused our client certificate ({error.reason}): is "
+                "--cert signed by the CA the server trusts?"
+            )
+        return f"TLS connection to {self.address} failed: {error.reason or error}"
 
     def execute(self, *args: bytes | str | int) -> object:
         """Like EmbeddedStore.execute, so code can drive either; errors raise ServerError."""
@@ -105,12 +185,24 @@ class Client:
                 return reply
             data = self._sock.recv(65536)
             if not data:
-                raise ClientError(f"{self.address} closed the connection")
+                raise ClientError(f"{self.address} closed the connection{self._hint(first)}")
             if first and data[0] not in REPLY_TYPE_BYTES:
                 # Fail now: a foreign protocol may never send the CRLF RESP waits for.
                 raise self._not_redis(f"(it answered {data[:_SHOWN_BYTES]!r})")
             first = False
             self._decoder.feed(data)
+
+    def _hint(self, first: bool) -> str:
+        if self._tls is None:
+            return " (if it requires TLS, pass --tls)"
+        if first:
+            # TLS 1.3: the server checks our certificate after our side of the handshake
+            # is done, and closes if it wants one it did not get (or does not trust).
+            return (
+                " after the TLS handshake: it may require a client certificate (pass --cert "
+                "and --key, signed by a CA it trusts)"
+            )
+        return ""
 
     def _not_redis(self, detail: str) -> NotRedisError:
         return NotRedisError(

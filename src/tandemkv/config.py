@@ -99,6 +99,15 @@ class Config:
     replica_max_lag_ms: int = 10_000  # READONLY reads refused past this silence
     backup_scheduling: str = "batch"  # the Linux CPU policy a node takes while not primary
     peer_routes: str = ""  # "ADDR=VIA,ADDR=VIA": dial VIA to reach the peer at ADDR
+    # TLS (docs/operations.md "TLS"; checked together, and the files loaded, by tls.py).
+    tls: bool = False  # the main address speaks only TLS
+    tls_port: int = 0  # an extra TLS listener on the address's host (0: none)
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_ca_cert_file: str = ""
+    tls_ca_cert_dir: str = ""
+    tls_auth_clients: str = "yes"  # client certificates: required, not asked, optional
+    tls_replication: bool = False  # peer links use TLS, both sides showing certificates
 
     @property
     def listen(self) -> Address:
@@ -122,6 +131,9 @@ class Config:
             maxmemory_samples=self.maxmemory_samples,
             appendonly=self.appendonly,
             appendfsync=self.fsync,
+            tls_port=self.tls_port,
+            tls_auth_clients=self.tls_auth_clients,
+            tls_replication=self.tls_replication,
         )
 
 
@@ -134,6 +146,7 @@ _CHOICES = {
     "read_mode": ("index", "lease"),
     "backup_scheduling": ("batch", "normal"),
     "maxmemory_policy": POLICIES,
+    "tls_auth_clients": ("yes", "no", "optional"),
 }
 # Settings only a flag may give: the file is named by a flag, and truncating a corrupt log
 # is a one-off operator decision that must never linger in a file or the environment.
@@ -157,7 +170,11 @@ def _coerce(name: str, raw: object, source: str) -> object:
                 raise ValueError(f"must be between {MiB} and {MAX_QUERY_BUFFER}")
             if name == "maxmemory_samples" and value < 1:
                 raise ValueError("must be at least 1")
+            if name == "tls_port" and value > 65535:
+                raise ValueError("port out of range (0-65535)")
             return value
+        if name == "tls_auth_clients" and isinstance(raw, bool):
+            raw = "yes" if raw else "no"  # TOML's true/false for Redis's yes/no
         if not isinstance(raw, str):
             raise ValueError("expected a string")
         if name in _CHOICES and raw not in _CHOICES[name]:

@@ -862,6 +862,23 @@ def test_peer_auth_with_a_wrong_secret_changes_nothing() -> None:
     assert c("GET", "k") == NOAUTH
 
 
+def test_with_tls_replication_peers_need_a_verified_certificate() -> None:
+    fake = FakeCluster(view=PRIMARY_VIEW)
+    world = World(settings=Settings(tls_replication=True), host=ClusterHost(fake))
+    refused = err(
+        "NOPERM with tls-replication, node-to-node commands need a TLS connection with a "
+        "certificate from the group's CA"
+    )
+    stranger = world.client()  # plaintext, or TLS without a client certificate
+    for args in (("AUTH", SECRET, 2), ("JOIN", "10.0.0.8:7008", 8), ("INVITE", "10.0.0.9:1")):
+        assert stranger("PEER", *args) == refused
+    assert stranger.session.peer_id == 0
+    assert isinstance(stranger("PEER", "HELP"), list)
+    member = world.client(tls_verified=True)
+    assert member("PEER", "AUTH", SECRET, 2) == OK
+    assert member.session.peer_id == 2
+
+
 @pytest.mark.parametrize(
     ("args", "reply"),
     [

@@ -44,12 +44,15 @@ class Node:
     args: tuple[str, ...]
     process: ServerProcess | None = None
     runs: int = 0
+    # redis-py options every client of this node gets (ssl=True... for a TLS group).
+    client_options: dict[str, object] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def client(self, **kwargs: object) -> redis.Redis:
+        kwargs = {**self.client_options, **kwargs}
         kwargs.setdefault("socket_timeout", 10)
         kwargs.setdefault("retry", Retry(NoBackoff(), 0))
         return redis.Redis(port=self.port, **kwargs)  # type: ignore[arg-type]

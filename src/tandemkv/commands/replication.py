@@ -466,6 +466,12 @@ def promote(e: Engine, s: Session, args: list[bytes]) -> object:
 )
 def peer(e: Engine, s: Session, args: list[bytes]) -> object:
     sub = args[1].upper()
+    if e.settings.tls_replication and not s.tls_verified and sub != b"HELP":
+        # Mutual authentication: the secret alone does not let a node in.
+        raise NoPerm(
+            "with tls-replication, node-to-node commands need a TLS connection with a "
+            "certificate from the group's CA"
+        )
     if sub == b"AUTH":
         sub_arity("peer", sub, args, 4)
         return _peer_auth(e, s, args[2], parse_node_id(args[3]))

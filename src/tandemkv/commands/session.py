@@ -47,6 +47,8 @@ class Session:
     # PEER STREAM succeeded: after its +OK the connection reads length-prefixed frames
     # (protocol/peer_frames.py) instead of RESP.
     peer_stream: bool = False
+    # The connection is TLS and its client showed a certificate the CA verified.
+    tls_verified: bool = False
 
 
 class Host(Protocol):

@@ -42,6 +42,11 @@ class Settings:
     maxmemory_samples: int = 5
     # Read-only: one database. Tools ask for it.
     databases: int = 1
+    # Read-only mirrors of the TLS setup (tls.py); with tls_replication, PEER commands need
+    # a connection that showed a certificate the CA verified.
+    tls_port: int = 0
+    tls_auth_clients: str = "yes"
+    tls_replication: bool = False
     # Not a setting: the server's start as a Unix time, 0 until known. LASTSAVE answers
     # it before the first snapshot, as Redis answers its start (commands/server.py).
     started_at: int = field(default=0, compare=False)
@@ -178,6 +183,9 @@ PARAMS: dict[str, Param] = {
         Param("maxmemory_policy", parse_policy),
         Param("maxmemory_samples", _int_in(1, INT_MAX)),
         Param("databases", None),
+        Param("tls_port", None),
+        Param("tls_auth_clients", None),
+        Param("tls_replication", None, _show_bool),
     )
 }
 

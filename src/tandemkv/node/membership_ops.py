@@ -290,7 +290,7 @@ async def _invite(node: Node, address: str, witness: bool, learner: bool, pendin
     if not _is_loopback(address):
         commands.insert(0, ["PEER", "AUTH", node.identity.secret, node.id])
     try:
-        await rpc.call(node.links.route(address), *commands)
+        await rpc.call(node.links.route(address), *commands, tls=node.peer_tls())
     except rpc.RpcError as error:
         for watch in list(node.watches):
             if watch.pending is pending:
@@ -332,6 +332,7 @@ async def _send_removed(node: Node, address: str) -> None:
             node.links.route(address),
             ["PEER", "AUTH", node.identity.secret, node.id],
             ["PEER", "REMOVED"],
+            tls=node.peer_tls(),
         )
     except rpc.RpcError as error:
         log.info("could not tell %s it was removed (%s); stop it by hand", address, error)
@@ -499,7 +500,9 @@ async def join_loop(node: Node, primary: str) -> None:
     complained = ""
     while not node.stopped and wants_to_join(node):
         try:
-            reply = await rpc.call(node.links.route(target), *_join_commands(node))
+            reply = await rpc.call(
+                node.links.route(target), *_join_commands(node), tls=node.peer_tls()
+            )
             _joined(node, reply[-1])
         except rpc.RpcError as error:
             message = str(error)

@@ -23,6 +23,7 @@ import asyncio
 import hmac
 import logging
 import random
+import ssl
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
@@ -115,7 +116,10 @@ class Node:
         self.tick_seconds = max(1, config.heartbeat_ms // 2) / 1000
         self.replica = Replica(self.raft, self.storage, random.Random())
         self.links = PeerLinks(
-            identity.node_id, lambda: self.identity.secret, parse_peer_routes(config.peer_routes)
+            identity.node_id,
+            lambda: self.identity.secret,
+            parse_peer_routes(config.peer_routes),
+            tls=self.peer_tls,
         )
         self.log = ClusterLog(self)
         self.gate = make_gate(self)
@@ -405,6 +409,11 @@ class Node:
                 continue
             replica.step(message)
         self.schedule()
+
+    def peer_tls(self) -> ssl.SSLContext | None:
+        """The context peer links and node RPCs dial with (tls-replication), else None."""
+        tls = self.server.tls
+        return tls.peer_client() if tls is not None else None
 
     def check_peer_secret(self, secret: bytes) -> bool:
         expected = self.identity.secret.encode()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from typing import cast
@@ -112,9 +113,20 @@ class PeerLink(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(
-                loop.create_connection(lambda: self, target.host, target.port), 2.0
+                loop.create_connection(
+                    lambda: self, target.host, target.port, ssl=self.links.tls()
+                ),
+                2.0,
             )
-        except (TimeoutError, OSError):
+        except (TimeoutError, OSError) as error:
+            if isinstance(error, ssl.SSLError) and not self.complained:
+                log.warning(
+                    "link to node %x at %s: TLS handshake failed: %s",
+                    self.node_id,
+                    self.address,
+                    error.reason or error,
+                )
+                self.complained = True
             self.connecting = False
             self.queued, self.queued_bytes = [], 0
             self._schedule_retry()
@@ -244,10 +256,18 @@ _PEER_STREAM = encode_command([b"PEER", b"STREAM"])
 
 
 class PeerLinks:
-    def __init__(self, my_id: int, secret: Callable[[], str], routes: dict[str, str]) -> None:
+    def __init__(
+        self,
+        my_id: int,
+        secret: Callable[[], str],
+        routes: dict[str, str],
+        tls: Callable[[], ssl.SSLContext | None] = lambda: None,
+    ) -> None:
+        """`tls`: the context to dial with now (tls-replication; reloads replace it)."""
         self.my_id = my_id
         self.secret = secret
         self.routes = routes
+        self.tls = tls
         self._links: dict[int, PeerLink] = {}
 
     def route(self, address: str) -> str:

@@ -4,6 +4,7 @@ makes outside the replication stream: joining a group, inviting a node, asking a
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 from tandemkv.config import parse_address
 from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
@@ -18,23 +19,30 @@ async def call(
     address: str,
     *commands: list[bytes | str | int],
     timeout: float = 2.0,
+    tls: ssl.SSLContext | None = None,
 ) -> list[object]:
     """Send `commands` pipelined on one connection; return their replies in order.
 
-    An error reply to any of them raises RpcError with the node's message.
+    An error reply to any of them raises RpcError with the node's message. `tls`: dial
+    with this context (tls-replication).
     """
     target = parse_address(address, allow_port_zero=False)
     try:
-        return await asyncio.wait_for(_exchange(target.host, target.port, commands), timeout)
+        return await asyncio.wait_for(_exchange(target.host, target.port, commands, tls), timeout)
     except (TimeoutError, OSError, EOFError) as error:
         reason = "timed out" if isinstance(error, TimeoutError) else str(error)
+        if isinstance(error, ssl.SSLError):
+            reason = f"TLS handshake failed: {error.reason or error}"
         raise RpcError(f"cannot reach {address}: {reason or type(error).__name__}") from None
 
 
 async def _exchange(
-    host: str, port: int, commands: tuple[list[bytes | str | int], ...]
+    host: str,
+    port: int,
+    commands: tuple[list[bytes | str | int], ...],
+    tls: ssl.SSLContext | None,
 ) -> list[object]:
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.open_connection(host, port, ssl=tls)
     try:
         writer.write(b"".join(encode_command(command) for command in commands))
         decoder = ReplyDecoder()

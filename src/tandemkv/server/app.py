@@ -27,7 +27,9 @@ from tandemkv.protocol.types import OK, Push, SimpleString
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
 from tandemkv.server.sliced import SlicedRunner
+from tandemkv.server.tls_listener import TLSListener
 from tandemkv.storage.store import Store
+from tandemkv.tls import ServerContexts, ServerTLS
 
 if TYPE_CHECKING:
     from tandemkv.node.node import Node
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 # How many expired keys one cron step may delete before yielding to clients.
 EXPIRE_BUDGET = 1000
 SHUTDOWN_DRAIN_SECONDS = 5.0
+# How often the TLS files are checked for a renewal (SIGHUP reloads at once).
+TLS_WATCH_SECONDS = 10.0
 
 log = logging.getLogger("tandemkv.server")
 
@@ -66,10 +70,11 @@ class Server:
         store: Store,
         loop: asyncio.AbstractEventLoop,
         node_factory: Callable[[Server, str], Node],
+        tls: ServerTLS | None = None,
     ) -> None:
         """`node_factory(server, bound_address)` builds the node (tandemkv.node) once the
         address is bound: its replication core decides when writes are safe, for a group
-        of one as for a group of three."""
+        of one as for a group of three. `tls`: the checked TLS settings (tls.py), if any."""
         self.config = config
         self.settings = config.runtime_settings()
         self.store = store
@@ -92,6 +97,12 @@ class Server:
         self.stopping = asyncio.Event()
         self._next_id = 0
         self._listener: asyncio.base_events.Server | None = None
+        # TLS listeners: the main address with `tls yes`, and tls-port.
+        self.tls = ServerContexts(tls) if tls is not None else None
+        self._tls_listeners: list[TLSListener] = []
+        self.tls_port = 0  # the bound tls-port
+        self.binding = ""  # the address start() is binding, for its error message
+        self._tls_watch: asyncio.TimerHandle | None = None
         self._cron: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -99,21 +110,56 @@ class Server:
     async def start(self) -> str:
         """Listen; return the bound address as HOST:PORT (the port may have been 0)."""
         listen = self.config.listen
-        loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(
-            lambda: ClientConnection(self), listen.host, listen.port, backlog=1024
-        )
-        sock = self._listener.sockets[0].getsockname()
+        if self.tls is not None and self.config.tls:
+            sock = await self._listen_tls(listen.host, listen.port)
+        else:
+            loop = asyncio.get_running_loop()
+            self._listener = await loop.create_server(
+                lambda: ClientConnection(self), listen.host, listen.port, backlog=1024
+            )
+            sock = self._listener.sockets[0].getsockname()
         self.settings.port = sock[1]
-        host = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
-        address = f"{host}:{sock[1]}"
-        self.node = node = self._node_factory(self, address)
+        address = _host_port(sock[0], sock[1])
+        group_address = address
+        if self.config.tls_port:
+            self.binding = _host_port(listen.host, self.config.tls_port)
+            tls_sock = await self._listen_tls(listen.host, self.config.tls_port)
+            self.tls_port = self.settings.tls_port = tls_sock[1]
+            if self.config.tls_replication and not self.config.tls:
+                # Peers must reach a TLS listener: the node is known by its TLS address.
+                group_address = _host_port(tls_sock[0], tls_sock[1])
+        self.node = node = self._node_factory(self, group_address)
         self.log = node.log
         self.engine.gate = node.gate
         self.store.point_source = node.snapshot_point
         node.start()
         self._schedule_cron()
+        if self.tls is not None:
+            self._tls_watch = asyncio.get_running_loop().call_later(
+                TLS_WATCH_SECONDS, self._watch_tls
+            )
         return address
+
+    async def _listen_tls(self, host: str, port: int) -> tuple[str, int]:
+        tls = self.tls
+        assert tls is not None
+        listener = TLSListener(lambda: ClientConnection(self), lambda: tls.server)
+        bound = await listener.start(host, port)
+        self._tls_listeners.append(listener)
+        return bound
+
+    def _watch_tls(self) -> None:
+        """Certificates renewed in place are picked up without a signal, too."""
+        assert self.tls is not None
+        self.tls.reload_if_changed()
+        self._tls_watch = asyncio.get_running_loop().call_later(TLS_WATCH_SECONDS, self._watch_tls)
+
+    def reload_tls(self) -> None:
+        """SIGHUP: read the certificate, key and CA files again (see tls.ServerContexts)."""
+        if self.tls is None:
+            log.info("SIGHUP: TLS is not enabled; nothing to reload")
+            return
+        self.tls.reload()
 
     async def serve_until_stopped(self) -> None:
         await self.stopping.wait()
@@ -123,8 +169,12 @@ class Server:
         """Stop accepting, let written replies drain, close clients, flush the log."""
         if self._cron is not None:
             self._cron.cancel()
+        if self._tls_watch is not None:
+            self._tls_watch.cancel()
         if self._listener is not None:
             self._listener.close()
+        for listener in self._tls_listeners:
+            listener.close()
         # Peers keep talking until the end: their acknowledgements release the replies
         # being drained, and a primary hands its role over through them.
         connections = [c for c in self.connections.values() if not c.session.peer_id]
@@ -403,6 +453,10 @@ class Server:
             "snapshot_index": store.snapshot_index,
             "data_dir": store.path,
         }
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _rss_bytes() -> int:

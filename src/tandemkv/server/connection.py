@@ -84,6 +84,9 @@ class ClientConnection(asyncio.Protocol):
         session.created_ms = session.last_active_ms = now
         settings = self.server.settings
         session.authenticated = not settings.requirepass
+        if self.server.tls is not None:
+            # Verified, since the handshake would have failed otherwise; empty if none shown.
+            session.tls_verified = bool(conn.get_extra_info("peercert"))
         self.decoder.set_limits(self._limits())
         # Stop producing replies at the output limit too, so that it is checked there.
         limit = settings.client_output_buffer_limit.normal

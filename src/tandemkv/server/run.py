@@ -26,6 +26,7 @@ from tandemkv.server import registry
 from tandemkv.server.app import Server
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.store import Store
+from tandemkv.tls import ServerTLS, TLSConfigError, check_settings
 
 PROGRESS_EVERY_SECONDS = 2.0
 
@@ -60,8 +61,8 @@ def raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def describe_bind_error(config: Config, error: OSError) -> str:
-    listen = config.listen
+def describe_bind_error(config: Config, error: OSError, where: str = "") -> str:
+    listen = where or config.listen
     if error.errno == errno.EADDRINUSE:
         return f"cannot listen on {listen}: the address is already in use (another server?)"
     if error.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
@@ -100,7 +101,7 @@ async def _serve(server: Server, config: Config) -> None:
     try:
         address = await server.start()
     except OSError as error:
-        raise StartupError(describe_bind_error(config, error)) from None
+        raise StartupError(describe_bind_error(config, error, server.binding)) from None
     except (UnicodeError, ValueError) as error:
         raise StartupError(f"cannot listen on {config.address}: {error}") from None
     except StorageError as error:  # writing a new group's membership, or a snapshot
@@ -109,8 +110,12 @@ async def _serve(server: Server, config: Config) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_shutdown)
+    loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     tune_garbage_collector()
-    logging.getLogger("tandemkv.server").info("tandemkv %s, %s", __version__, BUILD.describe())
+    logger = logging.getLogger("tandemkv.server")
+    logger.info("tandemkv %s, %s", __version__, BUILD.describe())
+    if server.tls is not None:
+        logger.info("%s", _describe_tls(config, address, server.tls_port))
     print(f"Ready to accept connections at {address}", flush=True)
     registration = registry.register(address, config.db_path)
     try:
@@ -119,16 +124,34 @@ async def _serve(server: Server, config: Config) -> None:
         registry.unregister(registration)
 
 
+def _describe_tls(config: Config, address: str, tls_port: int) -> str:
+    where = [f"{address} (TLS only)"] if config.tls else []
+    if tls_port:
+        where.append(f"port {tls_port}")
+    if config.tls_replication:
+        peers = "peer links use TLS, with certificates checked"
+    elif config.tls:
+        peers = "peer links use TLS (tls-replication no: peers need no certificate)"
+    else:
+        peers = "peer links are plaintext"
+    return (
+        f"TLS on {' and '.join(where)}; client certificates: {config.tls_auth_clients}; "
+        f"{peers}; SIGHUP reloads the certificates"
+    )
+
+
 def run_server(config: Config) -> int:
     """Run until SIGTERM/SIGINT/SHUTDOWN; 0 on a clean stop, 1 if it cannot start."""
     configure_logging()
+    tls: ServerTLS | None = None
     try:
         check_protected_mode(config)
+        tls = check_settings(config)
         if config.parser == "hiredis":
             _require_hiredis()
         raise_open_files_limit()
         loop = new_event_loop(config.event_loop)
-    except (StartupError, ConfigError) as error:
+    except (StartupError, ConfigError, TLSConfigError) as error:
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
     try:
@@ -153,7 +176,7 @@ def run_server(config: Config) -> int:
             "snapshots survive a restart",
             file=sys.stderr,
         )
-    server = Server(config, store, loop, node_factory=factory)
+    server = Server(config, store, loop, node_factory=factory, tls=tls)
     try:
         loop.run_until_complete(_serve(server, config))
     except StartupError as error:
