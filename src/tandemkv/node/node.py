@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
 from tandemkv.commands.errors import CommandError
+from tandemkv.commands.latency import AOF_FSYNC_ALWAYS, AOF_FSYNC_EVERYSEC
 from tandemkv.commands.waiters import STATE_CHANGED
 from tandemkv.config import Config, parse_peer_routes
 from tandemkv.node import applying, membership_ops, scheduling, status
@@ -160,17 +161,44 @@ class Node:
 
     def start(self) -> None:
         scheduling.apply_role_policy(False, self.config.backup_scheduling)
-        if not self.volatile and self.policy is not FsyncPolicy.NO:
-            interval = EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
-            self._syncer = Syncer(
-                self.store, interval, self._synced, self._fatal, self.loop.call_soon_threadsafe
-            )
-            self._syncer.start()
+        self.start_syncer()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
         if self.sole_voter:
             self.replica.campaign()  # a group of one need not wait an election timeout
             self.settle_alone()
         self.schedule()
+
+    def sync_interval(self) -> float | None:
+        """The syncer's schedule: once a second under everysec, else only when asked."""
+        return EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
+
+    @property
+    def syncer(self) -> Syncer | None:
+        return self._syncer
+
+    def start_syncer(self) -> None:
+        """A node with a log on disk keeps a syncer under every policy, so CONFIG SET
+        appendfsync can change the schedule; under no it is idle until asked."""
+        if self.volatile or self._syncer is not None:
+            return
+        self._syncer = Syncer(
+            self.store,
+            self.sync_interval(),
+            self._synced,
+            self._fatal,
+            self.loop.call_soon_threadsafe,
+            on_timed=self._fsync_timed,
+        )
+        self._syncer.start()
+
+    def stop_syncer(self) -> None:
+        if self._syncer is not None:
+            self._syncer.stop()
+            self._syncer = None
+
+    def _fsync_timed(self, seconds: float) -> None:
+        event = AOF_FSYNC_ALWAYS if self.fsync_always else AOF_FSYNC_EVERYSEC
+        self.server.engine.latency.record(event, int(time.time()), int(seconds * 1000))
 
     def settle_alone(self) -> None:
         """Carry out all Ready work here and now, syncing inline: a sole voter commits on
@@ -209,8 +237,7 @@ class Node:
             self._joining.cancel()
         if self._tick_timer is not None:
             self._tick_timer.cancel()
-        if self._syncer is not None:
-            self._syncer.stop()
+        self.stop_syncer()
         self.links.close()
         hard = self.replica.hard_state()
         if hard.commit <= self.storage.last_index():
@@ -618,6 +645,9 @@ class Node:
             return None
         conf = encode_conf(self.conf)
         return SnapshotPoint(applied, term, len(self.keyspace), conf)
+
+    def fatal(self, message: str) -> None:
+        self._fatal(message)
 
     def _fatal(self, message: str) -> None:
         self.log.failed = True

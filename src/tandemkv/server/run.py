@@ -7,6 +7,7 @@ import contextlib
 import errno
 import gc
 import logging
+import os
 import resource
 import signal
 import sys
@@ -24,10 +25,13 @@ from tandemkv.node.boot import (
 from tandemkv.node.identity import IdentityError
 from tandemkv.server import registry
 from tandemkv.server.app import Server
+from tandemkv.server.logs import configure_logging
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.store import Store
 
 PROGRESS_EVERY_SECONDS = 2.0
+
+log = logging.getLogger("tandemkv.server")
 
 # CPython's default first-generation threshold (700 allocations) makes a busy server collect
 # every few dozen requests, promoting each request's short-lived objects into older
@@ -110,7 +114,7 @@ async def _serve(server: Server, config: Config) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, server.request_shutdown)
     tune_garbage_collector()
-    logging.getLogger("tandemkv.server").info("tandemkv %s, %s", __version__, BUILD.describe())
+    log_start(server, config, address)
     print(f"Ready to accept connections at {address}", flush=True)
     registration = registry.register(address, config.db_path)
     try:
@@ -121,7 +125,11 @@ async def _serve(server: Server, config: Config) -> None:
 
 def run_server(config: Config) -> int:
     """Run until SIGTERM/SIGINT/SHUTDOWN; 0 on a clean stop, 1 if it cannot start."""
-    configure_logging()
+    try:
+        configure_logging(config.log_level, config.log_format, config.log_file)
+    except (ValueError, OSError) as error:
+        print(f"tandemkv: cannot open the log: {error}", file=sys.stderr)
+        return 1
     try:
         check_protected_mode(config)
         if config.parser == "hiredis":
@@ -148,10 +156,9 @@ def run_server(config: Config) -> int:
         print(f"tandemkv: {error}", file=sys.stderr)
         return 1
     if not config.appendonly:
-        print(
-            "tandemkv: appendonly is off: writes are not logged, so only SAVE/BGSAVE "
-            "snapshots survive a restart",
-            file=sys.stderr,
+        log.warning(
+            "appendonly is off: writes are not logged, so only SAVE/BGSAVE "
+            "snapshots survive a restart"
         )
     server = Server(config, store, loop, node_factory=factory)
     try:
@@ -163,8 +170,48 @@ def run_server(config: Config) -> int:
         loop.close()
         store.close()
     if server.exit_code == 0:
-        print("tandemkv: shut down cleanly", file=sys.stderr)
+        log.info("shut down cleanly")
     return server.exit_code
+
+
+def log_start(server: Server, config: Config, address: str) -> None:
+    """The start-up line: what runs, where, on which data, how durably, in which group."""
+    node = server.node
+    members = len(set(node.conf.voters) | set(node.conf.learners))
+    place = config.role or ("primary" if node.sole_voter else "member")
+    fields: dict[str, object] = {
+        "version": __version__,
+        "build": BUILD.describe(),
+        "address": address,
+        "advertise": node.advertise,
+        "data_dir": server.store.path,
+        "appendonly": "yes" if config.appendonly else "no",
+        "fsync": config.fsync,
+        "save": config.save or "none",
+        "role": place,
+        "group": node.group_name,
+        "members": members,
+        "node_id": f"{node.id:x}",
+        "pid": os.getpid(),
+    }
+    log.info(
+        "tandemkv %s (%s) at %s, data %s, appendonly %s, fsync %s, save %s; %s of group "
+        "%s (%d member%s), node %s, pid %d",
+        __version__,
+        BUILD.describe(),
+        address if node.advertise == address else f"{address} (advertised {node.advertise})",
+        server.store.path,
+        fields["appendonly"],
+        config.fsync,
+        fields["save"],
+        place,
+        node.group_name,
+        members,
+        "" if members == 1 else "s",
+        fields["node_id"],
+        fields["pid"],
+        extra={"fields": fields},
+    )
 
 
 def open_store(config: Config) -> Store:
@@ -184,16 +231,6 @@ def open_store(config: Config) -> Store:
     return store
 
 
-def configure_logging() -> None:
-    """Operator messages (log repairs, failed snapshots) as one plain line each on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("tandemkv: %(message)s"))
-    root = logging.getLogger("tandemkv")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    root.propagate = False
-
-
 class ReplayProgress:
     """Prints a line every few seconds while a long log replay runs."""
 
@@ -207,11 +244,7 @@ class ReplayProgress:
             return
         self._last = now
         unit = "bytes scanned" if phase == "scan" else "entries replayed"
-        print(
-            f"tandemkv: loading: {done}/{total} {unit} ({now - self._started:.0f}s)",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.info("loading: %d/%d %s (%.0fs)", done, total, unit, now - self._started)
 
 
 def _require_hiredis() -> None:
