@@ -32,6 +32,7 @@ from tandemkv.replication import (
     NotLeader,
     ProposalDropped,
     Replica,
+    Why,
 )
 from tandemkv.replication.conf import address_of, encode_conf
 from tandemkv.replication.conf import members as members_of
@@ -414,7 +415,7 @@ def force_promote(node: Node) -> object:
     # again (a second APPEND would be applied twice).
     fresh.log.applied = fresh.log.applying = applied
     node.replace_replica(fresh)
-    fresh.campaign()
+    fresh.campaign(Why.FORCED)
     node.schedule()
     try:
         node.depose(left_behind)

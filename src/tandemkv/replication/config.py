@@ -34,6 +34,24 @@ class Role(Enum):
     LEADER = "leader"
 
 
+class Why:
+    """Why a replica's role or leader last changed (Replica.reason), as the shell logs it.
+
+    Decided where it happens: a replica knows whether it campaigns because its election
+    timer ran out or because the leader handed over (TimeoutNow), and a voter knows which
+    of the two a candidate's vote request says.
+    """
+
+    ELECTION_TIMEOUT = "election timeout"  # the primary went silent
+    TRANSFER = "leadership transfer"  # FAILOVER, or a primary handing over at shutdown
+    CAMPAIGN = "campaign requested"  # the shell asked (Replica.campaign)
+    SOLE_VOTER = "sole voter at start"
+    FORCED = "forced promotion"  # PROMOTE FORCE
+    HIGHER_TERM = "higher term seen"  # a newer leader or candidate exists
+    QUORUM_LOST = "lost contact with a majority"  # check-quorum stepped the leader down
+    REMOVED = "removed from the group"
+
+
 @dataclass(frozen=True, slots=True)
 class RaftConfig:
     node_id: NodeId
