@@ -50,6 +50,7 @@ class Why:
     HIGHER_TERM = "higher term seen"  # a newer leader or candidate exists
     QUORUM_LOST = "lost contact with a majority"  # check-quorum stepped the leader down
     REMOVED = "removed from the group"
+    LEADER_FOUND = "heard from the primary"  # no election seen here (joined, restarted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,7 @@ class Replica:
         # Why the role or leader last changed (a Why value), and how many elections this
         # replica has started (real ones: pre-votes that went nowhere are not counted).
         self.reason = ""
+        self.reason_term = 0  # the term `reason` speaks of
         self.campaigns = 0
         self.snapshot_recv: snapshots.PartialSnapshot | None = None
         self._prev_soft = SoftState()
@@ -172,6 +173,9 @@ class Replica:
         if self.role is Role.LEADER:
             return  # two leaders in one term cannot happen; ignore rather than crash
         if self.role is not Role.FOLLOWER or self.leader != msg.frm:
+            if self.reason_term != msg.term:
+                # This leader's election went unseen here: we joined or restarted since.
+                self.reason, self.reason_term = Why.LEADER_FOUND, msg.term
             election.become_follower(self, msg.term, msg.frm)
         self.election_elapsed = 0
         if isinstance(msg, AppendRequest):

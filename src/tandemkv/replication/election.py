@@ -121,6 +121,7 @@ def hup(r: Replica, transfer: bool, reason: str = Why.ELECTION_TIMEOUT) -> None:
     if r.role is Role.LEADER or not promotable(r):
         return
     r.reason = Why.TRANSFER if transfer else reason
+    r.reason_term = r.term + 1  # the term this campaign runs in, if it gets that far
     if r.cfg.pre_vote and not transfer:
         become_pre_candidate(r)
         _solicit(r, pre_vote=True, transfer=False)
@@ -173,8 +174,9 @@ def check_term(r: Replica, msg: Message) -> bool:
         if isinstance(msg, VoteRequest):
             # The candidate's reason is the group's: every voter hears it in this request.
             r.reason = Why.TRANSFER if msg.transfer else Why.ELECTION_TIMEOUT
+            r.reason_term = msg.term
         elif r.role is Role.LEADER:
-            r.reason = Why.HIGHER_TERM
+            r.reason, r.reason_term = Why.HIGHER_TERM, msg.term
         elapsed = r.election_elapsed
         become_follower(r, msg.term, msg.frm if _from_leader(msg) else NONE)
         if isinstance(msg, VoteRequest):
@@ -232,7 +234,7 @@ def tick_leader(r: Replica) -> None:
     if r.election_elapsed >= r.cfg.election_ticks:
         r.election_elapsed = 0
         if r.cfg.check_quorum and not _quorum_active(r):
-            r.reason = Why.QUORUM_LOST
+            r.reason, r.reason_term = Why.QUORUM_LOST, r.term
             become_follower(r, r.term, NONE)
             return
     if r.heartbeat_elapsed >= r.cfg.heartbeat_ticks:

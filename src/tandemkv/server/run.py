@@ -179,6 +179,8 @@ def log_start(server: Server, config: Config, address: str) -> None:
     node = server.node
     members = len(set(node.conf.voters) | set(node.conf.learners))
     place = config.role or ("primary" if node.sole_voter else "member")
+    if not members:
+        place = f"{place} joining"
     fields: dict[str, object] = {
         "version": __version__,
         "build": BUILD.describe(),
