@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 
 from helpers.cluster import Cluster, Node, wait_for
 from helpers.servers import run_tandemkv
@@ -42,6 +43,12 @@ def test_transfer_then_election_timeout_are_recorded_logged_and_shown(cluster: C
     start = _log_records(a)[0]
     assert start["level"] == "info" and start["logger"] == "tandemkv.server"
     assert {"version", "build", "data_dir", "fsync", "appendonly", "role"} <= set(start)
+
+    # The group replicates through the log: it cannot be turned off on a member.
+    with a.client() as c:
+        with pytest.raises(redis.ResponseError, match="only for a server on its own"):
+            c.config_set("appendonly", "no")
+        assert c.config_get("appendonly") == {"appendonly": "yes"}
 
     # FAILOVER: the target becomes primary by a transfer, and says so.
     b = cluster.nodes["b"]

@@ -92,7 +92,7 @@ class Server:
         self.save_points = save_points(self.settings.save)
         self._changes_at_save = 0
         self._changes_saving = 0
-        self._last_save_try = time.time()
+        self._last_save_try = 0.0
         # Settings CONFIG SET changed, which CONFIG REWRITE writes to the config file.
         self.changed_settings: set[str] = set()
         self.sliced = SlicedRunner()
@@ -209,7 +209,7 @@ class Server:
         self._start_snapshot()
 
     def _start_snapshot(self) -> None:
-        self._last_save_try = time.time()
+        self._last_save_try = 0.0
         changes = self.log.changes
         if self.bgsave.start():
             self._changes_saving = changes
@@ -242,8 +242,10 @@ class Server:
 
     def _save_point_due(self, now: float) -> bool:
         """A snapshot is due by the save points, as Redis's serverCron decides: CHANGES
-        writes since the last one and SECONDS passed (a failed try waits 5 s)."""
-        if not self.save_points or now - self._last_save_try < 5:
+        writes since the last one and SECONDS passed (after a failed try, 5 s more)."""
+        if not self.save_points:
+            return False
+        if self.bgsave.last_status != "ok" and now - self._last_save_try < 5:
             return False
         changes = self.log.changes - self._changes_at_save
         since = now - (self.store.last_save_time or self.started_unix)
@@ -442,7 +444,7 @@ class Server:
         store = self.store
         return {
             "loading": 0,
-            "rdb_changes_since_last_save": store.last_index - store.snapshot_index,
+            "rdb_changes_since_last_save": self.log.changes - self._changes_at_save,
             "rdb_bgsave_in_progress": int(self.bgsave.in_progress),
             "rdb_last_save_time": store.last_save_time,
             "rdb_last_bgsave_status": self.bgsave.last_status,
