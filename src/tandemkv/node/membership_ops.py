@@ -171,8 +171,8 @@ def _require_room_for_members(node: Node) -> None:
     """A node can take backups only with a log to send them and an address they reach."""
     if node.volatile:
         raise CommandError(
-            "this node keeps no log (--appendonly no), so it cannot replicate: restart it "
-            "with --appendonly yes before adding backups"
+            "this node keeps no log (appendonly no), so it cannot replicate: CONFIG SET "
+            "appendonly yes (or restart it with --appendonly yes) before adding backups"
         )
     if parse_address(node.advertise).host in ("0.0.0.0", "::", ""):
         raise CommandError(

@@ -190,7 +190,7 @@ class Server:
             asyncio.get_running_loop().call_soon(self._start_background_save)
             return SimpleString("Background saving started")
         if self.node.sole_voter:
-            self._log_pending_mutations()
+            self.log_pending_mutations()
         changes, started = self.log.changes, time.monotonic()
         if self.store.save() is None:
             raise CommandError(
@@ -214,7 +214,7 @@ class Server:
         if self.bgsave.start():
             self._changes_saving = changes
 
-    def _log_pending_mutations(self) -> None:
+    def log_pending_mutations(self) -> None:
         """A group of one commits the writes before SAVE in the current pipeline now.
 
         A snapshot at index N must hold exactly entries 1..N: replaying an APPEND that the

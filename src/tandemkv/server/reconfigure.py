@@ -39,6 +39,10 @@ def apply_settings(server: Server, changes: dict[str, object]) -> str:
     """Carry out `changes` (see Host.apply_settings); "" when done, else the refusal."""
     node = server.node
     if "appendonly" in changes and bool(changes["appendonly"]) != server.settings.appendonly:
+        if node.sole_voter:
+            # Writes before CONFIG SET in this pipeline or MULTI belong in the snapshot
+            # the switch takes (as with SAVE): commit them first.
+            server.log_pending_mutations()
         refusal = persistence.set_appendonly(node, bool(changes["appendonly"]))
         if refusal:
             return refusal
