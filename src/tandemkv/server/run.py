@@ -137,13 +137,13 @@ def run_server(config: Config) -> int:
         raise_open_files_limit()
         loop = new_event_loop(config.event_loop)
     except (StartupError, ConfigError) as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     try:
         store = open_store(config)
     except StorageError as error:
         loop.close()
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     try:
         new_identity = not has_identity(config.db_path)
@@ -153,7 +153,7 @@ def run_server(config: Config) -> int:
     except (BootError, IdentityError, StorageError, OSError) as error:
         loop.close()
         store.close()
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     if not config.appendonly:
         log.warning(
@@ -164,7 +164,7 @@ def run_server(config: Config) -> int:
     try:
         loop.run_until_complete(_serve(server, config))
     except StartupError as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     finally:
         loop.close()
@@ -172,6 +172,13 @@ def run_server(config: Config) -> int:
     if server.exit_code == 0:
         log.info("shut down cleanly")
     return server.exit_code
+
+
+def _cannot_start(config: Config, error: Exception) -> None:
+    """The one line on stderr that tools and tests read; a log file gets it too."""
+    print(f"tandemkv: {error}", file=sys.stderr)
+    if config.log_file:
+        log.error("cannot start: %s", error)
 
 
 def log_start(server: Server, config: Config, address: str) -> None:
