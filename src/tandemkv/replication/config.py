@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 from tandemkv.replication.messages import (
     NONE,
@@ -42,15 +43,15 @@ class Why:
     of the two a candidate's vote request says.
     """
 
-    ELECTION_TIMEOUT = "election timeout"  # the primary went silent
-    TRANSFER = "leadership transfer"  # FAILOVER, or a primary handing over at shutdown
-    CAMPAIGN = "campaign requested"  # the shell asked (Replica.campaign)
-    SOLE_VOTER = "sole voter at start"
-    FORCED = "forced promotion"  # PROMOTE FORCE
-    HIGHER_TERM = "higher term seen"  # a newer leader or candidate exists
-    QUORUM_LOST = "lost contact with a majority"  # check-quorum stepped the leader down
-    REMOVED = "removed from the group"
-    LEADER_FOUND = "heard from the primary"  # no election seen here (joined, restarted)
+    ELECTION_TIMEOUT: Final = "election timeout"  # the primary went silent
+    TRANSFER: Final = "leadership transfer"  # FAILOVER, or a primary handing over at shutdown
+    CAMPAIGN: Final = "campaign requested"  # the shell asked (Replica.campaign)
+    SOLE_VOTER: Final = "sole voter at start"
+    FORCED: Final = "forced promotion"  # PROMOTE FORCE
+    HIGHER_TERM: Final = "higher term seen"  # a newer leader or candidate exists
+    QUORUM_LOST: Final = "lost contact with a majority"  # check-quorum stepped the leader down
+    REMOVED: Final = "removed from the group"
+    LEADER_FOUND: Final = "heard from the primary"  # no election seen here (joined, restarted)
 
 
 @dataclass(frozen=True, slots=True)
