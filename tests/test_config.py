@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,33 @@ def test_client_query_buffer_limit_is_bounded_by_the_largest_log_entry() -> None
     with pytest.raises(ConfigError, match="client-query-buffer-limit"):
         load_config({}, env={"TANDEMKV_CLIENT_QUERY_BUFFER_LIMIT": str(2 * 1024**3)})
     assert load_config({}, env={}).client_query_buffer_limit == 1024**3
+
+
+def test_logging_and_persistence_settings_take_redis_names_in_the_file(tmp_path: Path) -> None:
+    toml = tmp_path / "t.toml"
+    toml.write_text(
+        'loglevel = "WARNING"\nappendfsync = "always"\nsave = " 900 1  300 10 "\n'
+        'log-format = "json"\nlatency-monitor-threshold = 5\n'
+    )
+    config = load_config({"config_file": str(toml)}, env={})
+    assert (config.log_level, config.fsync, config.save) == ("warning", "always", "900 1 300 10")
+    assert (config.log_format, config.latency_monitor_threshold) == ("json", 5)
+    settings = config.runtime_settings()
+    assert (settings.loglevel, settings.appendfsync, settings.save) == (
+        "warning",
+        "always",
+        "900 1 300 10",
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        ({"log_level": "loud"}, "invalid log-level 'loud' (command line): must be one of debug"),
+        ({"log_format": "xml"}, "invalid log-format 'xml'"),
+        ({"save": "60"}, "invalid save '60' (command line): Invalid save parameters"),
+    ],
+)
+def test_bad_logging_and_save_values(flags: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_config(flags, env={})

@@ -252,6 +252,33 @@ def build_parser() -> argparse.ArgumentParser:
         "snapshots persist data and later writes are lost on restart",
     )
     server.add_argument(
+        "--save",
+        metavar="'SECONDS CHANGES ...'",
+        help="snapshot points as Redis writes them: a background snapshot once CHANGES "
+        "writes happened within SECONDS (default '': only when the log has grown)",
+    )
+    server.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        help="debug, verbose, notice (default), warning (Redis's names), or info, error",
+    )
+    server.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text (default) or one JSON object per line",
+    )
+    server.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="append the log to this file (default: stderr)",
+    )
+    server.add_argument(
+        "--latency-monitor-threshold",
+        type=int,
+        metavar="MS",
+        help="LATENCY keeps spikes of server work at least this long (default 0: none)",
+    )
+    server.add_argument(
         "--truncate-corrupt-log",
         action="store_true",
         default=None,
@@ -662,6 +689,11 @@ def _server_config(args: argparse.Namespace) -> Config:
         "event_loop": args.event_loop,
         "fsync": args.fsync,
         "appendonly": args.appendonly,
+        "save": args.save,
+        "log_level": args.log_level,
+        "log_format": args.log_format,
+        "log_file": args.log_file,
+        "latency_monitor_threshold": args.latency_monitor_threshold,
         "truncate_corrupt_log": args.truncate_corrupt_log,
         "role": args.role,
         "primary": args.primary,

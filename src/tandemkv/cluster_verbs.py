@@ -97,6 +97,12 @@ def parse_status(reply: object) -> Report:
         applied_index=_int(fields, "applied_index"),
         ack_level=str(fields.get("ack_level", "")),
         members=tuple(_member(m) for m in members) if isinstance(members, list) else (),
+        last_election_ago_ms=_int(fields, "last_election_ago_ms", -1),
+        last_election_term=_int(fields, "last_election_term", 0),
+        last_election_reason=str(fields.get("last_election_reason", "")),
+        elections_started=_int(fields, "elections_started", 0),
+        times_became_primary=_int(fields, "times_became_primary", 0),
+        primary_changes=_int(fields, "primary_changes", 0),
     )
     return Report(str(fields.get("group", "")), status)
 
@@ -114,13 +120,13 @@ def _member(reply: object) -> MemberStatus:
     )
 
 
-def _int(fields: dict[str, object], name: str) -> int:
+def _int(fields: dict[str, object], name: str, missing: int = -1) -> int:
     value = fields.get(name)
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.lstrip("-").isdigit():
         return int(value)
-    return -1
+    return missing
 
 
 def find_primary(addresses: str | list[str], password: str | None, wait: float = 0.0) -> str:
@@ -335,11 +341,51 @@ def _status(args: argparse.Namespace) -> int:
         if member.node_id not in views:
             views[member.node_id] = _try_status(member, password)
     rows = [member_row(m, views.get(m.node_id), primary) for m in membership]
+    seen_by = primary or first.status
     if args.json:
-        print(json.dumps(status_json(first.group, asked, primary, rows), indent=2))
+        report = status_json(first.group, asked, primary, rows)
+        report["last_election"] = last_election_json(seen_by)
+        print(json.dumps(report, indent=2))
     else:
-        print(status_table(first.group, primary, rows))
+        print(status_table(first.group, primary, rows, seen_by))
     return EXIT_OK
+
+
+def last_election_json(status: NodeStatus) -> dict[str, object] | None:
+    """When and why the current primary came, as `status` (preferably the primary's)
+    saw it; None if that node has seen no primary come since it started."""
+    if status.last_election_ago_ms < 0:
+        return None
+    return {
+        "seen_by": status.address,
+        "seconds_ago": round(status.last_election_ago_ms / 1000, 1),
+        "term": status.last_election_term,
+        "reason": status.last_election_reason,
+        "elections_started_here": status.elections_started,
+        "primary_changes_seen": status.primary_changes,
+    }
+
+
+def last_election_line(status: NodeStatus) -> str:
+    if status.last_election_ago_ms < 0:
+        return ""
+    return (
+        f"last election: {_ago(status.last_election_ago_ms)} ago, term "
+        f"{status.last_election_term}, {status.last_election_reason or 'reason unknown'} "
+        f"(as seen by {status.address}; {status.primary_changes} primary changes seen there "
+        "since it started)"
+    )
+
+
+def _ago(ms: int) -> str:
+    seconds = ms / 1000
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
 
 
 def _first_status(addresses: list[str], password: str | None) -> tuple[str, Report]:
@@ -442,7 +488,12 @@ COLUMNS = (
 )
 
 
-def status_table(group: str, primary: NodeStatus | None, rows: list[MemberRow]) -> str:
+def status_table(
+    group: str,
+    primary: NodeStatus | None,
+    rows: list[MemberRow],
+    seen_by: NodeStatus | None = None,
+) -> str:
     heading = f"group {group}: " + (
         f"primary {primary.address}, term {primary.term}"
         if primary is not None
@@ -453,7 +504,9 @@ def status_table(group: str, primary: NodeStatus | None, rows: list[MemberRow]) 
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
     ]
-    return "\n".join([heading, *lines])
+    view = seen_by or primary
+    election = last_election_line(view) if view is not None else ""
+    return "\n".join([heading, *lines] + ([election] if election else []))
 
 
 def _cells(row: MemberRow) -> list[str]:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from tandemkv.commands.settings import (
+    LOG_LEVELS,
     MAX_QUERY_BUFFER,
     Settings,
     output_limits_from,
     parse_memory,
+    parse_save,
 )
 from tandemkv.storage.eviction import POLICIES
 from tandemkv.storage.syncer import FsyncPolicy
@@ -84,6 +86,15 @@ class Config:
     snapshot_log_bytes: int = 64 * 1024 * 1024
     truncate_corrupt_log: bool = False
     config_file: str = ""
+    # Snapshot points as Redis writes them ("3600 1 300 100"); "" = none (the default:
+    # snapshots are cut when the log has grown by snapshot-log-bytes).
+    save: str = ""
+    # The server log (server/logs.py): level by Redis's or Python's names, text or json
+    # lines, and a file to append to ("" = stderr).
+    log_level: str = "notice"
+    log_format: str = "text"
+    log_file: str = ""
+    latency_monitor_threshold: int = 0  # ms; LATENCY keeps spikes at least this long
     # Groups (docs/operations.md). No role: a group of one, or whatever group the data
     # directory already belongs to.
     role: str = ""
@@ -134,6 +145,9 @@ class Config:
             tls_port=self.tls_port,
             tls_auth_clients=self.tls_auth_clients,
             tls_replication=self.tls_replication,
+            save=self.save,
+            loglevel=self.log_level,
+            latency_monitor_threshold=self.latency_monitor_threshold,
         )
 
 
@@ -147,7 +161,11 @@ _CHOICES = {
     "backup_scheduling": ("batch", "normal"),
     "maxmemory_policy": POLICIES,
     "tls_auth_clients": ("yes", "no", "optional"),
+    "log_level": LOG_LEVELS,
+    "log_format": ("text", "json"),
 }
+# Redis's names for settings whose tandemkv name differs, accepted in the config file.
+_FILE_ALIASES = {"loglevel": "log_level", "logfile": "log_file", "appendfsync": "fsync"}
 # Settings only a flag may give: the file is named by a flag, and truncating a corrupt log
 # is a one-off operator decision that must never linger in a file or the environment.
 MiB = 1024 * 1024
@@ -177,6 +195,8 @@ def _coerce(name: str, raw: object, source: str) -> object:
             raw = "yes" if raw else "no"  # TOML's true/false for Redis's yes/no
         if not isinstance(raw, str):
             raise ValueError("expected a string")
+        if name == "log_level":
+            raw = raw.lower()
         if name in _CHOICES and raw not in _CHOICES[name]:
             raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
         if name in ("address", "primary", "advertise") and raw:
@@ -185,6 +205,8 @@ def _coerce(name: str, raw: object, source: str) -> object:
             parse_peer_routes(raw)
         if name == "client_output_buffer_limit":
             output_limits_from(raw)
+        if name == "save":
+            return parse_save(raw)
         return raw
     except ValueError as error:
         raise ConfigError(f"invalid {name.replace('_', '-')} {raw!r} ({source}): {error}") from None
@@ -226,6 +248,7 @@ def _from_toml(path: str) -> dict[str, object]:
     values: dict[str, object] = {}
     for key, raw in data.items():
         name = key.replace("-", "_")
+        name = _FILE_ALIASES.get(name, name)
         if name not in _FIELD_TYPES or name in _FLAG_ONLY:
             raise ConfigError(f"unknown setting '{key}' in config file {path}")
         values[name] = _coerce(name, raw, f"config file {path}")

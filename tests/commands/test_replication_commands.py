@@ -266,6 +266,12 @@ def test_replication_info_on_the_primary() -> None:
         "tandemkv_commit_index": 118,
         "tandemkv_applied_index": 118,
         "tandemkv_ack_level": "majority",
+        "tandemkv_last_election_ago_ms": -1,
+        "tandemkv_last_election_term": 0,
+        "tandemkv_last_election_reason": "",
+        "tandemkv_elections_started": 0,
+        "tandemkv_times_became_primary": 0,
+        "tandemkv_primary_changes": 0,
     }
 
 
@@ -289,6 +295,12 @@ def test_replication_info_on_a_backup() -> None:
         "tandemkv_commit_index": 118,
         "tandemkv_applied_index": 117,
         "tandemkv_ack_level": "majority",
+        "tandemkv_last_election_ago_ms": -1,
+        "tandemkv_last_election_term": 0,
+        "tandemkv_last_election_reason": "",
+        "tandemkv_elections_started": 0,
+        "tandemkv_times_became_primary": 0,
+        "tandemkv_primary_changes": 0,
     }
 
 
@@ -609,7 +621,16 @@ def test_redis_py_sentinel_finds_no_primary(protocol: int, view: NodeStatus) -> 
 
 
 def test_status_map() -> None:
-    c, _ = client_of(PRIMARY_VIEW)
+    view = dataclasses.replace(
+        PRIMARY_VIEW,
+        last_election_ago_ms=2500,
+        last_election_term=3,
+        last_election_reason="leadership transfer",
+        elections_started=1,
+        times_became_primary=1,
+        primary_changes=2,
+    )
+    c, _ = client_of(view)
     reply = c("STATUS")
     assert isinstance(reply, dict)
     assert {k: v for k, v in reply.items() if k != b"members"} == {
@@ -624,6 +645,12 @@ def test_status_map() -> None:
         b"commit_index": 118,
         b"applied_index": 118,
         b"ack_level": b"majority",
+        b"last_election_ago_ms": 2500,
+        b"last_election_term": 3,
+        b"last_election_reason": b"leadership transfer",
+        b"elections_started": 1,
+        b"times_became_primary": 1,
+        b"primary_changes": 2,
     }
     members = reply[b"members"]
     assert isinstance(members, list) and len(members) == 5
@@ -642,8 +669,8 @@ def test_status_map() -> None:
 def test_status_encodes_as_map_in_resp3_and_flat_array_in_resp2() -> None:
     c, _ = client_of(DETACHED_VIEW)
     reply = c("STATUS")
-    assert encode_reply(reply, resp3=True).startswith(b"%12\r\n")
-    assert encode_reply(reply, resp3=False).startswith(b"*24\r\n")
+    assert encode_reply(reply, resp3=True).startswith(b"%18\r\n")
+    assert encode_reply(reply, resp3=False).startswith(b"*36\r\n")
     assert redis_py_reads(reply, 2, "STATUS")[-1] == []  # type: ignore[index]
 
 

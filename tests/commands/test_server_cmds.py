@@ -321,6 +321,16 @@ def test_config_set_is_all_or_nothing(world: World, c: Client) -> None:
         ("timeout", "+5", "argument couldn't be parsed into an integer"),
         ("hz", "abc", "argument couldn't be parsed into an integer"),
         ("protected-mode", "maybe", "argument must be 'yes' or 'no'"),
+        ("appendonly", "maybe", "argument must be 'yes' or 'no'"),
+        ("appendfsync", "foo", "argument(s) must be one of the following: everysec, always, no"),
+        ("save", "1 2 3", "Invalid save parameters"),
+        ("save", "a b", "Invalid save parameters"),
+        (
+            "latency-monitor-threshold",
+            "-1",
+            f"argument must be between 0 and {2**63 - 1} inclusive",
+        ),
+        ("latency-monitor-threshold", "abc", "argument couldn't be parsed into an integer"),
     ],
 )
 def test_config_set_bad_values(c: Client, name: str, value: str, reason: str) -> None:
@@ -329,7 +339,7 @@ def test_config_set_bad_values(c: Client, name: str, value: str, reason: str) ->
     )
 
 
-@pytest.mark.parametrize("name", ["port", "bind", "save", "appendonly", "appendfsync"])
+@pytest.mark.parametrize("name", ["port", "bind"])
 def test_config_set_refuses_immutable_settings(world: World, c: Client, name: str) -> None:
     assert c("CONFIG", "SET", name, "yes") == err(
         f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
@@ -342,6 +352,37 @@ def test_config_get_persistence_mirrors(c: Client) -> None:
     assert c("CONFIG", "GET", "save") == {b"save": b""}
     assert c("CONFIG", "GET", "appendonly") == {b"appendonly": b"no"}
     assert c("CONFIG", "GET", "appendfsync") == {b"appendfsync": b"everysec"}
+
+
+def test_config_set_runtime_settings(world: World, c: Client) -> None:
+    """Values as Redis normalises them; the host (here detached) carries them out."""
+    assert c("CONFIG", "SET", "save", " 3600  1 300 100 ", "appendfsync", "ALWAYS") == OK
+    assert c("CONFIG", "GET", "save") == {b"save": b"3600 1 300 100"}
+    assert c("CONFIG", "GET", "appendfsync") == {b"appendfsync": b"always"}
+    # tandemkv's own flag names are aliases of Redis's.
+    assert c("CONFIG", "SET", "fsync", "no", "loglevel", "warning") == OK
+    assert c("CONFIG", "GET", "fsync") == {b"fsync": b"no"}
+    assert c("CONFIG", "GET", "log-level") == {b"log-level": b"warning"}
+    assert c("CONFIG", "SET", "save", "") == OK
+    assert world.engine.settings.save == ""
+    assert c("CONFIG", "SET", "latency-monitor-threshold", "5") == OK
+    assert world.engine.settings.latency_monitor_threshold == 5
+
+
+def test_config_set_is_refused_whole_when_the_host_refuses(world: World) -> None:
+    class Refusing(DetachedHost):
+        def apply_settings(self, changes: dict[str, object]) -> str:
+            return "appendonly no is only for a server on its own"
+
+    world.engine.host = Refusing()
+    c = world.client()
+    reply = c("CONFIG", "SET", "timeout", "5", "appendonly", "yes")
+    assert reply == err("ERR appendonly no is only for a server on its own")
+    assert world.engine.settings == Settings()
+
+
+def test_config_rewrite_without_a_config_file(c: Client) -> None:
+    assert c("CONFIG", "REWRITE") == err("ERR The server is running without a config file")
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,14 @@ class NodeStatus:
     applied_index: int
     ack_level: str  # "majority" or "leader"
     members: tuple[MemberStatus, ...]  # every member, this node included, ordered by id
+    # The last time a primary became known here (node/history.py): how long ago (ms, -1:
+    # never), in which term, why (replication.Why), and this node's election counters.
+    last_election_ago_ms: int = -1
+    last_election_term: int = 0
+    last_election_reason: str = ""
+    elections_started: int = 0
+    times_became_primary: int = 0
+    primary_changes: int = 0
 
 
 class Pending:

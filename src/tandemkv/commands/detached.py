@@ -38,6 +38,12 @@ class DetachedHost:
     def last_save_time(self) -> int:
         return 0
 
+    def apply_settings(self, changes: dict[str, object]) -> str:
+        return ""  # nothing runs that the settings steer
+
+    def rewrite_config(self) -> object:
+        raise CommandError("The server is running without a config file")
+
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         return run_to_end(job)
 

@@ -21,6 +21,7 @@ from tandemkv.commands.errors import (
     unknown_command,
     wrong_arity,
 )
+from tandemkv.commands.latency import LatencyMonitor
 from tandemkv.commands.scan import ScanCursors
 from tandemkv.commands.session import Deferred, Host, Session, SlicedJob
 from tandemkv.commands.settings import Settings
@@ -40,6 +41,7 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
     hashes,
     introspection,
     keys,
+    latency,
     lists,
     pubsub,
     replication,
@@ -95,6 +97,7 @@ class Engine:
         "gate",
         "host",
         "keyspace",
+        "latency",
         "now_ms",
         "pending",
         "random",
@@ -131,6 +134,8 @@ class Engine:
         self.broker = Broker()
         # Chooses keys to evict past maxmemory (storage/eviction.py).
         self.evictor = Evictor()
+        # Spikes of slow server work the shell measures (LATENCY, commands/latency.py).
+        self.latency = LatencyMonitor(self.settings)
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""

@@ -228,6 +228,12 @@ def replication_info(status: NodeStatus) -> dict[str, object]:
         "tandemkv_commit_index": st.commit_index,
         "tandemkv_applied_index": st.applied_index,
         "tandemkv_ack_level": st.ack_level,
+        "tandemkv_last_election_ago_ms": st.last_election_ago_ms,
+        "tandemkv_last_election_term": st.last_election_term,
+        "tandemkv_last_election_reason": st.last_election_reason,
+        "tandemkv_elections_started": st.elections_started,
+        "tandemkv_times_became_primary": st.times_became_primary,
+        "tandemkv_primary_changes": st.primary_changes,
     }
     return fields
 
@@ -340,6 +346,12 @@ def status_map(group: str, st: NodeStatus) -> dict[bytes, object]:
         b"commit_index": st.commit_index,
         b"applied_index": st.applied_index,
         b"ack_level": st.ack_level.encode(),
+        b"last_election_ago_ms": st.last_election_ago_ms,
+        b"last_election_term": st.last_election_term,
+        b"last_election_reason": st.last_election_reason.encode(),
+        b"elections_started": st.elections_started,
+        b"times_became_primary": st.times_became_primary,
+        b"primary_changes": st.primary_changes,
         b"members": [_member_map(m) for m in st.members],
     }
 

@@ -9,7 +9,7 @@ from tandemkv.commands.args import parse_int
 from tandemkv.commands.cluster_view import PRIMARY
 from tandemkv.commands.errors import CommandError, NotInteger, SyntaxErr, unknown_subcommand
 from tandemkv.commands.glob import compile_glob
-from tandemkv.commands.settings import PARAMS, attr_name, redis_name
+from tandemkv.commands.settings import ALIASES, PARAMS, attr_name, redis_name
 from tandemkv.commands.table import NO_REPLY, Write, command
 from tandemkv.protocol.types import OK, SimpleString, Verbatim
 from tandemkv.storage.mutation import FlushAll
@@ -161,6 +161,9 @@ def _config_get(e: Engine, patterns: list[bytes]) -> dict[bytes, bytes]:
         if not any(ch in pattern for ch in b"*?["):
             # A plain name comes back as it was sent, as Redis 7 does.
             name = pattern.lower()
+            attr = ALIASES.get(attr_name(name.decode("utf-8", "replace")), "")
+            if attr:
+                name = redis_name(attr).encode()
             if name in by_name and name not in seen:
                 seen.add(name)
                 found[pattern] = _show(e, by_name[name])
@@ -186,6 +189,7 @@ def _config_set(e: Engine, args: list[bytes]) -> object:
     for raw_name, raw_value in zip(args[2::2], args[3::2], strict=True):
         name = raw_name.decode("utf-8", "replace")
         attr = attr_name(name)
+        attr = ALIASES.get(attr, attr)
         param = PARAMS.get(attr)
         if param is None:
             raise CommandError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
@@ -202,6 +206,11 @@ def _config_set(e: Engine, args: list[bytes]) -> object:
                 changes[attr] = param.parse(raw)
         except ValueError as error:
             raise _config_set_failed(name, str(error)) from None
+    # The shell carries out what needs more than a new value (fsync policy, log level,
+    # turning the log on or off) and may refuse; nothing is changed then.
+    refusal = e.host.apply_settings(changes)
+    if refusal:
+        raise CommandError(refusal)
     for attr, value in changes.items():
         setattr(e.settings, attr, value)
     return OK
@@ -241,15 +250,13 @@ def config(e: Engine, s: Session, args: list[bytes]) -> object:
         e.stats.commands = e.stats.errors = 0
         return OK
     if sub == b"REWRITE":
-        raise CommandError(
-            "CONFIG REWRITE is not supported: tandemkv never writes its "
-            "configuration file; edit the TOML file instead"
-        )
+        return e.host.rewrite_config()
     if sub == b"HELP":
         return help_lines(
             "CONFIG GET <pattern>",
             "CONFIG SET <name> <value> [<name> <value> ...]",
             "CONFIG RESETSTAT",
+            "CONFIG REWRITE",
             "HELP",
         )
     raise unknown_subcommand("config", args[1])

@@ -73,6 +73,14 @@ class Host(Protocol):
     def report_bug(self, command: str, error: Exception) -> None:
         """A handler raised something other than a CommandError: a bug to report."""
 
+    def apply_settings(self, changes: dict[str, object]) -> str:
+        """CONFIG SET is about to store `changes` (attribute name -> parsed value): carry
+        out what a new value alone does not (fsync policy, log level, the log on or off);
+        "" if done, else the error to answer, with nothing changed."""
+
+    def rewrite_config(self) -> object:
+        """CONFIG REWRITE: the reply (OK once the config file holds the settings)."""
+
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         """The reply of a command whose work a client chooses (KEYS on a large keyspace).
 

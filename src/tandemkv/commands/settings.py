@@ -30,11 +30,16 @@ class Settings:
     bind: str = "127.0.0.1"
     port: int = 7000
     hz: int = 10
-    # Read-only mirrors of the persistence setup, for tools such as redis-benchmark that
-    # ask for them. There are no RDB save points; "appendonly" says whether writes are logged.
+    # Persistence (docs/operations.md "CONFIG SET at run time"): snapshot points as Redis
+    # writes them ("3600 1 300 100"; "" = none, only the log's size triggers snapshots),
+    # whether writes are logged, and when the log is fsynced. The shell applies changes.
     save: str = ""
     appendonly: bool = False
     appendfsync: str = "everysec"
+    # The server log's level, by Redis's names (or Python's); the shell applies changes.
+    loglevel: str = "notice"
+    # LATENCY keeps spikes of at least this many ms (0 = none; commands/latency.py).
+    latency_monitor_threshold: int = 0
     # The memory limit (bytes of the keyspace's estimate, 0 = none) and what happens past
     # it (storage/eviction.py; docs/operations.md "Memory limit").
     maxmemory: int = 0
@@ -129,6 +134,38 @@ def parse_memory(raw: str) -> int:
     return _memory_at_least(0)(raw)
 
 
+FSYNC_POLICIES = ("everysec", "always", "no")  # in Redis's order, for its error text
+LOG_LEVELS = ("debug", "verbose", "notice", "warning", "info", "error", "nothing")
+
+
+def _one_of(names: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.lower()
+        if value not in names:
+            raise ValueError(f"argument(s) must be one of the following: {', '.join(names)}")
+        return value
+
+    return parse
+
+
+def parse_save(raw: str) -> str:
+    """Redis's save points, "SECONDS CHANGES [SECONDS CHANGES ...]", normalised; "" = none."""
+    return show_save(save_points(raw))
+
+
+def save_points(raw: str) -> list[tuple[int, int]]:
+    """(seconds, changes) pairs of a save setting (ValueError if malformed)."""
+    words = raw.split()
+    if len(words) % 2 or any(_canonical_int(w) is None or int(w) < 0 for w in words):
+        raise ValueError("Invalid save parameters")
+    numbers = [int(w) for w in words]
+    return list(zip(numbers[::2], numbers[1::2], strict=True))
+
+
+def show_save(points: list[tuple[int, int]]) -> str:
+    return " ".join(f"{seconds} {changes}" for seconds, changes in points)
+
+
 def _parse_hz(raw: str) -> int:
     # Redis accepts any non-negative int and clamps it to the range it can honour.
     return min(max(_int_in(0, INT_MAX)(raw), 1), 500)
@@ -176,9 +213,11 @@ PARAMS: dict[str, Param] = {
         Param("bind", None),
         Param("port", None),
         Param("hz", _parse_hz),
-        Param("save", None),
-        Param("appendonly", None, _show_bool),
-        Param("appendfsync", None),
+        Param("save", parse_save),
+        Param("appendonly", _parse_bool, _show_bool),
+        Param("appendfsync", _one_of(FSYNC_POLICIES)),
+        Param("loglevel", _one_of(LOG_LEVELS)),
+        Param("latency_monitor_threshold", _int_in(0, LLONG_MAX)),
         Param("maxmemory", parse_memory),
         Param("maxmemory_policy", parse_policy),
         Param("maxmemory_samples", _int_in(1, INT_MAX)),
@@ -188,6 +227,10 @@ PARAMS: dict[str, Param] = {
         Param("tls_replication", None, _show_bool),
     )
 }
+
+
+# Other names CONFIG GET and SET take for a setting (tandemkv's own flag names).
+ALIASES = {"fsync": "appendfsync", "log_level": "loglevel"}
 
 
 def redis_name(attr: str) -> str:

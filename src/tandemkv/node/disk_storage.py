@@ -152,6 +152,12 @@ class DiskStorage:
         self._cache_first += drop
         self._cache_bytes -= dropped
 
+    def clear_cache(self) -> None:
+        """The store's log was replaced (appendonly switched): cached entries are stale."""
+        self._cache.clear()
+        self._cache_first = 0
+        self._cache_bytes = 0
+
     def save_hard_state(self, hard: HardState) -> None:
         """Durable when it returns (its own fsyncs)."""
         commit = hard.commit

@@ -32,6 +32,7 @@ from tandemkv.replication import (
     NotLeader,
     ProposalDropped,
     Replica,
+    Why,
 )
 from tandemkv.replication.conf import address_of, encode_conf
 from tandemkv.replication.conf import members as members_of
@@ -170,8 +171,8 @@ def _require_room_for_members(node: Node) -> None:
     """A node can take backups only with a log to send them and an address they reach."""
     if node.volatile:
         raise CommandError(
-            "this node keeps no log (--appendonly no), so it cannot replicate: restart it "
-            "with --appendonly yes before adding backups"
+            "this node keeps no log (appendonly no), so it cannot replicate: CONFIG SET "
+            "appendonly yes (or restart it with --appendonly yes) before adding backups"
         )
     if parse_address(node.advertise).host in ("0.0.0.0", "::", ""):
         raise CommandError(
@@ -415,7 +416,7 @@ def force_promote(node: Node) -> object:
     # again (a second APPEND would be applied twice).
     fresh.log.applied = fresh.log.applying = applied
     node.replace_replica(fresh)
-    fresh.campaign()
+    fresh.campaign(Why.FORCED)
     node.schedule()
     try:
         node.depose(left_behind)

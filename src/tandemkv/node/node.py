@@ -31,12 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
 from tandemkv.commands.errors import CommandError
+from tandemkv.commands.latency import AOF_FSYNC_ALWAYS, AOF_FSYNC_EVERYSEC, ELECTION
 from tandemkv.commands.waiters import STATE_CHANGED
 from tandemkv.config import Config, parse_peer_routes
 from tandemkv.node import applying, membership_ops, scheduling, status
 from tandemkv.node.disk_storage import DiskStorage
 from tandemkv.node.entries import EntryCutter
 from tandemkv.node.gate import make_gate
+from tandemkv.node.history import RoleChange, RoleHistory
 from tandemkv.node.identity import NodeIdentity, save_identity
 from tandemkv.node.peers import PeerLinks
 from tandemkv.node.replicated_log import NEVER, ClusterLog
@@ -54,6 +56,7 @@ from tandemkv.replication import (
     Ready,
     Replica,
     Role,
+    Why,
 )
 from tandemkv.replication.codec import MessageDecodeError, decode_message, encode_message
 from tandemkv.replication.conf import address_of, encode_conf
@@ -159,22 +162,52 @@ class Node:
         self.deposed_told: dict[int, float] = {}  # member -> loop time it was last told
         self._background: set[asyncio.Task[None]] = set()  # see spawn()
         self.keyspace.owns_expiry = False
+        self.history = RoleHistory()  # role changes and election counters (node/history.py)
+        self._campaigns_seen = 0  # the core's campaign count already added to history
 
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
         scheduling.apply_role_policy(False, self.config.backup_scheduling)
-        if not self.volatile and self.policy is not FsyncPolicy.NO:
-            interval = EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
-            self._syncer = Syncer(
-                self.store, interval, self._synced, self._fatal, self.loop.call_soon_threadsafe
-            )
-            self._syncer.start()
+        self.start_syncer()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
         if self.sole_voter:
-            self.replica.campaign()  # a group of one need not wait an election timeout
+            # A group of one need not wait an election timeout.
+            self.replica.campaign(Why.SOLE_VOTER)
             self.settle_alone()
         self.schedule()
+
+    def sync_interval(self) -> float | None:
+        """The syncer's schedule: once a second under everysec, else only when asked."""
+        return EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
+
+    @property
+    def syncer(self) -> Syncer | None:
+        return self._syncer
+
+    def start_syncer(self) -> None:
+        """A node with a log on disk keeps a syncer under every policy, so CONFIG SET
+        appendfsync can change the schedule; under no it is idle until asked."""
+        if self.volatile or self._syncer is not None:
+            return
+        self._syncer = Syncer(
+            self.store,
+            self.sync_interval(),
+            self._synced,
+            self._fatal,
+            self.loop.call_soon_threadsafe,
+            on_timed=self._fsync_timed,
+        )
+        self._syncer.start()
+
+    def stop_syncer(self) -> None:
+        if self._syncer is not None:
+            self._syncer.stop()
+            self._syncer = None
+
+    def _fsync_timed(self, seconds: float) -> None:
+        event = AOF_FSYNC_ALWAYS if self.fsync_always else AOF_FSYNC_EVERYSEC
+        self.server.engine.latency.record(event, int(time.time()), int(seconds * 1000))
 
     def settle_alone(self) -> None:
         """Carry out all Ready work here and now, syncing inline: a sole voter commits on
@@ -213,8 +246,7 @@ class Node:
             self._joining.cancel()
         if self._tick_timer is not None:
             self._tick_timer.cancel()
-        if self._syncer is not None:
-            self._syncer.stop()
+        self.stop_syncer()
         self.links.close()
         hard = self.replica.hard_state()
         if hard.commit <= self.storage.last_index():
@@ -237,6 +269,7 @@ class Node:
         save_identity(self.store.path, self.identity)
         self.removed = True
         self.writable = False
+        self._note_role_change(self.leader_id, NONE, Why.REMOVED)
         if self._tick_timer is not None:
             self._tick_timer.cancel()
         self.links.close()
@@ -263,6 +296,7 @@ class Node:
         """PROMOTE FORCE rebuilt the core over a rewritten log."""
         self.replica = replica
         self.role, self.leader_id = Role.FOLLOWER, NONE
+        self._campaigns_seen = 0
         self.writable = False
 
     # --- properties -------------------------------------------------------------------
@@ -525,17 +559,67 @@ class Node:
 
     def _role_changed(self, role: Role, leader: int) -> None:
         was_leader = self.role is Role.LEADER
+        previous = self.leader_id
         self.role, self.leader_id = role, leader
+        campaigns = self.replica.campaigns
+        self.history.elections_started += campaigns - self._campaigns_seen
+        self._campaigns_seen = campaigns
+        if leader != previous:
+            self._note_role_change(previous, leader, self.replica.reason)
         if was_leader and role is not Role.LEADER:
             self._lost_leadership()
         elif role is Role.LEADER and not was_leader:
             self.ready_from = self.replica.log.last_index()
             self.log.leadership_changed()
-            if not self.sole_voter:  # a single server says nothing of elections
-                log.info("elected primary in term %d", self.replica.term)
         if was_leader is not (role is Role.LEADER):
             scheduling.apply_role_policy(role is Role.LEADER, self.config.backup_scheduling)
         self._update_writable()
+
+    def _note_role_change(self, previous: int, leader: int, reason: str) -> None:
+        """Record and log a change of primary as this node sees it, with the core's reason."""
+        term = self.replica.term
+        address = self.primary_address() if leader != NONE else ""
+        change = RoleChange(time.time(), term, leader, address, status.own_role(self), reason)
+        self.history.record(change, self.id, previous)
+        fields = {
+            "event": "role_change",
+            "term": term,
+            "primary_id": f"{leader:x}" if leader != NONE else "",
+            "primary_address": address,
+            "previous_primary_id": f"{previous:x}" if previous != NONE else "",
+            "role": change.role,
+            "reason": reason,
+        }
+        now = time.monotonic()
+        if leader == NONE:
+            if self.history.lost_primary_at is None:
+                self.history.lost_primary_at = now
+            if previous != NONE:
+                log.info(
+                    "lost sight of primary %x in term %d (%s)",
+                    previous,
+                    term,
+                    reason,
+                    extra={"fields": fields},
+                )
+            return
+        lost_at, self.history.lost_primary_at = self.history.lost_primary_at, None
+        if lost_at is not None:
+            spent_ms = int((now - lost_at) * 1000)
+            fields["election_ms"] = spent_ms
+            self.server.engine.latency.record(ELECTION, int(time.time()), spent_ms)
+        who = "this node" if leader == self.id else f"node {leader:x}"
+        # A group of one electing itself at start is no news: the start-up line says it.
+        level = logging.DEBUG if reason == Why.SOLE_VOTER else logging.INFO
+        log.log(
+            level,
+            "%s at %s became primary in term %d (%s)",
+            who,
+            address or "an unknown address",
+            term,
+            reason,
+            extra={"fields": fields},
+        )
 
     def _lost_leadership(self) -> None:
         log.info("no longer primary (term %d)", self.replica.term)
@@ -627,6 +711,9 @@ class Node:
             return None
         conf = encode_conf(self.conf)
         return SnapshotPoint(applied, term, len(self.keyspace), conf)
+
+    def fatal(self, message: str) -> None:
+        self._fatal(message)
 
     def _fatal(self, message: str) -> None:
         self.log.failed = True

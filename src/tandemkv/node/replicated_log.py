@@ -66,11 +66,13 @@ class ClusterLog:
         self._round: tuple[int, int] | None = None  # (fences covered, index) in flight
         self._confirmed_round: tuple[int, int] | None = None  # answered, waiting for acks
         self._deferring = False  # see flush_now
+        self.changes = 0  # mutations ever handed in: the save points count them
 
     # --- WriteLog -------------------------------------------------------------------
 
     def append(self, mutations: list[Mutation]) -> int:
         node = self.node
+        self.changes += len(mutations)
         position = node.propose(mutations)
         if node.volatile and position != NEVER:
             # No log (--appendonly no, a group of one): nothing will make the write safer

@@ -51,6 +51,8 @@ def node_status(node: Node) -> NodeStatus:
         _member(node, conf, member, last_index)
         for member in sorted(set(conf.voters) | set(conf.learners))
     )
+    history = node.history
+    last = history.last_election()
     return NodeStatus(
         node_id=node.id,
         address=node.advertise,
@@ -63,7 +65,17 @@ def node_status(node: Node) -> NodeStatus:
         applied_index=replica.log.applied,
         ack_level=node.raft.ack_level.value,
         members=members,
+        last_election_ago_ms=-1 if last is None else _ms_since(last.unix_time),
+        last_election_term=0 if last is None else last.term,
+        last_election_reason="" if last is None else last.reason,
+        elections_started=history.elections_started,
+        times_became_primary=history.times_became_primary,
+        primary_changes=history.primary_changes,
     )
+
+
+def _ms_since(unix_time: float) -> int:
+    return max(0, int((time.time() - unix_time) * 1000))
 
 
 def _member(node: Node, conf: ConfState, member: int, last_index: int) -> MemberStatus:

@@ -24,6 +24,7 @@ from tandemkv.replication.config import (
     Ready,
     Role,
     SoftState,
+    Why,
 )
 from tandemkv.replication.core import Replica
 from tandemkv.replication.messages import (
@@ -68,6 +69,7 @@ __all__ = [
     "Snapshot",
     "SnapshotMeta",
     "SoftState",
+    "Why",
     "apply_change",
     "decode_conf",
     "encode_conf",

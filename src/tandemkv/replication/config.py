@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 from tandemkv.replication.messages import (
     NONE,
@@ -32,6 +33,25 @@ class Role(Enum):
     PRE_CANDIDATE = "pre_candidate"
     CANDIDATE = "candidate"
     LEADER = "leader"
+
+
+class Why:
+    """Why a replica's role or leader last changed (Replica.reason), as the shell logs it.
+
+    Decided where it happens: a replica knows whether it campaigns because its election
+    timer ran out or because the leader handed over (TimeoutNow), and a voter knows which
+    of the two a candidate's vote request says.
+    """
+
+    ELECTION_TIMEOUT: Final = "election timeout"  # the primary went silent
+    TRANSFER: Final = "leadership transfer"  # FAILOVER, or a primary handing over at shutdown
+    CAMPAIGN: Final = "campaign requested"  # the shell asked (Replica.campaign)
+    SOLE_VOTER: Final = "sole voter at start"
+    FORCED: Final = "forced promotion"  # PROMOTE FORCE
+    HIGHER_TERM: Final = "higher term seen"  # a newer leader or candidate exists
+    QUORUM_LOST: Final = "lost contact with a majority"  # check-quorum stepped the leader down
+    REMOVED: Final = "removed from the group"
+    LEADER_FOUND: Final = "heard from the primary"  # no election seen here (joined, restarted)
 
 
 @dataclass(frozen=True, slots=True)

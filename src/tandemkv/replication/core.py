@@ -32,6 +32,7 @@ from tandemkv.replication.config import (
     Ready,
     Role,
     SoftState,
+    Why,
 )
 from tandemkv.replication.log import RaftLog
 from tandemkv.replication.messages import (
@@ -89,6 +90,11 @@ class Replica:
         self.transfer_target: NodeId = NONE
         self.transfer_elapsed = 0
         self.lease_disabled = False
+        # Why the role or leader last changed (a Why value), and how many elections this
+        # replica has started (real ones: pre-votes that went nowhere are not counted).
+        self.reason = ""
+        self.reason_term = 0  # the term `reason` speaks of
+        self.campaigns = 0
         self.snapshot_recv: snapshots.PartialSnapshot | None = None
         self._prev_soft = SoftState()
         self._prev_hard = hard
@@ -124,9 +130,9 @@ class Replica:
         else:
             election.tick_election(self)
 
-    def campaign(self) -> None:
+    def campaign(self, reason: str = Why.CAMPAIGN) -> None:
         """Start an election now (operators, tests); no-op if we cannot lead."""
-        election.hup(self, transfer=False)
+        election.hup(self, transfer=False, reason=reason)
 
     def propose(self, payloads: Sequence[bytes]) -> Proposal:
         """Append mutations to the log; raises NotLeader or ProposalDropped."""
@@ -167,6 +173,9 @@ class Replica:
         if self.role is Role.LEADER:
             return  # two leaders in one term cannot happen; ignore rather than crash
         if self.role is not Role.FOLLOWER or self.leader != msg.frm:
+            if self.reason_term != msg.term:
+                # This leader's election went unseen here: we joined or restarted since.
+                self.reason, self.reason_term = Why.LEADER_FOUND, msg.term
             election.become_follower(self, msg.term, msg.frm)
         self.election_elapsed = 0
         if isinstance(msg, AppendRequest):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tandemkv.replication import log_replication, reads, transfer
-from tandemkv.replication.config import ReadMode, Role
+from tandemkv.replication.config import ReadMode, Role, Why
 from tandemkv.replication.messages import (
     NONE,
     AppendRequest,
@@ -97,6 +97,7 @@ def become_candidate(r: Replica) -> None:
     _reset(r, r.term + 1)
     r.role = Role.CANDIDATE
     r.vote = r.id
+    r.campaigns += 1
 
 
 def become_leader(r: Replica) -> None:
@@ -116,9 +117,11 @@ def become_leader(r: Replica) -> None:
     log_replication.broadcast_append(r)
 
 
-def hup(r: Replica, transfer: bool) -> None:
+def hup(r: Replica, transfer: bool, reason: str = Why.ELECTION_TIMEOUT) -> None:
     if r.role is Role.LEADER or not promotable(r):
         return
+    r.reason = Why.TRANSFER if transfer else reason
+    r.reason_term = r.term + 1  # the term this campaign runs in, if it gets that far
     if r.cfg.pre_vote and not transfer:
         become_pre_candidate(r)
         _solicit(r, pre_vote=True, transfer=False)
@@ -168,6 +171,12 @@ def check_term(r: Replica, msg: Message) -> bool:
                 return True  # a pre-vote never changes our term
         if isinstance(msg, VoteResponse) and msg.pre_vote and msg.granted:
             return True  # a grant echoes the term we would campaign in
+        if isinstance(msg, VoteRequest):
+            # The candidate's reason is the group's: every voter hears it in this request.
+            r.reason = Why.TRANSFER if msg.transfer else Why.ELECTION_TIMEOUT
+            r.reason_term = msg.term
+        elif r.role is Role.LEADER:
+            r.reason, r.reason_term = Why.HIGHER_TERM, msg.term
         elapsed = r.election_elapsed
         become_follower(r, msg.term, msg.frm if _from_leader(msg) else NONE)
         if isinstance(msg, VoteRequest):
@@ -225,6 +234,7 @@ def tick_leader(r: Replica) -> None:
     if r.election_elapsed >= r.cfg.election_ticks:
         r.election_elapsed = 0
         if r.cfg.check_quorum and not _quorum_active(r):
+            r.reason, r.reason_term = Why.QUORUM_LOST, r.term
             become_follower(r, r.term, NONE)
             return
     if r.heartbeat_elapsed >= r.cfg.heartbeat_ticks:

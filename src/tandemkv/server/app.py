@@ -20,10 +20,13 @@ from tandemkv import BUILD, __version__
 from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
+from tandemkv.commands.latency import EXPIRE_CYCLE, FORK, SNAPSHOT_WRITE
 from tandemkv.commands.session import Session, SlicedJob
+from tandemkv.commands.settings import save_points
 from tandemkv.commands.waiters import log_writes
 from tandemkv.config import Config
 from tandemkv.protocol.types import OK, Push, SimpleString
+from tandemkv.server import reconfigure
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
 from tandemkv.server.sliced import SlicedRunner
@@ -87,6 +90,16 @@ class Server:
         self.node: Node  # set by start()
         self.log: ClusterLog  # the node's write seam, set by start()
         self.bgsave = BackgroundSave(store, loop)
+        self.bgsave.on_fork = self._forked
+        self.bgsave.on_done = self._snapshot_done
+        # Save points (CONFIG SET save, --save): (seconds, changes) pairs; the log
+        # changes counted when the last snapshot started, and when it began.
+        self.save_points = save_points(self.settings.save)
+        self._changes_at_save = 0
+        self._changes_saving = 0
+        self._last_save_try = 0.0
+        # Settings CONFIG SET changed, which CONFIG REWRITE writes to the config file.
+        self.changed_settings: set[str] = set()
         self.sliced = SlicedRunner()
         self.exit_code = 0
         self._bgsave_scheduled = False
@@ -94,6 +107,7 @@ class Server:
         self.stats = ServerStats()
         self.connections: dict[Session, ClientConnection] = {}
         self.started_at = time.monotonic()
+        self.started_unix = time.time()
         self.stopping = asyncio.Event()
         self._next_id = 0
         self._listener: asyncio.base_events.Server | None = None
@@ -208,7 +222,7 @@ class Server:
 
     def fatal(self, message: str) -> None:
         """Storage failed: stop taking writes and exit non-zero with `message`."""
-        print(f"tandemkv: {message}", file=sys.stderr, flush=True)
+        log.critical("%s", message)
         self.exit_code = 1
         self.stopping.set()
 
@@ -226,11 +240,15 @@ class Server:
             asyncio.get_running_loop().call_soon(self._start_background_save)
             return SimpleString("Background saving started")
         if self.node.sole_voter:
-            self._log_pending_mutations()
+            self.log_pending_mutations()
+        changes, started = self.log.changes, time.monotonic()
         if self.store.save() is None:
             raise CommandError(
                 "cannot snapshot now: writes are still being replicated; retry in a moment"
             )
+        self._changes_at_save = changes
+        spent_ms = int((time.monotonic() - started) * 1000)
+        self.engine.latency.record(SNAPSHOT_WRITE, int(time.time()), spent_ms)
         return OK
 
     def _start_background_save(self) -> None:
@@ -238,9 +256,15 @@ class Server:
         if self.bgsave.in_progress or self.log.failed or self.stopping.is_set():
             return
         self.log.flush_now()
-        self.bgsave.start()
+        self._start_snapshot()
 
-    def _log_pending_mutations(self) -> None:
+    def _start_snapshot(self) -> None:
+        self._last_save_try = 0.0
+        changes = self.log.changes
+        if self.bgsave.start():
+            self._changes_saving = changes
+
+    def log_pending_mutations(self) -> None:
         """A group of one commits the writes before SAVE in the current pipeline now.
 
         A snapshot at index N must hold exactly entries 1..N: replaying an APPEND that the
@@ -258,6 +282,30 @@ class Server:
 
     def last_save_time(self) -> int:
         return self.store.last_save_time
+
+    def _forked(self, ms: int) -> None:
+        self.engine.latency.record(FORK, int(time.time()), ms)
+
+    def _snapshot_done(self, ok: bool) -> None:
+        if ok:
+            self._changes_at_save = self._changes_saving
+
+    def _save_point_due(self, now: float) -> bool:
+        """A snapshot is due by the save points, as Redis's serverCron decides: CHANGES
+        writes since the last one and SECONDS passed (after a failed try, 5 s more)."""
+        if not self.save_points:
+            return False
+        if self.bgsave.last_status != "ok" and now - self._last_save_try < 5:
+            return False
+        changes = self.log.changes - self._changes_at_save
+        since = now - (self.store.last_save_time or self.started_unix)
+        return any(changes >= want and since >= seconds for seconds, want in self.save_points)
+
+    def apply_settings(self, changes: dict[str, object]) -> str:
+        return reconfigure.apply_settings(self, changes)
+
+    def rewrite_config(self) -> object:
+        return reconfigure.rewrite_config(self)
 
     def report_bug(self, command: str, error: Exception) -> None:
         log.error("a bug in the %s command; its client got an error reply", command, exc_info=error)
@@ -324,7 +372,13 @@ class Server:
         engine = self.engine
         engine.now_ms = now = time.time_ns() // 1_000_000
         # In a group only the primary expires keys; backups learn of it from its log.
-        removed = engine.active_expire(EXPIRE_BUDGET) if self.node.writable else 0
+        removed = 0
+        if self.node.writable:
+            started = time.monotonic()
+            removed = engine.active_expire(EXPIRE_BUDGET)
+            spent_ms = int((time.monotonic() - started) * 1000)
+            if spent_ms:
+                engine.latency.record(EXPIRE_CYCLE, now // 1000, spent_ms)
         self.stats.expired_keys += removed
         used = engine.used_memory()
         if used > self.stats.used_memory_peak:
@@ -334,9 +388,10 @@ class Server:
                 engine.take_mutations()  # the log refuses writes; clients are told so
             else:
                 log_writes(engine, self.log)
-        if self.store.snapshot_due() and not self.bgsave.in_progress and not self.log.failed:
+        due = self.store.snapshot_due() or self._save_point_due(now / 1000)
+        if due and not self.bgsave.in_progress and not self.log.failed:
             self.log.flush_now()
-            self.bgsave.start()
+            self._start_snapshot()
         limits = self.settings.client_output_buffer_limit
         if limits.normal.soft:
             # A client that stopped reading sends nothing more to check it on.
@@ -439,14 +494,14 @@ class Server:
         store = self.store
         return {
             "loading": 0,
-            "rdb_changes_since_last_save": store.last_index - store.snapshot_index,
+            "rdb_changes_since_last_save": self.log.changes - self._changes_at_save,
             "rdb_bgsave_in_progress": int(self.bgsave.in_progress),
             "rdb_last_save_time": store.last_save_time,
             "rdb_last_bgsave_status": self.bgsave.last_status,
             "rdb_last_bgsave_time_sec": round(self.bgsave.last_duration),
-            "aof_enabled": int(self.config.appendonly),
+            "aof_enabled": int(self.settings.appendonly),
             "aof_last_write_status": "err" if self.log.failed else "ok",
-            "fsync_policy": self.config.fsync,
+            "fsync_policy": self.settings.appendfsync,
             "log_last_index": store.last_index,
             "log_synced_index": self.log.synced_through,
             "log_bytes_since_snapshot": store.log_bytes_since_snapshot,

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from tandemkv.storage.fs import OsFileSystem
 from tandemkv.storage.store import SnapshotPoint, Store, keyspace_items
@@ -49,6 +50,10 @@ class BackgroundSave:
         self.last_status = "ok"
         self.last_duration = -1.0
         self._started = 0.0
+        # Told how long each fork took (ms), and whether each snapshot succeeded: the
+        # server's LATENCY "fork" event and its save points.
+        self.on_fork: Callable[[int], None] | None = None
+        self.on_done: Callable[[bool], None] | None = None
 
     @property
     def in_progress(self) -> bool:
@@ -77,6 +82,8 @@ class BackgroundSave:
             finally:
                 os._exit(status)
         self.child_pid = pid
+        if self.on_fork is not None:
+            self.on_fork(int((time.monotonic() - self._started) * 1000))
         threading.Thread(
             target=self._reap, args=(pid, point), daemon=True, name="tandemkv-bgsave-wait"
         ).start()
@@ -93,9 +100,11 @@ class BackgroundSave:
         if code != 0:
             self.last_status = "err"
             log.error("background snapshot failed (child exit code %s); the log is kept", code)
-            return
-        self.last_status = "ok"
-        self._store.snapshot_written(point)
+        else:
+            self.last_status = "ok"
+            self._store.snapshot_written(point)
+        if self.on_done is not None:
+            self.on_done(code == 0)
 
     def abort(self) -> None:
         """Stop a running child at shutdown; its temporary file is cleaned at next start."""

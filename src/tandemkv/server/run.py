@@ -7,6 +7,7 @@ import contextlib
 import errno
 import gc
 import logging
+import os
 import resource
 import signal
 import sys
@@ -24,11 +25,14 @@ from tandemkv.node.boot import (
 from tandemkv.node.identity import IdentityError
 from tandemkv.server import registry
 from tandemkv.server.app import Server
+from tandemkv.server.logs import configure_logging
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.store import Store
 from tandemkv.tls import ServerTLS, TLSConfigError, check_settings
 
 PROGRESS_EVERY_SECONDS = 2.0
+
+log = logging.getLogger("tandemkv.server")
 
 # CPython's default first-generation threshold (700 allocations) makes a busy server collect
 # every few dozen requests, promoting each request's short-lived objects into older
@@ -112,10 +116,9 @@ async def _serve(server: Server, config: Config) -> None:
         loop.add_signal_handler(signum, server.request_shutdown)
     loop.add_signal_handler(signal.SIGHUP, server.reload_tls)
     tune_garbage_collector()
-    logger = logging.getLogger("tandemkv.server")
-    logger.info("tandemkv %s, %s", __version__, BUILD.describe())
+    log_start(server, config, address)
     if server.tls is not None:
-        logger.info("%s", _describe_tls(config, address, server.tls_port))
+        log.info("%s", _describe_tls(config, address, server.tls_port))
     print(f"Ready to accept connections at {address}", flush=True)
     registration = registry.register(address, config.db_path)
     try:
@@ -142,7 +145,11 @@ def _describe_tls(config: Config, address: str, tls_port: int) -> str:
 
 def run_server(config: Config) -> int:
     """Run until SIGTERM/SIGINT/SHUTDOWN; 0 on a clean stop, 1 if it cannot start."""
-    configure_logging()
+    try:
+        configure_logging(config.log_level, config.log_format, config.log_file)
+    except (ValueError, OSError) as error:
+        print(f"tandemkv: cannot open the log: {error}", file=sys.stderr)
+        return 1
     tls: ServerTLS | None = None
     try:
         check_protected_mode(config)
@@ -152,13 +159,13 @@ def run_server(config: Config) -> int:
         raise_open_files_limit()
         loop = new_event_loop(config.event_loop)
     except (StartupError, ConfigError, TLSConfigError) as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     try:
         store = open_store(config)
     except StorageError as error:
         loop.close()
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     try:
         new_identity = not has_identity(config.db_path)
@@ -168,26 +175,74 @@ def run_server(config: Config) -> int:
     except (BootError, IdentityError, StorageError, OSError) as error:
         loop.close()
         store.close()
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     if not config.appendonly:
-        print(
-            "tandemkv: appendonly is off: writes are not logged, so only SAVE/BGSAVE "
-            "snapshots survive a restart",
-            file=sys.stderr,
+        log.warning(
+            "appendonly is off: writes are not logged, so only SAVE/BGSAVE "
+            "snapshots survive a restart"
         )
     server = Server(config, store, loop, node_factory=factory, tls=tls)
     try:
         loop.run_until_complete(_serve(server, config))
     except StartupError as error:
-        print(f"tandemkv: {error}", file=sys.stderr)
+        _cannot_start(config, error)
         return 1
     finally:
         loop.close()
         store.close()
     if server.exit_code == 0:
-        print("tandemkv: shut down cleanly", file=sys.stderr)
+        log.info("shut down cleanly")
     return server.exit_code
+
+
+def _cannot_start(config: Config, error: Exception) -> None:
+    """The one line on stderr that tools and tests read; a log file gets it too."""
+    print(f"tandemkv: {error}", file=sys.stderr)
+    if config.log_file:
+        log.error("cannot start: %s", error)
+
+
+def log_start(server: Server, config: Config, address: str) -> None:
+    """The start-up line: what runs, where, on which data, how durably, in which group."""
+    node = server.node
+    members = len(set(node.conf.voters) | set(node.conf.learners))
+    place = config.role or ("primary" if node.sole_voter else "member")
+    if not members:
+        place = f"{place} joining"
+    fields: dict[str, object] = {
+        "version": __version__,
+        "build": BUILD.describe(),
+        "address": address,
+        "advertise": node.advertise,
+        "data_dir": server.store.path,
+        "appendonly": "yes" if config.appendonly else "no",
+        "fsync": config.fsync,
+        "save": config.save or "none",
+        "role": place,
+        "group": node.group_name,
+        "members": members,
+        "node_id": f"{node.id:x}",
+        "pid": os.getpid(),
+    }
+    log.info(
+        "tandemkv %s (%s) at %s, data %s, appendonly %s, fsync %s, save %s; %s of group "
+        "%s (%d member%s), node %s, pid %d",
+        __version__,
+        BUILD.describe(),
+        address if node.advertise == address else f"{address} (advertised {node.advertise})",
+        server.store.path,
+        fields["appendonly"],
+        config.fsync,
+        fields["save"],
+        place,
+        node.group_name,
+        members,
+        "" if members == 1 else "s",
+        fields["node_id"],
+        fields["pid"],
+        extra={"fields": fields},
+    )
 
 
 def open_store(config: Config) -> Store:
@@ -207,16 +262,6 @@ def open_store(config: Config) -> Store:
     return store
 
 
-def configure_logging() -> None:
-    """Operator messages (log repairs, failed snapshots) as one plain line each on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("tandemkv: %(message)s"))
-    root = logging.getLogger("tandemkv")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    root.propagate = False
-
-
 class ReplayProgress:
     """Prints a line every few seconds while a long log replay runs."""
 
@@ -230,11 +275,7 @@ class ReplayProgress:
             return
         self._last = now
         unit = "bytes scanned" if phase == "scan" else "entries replayed"
-        print(
-            f"tandemkv: loading: {done}/{total} {unit} ({now - self._started:.0f}s)",
-            file=sys.stderr,
-            flush=True,
-        )
+        log.info("loading: %d/%d %s (%.0fs)", done, total, unit, now - self._started)
 
 
 def _require_hiredis() -> None:

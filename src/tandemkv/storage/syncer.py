@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -35,14 +36,17 @@ class Syncer(threading.Thread):
         on_synced: Callable[[int], None],
         on_error: Callable[[str], None],
         post: Callable[..., object],
+        on_timed: Callable[[float], None] | None = None,
     ) -> None:
-        """`post(callback, arg)` runs a callback where the owner wants it (its event loop)."""
+        """`post(callback, arg)` runs a callback where the owner wants it (its event loop);
+        `on_timed(seconds)` is told, through it, how long each fsync took."""
         super().__init__(name="tandemkv-fsync", daemon=True)
         self._store = store
         self._interval = interval
         self._on_synced = on_synced
         self._on_error = on_error
         self._post = post
+        self._on_timed = on_timed
         self._wake = threading.Event()
         self._stopping = False
         self._requests = 0  # asked for by request(), counted on the caller's thread
@@ -54,6 +58,12 @@ class Syncer(threading.Thread):
         """fsync now and report the index covered, even one reported before: a log cut
         back on a conflict is written again at indexes already synced once."""
         self._requests += 1
+        self._wake.set()
+
+    def set_interval(self, interval: float | None) -> None:
+        """A new schedule (CONFIG SET appendfsync): seconds between fsyncs, or None for
+        only when asked; takes effect at once."""
+        self._interval = interval
         self._wake.set()
 
     def stop(self) -> None:
@@ -72,6 +82,7 @@ class Syncer(threading.Thread):
             forced, self._served = requests != self._served, requests
             if target <= self._synced and not forced:
                 continue
+            started = time.monotonic()
             try:
                 self._fsync_active_segment()
             except OSError as error:
@@ -79,6 +90,8 @@ class Syncer(threading.Thread):
                 self._post(self._on_error, message)
                 return
             self._synced = target
+            if self._on_timed is not None:
+                self._post(self._on_timed, time.monotonic() - started)
             self._post(self._on_synced, target)
 
     def _fsync_active_segment(self) -> None:
