@@ -204,6 +204,8 @@ def _config_set(e: Engine, args: list[bytes]) -> object:
             raise _config_set_failed(name, str(error)) from None
     for attr, value in changes.items():
         setattr(e.settings, attr, value)
+    if "requirepass" in changes:
+        e.acl.changed(b"default")  # the default user's password (commands/acl.py)
     return OK
 
 

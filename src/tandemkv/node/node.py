@@ -617,7 +617,7 @@ class Node:
         if term is None:
             return None
         conf = encode_conf(self.conf)
-        return SnapshotPoint(applied, term, len(self.keyspace), conf)
+        return SnapshotPoint(applied, term, self.keyspace.record_count(), conf)
 
     def _fatal(self, message: str) -> None:
         self.log.failed = True

@@ -11,6 +11,7 @@ import os
 import platform
 import random
 import resource
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -211,6 +212,34 @@ class Server:
 
     def report_bug(self, command: str, error: Exception) -> None:
         log.error("a bug in the %s command; its client got an error reply", command, exc_info=error)
+
+    def random_bytes(self, size: int) -> bytes:
+        return secrets.token_bytes(size)
+
+    def read_acl_file(self) -> bytes | None:
+        path = self.config.aclfile
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as error:
+            raise CommandError(f"Error loading the ACL file {path}: {error.strerror}") from None
+
+    def write_acl_file(self, text: bytes) -> bool:
+        path = self.config.aclfile
+        if not path:
+            return False
+        temp = f"{path}.tmp"
+        try:
+            with open(temp, "wb") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+        except OSError as error:
+            raise CommandError(f"Error saving the ACL file {path}: {error.strerror}") from None
+        return True
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         return self.sliced.run(session, job)

@@ -83,7 +83,7 @@ class ClientConnection(asyncio.Protocol):
         session.laddr = _format_peer(conn.get_extra_info("sockname"))
         session.created_ms = session.last_active_ms = now
         settings = self.server.settings
-        session.authenticated = not settings.requirepass
+        self.engine.acl.start(session)  # the default user; authenticated if nopass
         self.decoder.set_limits(self._limits())
         # Stop producing replies at the output limit too, so that it is checked there.
         limit = settings.client_output_buffer_limit.normal
