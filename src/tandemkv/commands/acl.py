@@ -16,12 +16,15 @@ user may do everything is one field test (`session.acl is None`).
 from __future__ import annotations
 
 import hmac
+from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tandemkv.commands import acl_model
 from tandemkv.commands.acl_categories import CATEGORY_NAMES
-from tandemkv.commands.acl_model import RuleError, User
+from tandemkv.commands.acl_model import Denial, RuleError, User
 from tandemkv.commands.args import parse_int
+from tandemkv.commands.connection import describe_client
 from tandemkv.commands.errors import CommandError, WrongPass, unknown_subcommand
 from tandemkv.commands.server import help_lines, note_subcommand
 from tandemkv.commands.table import CommandSpec, Write, command, lookup
@@ -39,7 +42,7 @@ DEFAULT = b"default"
 class Acl:
     """The compiled users and the default user's state, kept in step with the keyspace."""
 
-    __slots__ = ("_engine", "_users", "default_acl", "locked")
+    __slots__ = ("_engine", "_users", "default_acl", "locked", "log")
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -48,6 +51,8 @@ class Acl:
         # off) and what they may do meanwhile (None: everything).
         self.locked = bool(engine.settings.requirepass)
         self.default_acl: User | None = None
+        # ACL LOG: this node's denials, newest first (not replicated, as in Redis).
+        self.log: deque[LogEntry] = deque(maxlen=LOG_MAX_LEN)
         engine.keyspace.users_changed = self.changed
         self.changed(None)
 
@@ -111,13 +116,64 @@ class Acl:
         else:
             ok = user is not None and user.check_password(password)
         if not ok or user is None:
+            self.record(session, Denial("auth", "AUTH"), name)
             raise WrongPass()
         session.user = name
         session.authenticated = True
         session.acl = None if user.unrestricted else user
 
-    def check(self, user: User, spec: CommandSpec, args: list[bytes]) -> str | None:
-        return acl_model.check(user, spec, args)
+    def record(self, session: Session, denial: Denial, username: bytes | None = None) -> None:
+        """Log a denial as Redis does: one entry per reason, context, object and user,
+        counted while they repeat within a minute."""
+        now = self._engine.now_ms
+        entry = LogEntry(
+            denial.reason,
+            "multi" if session.queued is not None else "toplevel",
+            denial.target,
+            (username if username is not None else session.user).decode("utf-8", "replace"),
+        )
+        for i, old in enumerate(self.log):
+            if old.same_as(entry) and now - old.updated_ms < LOG_GROUP_MS:
+                del self.log[i]
+                entry.count = old.count + 1
+                break
+        entry.updated_ms = now
+        entry.client_info = describe_client(self._engine, session)
+        self.log.appendleft(entry)
+
+
+LOG_MAX_LEN = 128  # Redis's acllog-max-len default
+LOG_GROUP_MS = 60_000
+
+
+@dataclass(slots=True)
+class LogEntry:
+    reason: str
+    context: str
+    target: str
+    username: str
+    count: int = 1
+    updated_ms: int = 0
+    client_info: str = ""
+
+    def same_as(self, other: LogEntry) -> bool:
+        return (self.reason, self.context, self.target, self.username) == (
+            other.reason,
+            other.context,
+            other.target,
+            other.username,
+        )
+
+    def reply(self, now_ms: int) -> dict[bytes, object]:
+        return {
+            b"count": self.count,
+            b"reason": self.reason.encode(),
+            b"context": self.context.encode(),
+            b"object": self.target.encode(),
+            b"username": self.username.encode(),
+            b"age-seconds": (now_ms - self.updated_ms) / 1000,
+            b"client-info": self.client_info.encode(),
+        }
 
 
 # ------------------------------------------------------------------------------- ACL
@@ -293,7 +349,7 @@ def _dryrun(e: Engine, s: Session, args: list[bytes]) -> object:
     if (arity > 0 and argc != arity) or argc < -arity:
         raise CommandError(f"wrong number of arguments for '{spec.name}' command")
     denied = acl_model.check(user, spec, args[3:])
-    return OK if denied is None else denied[0].upper() + denied[1:]
+    return OK if denied is None else denied.dryrun().encode("utf-8")
 
 
 def _load(e: Engine, s: Session, args: list[bytes]) -> object:
@@ -316,16 +372,17 @@ def _save(e: Engine, s: Session, args: list[bytes]) -> object:
 
 
 def _log(e: Engine, s: Session, args: list[bytes]) -> object:
-    # Denials are not recorded yet: an empty log, and RESET has nothing to clear.
-    if len(args) == 3 and args[2].upper() == b"RESET":
-        return OK
-    if len(args) == 3:
-        parse_int(args[2])
-    elif len(args) > 3:
+    count = 10
+    if len(args) > 3:
         raise CommandError(
             "unknown subcommand or wrong number of arguments for 'LOG'. Try ACL HELP."
         )
-    return []
+    if len(args) == 3:
+        if args[2].upper() == b"RESET":
+            e.acl.log.clear()
+            return OK
+        count = max(parse_int(args[2]), 0)  # Redis answers a negative count with nothing
+    return [entry.reply(e.now_ms) for entry in list(e.acl.log)[:count]]
 
 
 def _help(e: Engine, s: Session, args: list[bytes]) -> object:
@@ -378,7 +435,7 @@ def parse_acl_file(text: bytes) -> list[User]:
                 raise RuleError(f"duplicate user '{name.decode('utf-8', 'replace')}'")
             users[name] = acl_model.from_rules(name, words[2:])
         except RuleError as error:
-            raise RuleError(f"/{number}: {error}") from None
+            raise RuleError(f"line {number}: {error}") from None
     return list(users.values())
 
 

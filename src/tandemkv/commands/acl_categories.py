@@ -273,6 +273,12 @@ OUR_CATEGORIES: dict[str, str] = {
     "sentinel|help": "admin slow dangerous",
     # Peers: allowed before AUTH and checked by the cluster secret, never by ACL.
     "peer": "admin slow dangerous",
+    "peer|auth": "admin slow dangerous",
+    "peer|join": "admin slow dangerous",
+    "peer|invite": "admin slow dangerous",
+    "peer|removed": "admin slow dangerous",
+    "peer|stream": "admin slow dangerous",
+    "peer|help": "admin slow dangerous",
     "heartbeat": "admin fast dangerous",
     "replicate": "admin slow dangerous",
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tandemkv.commands.acl_categories import CATEGORY_NAMES, OUR_CATEGORIES, REDIS_CATEGORIES
 from tandemkv.commands.errors import CommandError
@@ -454,20 +454,40 @@ def command_name(spec: CommandSpec, args: list[bytes]) -> str:
     return spec.name
 
 
-def check(user: User, spec: CommandSpec, args: list[bytes]) -> str | None:
-    """None if `user` may run this call, else the NOPERM text (Redis's order: the command,
-    then its keys, then its channels)."""
+class Denial(NamedTuple):
+    """Why a call was refused: `reason` is "command", "key" or "channel" (ACL LOG's
+    words), `target` the command's name, the key or the channel."""
+
+    reason: str
+    target: str
+
+    def noperm(self) -> str:
+        """The NOPERM error's text."""
+        if self.reason == "command":
+            return f"this user has no permissions to run the '{self.target}' command"
+        return NOPERM_KEYS if self.reason == "key" else NOPERM_CHANNELS
+
+    def dryrun(self) -> str:
+        """ACL DRYRUN's reply."""
+        if self.reason == "command":
+            return f"This user has no permissions to run the '{self.target}' command"
+        return f"This user has no permissions to access the '{self.target}' {self.reason}"
+
+
+def check(user: User, spec: CommandSpec, args: list[bytes]) -> Denial | None:
+    """None if `user` may run this call, else why not (Redis's order: the command, then
+    its keys, then its channels)."""
     name = command_name(spec, args)
     if name not in user.allowed:
-        return f"this user has no permissions to run the '{name}' command"
+        return Denial("command", name)
     if not user.all_keys:
-        keys = command_keys(spec, args)
-        if keys:
-            needed = READ if spec.readonly else WRITE if spec.name in _WRITE_ONLY else READ | WRITE
-            if not all(key_allowed(user, key, needed) for key in keys):
-                return NOPERM_KEYS
-    if not user.all_channels and not _channels_allowed(user, spec.name, args):
-        return NOPERM_CHANNELS
+        needed = READ if spec.readonly else WRITE if spec.name in _WRITE_ONLY else READ | WRITE
+        for key in command_keys(spec, args):
+            if not key_allowed(user, key, needed):
+                return Denial("key", key.decode("utf-8", "replace"))
+    if not user.all_channels:
+        for channel in _channels_denied(user, spec.name, args):
+            return Denial("channel", channel.decode("utf-8", "replace"))
     return None
 
 
@@ -480,17 +500,18 @@ def key_allowed(user: User, key: bytes, needed: int) -> bool:
     )
 
 
-def _channels_allowed(user: User, name: str, args: list[bytes]) -> bool:
+def _channels_denied(user: User, name: str, args: list[bytes]) -> list[bytes]:
     if name == "publish":
         channels = args[1:2]
     elif name == "subscribe":
         channels = args[1:]
     elif name == "psubscribe":
         # A pattern subscription must be allowed as such: Redis compares it literally.
-        return all(p in user.channel_patterns for p in args[1:])
+        return [p for p in args[1:] if p not in user.channel_patterns]
     else:
-        return True
-    return all(any(compile_glob(p)(channel) for p in user.channel_patterns) for channel in channels)
+        return []
+    patterns = [compile_glob(p) for p in user.channel_patterns]
+    return [c for c in channels if not any(match(c) for match in patterns)]
 
 
 def command_keys(spec: CommandSpec, args: list[bytes]) -> list[bytes]:

@@ -155,7 +155,8 @@ class Engine:
         if session.acl is not None and "noauth" not in spec.flags:  # a restricted user
             denied = acl_check(session.acl, spec, args)
             if denied is not None:
-                return self._refuse(session, NoPerm(denied), args)
+                self.acl.record(session, denied)
+                return self._refuse(session, NoPerm(denied.noperm()), args)
         gate = self.gate
         if gate is not None and not gate.open:
             refusal = gate(session, spec)
