@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from tandemkv import BUILD, __version__
+from tandemkv.commands.acl import replace_users
+from tandemkv.commands.acl_model import User, default_user
 from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
@@ -93,6 +95,8 @@ class Server:
         self.stopping = asyncio.Event()
         self._next_id = 0
         self._listener: asyncio.base_events.Server | None = None
+        # The aclfile's users (server/run.py), loaded into a group that has none yet.
+        self.acl_seed: list[User] | None = None
         self._cron: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -212,6 +216,19 @@ class Server:
 
     def report_bug(self, command: str, error: Exception) -> None:
         log.error("a bug in the %s command; its client got an error reply", command, exc_info=error)
+
+    def seed_users(self) -> None:
+        """Called when this node becomes primary: a group whose user table is empty (a new
+        group, or one that never had users) gets the aclfile's users, through the log like
+        ACL LOAD, plus the built-in default user if the file has none, so the table is
+        never empty again and a later primary's file does not reseed it."""
+        users = self.acl_seed
+        if users is None or self.engine.keyspace.users:
+            return
+        if not any(user.name == b"default" for user in users):
+            users = [default_user(), *users]
+        self.engine.apply(replace_users(users))
+        log.info("loaded %d ACL users from %s", len(users), self.config.aclfile)
 
     def random_bytes(self, size: int) -> bytes:
         return secrets.token_bytes(size)
