@@ -54,7 +54,7 @@ class Acl:
         # ACL LOG: this node's denials, newest first (not replicated, as in Redis).
         self.log: deque[LogEntry] = deque(maxlen=LOG_MAX_LEN)
         engine.keyspace.users_changed = self.changed
-        self.changed(None)
+        self._refresh_default()  # no sessions yet: the host may still be being built
 
     @property
     def keyspace(self) -> Keyspace:
@@ -88,10 +88,7 @@ class Acl:
             self._users.clear()
         else:
             self._users.pop(name, None)
-        default = self.user(DEFAULT)
-        assert default is not None
-        self.locked = not (default.enabled and default.nopass)
-        self.default_acl = None if default.unrestricted else default
+        self._refresh_default()
         engine = self._engine
         for session in list(engine.host.sessions()):
             if session.peer_id or (name is not None and session.user != name):
@@ -101,6 +98,12 @@ class Acl:
                 engine.host.kill(session)  # Redis closes a deleted user's connections
             else:
                 session.acl = None if user.unrestricted else user
+
+    def _refresh_default(self) -> None:
+        default = self.user(DEFAULT)
+        assert default is not None
+        self.locked = not (default.enabled and default.nopass)
+        self.default_acl = None if default.unrestricted else default
 
     def start(self, session: Session) -> None:
         """A new connection: the default user, authenticated if it needs no password."""
