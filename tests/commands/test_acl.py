@@ -6,6 +6,7 @@ redis-server 7.0.15."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -431,3 +432,30 @@ def test_a_backup_applying_the_log_updates_its_sessions() -> None:
     assert backup.host.killed == [reader.session]
     backup.engine.keyspace.apply(DeleteUsers((), all_users=True))
     assert backup.engine.keyspace.users == {}
+
+
+def test_users_survive_a_data_directory_restart(tmp_path: Path) -> None:
+    """Through the real log and snapshot files: a user saved in a snapshot, another only
+    logged after it, a third deleted."""
+    from tandemkv.storage.store import Store
+
+    path = str(tmp_path / "data")
+    store = Store.open(path)
+    world = World(keyspace=store.keyspace)
+    c = world.client(authenticated=True)
+    c("ACL", "SETUSER", "snap", "on", ">pw", "~app:*", "+@read")
+    c("ACL", "SETUSER", "gone", "on")
+    store.append(world.mutations())
+    assert store.save() is not None
+    c("ACL", "SETUSER", "logged", "on", "nopass", "+get")
+    c("ACL", "DELUSER", "gone")
+    store.append(world.mutations())
+    store.sync()
+    expected = dict(store.keyspace.users)
+    store.close()
+    again = Store.open(path)
+    try:
+        assert again.keyspace.users == expected
+        assert set(expected) == {b"snap", b"logged"}
+    finally:
+        again.close()

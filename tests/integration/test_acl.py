@@ -22,6 +22,7 @@ from helpers.servers import (
     ServerProcess,
     ServerStartError,
     kill_process_group,
+    run_tandemkv,
     start_server,
 )
 
@@ -241,3 +242,20 @@ def test_users_set_on_the_primary_hold_on_a_new_primary(cluster: Cluster) -> Non
         10,
         cluster.describe(),
     )
+
+
+@pytest.mark.tandemkv_only("the tandemkv CLI's client verbs")
+def test_client_verbs_take_a_user(acl_server: ServerProcess, admin: RawClient) -> None:
+    admin.call("SET", "app:x", "1")
+    server = ["--server", f"127.0.0.1:{acl_server.port}"]
+    done = run_tandemkv(*server, "--user", "app", "--password", "pw", "get", "app:x")
+    assert (done.returncode, done.stdout) == (0, "1\n"), done.stderr
+    by_env = run_tandemkv(
+        *server, "get", "app:x", env={"TANDEMKV_USER": "app", "TANDEMKV_PASSWORD": "pw"}
+    )
+    assert by_env.returncode == 0, by_env.stderr
+    refused = run_tandemkv(*server, "--user", "app", "--password", "pw", "put", "app:x", "2")
+    assert refused.returncode == 7  # EXIT_SERVER_ERROR
+    assert "NOPERM this user has no permissions to run the 'set' command" in refused.stderr
+    wrong = run_tandemkv(*server, "--user", "app", "--password", "bad", "get", "app:x")
+    assert wrong.returncode == 5 and "WRONGPASS" in wrong.stderr  # EXIT_AUTH
