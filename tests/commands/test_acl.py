@@ -73,7 +73,7 @@ def users() -> Users:
 
 def line(rules: str) -> str:
     user = acl_model.from_rules(b"t", [r.encode() for r in rules.split()])
-    return " ".join(acl_model.describe(user))
+    return b" ".join(acl_model.describe(user)).decode()
 
 
 # ------------------------------------------------------------------ rules (pure)
@@ -106,7 +106,14 @@ def test_rules_are_shown_as_redis_shows_them(rules: str, shown: str) -> None:
     assert line(rules) == shown
     # What is shown (and logged) rebuilds the same user.
     again = acl_model.from_rules(b"t", [r.encode() for r in shown.split()])
-    assert " ".join(acl_model.describe(again)) == shown
+    assert b" ".join(acl_model.describe(again)).decode() == shown
+
+
+def test_a_pattern_with_a_space_is_one_rule() -> None:
+    user = acl_model.from_rules(b"t", [b"~a b", b"&c d"])
+    rules = acl_model.describe(user)
+    assert b"~a b" in rules and b"&c d" in rules
+    assert acl_model.describe(acl_model.from_rules(b"t", rules)) == rules
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,7 @@ class Acl:
         if user is None:
             rules = self.keyspace.users.get(name)
             if rules is not None:
-                user = acl_model.from_rules(name, rules)
+                user = _rebuilt(name, rules)
             elif name == DEFAULT:
                 user = acl_model.default_user()
             else:
@@ -261,11 +261,21 @@ def _stored_default(e: Engine) -> User:
     rules = e.keyspace.users.get(DEFAULT)
     if rules is None:
         return acl_model.default_user()
-    return acl_model.from_rules(DEFAULT, rules)
+    return _rebuilt(DEFAULT, rules)
+
+
+def _rebuilt(name: bytes, rules: tuple[bytes, ...]) -> User:
+    """A user from the rules its SetUser carried. They came from `describe`, so they
+    apply; should a later release not understand one, the user is locked out (off, no
+    permissions) rather than the log or snapshot refused."""
+    try:
+        return acl_model.from_rules(name, rules)
+    except RuleError:
+        return acl_model.new_user(name)
 
 
 def _set_user_mutation(user: User) -> SetUser:
-    return SetUser(user.name, tuple(rule.encode("latin-1") for rule in acl_model.describe(user)))
+    return SetUser(user.name, tuple(acl_model.describe(user)))
 
 
 def _deluser(e: Engine, s: Session, args: list[bytes]) -> object:
@@ -286,8 +296,8 @@ def _getuser(e: Engine, s: Session, args: list[bytes]) -> object:
         b"flags": SetReply(tuple(flag.encode() for flag in acl_model.flags_of(user))),
         b"passwords": [digest.encode() for digest in user.passwords],
         b"commands": acl_model.describe_commands(user).encode(),
-        b"keys": acl_model.describe_keys(user).encode("latin-1"),
-        b"channels": acl_model.describe_channels(user).encode("latin-1"),
+        b"keys": acl_model.describe_keys(user),
+        b"channels": acl_model.describe_channels(user),
         b"selectors": [],
     }
 
@@ -298,8 +308,7 @@ def _list(e: Engine, s: Session, args: list[bytes]) -> object:
 
 def acl_line(user: User | None) -> bytes:
     assert user is not None
-    rules = " ".join(acl_model.describe(user))
-    return b"user " + user.name + b" " + rules.encode("latin-1")
+    return b" ".join([b"user", user.name, *acl_model.describe(user)])
 
 
 def _users(e: Engine, s: Session, args: list[bytes]) -> object:

@@ -351,8 +351,8 @@ def flags_of(user: User) -> list[str]:
     return flags
 
 
-def describe_commands(user: User) -> str:
-    """Redis 7.0's text: +@all or -@all, then each rule that still changes something."""
+def command_rules_shown(user: User) -> list[str]:
+    """Redis 7.0's rules: +@all or -@all, then each rule that still changes something."""
     world = universe()
     parts = ["+@all" if user.all_commands else "-@all"]
     allowed = set(world.names) if user.all_commands else set()
@@ -369,35 +369,46 @@ def describe_commands(user: User) -> str:
             allowed.difference_update(members)
         if len(allowed) != before:
             parts.append(rule)
-    return " ".join(parts)
+    return parts
 
 
-def describe_keys(user: User) -> str:
+def key_rules(user: User) -> list[bytes]:
     if user.all_keys:
-        return "~*"
-    prefix = {READ: "%R~", WRITE: "%W~", READ | WRITE: "~"}
-    return " ".join(prefix[f] + p.decode("latin-1") for f, p in user.key_patterns)
+        return [b"~*"]
+    prefix = {READ: b"%R~", WRITE: b"%W~", READ | WRITE: b"~"}
+    return [prefix[flags] + pattern for flags, pattern in user.key_patterns]
 
 
-def describe_channels(user: User) -> str:
-    """The channels as ACL GETUSER shows them (no `resetchannels`)."""
+def channel_rules(user: User) -> list[bytes]:
     if user.all_channels:
-        return "&*"
-    return " ".join("&" + p.decode("latin-1") for p in user.channel_patterns)
+        return [b"&*"]
+    return [b"&" + pattern for pattern in user.channel_patterns]
 
 
-def describe(user: User) -> list[str]:
-    """The rules that rebuild `user` from nothing, in ACL LIST's order."""
-    parts = flags_of(user)
-    parts += ("#" + digest for digest in user.passwords)
-    keys = describe_keys(user)
-    if keys:
-        parts.append(keys)
-    parts.append("&*" if user.all_channels else "resetchannels")
-    if user.channel_patterns:
-        parts.append(describe_channels(user))
-    parts.append(describe_commands(user))
-    return " ".join(parts).split(" ")
+def describe_commands(user: User) -> str:
+    return " ".join(command_rules_shown(user))
+
+
+def describe_keys(user: User) -> bytes:
+    return b" ".join(key_rules(user))
+
+
+def describe_channels(user: User) -> bytes:
+    """The channels as ACL GETUSER shows them (no `resetchannels`)."""
+    return b" ".join(channel_rules(user))
+
+
+def describe(user: User) -> list[bytes]:
+    """The rules that rebuild `user` from nothing, in ACL LIST's order: one element per
+    rule (a pattern may hold a space), which is what the log and snapshots store."""
+    parts = [flag.encode() for flag in flags_of(user)]
+    parts += (b"#" + digest.encode() for digest in user.passwords)
+    parts += key_rules(user)
+    if not user.all_channels:
+        parts.append(b"resetchannels")
+    parts += channel_rules(user)
+    parts += (rule.encode() for rule in command_rules_shown(user))
+    return parts
 
 
 def from_rules(name: bytes, rules: Iterable[bytes]) -> User:
