@@ -96,3 +96,22 @@ def test_client_query_buffer_limit_is_bounded_by_the_largest_log_entry() -> None
     with pytest.raises(ConfigError, match="client-query-buffer-limit"):
         load_config({}, env={"TANDEMKV_CLIENT_QUERY_BUFFER_LIMIT": str(2 * 1024**3)})
     assert load_config({}, env={}).client_query_buffer_limit == 1024**3
+
+
+def test_aclfile_from_flag_env_and_toml(tmp_path: Path) -> None:
+    from tandemkv.server.run import StartupError, check_protected_mode, read_acl_file
+
+    toml = tmp_path / "c.toml"
+    toml.write_text('aclfile = "from-toml.acl"\n')
+    assert load_config({"config_file": str(toml)}, env={}).aclfile == "from-toml.acl"
+    assert load_config({}, env={"TANDEMKV_ACLFILE": "env.acl"}).aclfile == "env.acl"
+    users = tmp_path / "users.acl"
+    users.write_text("user default on >pw ~* &* +@all\nuser app on >a ~app:* +@read\n")
+    config = load_config({"aclfile": str(users), "address": "0.0.0.0:7000"}, env={})
+    assert [u.name for u in read_acl_file(config) or []] == [b"default", b"app"]
+    check_protected_mode(config)  # the file gives default a password: not refused
+    with pytest.raises(StartupError, match="aclfile and requirepass cannot be used together"):
+        read_acl_file(load_config({"aclfile": str(users), "requirepass": "x"}, env={}))
+    users.write_text("user default on nopass ~* &* +@all\n")
+    with pytest.raises(StartupError, match="refusing to listen"):
+        check_protected_mode(config)
