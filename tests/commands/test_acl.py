@@ -375,12 +375,16 @@ def test_acl_log_counts_repeated_denials(users: Users) -> None:
     assert admin("ACL", "LOG") == []
 
 
-def test_client_list_names_the_user(users: Users) -> None:
+def test_client_list_and_kill_name_the_user(users: Users) -> None:
     admin = users.connect()
     admin("ACL", "SETUSER", "app", "on", "nopass", "+@all", "~*")
-    admin("AUTH", "app", "x")
-    info = admin("CLIENT", "INFO")
+    app = users.connect()
+    app("AUTH", "app", "x")
+    info = app("CLIENT", "INFO")
     assert b" user=app " in info.text  # type: ignore[attr-defined]
+    assert admin("CLIENT", "KILL", "USER", "nosuch") == ErrorReply("ERR No such user 'nosuch'")
+    assert admin("CLIENT", "KILL", "USER", "app") == 1
+    assert users.host.killed == [app.session]
 
 
 # ------------------------------------------------------------ replicated state

@@ -223,8 +223,9 @@ def _kill_filters(e: Engine, s: Session, args: list[bytes]) -> list[Session]:
         elif option == b"LADDR":
             candidates = [c for c in candidates if c.laddr.encode() == value]
         elif option == b"USER":
-            if value != b"default":
+            if e.acl.user(value) is None:
                 raise CommandError(f"No such user '{value.decode('utf-8', 'replace')}'")
+            candidates = [c for c in candidates if c.user == value]
         elif option == b"SKIPME":
             if value.lower() not in (b"yes", b"no"):
                 raise SyntaxErr()
