@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from tandemkv.commands import acl_model
 from tandemkv.commands.acl_categories import CATEGORY_NAMES
-from tandemkv.commands.acl_model import Denial, RuleError, User
+from tandemkv.commands.acl_checks import Denial, check
+from tandemkv.commands.acl_model import RuleError, User
 from tandemkv.commands.args import parse_int
 from tandemkv.commands.connection import describe_client
 from tandemkv.commands.errors import CommandError, WrongPass, unknown_subcommand
@@ -360,7 +361,7 @@ def _dryrun(e: Engine, s: Session, args: list[bytes]) -> object:
     arity, argc = spec.arity, len(args) - 3
     if (arity > 0 and argc != arity) or argc < -arity:
         raise CommandError(f"wrong number of arguments for '{spec.name}' command")
-    denied = acl_model.check(user, spec, args[3:])
+    denied = check(user, spec, args[3:])
     return OK if denied is None else denied.dryrun().encode("utf-8")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 from tandemkv.commands.acl import Acl
-from tandemkv.commands.acl_model import check as acl_check
+from tandemkv.commands.acl_checks import check as acl_check
 from tandemkv.commands.atomic_work import AtomicWork
 from tandemkv.commands.broker import Broker
 from tandemkv.commands.detached import DetachedHost

@@ -1,0 +1,167 @@
+"""What a call needs of a user's permissions: its command name, keys and channels, found
+as Redis finds them, and the reason (a Denial) when the user lacks one. Pure; the engine
+calls `check` for every command of a restricted session (commands/acl.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from tandemkv.commands.acl_model import READ, WRITE, User, universe
+from tandemkv.commands.glob import compile_glob
+from tandemkv.commands.table import CommandSpec
+
+NOPERM_KEYS = "this user has no permissions to access one of the keys used as arguments"
+NOPERM_CHANNELS = "this user has no permissions to access one of the channels used as arguments"
+
+# Write commands that do not read their keys' values: W alone is enough (Redis's key specs
+# say OW/RM/INSERT without ACCESS for these). Every other write needs R and W.
+_WRITE_ONLY = frozenset(
+    [
+        "set",
+        "setex",
+        "psetex",
+        "setnx",
+        "mset",
+        "msetnx",
+        "del",
+        "unlink",
+        "put",
+        "delete",
+        "append",
+        "expire",
+        "pexpire",
+        "expireat",
+        "pexpireat",
+        "persist",
+        "lpush",
+        "rpush",
+        "lpushx",
+        "rpushx",
+        "sadd",
+        "hset",
+        "hmset",
+        "hsetnx",
+        "zadd",
+        "xadd",
+    ]
+)
+
+
+def command_name(spec: CommandSpec, args: list[bytes]) -> str:
+    """The name ACL rules use for this call: `client|kill` for a known subcommand."""
+    if spec.subcommands and len(args) > 1:
+        full = f"{spec.name}|{args[1].lower().decode('latin-1')}"
+        if full in universe().categories_of:
+            return full
+    return spec.name
+
+
+class Denial(NamedTuple):
+    """Why a call was refused: `reason` is "command", "key" or "channel" (ACL LOG's
+    words), `target` the command's name, the key or the channel."""
+
+    reason: str
+    target: str
+
+    def noperm(self) -> str:
+        """The NOPERM error's text."""
+        if self.reason == "command":
+            return f"this user has no permissions to run the '{self.target}' command"
+        return NOPERM_KEYS if self.reason == "key" else NOPERM_CHANNELS
+
+    def dryrun(self) -> str:
+        """ACL DRYRUN's reply."""
+        if self.reason == "command":
+            return f"This user has no permissions to run the '{self.target}' command"
+        return f"This user has no permissions to access the '{self.target}' {self.reason}"
+
+
+def check(user: User, spec: CommandSpec, args: list[bytes]) -> Denial | None:
+    """None if `user` may run this call, else why not (Redis's order: the command, then
+    its keys, then its channels)."""
+    name = command_name(spec, args)
+    if name not in user.allowed:
+        return Denial("command", name)
+    if not user.all_keys:
+        needed = READ if spec.readonly else WRITE if spec.name in _WRITE_ONLY else READ | WRITE
+        for key in command_keys(spec, args):
+            if not key_allowed(user, key, needed):
+                return Denial("key", key.decode("utf-8", "replace"))
+    if not user.all_channels:
+        for channel in _channels_denied(user, spec.name, args):
+            return Denial("channel", channel.decode("utf-8", "replace"))
+    return None
+
+
+def key_allowed(user: User, key: bytes, needed: int) -> bool:
+    if user.all_keys:
+        return True
+    return any(
+        flags & needed == needed and compile_glob(pattern)(key)
+        for flags, pattern in user.key_patterns
+    )
+
+
+def _channels_denied(user: User, name: str, args: list[bytes]) -> list[bytes]:
+    if name == "publish":
+        channels = args[1:2]
+    elif name == "subscribe":
+        channels = args[1:]
+    elif name == "psubscribe":
+        # A pattern subscription must be allowed as such: Redis compares it literally.
+        return [p for p in args[1:] if p not in user.channel_patterns]
+    else:
+        return []
+    patterns = [compile_glob(p) for p in user.channel_patterns]
+    return [c for c in channels if not any(match(c) for match in patterns)]
+
+
+def command_keys(spec: CommandSpec, args: list[bytes]) -> list[bytes]:
+    """The keys a call names, from the table's key positions or, for commands whose keys
+    move (numkeys, STREAMS), as Redis's getkeys procedures find them."""
+    movable = _MOVABLE.get(spec.name)
+    if movable is not None:
+        return movable(args)
+    if not spec.first_key:
+        return []
+    last = spec.last_key if spec.last_key >= 0 else len(args) + spec.last_key
+    return args[spec.first_key : last + 1 : spec.key_step or 1]
+
+
+def _numkeys_at(position: int, before: int = 0) -> Callable[[list[bytes]], list[bytes]]:
+    def keys(args: list[bytes]) -> list[bytes]:
+        head = args[1 : 1 + before]
+        try:
+            count = int(args[position])
+        except (ValueError, IndexError):
+            return head
+        return head + args[position + 1 : position + 1 + max(count, 0)]
+
+    return keys
+
+
+def _xread_keys(args: list[bytes]) -> list[bytes]:
+    for i, arg in enumerate(args):
+        if arg.upper() == b"STREAMS":
+            rest = args[i + 1 :]
+            return rest[: len(rest) // 2]
+    return []
+
+
+_MOVABLE = {
+    "sintercard": _numkeys_at(1),
+    "zunion": _numkeys_at(1),
+    "zinter": _numkeys_at(1),
+    "zdiff": _numkeys_at(1),
+    "zintercard": _numkeys_at(1),
+    "lmpop": _numkeys_at(1),
+    "zmpop": _numkeys_at(1),
+    "blmpop": _numkeys_at(2),
+    "bzmpop": _numkeys_at(2),
+    "zunionstore": _numkeys_at(2, before=1),
+    "zinterstore": _numkeys_at(2, before=1),
+    "zdiffstore": _numkeys_at(2, before=1),
+    "xread": _xread_keys,
+}
