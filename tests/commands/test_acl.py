@@ -280,6 +280,29 @@ def test_multi_checks_when_queuing(users: Users) -> None:
     assert app("EXEC") == ErrorReply("EXECABORT Transaction discarded because of previous errors.")
 
 
+def test_exec_checks_again_what_was_queued(users: Users) -> None:
+    admin = users.connect()
+    admin("ACL", "SETUSER", "app", "on", "nopass", "+@all", "~*", "&*")
+    app = users.connect()
+    app("AUTH", "app", "x")
+    app("MULTI")
+    for queued in (("SET", "k", "v"), ("GET", "other"), ("PUBLISH", "ch", "m"), ("GET", "k")):
+        assert app(*queued) == "QUEUED"
+    admin("ACL", "SETUSER", "app", "-set", "resetkeys", "~k", "resetchannels")
+    because = (
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated and "
+        "the EXEC call. This command is no longer allowed for the following reason: "
+    )
+    assert app("EXEC") == [
+        ErrorReply(because + "no permission to execute the command or subcommand"),
+        ErrorReply(because + "no permission to touch the specified keys"),
+        ErrorReply(because + "no permission to access one of the channels used as arguments"),
+        None,
+    ]
+    (entry, *_) = admin("ACL", "LOG")  # type: ignore[misc]
+    assert (entry[b"context"], entry[b"reason"]) == (b"multi", b"channel")
+
+
 def test_subcommands_and_no_auth_commands(users: Users) -> None:
     admin = users.connect()
     admin("ACL", "SETUSER", "n", "on", "nopass", "nocommands", "+client|setname")

@@ -132,7 +132,9 @@ class Acl:
         now = self._engine.now_ms
         entry = LogEntry(
             denial.reason,
-            "multi" if session.queued is not None else "toplevel",
+            "multi"
+            if session.queued is not None or self._engine.atomic is not None
+            else "toplevel",
             denial.target,
             (username if username is not None else session.user).decode("utf-8", "replace"),
         )

@@ -71,11 +71,26 @@ class Denial(NamedTuple):
             return f"this user has no permissions to run the '{self.target}' command"
         return NOPERM_KEYS if self.reason == "key" else NOPERM_CHANNELS
 
+    def changed_since_queued(self) -> str:
+        """The error EXEC gives a queued call the user may no longer make."""
+        return (
+            "NOPERM ACLs rules changed between the moment the transaction was accumulated "
+            "and the EXEC call. This command is no longer allowed for the following reason: "
+            + _EXEC_REASONS[self.reason]
+        )
+
     def dryrun(self) -> str:
         """ACL DRYRUN's reply."""
         if self.reason == "command":
             return f"This user has no permissions to run the '{self.target}' command"
         return f"This user has no permissions to access the '{self.target}' {self.reason}"
+
+
+_EXEC_REASONS = {
+    "command": "no permission to execute the command or subcommand",
+    "key": "no permission to touch the specified keys",
+    "channel": "no permission to access one of the channels used as arguments",
+}
 
 
 def check(user: User, spec: CommandSpec, args: list[bytes]) -> Denial | None:

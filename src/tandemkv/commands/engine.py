@@ -321,6 +321,12 @@ class Engine:
             for args in queued:
                 spec = lookup(args[0])
                 assert spec is not None  # checked when queued
+                if session.acl is not None:  # the user may have lost a permission since
+                    denied = acl_check(session.acl, spec, args)
+                    if denied is not None:
+                        self.acl.record(session, denied)
+                        replies.append(ErrorReply(denied.changed_since_queued()))
+                        continue
                 replies.append(self.run(session, spec, args))
         finally:
             self.atomic = None
