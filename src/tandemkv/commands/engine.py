@@ -315,7 +315,7 @@ class Engine:
 
         outer = self.pending
         self.pending = []
-        replies = []
+        replies: list[object] = []
         self.atomic = AtomicWork(len(self.keyspace), SCAN_MAX_COUNT)
         try:
             for args in queued:
