@@ -148,6 +148,19 @@ def test_multi_refuses_a_forbidden_command_when_queued(
         assert conn.call("EXEC") == RespError(
             "EXECABORT Transaction discarded because of previous errors."
         )
+        # Permissions lost after queuing are checked again at EXEC.
+        conn.call("MULTI")
+        conn.call("GET", "app:x")
+        conn.call("GET", "app:y")
+        admin.call("ACL", "SETUSER", "app", "resetkeys", "~app:x")
+        assert conn.call("EXEC") == [
+            None,
+            RespError(
+                "NOPERM ACLs rules changed between the moment the transaction was accumulated "
+                "and the EXEC call. This command is no longer allowed for the following "
+                "reason: no permission to touch the specified keys"
+            ),
+        ]
 
 
 def test_dryrun_cat_and_log(acl_server: ServerProcess, admin: RawClient) -> None:
