@@ -229,9 +229,13 @@ def test_a_bad_aclfile_stops_the_server_naming_the_line(tmp_path: Path) -> None:
 
 @pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
 def test_users_set_on_the_primary_hold_on_a_new_primary(cluster: Cluster) -> None:
-    primary = cluster.start("a", "--role", "primary")
+    aclfile = cluster.base / "users.acl"
+    aclfile.write_bytes(b"user seeded on >s ~* &* +@all\n")
+    primary = cluster.start("a", "--role", "primary", "--aclfile", str(aclfile))
     for name in ("b", "c"):
-        cluster.start(name, "--role", "backup", "--primary", primary.address)
+        cluster.start(
+            name, "--role", "backup", "--primary", primary.address, "--aclfile", str(aclfile)
+        )
     wait_for(lambda: len(primary.status()[b"members"]) == 3 or None, 15, cluster.describe())  # type: ignore[arg-type]
     with primary.client() as c:
         c.execute_command("ACL", "SETUSER", "app", "on", ">pw", "+@read", "~app:*")
@@ -250,10 +254,15 @@ def test_users_set_on_the_primary_hold_on_a_new_primary(cluster: Cluster) -> Non
             app.set("app:x", "2")
         with pytest.raises(redis.exceptions.NoPermissionError, match=NOPERM_KEYS):
             app.get("other:x")
+    with new.client(username="seeded", password="s") as seeded:  # from the aclfile
+        assert seeded.execute_command("ACL", "USERS") == [b"app", b"default", b"seeded"]
     # A backup enforces them too, for its READONLY readers.
     backup = cluster.nodes["c"]
     wait_for(
-        lambda: backup.client().execute_command("ACL", "USERS") == [b"app", b"default"] or None,
+        lambda: (
+            backup.client().execute_command("ACL", "USERS") == [b"app", b"default", b"seeded"]
+            or None
+        ),
         10,
         cluster.describe(),
     )
