@@ -48,8 +48,8 @@ def check_protected_mode(config: Config) -> None:
         return
     users = read_acl_file(config)
     default = next((u for u in users or () if u.name == b"default"), None)
-    if default is not None and not default.nopass:
-        return  # the file gives the default user a password (or turns it off)
+    if default is not None and not (default.enabled and default.nopass):
+        return  # the file gives the default user a password, or turns it off
     raise StartupError(
         f"refusing to listen on {listen}, which is reachable from other machines, without a "
         "password: set --requirepass (or requirepass in the config file, or a password for "
