@@ -194,6 +194,10 @@ def test_read_and_write_key_permissions() -> None:
     assert allowed("GET", "r:1") and not allowed("SET", "r:1", "v")
     assert allowed("SET", "w:1", "v") and not allowed("GET", "w:1")
     assert not allowed("INCR", "w:1")  # reads the value too: needs both
+    assert not allowed("SET", "w:1", "v", "GET")  # SET ... GET reads it
+    assert allowed("EXISTS", "w:1") and allowed("EXISTS", "r:1")  # neither: any pattern
+    assert not allowed("EXISTS", "other")
+    assert allowed("TTL", "r:1") and not allowed("TTL", "w:1")
 
 
 # ------------------------------------------------------------------ the engine

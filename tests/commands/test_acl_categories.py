@@ -7,7 +7,12 @@ drift from Redis (nor from our command table: every command must have categories
 
 from __future__ import annotations
 
-from tandemkv.commands.acl_categories import OUR_CATEGORIES, REDIS_CATEGORIES
+from tandemkv.commands.acl_categories import (
+    KEY_ACCESS,
+    OUR_CATEGORIES,
+    OUR_KEY_ACCESS,
+    REDIS_CATEGORIES,
+)
 from tandemkv.commands.acl_model import universe
 from tandemkv.commands.table import unique_specs
 
@@ -48,3 +53,37 @@ def test_categories_match_redis(redis_server: object) -> None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def test_every_command_with_keys_says_what_it_does_to_them() -> None:
+    from tandemkv.commands.acl_checks import _MOVABLE
+
+    known = KEY_ACCESS | OUR_KEY_ACCESS
+    missing = [
+        spec.name
+        for spec in unique_specs()
+        if (spec.first_key or spec.name in _MOVABLE) and spec.name not in known
+    ]
+    assert missing == []
+
+
+def test_key_access_matches_redis_key_specs(redis_server: object) -> None:
+    compared = 0
+    with redis_server.raw() as raw:  # type: ignore[attr-defined]
+        for name, ours in KEY_ACCESS.items():
+            (entry,) = raw.call("COMMAND", "INFO", name)
+            needs = set()
+            for key_spec in entry[8]:
+                fields = dict(zip(key_spec[::2], key_spec[1::2], strict=True))
+                flags = {_text(f) for f in fields[_key(fields, "flags")]}
+                if "access" in flags:
+                    needs.add("R")
+                if flags & {"insert", "delete", "update"}:
+                    needs.add("W")
+            assert "".join(sorted(needs)) == ours, name
+            compared += 1
+    assert compared > 130
+
+
+def _key(fields: dict[object, object], name: str) -> object:
+    return next(k for k in fields if _text(k) == name)  # type: ignore[arg-type]

@@ -180,6 +180,36 @@ def test_dryrun_cat_and_log(acl_server: ServerProcess, admin: RawClient) -> None
     assert (entry[b"reason"], entry[b"object"], entry[b"username"]) == (b"command", b"set", b"app")
 
 
+# redis-server 7.0.15's ACL DRYRUN for a user with %W~* and one with %R~*.
+KEY_PERMISSIONS = [
+    (("SET", "k", "v"), True, False),
+    (("SET", "k", "v", "GET"), False, False),
+    (("GET", "k"), False, True),
+    (("APPEND", "k", "v"), True, False),
+    (("INCR", "k"), False, False),
+    (("DEL", "k"), True, False),
+    (("EXPIRE", "k", "10"), True, False),
+    (("TTL", "k"), False, True),
+    (("EXISTS", "k"), True, True),
+    (("LPUSH", "k", "v"), True, False),
+    (("LPOP", "k"), False, False),
+    (("HSET", "k", "f", "v"), True, False),
+    (("HINCRBY", "k", "f", "1"), False, False),
+    (("ZREMRANGEBYRANK", "k", "0", "1"), True, False),
+    (("RENAME", "k", "k2"), False, False),
+    (("SINTERSTORE", "d", "k"), False, False),
+]
+
+
+def test_read_and_write_key_patterns(admin: RawClient) -> None:
+    admin.call("ACL", "SETUSER", "wo", "on", "nopass", "+@all", "%W~*")
+    admin.call("ACL", "SETUSER", "ro", "on", "nopass", "+@all", "%R~*")
+    for args, writer_may, reader_may in KEY_PERMISSIONS:
+        for user, may in (("wo", writer_may), ("ro", reader_may)):
+            reply = admin.call("ACL", "DRYRUN", user, *args)
+            assert (reply == "OK") is may, (user, args, reply)
+
+
 def test_acl_save_writes_the_file_that_acl_load_reads(
     acl_server: ServerProcess, admin: RawClient
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from tandemkv.commands.acl_categories import KEY_ACCESS, OUR_KEY_ACCESS
 from tandemkv.commands.acl_model import READ, WRITE, User, universe
 from tandemkv.commands.glob import compile_glob
 from tandemkv.commands.table import CommandSpec
@@ -15,38 +16,16 @@ from tandemkv.commands.table import CommandSpec
 NOPERM_KEYS = "this user has no permissions to access one of the keys used as arguments"
 NOPERM_CHANNELS = "this user has no permissions to access one of the channels used as arguments"
 
-# Write commands that do not read their keys' values: W alone is enough (Redis's key specs
-# say OW/RM/INSERT without ACCESS for these). Every other write needs R and W.
-_WRITE_ONLY = frozenset(
-    [
-        "set",
-        "setex",
-        "psetex",
-        "setnx",
-        "mset",
-        "msetnx",
-        "del",
-        "unlink",
-        "put",
-        "delete",
-        "append",
-        "expire",
-        "pexpire",
-        "expireat",
-        "pexpireat",
-        "persist",
-        "lpush",
-        "rpush",
-        "lpushx",
-        "rpushx",
-        "sadd",
-        "hset",
-        "hmset",
-        "hsetnx",
-        "zadd",
-        "xadd",
-    ]
-)
+_BITS = {"": 0, "R": READ, "W": WRITE, "RW": READ | WRITE}
+_NEEDS = {name: _BITS[access] for name, access in (KEY_ACCESS | OUR_KEY_ACCESS).items()}
+
+
+def _needed(spec: CommandSpec, args: list[bytes]) -> int:
+    """What the call does to its keys (KEY_ACCESS); SET reads only with GET."""
+    needed = _NEEDS.get(spec.name, READ | WRITE)
+    if needed and (spec.name == "set" or spec.name == "put"):
+        return READ | WRITE if any(a.upper() == b"GET" for a in args[3:]) else WRITE
+    return needed
 
 
 def command_name(spec: CommandSpec, args: list[bytes]) -> str:
@@ -100,7 +79,7 @@ def check(user: User, spec: CommandSpec, args: list[bytes]) -> Denial | None:
     if name not in user.allowed:
         return Denial("command", name)
     if not user.all_keys:
-        needed = READ if spec.readonly else WRITE if spec.name in _WRITE_ONLY else READ | WRITE
+        needed = _needed(spec, args)
         for key in command_keys(spec, args):
             if not key_allowed(user, key, needed):
                 return Denial("key", key.decode("utf-8", "replace"))
