@@ -198,6 +198,11 @@ def test_read_and_write_key_permissions() -> None:
     assert allowed("EXISTS", "w:1") and allowed("EXISTS", "r:1")  # neither: any pattern
     assert not allowed("EXISTS", "other")
     assert allowed("TTL", "r:1") and not allowed("TTL", "w:1")
+    # A source and a destination: each key needs what Redis's key spec for it says.
+    assert allowed("SINTERSTORE", "w:d", "r:a", "r:b")
+    assert not allowed("SINTERSTORE", "r:d", "r:a")
+    assert allowed("COPY", "r:a", "w:b") and not allowed("COPY", "w:a", "w:b")
+    assert not allowed("RENAME", "r:a", "w:b")  # the source is read and deleted
 
 
 # ------------------------------------------------------------------ the engine

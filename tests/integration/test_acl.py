@@ -201,6 +201,19 @@ KEY_PERMISSIONS = [
 ]
 
 
+def test_each_key_of_a_source_and_destination_command(admin: RawClient) -> None:
+    admin.call("ACL", "SETUSER", "rw", "on", "nopass", "+@all", "%R~src:*", "%W~dst:*")
+    for args, may in (
+        (("SINTERSTORE", "dst:d", "src:a", "src:b"), True),
+        (("SINTERSTORE", "src:d", "src:a"), False),
+        (("ZUNIONSTORE", "dst:d", "2", "src:a", "src:b"), True),
+        (("COPY", "src:a", "dst:b"), True),
+        (("COPY", "dst:a", "dst:b"), False),
+        (("LMOVE", "src:a", "dst:b", "LEFT", "LEFT"), False),
+    ):
+        assert (admin.call("ACL", "DRYRUN", "rw", *args) == "OK") is may, args
+
+
 def test_read_and_write_key_patterns(admin: RawClient) -> None:
     admin.call("ACL", "SETUSER", "wo", "on", "nopass", "+@all", "%W~*")
     admin.call("ACL", "SETUSER", "ro", "on", "nopass", "+@all", "%R~*")

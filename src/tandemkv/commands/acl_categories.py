@@ -8,9 +8,9 @@ A subcommand is named `container|sub`, as in Redis's ACL rules and NOPERM texts.
 
 KEY_ACCESS comes from the same COMMAND INFO's key specs: "R" if a key's value is read
 (flag ACCESS), "W" if it is changed (INSERT, DELETE or UPDATE), both, or neither (EXISTS,
-TYPE: any pattern matching the key will do). A command with several key specs gets their
-union (Redis checks each key against its own spec). SET's depend on its arguments
-(VARIABLE_FLAGS): W, and R too with GET.
+TYPE: any pattern matching the key will do). A command with two key specs (a source and a
+destination: LMOVE, RENAME, SINTERSTORE...) has "FIRST,REST": the first key's, then every
+other key's. SET's depend on its arguments (VARIABLE_FLAGS): W, and R too with GET.
 """
 
 from __future__ import annotations
@@ -292,15 +292,15 @@ OUR_CATEGORIES: dict[str, str] = {
 
 KEY_ACCESS: dict[str, str] = {
     "append": "W",
-    "blmove": "RW",
+    "blmove": "RW,W",
     "blmpop": "RW",
     "blpop": "RW",
     "brpop": "RW",
-    "brpoplpush": "RW",
+    "brpoplpush": "RW,W",
     "bzmpop": "RW",
     "bzpopmax": "RW",
     "bzpopmin": "RW",
-    "copy": "RW",
+    "copy": "R,W",
     "decr": "RW",
     "decrby": "RW",
     "del": "W",
@@ -335,7 +335,7 @@ KEY_ACCESS: dict[str, str] = {
     "lindex": "R",
     "linsert": "W",
     "llen": "",
-    "lmove": "RW",
+    "lmove": "RW,W",
     "lmpop": "RW",
     "lpop": "RW",
     "lpos": "R",
@@ -354,27 +354,27 @@ KEY_ACCESS: dict[str, str] = {
     "pexpiretime": "R",
     "psetex": "W",
     "pttl": "R",
-    "rename": "RW",
-    "renamenx": "RW",
+    "rename": "RW,W",
+    "renamenx": "RW,W",
     "rpop": "RW",
-    "rpoplpush": "RW",
+    "rpoplpush": "RW,W",
     "rpush": "W",
     "rpushx": "W",
     "sadd": "W",
     "scard": "",
     "sdiff": "R",
-    "sdiffstore": "RW",
-    "set": "RW",  # variable_flags
+    "sdiffstore": "W,R",
+    "set": "RW",
     "setex": "W",
     "setnx": "W",
     "setrange": "W",
     "sinter": "R",
     "sintercard": "R",
-    "sinterstore": "RW",
+    "sinterstore": "W,R",
     "sismember": "",
     "smembers": "R",
     "smismember": "R",
-    "smove": "RW",
+    "smove": "RW,W",
     "spop": "RW",
     "srandmember": "R",
     "srem": "W",
@@ -382,7 +382,7 @@ KEY_ACCESS: dict[str, str] = {
     "strlen": "",
     "substr": "R",
     "sunion": "R",
-    "sunionstore": "RW",
+    "sunionstore": "W,R",
     "touch": "",
     "ttl": "R",
     "type": "",
@@ -400,11 +400,11 @@ KEY_ACCESS: dict[str, str] = {
     "zcard": "",
     "zcount": "R",
     "zdiff": "R",
-    "zdiffstore": "RW",
+    "zdiffstore": "W,R",
     "zincrby": "RW",
     "zinter": "R",
     "zintercard": "R",
-    "zinterstore": "RW",
+    "zinterstore": "W,R",
     "zlexcount": "R",
     "zmpop": "RW",
     "zmscore": "R",
@@ -414,7 +414,7 @@ KEY_ACCESS: dict[str, str] = {
     "zrange": "R",
     "zrangebylex": "R",
     "zrangebyscore": "R",
-    "zrangestore": "RW",
+    "zrangestore": "W,R",
     "zrank": "R",
     "zrem": "W",
     "zremrangebylex": "W",
@@ -427,7 +427,7 @@ KEY_ACCESS: dict[str, str] = {
     "zscan": "R",
     "zscore": "R",
     "zunion": "R",
-    "zunionstore": "RW",
+    "zunionstore": "W,R",
 }
 
 OUR_KEY_ACCESS: dict[str, str] = {

@@ -17,14 +17,23 @@ NOPERM_KEYS = "this user has no permissions to access one of the keys used as ar
 NOPERM_CHANNELS = "this user has no permissions to access one of the channels used as arguments"
 
 _BITS = {"": 0, "R": READ, "W": WRITE, "RW": READ | WRITE}
-_NEEDS = {name: _BITS[access] for name, access in (KEY_ACCESS | OUR_KEY_ACCESS).items()}
+# name -> (what the first key needs, what the others need)
+_NEEDS: dict[str, tuple[int, int]] = {
+    name: (_BITS[first], _BITS[rest or first])
+    for name, (first, _, rest) in (
+        (name, access.partition(",")) for name, access in (KEY_ACCESS | OUR_KEY_ACCESS).items()
+    )
+}
+_UNKNOWN = (READ | WRITE, READ | WRITE)
 
 
-def _needed(spec: CommandSpec, args: list[bytes]) -> int:
-    """What the call does to its keys (KEY_ACCESS); SET reads only with GET."""
-    needed = _NEEDS.get(spec.name, READ | WRITE)
-    if needed and (spec.name == "set" or spec.name == "put"):
-        return READ | WRITE if any(a.upper() == b"GET" for a in args[3:]) else WRITE
+def _needed(spec: CommandSpec, args: list[bytes]) -> tuple[int, int]:
+    """What the call does to its first key and to the others (KEY_ACCESS); SET and its
+    alias read only with GET."""
+    needed = _NEEDS.get(spec.name, _UNKNOWN)
+    if spec.name == "set" or spec.name == "put":
+        both = READ | WRITE if any(a.upper() == b"GET" for a in args[3:]) else WRITE
+        return both, both
     return needed
 
 
@@ -79,10 +88,11 @@ def check(user: User, spec: CommandSpec, args: list[bytes]) -> Denial | None:
     if name not in user.allowed:
         return Denial("command", name)
     if not user.all_keys:
-        needed = _needed(spec, args)
+        needed, rest = _needed(spec, args)
         for key in command_keys(spec, args):
             if not key_allowed(user, key, needed):
                 return Denial("key", key.decode("utf-8", "replace"))
+            needed = rest
     if not user.all_channels:
         for channel in _channels_denied(user, spec.name, args):
             return Denial("channel", channel.decode("utf-8", "replace"))
