@@ -338,6 +338,14 @@ def test_channels(users: Users) -> None:
     assert p("SUBSCRIBE", "news.a", "other") == NOPERM_CHANNELS
     assert p("PSUBSCRIBE", "news.a*") == NOPERM_CHANNELS  # patterns compare literally
     assert p("PSUBSCRIBE", "news.*") != NOPERM_CHANNELS
+    listener = users.connect()
+    listener("AUTH", "p", "x")
+    listener("SUBSCRIBE", "news.b")
+    admin("ACL", "SETUSER", "p", "&news.b")  # still allowed: stays
+    assert users.host.killed == []
+    admin("ACL", "SETUSER", "p", "resetchannels", "&other")
+    # Both lost what they subscribed to (a pattern, a channel): Redis closes them.
+    assert users.host.killed == [p.session, listener.session]
 
 
 def test_getuser_list_users_cat_dryrun(users: Users) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tandemkv.commands import acl_model
 from tandemkv.commands.acl_categories import CATEGORY_NAMES
-from tandemkv.commands.acl_checks import Denial, check
+from tandemkv.commands.acl_checks import Denial, check, subscriptions_allowed
 from tandemkv.commands.acl_model import RuleError, User
 from tandemkv.commands.args import parse_int
 from tandemkv.commands.connection import describe_client
@@ -95,8 +95,14 @@ class Acl:
             if session.peer_id or (name is not None and session.user != name):
                 continue
             user = self.user(session.user)
-            if user is None:
-                engine.host.kill(session)  # Redis closes a deleted user's connections
+            listener = engine.broker.subscriptions(session)
+            if user is None or (
+                listener is not None
+                and not subscriptions_allowed(user, listener.channels, listener.patterns)
+            ):
+                # Redis closes the connections of a deleted user, and the subscribers
+                # that lost a channel.
+                engine.host.kill(session)
             else:
                 session.acl = None if user.unrestricted else user
 

@@ -5,7 +5,7 @@ calls `check` for every command of a restricted session (commands/acl.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from tandemkv.commands.acl_categories import KEY_ACCESS, OUR_KEY_ACCESS
@@ -120,6 +120,17 @@ def _channels_denied(user: User, name: str, args: list[bytes]) -> list[bytes]:
         return []
     patterns = [compile_glob(p) for p in user.channel_patterns]
     return [c for c in channels if not any(match(c) for match in patterns)]
+
+
+def subscriptions_allowed(user: User, channels: Iterable[bytes], patterns: Iterable[bytes]) -> bool:
+    """Whether `user` may keep these subscriptions (Redis closes a subscriber that lost
+    one when its user changes)."""
+    if user.all_channels:
+        return True
+    if any(p not in user.channel_patterns for p in patterns):
+        return False
+    matchers = [compile_glob(p) for p in user.channel_patterns]
+    return all(any(match(c) for match in matchers) for c in channels)
 
 
 def command_keys(spec: CommandSpec, args: list[bytes]) -> list[bytes]:
