@@ -251,6 +251,12 @@ def test_requirepass_is_the_default_users_password() -> None:
     shown = c("ACL", "LIST")
     digest = hashlib.sha256(b"s3cret").hexdigest()
     assert shown == [f"user default on #{digest} ~* &* +@all".encode()]
+    # Passwords the group gives default work beside it; the node's is not stored.
+    assert c("ACL", "SETUSER", "default", ">group-pw") == OK
+    assert users.connect()("AUTH", "group-pw") == OK
+    assert users.connect()("AUTH", "s3cret") == OK
+    stored = users.engine.keyspace.users[b"default"]
+    assert b"#" + hashlib.sha256(b"s3cret").hexdigest().encode() not in stored
 
 
 def test_a_password_on_default_locks_new_connections(users: Users) -> None:

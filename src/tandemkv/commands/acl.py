@@ -7,10 +7,10 @@ apply them and recovery and snapshots restore them like keys. `Acl` keeps them c
 primary's log, on a rebuild), re-points every session of a changed user at once; a
 deleted user's sessions are closed, as in Redis.
 
-`requirepass` is this node's password for `default`, as Redis's is: when set it replaces
-the passwords of the stored default user (which is Redis's built-in `on nopass ~* &* +@all`
-until ACL SETUSER default changes it). The engine's per-command cost for a session whose
-user may do everything is one field test (`session.acl is None`).
+`requirepass` is this node's password for `default`, as Redis's is: when set it is added
+to the passwords of the stored default user (Redis's built-in `on nopass ~* &* +@all` until
+ACL SETUSER default changes it), on this node only. The engine's per-command cost for a
+session whose user may do everything is one field test (`session.acl is None`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ class Acl:
             else:
                 return None
             if name == DEFAULT and self._engine.settings.requirepass:
-                acl_model.apply_rules(user, [b"resetpass", b">" + self._requirepass()])
+                # This node's password for default, beside any the group's table gives.
+                acl_model.apply_rules(user, [b">" + self._requirepass()])
             self._users[name] = user
         return user
 
@@ -120,11 +121,10 @@ class Acl:
 
     def authenticate(self, session: Session, name: bytes, password: bytes) -> None:
         user = self.user(name)
-        if name == DEFAULT and user is not None and self._engine.settings.requirepass:
+        ok = user is not None and user.check_password(password)
+        if not ok and name == DEFAULT and user is not None and self._engine.settings.requirepass:
             # Constant time against the configured password, as before users existed.
             ok = user.enabled and hmac.compare_digest(password, self._requirepass())
-        else:
-            ok = user is not None and user.check_password(password)
         if not ok or user is None:
             self.record(session, Denial("auth", "AUTH"), name)
             raise WrongPass()
