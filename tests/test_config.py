@@ -127,3 +127,22 @@ def test_logging_and_persistence_settings_take_redis_names_in_the_file(tmp_path:
 def test_bad_logging_and_save_values(flags: dict[str, object], fragment: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(fragment)):
         load_config(flags, env={})
+
+
+def test_aclfile_from_flag_env_and_toml(tmp_path: Path) -> None:
+    from tandemkv.server.run import StartupError, check_protected_mode, read_acl_file
+
+    toml = tmp_path / "c.toml"
+    toml.write_text('aclfile = "from-toml.acl"\n')
+    assert load_config({"config_file": str(toml)}, env={}).aclfile == "from-toml.acl"
+    assert load_config({}, env={"TANDEMKV_ACLFILE": "env.acl"}).aclfile == "env.acl"
+    users = tmp_path / "users.acl"
+    users.write_text("user default on >pw ~* &* +@all\nuser app on >a ~app:* +@read\n")
+    config = load_config({"aclfile": str(users), "address": "0.0.0.0:7000"}, env={})
+    assert [u.name for u in read_acl_file(config) or []] == [b"default", b"app"]
+    check_protected_mode(config)  # the file gives default a password: not refused
+    with pytest.raises(StartupError, match="aclfile and requirepass cannot be used together"):
+        read_acl_file(load_config({"aclfile": str(users), "requirepass": "x"}, env={}))
+    users.write_text("user default on nopass ~* &* +@all\n")
+    with pytest.raises(StartupError, match="refusing to listen"):
+        check_protected_mode(config)

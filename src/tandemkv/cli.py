@@ -126,6 +126,12 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool, client: boo
         help="password for client verbs (env TANDEMKV_PASSWORD)",
     )
     parser.add_argument(
+        "--user",
+        metavar="NAME",
+        default=default,
+        help="ACL user for client verbs, with --password (env TANDEMKV_USER; default: default)",
+    )
+    parser.add_argument(
         "--wait-seconds",
         type=float,
         metavar="S",
@@ -205,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where to listen (default {DEFAULT_ADDRESS}; port 0 picks a free one)",
     )
     server.add_argument("--requirepass", metavar="PASSWORD", help="require AUTH with this password")
+    server.add_argument(
+        "--aclfile",
+        metavar="FILE",
+        help="Redis ACL file (`user NAME rules...` lines): the users of a new group, and "
+        "what ACL LOAD and ACL SAVE read and write",
+    )
     server.add_argument(
         "--protected-mode",
         choices=("yes", "no"),
@@ -648,10 +660,11 @@ def _check_before_start(config: Config) -> None:
     """The start-up refusals that have their own exit status (server/run.py exits 1 for
     every failure): an unsafe address is a usage error, a data directory that cannot be
     used a data-directory failure."""
-    from tandemkv.server.run import StartupError, check_protected_mode
+    from tandemkv.server.run import StartupError, check_protected_mode, read_acl_file
     from tandemkv.storage.datadir import DataDir
 
     try:
+        read_acl_file(config)
         check_protected_mode(config)
     except StartupError as error:
         raise Failure(EXIT_USAGE, str(error)) from None
@@ -659,11 +672,16 @@ def _check_before_start(config: Config) -> None:
 
 
 def _server_config(args: argparse.Namespace) -> Config:
-    if args.server is not None or args.password is not None or args.wait_seconds is not None:
+    if (
+        args.server is not None
+        or args.password is not None
+        or args.user is not None
+        or args.wait_seconds is not None
+    ):
         raise Failure(
             EXIT_USAGE,
-            "--server, --password and --wait-seconds are for client verbs; a server takes "
-            "--address and --requirepass",
+            "--server, --user, --password and --wait-seconds are for client verbs; a server "
+            "takes --address and --requirepass (or --aclfile)",
         )
     client_tls = [name for name in _TLS_OPTIONS if _tls_option(args, name)]
     if getattr(args, "tls", None):
@@ -679,6 +697,7 @@ def _server_config(args: argparse.Namespace) -> Config:
         "address": args.address,
         "config_file": args.config_file,
         "requirepass": args.requirepass,
+        "aclfile": args.aclfile,
         "protected_mode": args.protected_mode,
         "maxclients": args.maxclients,
         "timeout": args.timeout,

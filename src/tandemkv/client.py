@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 import ssl
 from types import TracebackType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from tandemkv.config import parse_address
 from tandemkv.protocol import NEED_MORE, ReplyDecoder, encode_command
@@ -90,11 +90,22 @@ def server_error(message: str) -> ServerError:
     return ServerError(message)
 
 
+class Credentials(NamedTuple):
+    """An ACL user and its password (AUTH user password); a bare password is `default`'s."""
+
+    user: str
+    password: str
+
+
+# What client verbs authenticate with: a password, a user and password, or nothing.
+Auth = str | Credentials | None
+
+
 class Client:
     def __init__(
         self,
         address: str,
-        password: str | None = None,
+        password: Auth = None,
         timeout: float = 10.0,
         tls: ssl.SSLContext | bool | None = True,
     ) -> None:
@@ -111,7 +122,10 @@ class Client:
         self._decoder = ReplyDecoder()
         if password:
             try:
-                self.call("AUTH", password)
+                if isinstance(password, Credentials):
+                    self.call("AUTH", password.user, password.password)
+                else:
+                    self.call("AUTH", password)
             except BaseException:
                 self.close()
                 raise

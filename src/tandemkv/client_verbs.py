@@ -22,10 +22,12 @@ from tandemkv.cli import (
     Failure,
 )
 from tandemkv.client import (
+    Auth,
     AuthError,
     Client,
     ClientError,
     ConnectFailed,
+    Credentials,
     Executor,
     NotRedisError,
     ServerError,
@@ -108,12 +110,17 @@ def _server_given(args: argparse.Namespace) -> bool:
     return bool(args.server or os.environ.get("TANDEMKV_SERVER"))
 
 
-def password_of(args: argparse.Namespace) -> str | None:
+def password_of(args: argparse.Namespace) -> Auth:
+    """--user/TANDEMKV_USER with --password/TANDEMKV_PASSWORD (or the config file's
+    requirepass, the default user's password)."""
+    user = getattr(args, "user", None) or os.environ.get("TANDEMKV_USER")
     given = args.password or os.environ.get("TANDEMKV_PASSWORD")
-    if given:
-        return str(given)
-    config = _config_file_settings(args)
-    return config[1] if config is not None else None
+    if not given:
+        config = _config_file_settings(args)
+        given = config[1] if config is not None else None
+    if user:
+        return Credentials(str(user), str(given or ""))
+    return str(given) if given else None
 
 
 def server_address(args: argparse.Namespace) -> str:
@@ -166,7 +173,7 @@ def _config_file_settings(args: argparse.Namespace) -> tuple[str, str | None] | 
     return f"{shown}:{address.port}", config.requirepass or None
 
 
-def _check_default_is_tandemkv(password: str | None) -> None:
+def _check_default_is_tandemkv(password: Auth) -> None:
     """Used without being named, the default address must be a tandemkv server: another
     program listening there (a Redis, say) is not silently written to."""
     found = probe(DEFAULT_ADDRESS, password)
@@ -225,7 +232,7 @@ class RedirectingClient:
     def __init__(
         self,
         address: str | Sequence[str],
-        password: str | None,
+        password: Auth,
         timeout: float = 10.0,
         wait_seconds: float = 0.0,
     ) -> None:
@@ -321,7 +328,7 @@ class RedirectingClient:
         self._client.close()
 
 
-def local_members_of(addresses: list[str], password: str | None) -> list[str]:
+def local_members_of(addresses: list[str], password: Auth) -> list[str]:
     """Members of a group running on this machine that counts one of `addresses` as a
     member: how `--server OLD-PRIMARY put ...` finds the group after OLD-PRIMARY died."""
     wanted = set(addresses)
@@ -337,7 +344,7 @@ def _resendable(args: Sequence[bytes | str | int]) -> bool:
     return name.upper() in IDEMPOTENT
 
 
-def _open(address: str, password: str | None, timeout: float) -> Client:
+def _open(address: str, password: Auth, timeout: float) -> Client:
     try:
         return Client(address, password=password, timeout=timeout)
     except ValueError as error:
@@ -446,7 +453,7 @@ def group_servers(
     return groups
 
 
-def probe(address: str, password: str | None) -> Probe | None:
+def probe(address: str, password: Auth) -> Probe | None:
     """Ask the server at `address` for its STATUS; None if it does not answer."""
     try:
         with Client(address, password=password, timeout=PROBE_TIMEOUT) as client:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from tandemkv.cli import EXIT_OK, EXIT_SERVER_ERROR, EXIT_UNAVAILABLE, EXIT_USAGE, Failure
-from tandemkv.client import Client, ClientError, ConnectFailed, NotRedisError, ServerError
+from tandemkv.client import Auth, Client, ClientError, ConnectFailed, NotRedisError, ServerError
 from tandemkv.client_verbs import (
     RedirectingClient,
     password_of,
@@ -65,7 +65,7 @@ class Report:
     status: NodeStatus
 
 
-def fetch_status(address: str, password: str | None, timeout: float = 10.0) -> Report:
+def fetch_status(address: str, password: Auth, timeout: float = 10.0) -> Report:
     try:
         with Client(address, password=password, timeout=timeout) as client:
             reply = client.call("STATUS")
@@ -129,7 +129,7 @@ def _int(fields: dict[str, object], name: str, missing: int = -1) -> int:
     return missing
 
 
-def find_primary(addresses: str | list[str], password: str | None, wait: float = 0.0) -> str:
+def find_primary(addresses: str | list[str], password: Auth, wait: float = 0.0) -> str:
     """Where the primary of the group is, as its members know it; through an election,
     asked again for up to `wait` seconds."""
     candidates = [addresses] if isinstance(addresses, str) else list(addresses)
@@ -147,7 +147,7 @@ def find_primary(addresses: str | list[str], password: str | None, wait: float =
         time.sleep(RETRY_PAUSE)
 
 
-def _primary_known_to(candidates: list[str], password: str | None) -> str:
+def _primary_known_to(candidates: list[str], password: Auth) -> str:
     """The primary the first member that answers knows; members it lists are asked next."""
     failures: list[ClientError] = []
     asked: set[str] = set()
@@ -174,7 +174,7 @@ def _primary_known_to(candidates: list[str], password: str | None) -> str:
     )
 
 
-def admin(address: str, password: str | None, *command: str, wait: float = 0.0) -> object:
+def admin(address: str, password: Auth, *command: str, wait: float = 0.0) -> object:
     """Run an operator command, following a redirect to the primary."""
     client = RedirectingClient(address, password, timeout=ADMIN_TIMEOUT, wait_seconds=wait)
     try:
@@ -204,7 +204,7 @@ def _add_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _await_voter(primary: str, address: str, password: str | None) -> None:
+def _await_voter(primary: str, address: str, password: Auth) -> None:
     """A new backup joins as a learner and may vote once it has caught up; wait for that,
     so that what follows (a failover, say) can count on it."""
     deadline = time.monotonic() + PROMOTION_WAIT
@@ -243,7 +243,7 @@ def _failover(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _new_primary(old: str, password: str | None) -> str:
+def _new_primary(old: str, password: Auth) -> str:
     """The primary after a handover, as the old one sees it (it learns at once; a moment
     more is allowed in case the reply overtook the news)."""
     deadline = time.monotonic() + NEW_PRIMARY_WAIT
@@ -388,7 +388,7 @@ def _ago(ms: int) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-def _first_status(addresses: list[str], password: str | None) -> tuple[str, Report]:
+def _first_status(addresses: list[str], password: Auth) -> tuple[str, Report]:
     """The STATUS of the first of `addresses` that answers (any member will do)."""
     for address in addresses[:-1]:
         try:
@@ -398,7 +398,7 @@ def _first_status(addresses: list[str], password: str | None) -> tuple[str, Repo
     return addresses[-1], fetch_status(addresses[-1], password)
 
 
-def _primary_view(status: NodeStatus, password: str | None) -> NodeStatus | None:
+def _primary_view(status: NodeStatus, password: Auth) -> NodeStatus | None:
     if status.role == PRIMARY:
         return status
     if not status.primary_address:
@@ -410,7 +410,7 @@ def _primary_view(status: NodeStatus, password: str | None) -> NodeStatus | None
     return view if view.role == PRIMARY else None
 
 
-def _try_status(member: MemberStatus, password: str | None) -> NodeStatus | None:
+def _try_status(member: MemberStatus, password: Auth) -> NodeStatus | None:
     try:
         view = fetch_status(member.address, password, STATUS_TIMEOUT).status
     except (ClientError, ServerError, ClusterError):

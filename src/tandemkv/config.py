@@ -69,6 +69,7 @@ class Config:
     db_path: str = DEFAULT_DB_PATH
     address: str = DEFAULT_ADDRESS
     requirepass: str = ""
+    aclfile: str = ""  # Redis's ACL file: seeds the users of a new group, ACL LOAD/SAVE
     protected_mode: bool = True
     maxclients: int = 10000
     timeout: int = 0

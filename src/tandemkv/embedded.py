@@ -11,6 +11,7 @@ log and snapshot files as the server, so a directory written here can later be s
 from __future__ import annotations
 
 import random
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -52,6 +53,9 @@ class EmbeddedHost(DetachedHost):
 
     def last_save_time(self) -> int:
         return self._store.last_save_time
+
+    def random_bytes(self, size: int) -> bytes:
+        return secrets.token_bytes(size)  # ACL GENPASS
 
 
 class EmbeddedStore:

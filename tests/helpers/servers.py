@@ -128,6 +128,7 @@ class ServerOptions:
     bind_host: str = "127.0.0.1"
     port: int = 0
     config_file: Path | None = None
+    aclfile: Path | None = None  # both targets take --aclfile
     extra_args: tuple[str, ...] = ()
     # Extra environment for the server process (tandemkv reads TANDEMKV_* settings).
     env: tuple[tuple[str, str], ...] = ()
@@ -251,6 +252,8 @@ def tandemkv_server_args(workdir: Path, options: ServerOptions) -> list[str]:
         args += ["--protected-mode", options.protected_mode]
     if options.config_file is not None:
         args += ["--config", str(options.config_file)]
+    if options.aclfile is not None:
+        args += ["--aclfile", str(options.aclfile)]
     return args + list(options.extra_args)
 
 
@@ -335,6 +338,8 @@ def _redis_args(binary: str, port: int, workdir: Path, options: ServerOptions) -
         args += ["--timeout", str(options.timeout)]
     if options.protected_mode is not None:
         args += ["--protected-mode", options.protected_mode]
+    if options.aclfile is not None:
+        args += ["--aclfile", str(options.aclfile)]
     return args
 
 

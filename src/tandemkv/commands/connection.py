@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING
 
 from tandemkv import __version__
@@ -12,7 +11,6 @@ from tandemkv.commands.errors import (
     NoProto,
     NotInteger,
     SyntaxErr,
-    WrongPass,
     unknown_subcommand,
 )
 from tandemkv.commands.server import help_lines, note_subcommand
@@ -49,16 +47,6 @@ def echo(e: Engine, s: Session, args: list[bytes]) -> object:
     return args[1]
 
 
-def check_password(e: Engine, username: bytes, password: bytes) -> None:
-    """Authenticate as Redis's single `default` user; constant-time comparison."""
-    expected = e.settings.requirepass.encode()
-    user_ok = hmac.compare_digest(username, b"default")
-    # With no password configured the default user is "nopass": any password is accepted.
-    pass_ok = hmac.compare_digest(password, expected) or not expected
-    if not (user_ok and pass_ok):
-        raise WrongPass()
-
-
 @command(
     "auth",
     -2,
@@ -70,14 +58,13 @@ def check_password(e: Engine, username: bytes, password: bytes) -> None:
 def auth(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) > 3:
         raise SyntaxErr()
-    if not e.settings.requirepass and len(args) == 2:
+    if len(args) == 2 and not e.acl.locked:
         raise CommandError(
             "AUTH <password> called without any password configured for the default user. "
             "Are you sure your configuration is correct?"
         )
     username = args[1] if len(args) == 3 else b"default"
-    check_password(e, username, args[-1])
-    s.authenticated = True
+    e.acl.authenticate(s, username, args[-1])
     return OK
 
 
@@ -104,8 +91,7 @@ def hello(e: Engine, s: Session, args: list[bytes]) -> object:
     while i < len(args):
         option = args[i].upper()
         if option == b"AUTH" and i + 2 < len(args):
-            check_password(e, args[i + 1], args[i + 2])
-            s.authenticated = True
+            e.acl.authenticate(s, args[i + 1], args[i + 2])
             i += 3
         elif option == b"SETNAME" and i + 1 < len(args):
             name = validate_client_name(args[i + 1])
@@ -113,7 +99,7 @@ def hello(e: Engine, s: Session, args: list[bytes]) -> object:
         else:
             option_text = args[i].decode("utf-8", "replace")
             raise CommandError(f"Syntax error in HELLO option '{option_text}'")
-    if not s.authenticated and e.settings.requirepass:
+    if not s.authenticated and e.acl.locked:
         raise CommandError(
             "HELLO must be called with the client already authenticated, otherwise the "
             "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client "
@@ -174,8 +160,7 @@ def reset(e: Engine, s: Session, args: list[bytes]) -> object:
     end_transaction(e, s)
     s.resp = 2
     s.name = b""
-    if e.settings.requirepass:
-        s.authenticated = False
+    e.acl.start(s)  # back to the default user, as Redis does
     return SimpleString("RESET")
 
 
@@ -210,7 +195,7 @@ def describe_client(e: Engine, s: Session) -> str:
         f"multi={multi}",
         f"watch={len(s.watched)}",
         f"cmd={s.last_command}",
-        "user=default",
+        f"user={s.user.decode('utf-8', 'replace')}",
         f"resp={s.resp}",
         f"lib-name={s.lib_name.decode('ascii', 'replace')}",
         f"lib-ver={s.lib_ver.decode('ascii', 'replace')}",
@@ -238,8 +223,9 @@ def _kill_filters(e: Engine, s: Session, args: list[bytes]) -> list[Session]:
         elif option == b"LADDR":
             candidates = [c for c in candidates if c.laddr.encode() == value]
         elif option == b"USER":
-            if value != b"default":
+            if e.acl.user(value) is None:
                 raise CommandError(f"No such user '{value.decode('utf-8', 'replace')}'")
+            candidates = [c for c in candidates if c.user == value]
         elif option == b"SKIPME":
             if value.lower() not in (b"yes", b"no"):
                 raise SyntaxErr()

@@ -50,6 +50,17 @@ class DetachedHost:
     def report_bug(self, command: str, error: Exception) -> None:
         raise error  # with no server log to write to, the caller sees it
 
+    def random_bytes(self, size: int) -> bytes:
+        # Pure code has no secure source; the shells that need one (server, embedded
+        # store) override this.
+        raise CommandError("no secure random source in this store")
+
+    def read_acl_file(self) -> bytes | None:
+        return None
+
+    def write_acl_file(self, text: bytes) -> bool:
+        return False
+
     @property
     def cluster(self) -> ClusterView | None:
         return None

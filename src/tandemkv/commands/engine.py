@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+from tandemkv.commands.acl import Acl
+from tandemkv.commands.acl_checks import check as acl_check
 from tandemkv.commands.atomic_work import AtomicWork
 from tandemkv.commands.broker import Broker
 from tandemkv.commands.detached import DetachedHost
@@ -36,6 +38,7 @@ from tandemkv.storage.mutation import Batch, Delete, Mutation, Publish
 
 # Importing the families fills the table.
 from tandemkv.commands import (  # noqa: F401  isort: skip
+    acl,
     blocking,
     connection,
     hashes,
@@ -91,6 +94,7 @@ class Gate(Protocol):
 
 class Engine:
     __slots__ = (
+        "acl",
         "atomic",
         "broker",
         "evictor",
@@ -136,6 +140,8 @@ class Engine:
         self.evictor = Evictor()
         # Spikes of slow server work the shell measures (LATENCY, commands/latency.py).
         self.latency = LatencyMonitor(self.settings)
+        # Users and their permissions (commands/acl.py), kept in step with the keyspace's.
+        self.acl = Acl(self)
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
@@ -147,10 +153,15 @@ class Engine:
         arity = spec.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             return self._refuse(session, wrong_arity(spec.name), args)
-        if not session.authenticated and "noauth" not in spec.flags and self.settings.requirepass:
+        if not session.authenticated and "noauth" not in spec.flags and self.acl.locked:
             return self._refuse(session, NoAuth(), args)
         if spec.internal and not session.peer_id:
             return self._refuse(session, NoPerm(_PEER_ONLY.format(spec.name)), args)
+        if session.acl is not None and "noauth" not in spec.flags:  # a restricted user
+            denied = acl_check(session.acl, spec, args)
+            if denied is not None:
+                self.acl.record(session, denied)
+                return self._refuse(session, NoPerm(denied.noperm()), args)
         gate = self.gate
         if gate is not None and not gate.open:
             refusal = gate(session, spec)
@@ -309,12 +320,18 @@ class Engine:
 
         outer = self.pending
         self.pending = []
-        replies = []
+        replies: list[object] = []
         self.atomic = AtomicWork(len(self.keyspace), SCAN_MAX_COUNT)
         try:
             for args in queued:
                 spec = lookup(args[0])
                 assert spec is not None  # checked when queued
+                if session.acl is not None:  # the user may have lost a permission since
+                    denied = acl_check(session.acl, spec, args)
+                    if denied is not None:
+                        self.acl.record(session, denied)
+                        replies.append(ErrorReply(denied.changed_since_queued()))
+                        continue
                 replies.append(self.run(session, spec, args))
         finally:
             self.atomic = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tandemkv.commands.acl_model import universe
 from tandemkv.commands.errors import CommandError, unknown_subcommand
 from tandemkv.commands.glob import compile_glob
 from tandemkv.commands.server import help_lines, note_subcommand
@@ -36,14 +37,31 @@ _REDIS_FLAG_NAMES = {
 }
 
 
+def _categories(name: str) -> SetReply:
+    """The ACL categories (commands/acl_categories.py), as Redis lists them: @read..."""
+    names = universe().categories_of.get(name, ())
+    return SetReply(tuple(SimpleString(f"@{category}") for category in names))
+
+
 def describe(spec: CommandSpec) -> list[object]:
     """One COMMAND INFO entry in Redis 7's layout."""
     names = sorted(_REDIS_FLAG_NAMES[f] for f in spec.flags if f in _REDIS_FLAG_NAMES)
     flags = SetReply(tuple(SimpleString(name) for name in names))
-    categories = SetReply((SimpleString(f"@{spec.group}"),))
+    categories = _categories(spec.name)
     key_specs: list[object] = []
     subcommands = [
-        [f"{spec.name}|{sub}".encode(), -2, SetReply(()), 0, 0, 0, SetReply(()), [], [], []]
+        [
+            f"{spec.name}|{sub}".encode(),
+            -2,
+            SetReply(()),
+            0,
+            0,
+            0,
+            _categories(f"{spec.name}|{sub}"),
+            [],
+            [],
+            [],
+        ]
         for sub in spec.subcommands
     ]
     return [

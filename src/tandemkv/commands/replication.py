@@ -529,13 +529,14 @@ def _peer_auth(e: Engine, s: Session, secret: bytes, node_id: int) -> object:
         raise NoPerm("invalid cluster secret")
     s.peer_id = node_id
     s.authenticated = True
+    s.acl = None  # the cluster secret, not ACL, governs what a peer may send
     return OK
 
 
 def _peer_join(e: Engine, s: Session, args: list[bytes]) -> object:
     # PEER is allowed before AUTH so peers can present the cluster secret; joining proves
     # nothing (and is answered with the secret), so it still needs the client password.
-    if e.settings.requirepass and not s.authenticated:
+    if e.acl.locked and not s.authenticated:
         raise NoAuth()
     address, node_id = parse_address(args[2]), parse_node_id(args[3])
     options = _options(args[4:], (b"WITNESS", b"LEARNER"))

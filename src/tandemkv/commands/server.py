@@ -213,6 +213,8 @@ def _config_set(e: Engine, args: list[bytes]) -> object:
         raise CommandError(refusal)
     for attr, value in changes.items():
         setattr(e.settings, attr, value)
+    if "requirepass" in changes:
+        e.acl.changed(b"default")  # the default user's password (commands/acl.py)
     return OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from tandemkv.commands.cluster_view import ClusterView
 
@@ -24,6 +24,10 @@ class Session:
     lib_ver: bytes = b""
     resp: int = 2
     authenticated: bool = False
+    # The ACL user this connection acts as, and its permissions (an acl_model.User) when
+    # it may not do everything: None costs the engine one test per command.
+    user: bytes = b"default"
+    acl: Any = None
     # MULTI state: the queued commands, or None when not in a transaction.
     queued: list[list[bytes]] | None = None
     queued_bytes: int = 0  # what the queue holds, as client-query-buffer-limit counts it
@@ -80,6 +84,17 @@ class Host(Protocol):
 
     def rewrite_config(self) -> object:
         """CONFIG REWRITE: the reply (OK once the config file holds the settings)."""
+
+    def random_bytes(self, size: int) -> bytes:
+        """Bytes from a cryptographically secure source (ACL GENPASS)."""
+
+    def read_acl_file(self) -> bytes | None:
+        """The aclfile's contents (ACL LOAD), None when no aclfile is configured; raises
+        CommandError if it cannot be read."""
+
+    def write_acl_file(self, text: bytes) -> bool:
+        """Replace the aclfile's contents atomically (ACL SAVE); False when none is
+        configured; raises CommandError if it cannot be written."""
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         """The reply of a command whose work a client chooses (KEYS on a large keyspace).

@@ -50,6 +50,7 @@ def apply_entries(node: Node, entries: list[Entry]) -> None:
 def install_snapshot(node: Node, snapshot: Snapshot) -> None:
     stored = node.storage.install_snapshot(snapshot)
     _replace_with(node.keyspace, stored.items())
+    _users_replaced(node.keyspace)
     node.keyspace_index = snapshot.meta.index
     node.synced_index = max(node.synced_index, snapshot.meta.index)
 
@@ -66,6 +67,7 @@ def rebuild_keyspace(node: Node) -> None:
     snapshot = load_snapshot(node.storage.fs) if node.store.snapshot_meta is not None else None
     _replace_with(keyspace, snapshot.items() if snapshot is not None else ())
     node.store.replay_log(applied)
+    _users_replaced(keyspace)
     node.keyspace_index = applied
     log.info("rebuilt the keyspace from the committed log (through index %d)", applied)
 
@@ -73,5 +75,13 @@ def rebuild_keyspace(node: Node) -> None:
 def _replace_with(keyspace: Keyspace, items: Iterable[SnapshotItem]) -> None:
     """Empty the keyspace in place (the engine and WATCHers hold it) and load `items`."""
     keyspace.apply(FlushAll())
+    # The users too (FLUSHALL leaves them), quietly: their sessions are told once the new
+    # table is complete (_users_replaced), so none is closed for a user that comes back.
+    keyspace.users.clear()
     load_items(keyspace, items)
     keyspace.expired.clear()
+
+
+def _users_replaced(keyspace: Keyspace) -> None:
+    if keyspace.users_changed is not None:
+        keyspace.users_changed(None)

@@ -643,10 +643,13 @@ class Node:
             and not self.transferring
             and not self.is_witness
         )
-        if writable and not self.writable:
+        became_primary = writable and not self.writable
+        if became_primary:
             self.keyspace_index = max(self.keyspace_index, self.replica.log.applied)
             self.keyspace.owns_expiry = True
         self.writable = writable
+        if became_primary:
+            self.server.seed_users()  # an aclfile's users, into a group that has none
 
     def _after_advance(self) -> None:
         if self.needs_rebuild:
@@ -710,7 +713,7 @@ class Node:
         if term is None:
             return None
         conf = encode_conf(self.conf)
-        return SnapshotPoint(applied, term, len(self.keyspace), conf)
+        return SnapshotPoint(applied, term, self.keyspace.record_count(), conf)
 
     def fatal(self, message: str) -> None:
         self._fatal(message)

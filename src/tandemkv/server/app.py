@@ -11,12 +11,15 @@ import os
 import platform
 import random
 import resource
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from tandemkv import BUILD, __version__
+from tandemkv.commands.acl import replace_users
+from tandemkv.commands.acl_model import User, default_user
 from tandemkv.commands.cluster_view import ClusterView
 from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
@@ -117,6 +120,8 @@ class Server:
         self.tls_port = 0  # the bound tls-port
         self.binding = ""  # the address start() is binding, for its error message
         self._tls_watch: asyncio.TimerHandle | None = None
+        # The aclfile's users (server/run.py), loaded into a group that has none yet.
+        self.acl_seed: list[User] | None = None
         self._cron: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- lifecycle
@@ -309,6 +314,47 @@ class Server:
 
     def report_bug(self, command: str, error: Exception) -> None:
         log.error("a bug in the %s command; its client got an error reply", command, exc_info=error)
+
+    def seed_users(self) -> None:
+        """Called when this node becomes primary: a group whose user table is empty (a new
+        group, or one that never had users) gets the aclfile's users, through the log like
+        ACL LOAD, plus the built-in default user if the file has none, so the table is
+        never empty again and a later primary's file does not reseed it."""
+        users = self.acl_seed
+        if users is None or self.engine.keyspace.users:
+            return
+        if not any(user.name == b"default" for user in users):
+            users = [default_user(), *users]
+        self.engine.apply(replace_users(users))
+        log.info("loaded %d ACL users from %s", len(users), self.config.aclfile)
+
+    def random_bytes(self, size: int) -> bytes:
+        return secrets.token_bytes(size)
+
+    def read_acl_file(self) -> bytes | None:
+        path = self.config.aclfile
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as error:
+            raise CommandError(f"Error loading the ACL file {path}: {error.strerror}") from None
+
+    def write_acl_file(self, text: bytes) -> bool:
+        path = self.config.aclfile
+        if not path:
+            return False
+        temp = f"{path}.tmp"
+        try:
+            with open(temp, "wb") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+        except OSError as error:
+            raise CommandError(f"Error saving the ACL file {path}: {error.strerror}") from None
+        return True
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         return self.sliced.run(session, job)

@@ -83,7 +83,7 @@ class ClientConnection(asyncio.Protocol):
         session.laddr = _format_peer(conn.get_extra_info("sockname"))
         session.created_ms = session.last_active_ms = now
         settings = self.server.settings
-        session.authenticated = not settings.requirepass
+        self.engine.acl.start(session)  # the default user; authenticated if nopass
         if self.server.tls is not None:
             # Verified, since the handshake would have failed otherwise; empty if none shown.
             session.tls_verified = bool(conn.get_extra_info("peercert"))

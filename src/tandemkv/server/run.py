@@ -14,6 +14,8 @@ import sys
 import time
 
 from tandemkv import BUILD, __version__
+from tandemkv.commands.acl import parse_acl_file
+from tandemkv.commands.acl_model import RuleError, User
 from tandemkv.config import Config, ConfigError
 from tandemkv.node.boot import (
     BootError,
@@ -49,11 +51,37 @@ def check_protected_mode(config: Config) -> None:
     listen = config.listen
     if listen.is_loopback or config.requirepass or not config.protected_mode:
         return
+    users = read_acl_file(config)
+    default = next((u for u in users or () if u.name == b"default"), None)
+    if default is not None and not (default.enabled and default.nopass):
+        return  # the file gives the default user a password, or turns it off
     raise StartupError(
         f"refusing to listen on {listen}, which is reachable from other machines, without a "
-        "password: set --requirepass (or requirepass in the config file), or pass "
+        "password: set --requirepass (or requirepass in the config file, or a password for "
+        "the default user in the aclfile), or pass "
         "--protected-mode no if the network is trusted"
     )
+
+
+def read_acl_file(config: Config) -> list[User] | None:
+    """The aclfile's users (None without one), checked before anything starts: a file that
+    cannot be read or parsed stops the server with one line naming the file and line."""
+    if not config.aclfile:
+        return None
+    if config.requirepass:
+        raise StartupError(
+            "aclfile and requirepass cannot be used together: give the default user's "
+            "password in the ACL file instead (user default on >PASSWORD ~* &* +@all)"
+        )
+    try:
+        with open(config.aclfile, "rb") as f:
+            text = f.read()
+    except OSError as error:
+        raise StartupError(f"cannot read aclfile {config.aclfile}: {error.strerror}") from None
+    try:
+        return parse_acl_file(text)
+    except RuleError as error:
+        raise StartupError(f"aclfile {config.aclfile}: {error}") from None
 
 
 def raise_open_files_limit() -> None:
@@ -154,6 +182,7 @@ def run_server(config: Config) -> int:
     try:
         check_protected_mode(config)
         tls = check_settings(config)
+        acl_seed = read_acl_file(config)
         if config.parser == "hiredis":
             _require_hiredis()
         raise_open_files_limit()
@@ -183,6 +212,7 @@ def run_server(config: Config) -> int:
             "snapshots survive a restart"
         )
     server = Server(config, store, loop, node_factory=factory, tls=tls)
+    server.acl_seed = acl_seed
     try:
         loop.run_until_complete(_serve(server, config))
     except StartupError as error:

@@ -35,6 +35,8 @@ unsigned varints, expiry times are zigzag varints (see storage/wire.py).
     tag 24 StreamTrim key ms seq
     tag 25 StreamSetId key last-ms last-seq entries-added max-deleted-ms max-deleted-seq
     tag 40 Publish   channel message
+    tag 41 SetUser   name count rule*           (an ACL user, rebuilt from its rules)
+    tag 42 DeleteUsers flags(bit0 all users first) count name*
 
 Tags 9 and up were added without a new version byte: data written before them holds none,
 so it still decodes; an older build refuses newer data at the unknown tag.
@@ -55,6 +57,7 @@ from tandemkv.storage.mutation import (
     Batch,
     Copy,
     Delete,
+    DeleteUsers,
     FlushAll,
     HashDelete,
     HashSet,
@@ -71,6 +74,7 @@ from tandemkv.storage.mutation import (
     SetExpiry,
     SetRange,
     SetRemove,
+    SetUser,
     SetValue,
     StreamAdd,
     StreamDelete,
@@ -110,6 +114,9 @@ TAG_STREAM_DELETE = 23
 TAG_STREAM_TRIM = 24
 TAG_STREAM_SET_ID = 25
 TAG_PUBLISH = 40
+# ACL users (commands/acl.py): older logs never hold these, so they read the same.
+TAG_SET_USER = 41
+TAG_DELETE_USERS = 42
 
 # Mutations that are a key and a list of byte strings, by type and by tag.
 _KEY_AND_LIST: dict[type, int] = {
@@ -124,6 +131,7 @@ _SCORE = struct.Struct("<d")
 
 _HAS_EXPIRY = 0x01
 _KEEP_TTL = 0x02
+_ALL_USERS = 0x01
 # version, tag, no flags, then key and value each after a one-byte varint length.
 _PLAIN_SET = bytes((CODEC_VERSION, TAG_SET_VALUE, 0)) + b"%c%b%c%b"
 _PLAIN_SET_ITEM = _PLAIN_SET[1:]  # inside a batch: no version byte
@@ -252,6 +260,13 @@ def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
         out.append(TAG_PUBLISH)
         put_bytes(out, m.channel)
         put_bytes(out, m.message)
+    elif isinstance(m, SetUser):
+        out.append(TAG_SET_USER)
+        put_bytes(out, m.name)
+        _put_list(out, m.rules)
+    elif isinstance(m, DeleteUsers):
+        out += bytes((TAG_DELETE_USERS, _ALL_USERS if m.all_users else 0))
+        _put_list(out, m.names)
     elif isinstance(m, Batch):
         if depth >= MAX_BATCH_DEPTH:
             raise ValueError(f"batches nested deeper than {MAX_BATCH_DEPTH}")
@@ -396,6 +411,11 @@ def _decode_collection(reader: Reader, tag: int) -> Mutation:
         return _decode_stream(reader, tag)
     if tag == TAG_PUBLISH:
         return Publish(reader.bytes_field(), reader.bytes_field())
+    if tag == TAG_SET_USER:
+        return SetUser(reader.bytes_field(), _read_list(reader))
+    if tag == TAG_DELETE_USERS:
+        flags = _flags(reader, _ALL_USERS)
+        return DeleteUsers(_read_list(reader), bool(flags & _ALL_USERS))
     reader.pos -= 1
     raise reader.fail(f"unknown mutation tag {tag}")
 

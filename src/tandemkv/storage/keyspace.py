@@ -41,6 +41,7 @@ from tandemkv.storage.mutation import (
     Batch,
     Copy,
     Delete,
+    DeleteUsers,
     FlushAll,
     HashDelete,
     HashSet,
@@ -57,6 +58,7 @@ from tandemkv.storage.mutation import (
     SetExpiry,
     SetRange,
     SetRemove,
+    SetUser,
     SetValue,
     StreamAdd,
     StreamDelete,
@@ -99,6 +101,8 @@ class Keyspace:
         "clock_ms",
         "expired",
         "owns_expiry",
+        "users",
+        "users_changed",
     )
 
     def __init__(self, owns_expiry: bool = True) -> None:
@@ -117,6 +121,11 @@ class Keyspace:
         self.access_mode = ACCESS_OFF
         self._lfu_random: Callable[[], float] | None = None
         self.clock_ms = 0
+        # ACL users, replicated with the keys (commands/acl.py): name -> the rules that
+        # rebuild it. Not keys: DBSIZE, FLUSHALL and SCAN never see them. `users_changed`
+        # (the engine's) hears each name set or removed, None when all were replaced.
+        self.users: dict[bytes, tuple[bytes, ...]] = {}
+        self.users_changed: Callable[[bytes | None], None] | None = None
 
     # ----------------------------------------------------------------- reads
 
@@ -221,6 +230,10 @@ class Keyspace:
             if stamp is not None
             else ((now_ms // 60_000) << 8) | LFU_INIT
         )
+
+    def record_count(self) -> int:
+        """What a snapshot of this keyspace counts: its keys and its ACL users."""
+        return len(self._data) + len(self.users)
 
     def items(self) -> Iterator[tuple[bytes, Value, int | None]]:
         """(key, value, deadline) for every stored key, for snapshots."""
@@ -672,6 +685,22 @@ class Keyspace:
     def _apply_publish(self, m: Publish) -> None:
         """A pub/sub message changes no key; delivering it is the engine's and the node's."""
 
+    def _apply_set_user(self, m: SetUser) -> None:
+        self.users[m.name] = m.rules
+        if self.users_changed is not None:
+            self.users_changed(m.name)
+
+    def _apply_delete_users(self, m: DeleteUsers) -> None:
+        if m.all_users:
+            self.users.clear()
+        for name in m.names:
+            self.users.pop(name, None)
+        if self.users_changed is not None:
+            for name in m.names:
+                self.users_changed(name)
+            if m.all_users:
+                self.users_changed(None)
+
     def _apply_batch(self, m: Batch) -> None:
         handlers = _APPLY
         for item in m.items:
@@ -704,5 +733,7 @@ _APPLY: dict[type, Callable[[Keyspace, object], None]] = {
     StreamTrim: Keyspace._apply_xtrim,  # type: ignore[dict-item]
     StreamSetId: Keyspace._apply_xsetid,  # type: ignore[dict-item]
     Publish: Keyspace._apply_publish,  # type: ignore[dict-item]
+    SetUser: Keyspace._apply_set_user,  # type: ignore[dict-item]
+    DeleteUsers: Keyspace._apply_delete_users,  # type: ignore[dict-item]
     Batch: Keyspace._apply_batch,  # type: ignore[dict-item]
 }

@@ -217,6 +217,23 @@ class Publish(NamedTuple):
     message: bytes
 
 
+class SetUser(NamedTuple):
+    """Create or replace an ACL user: `rules` rebuild it from nothing (commands/acl_model.py
+    describes users so, password hashes included). Users are replicated state, like keys,
+    but no key: FLUSHALL leaves them."""
+
+    name: bytes
+    rules: tuple[bytes, ...]
+
+
+class DeleteUsers(NamedTuple):
+    """Remove ACL users (absent ones are ignored); `all_users` removes every user first
+    (ACL LOAD replaces the table: a batch of this and a SetUser per user in the file)."""
+
+    names: tuple[bytes, ...]
+    all_users: bool = False
+
+
 class Batch(NamedTuple):
     """Several mutations applied atomically, in order (MULTI/EXEC, MSET)."""
 
@@ -249,6 +266,8 @@ Mutation = (
     | StreamSetId
     | Copy
     | Publish
+    | SetUser
+    | DeleteUsers
     | Batch
 )
 
@@ -280,4 +299,6 @@ def payload_bytes(mutation: Mutation) -> int:
         return len(mutation.key) + len(mutation.value)
     if isinstance(mutation, Publish):
         return len(mutation.channel) + len(mutation.message)
+    if isinstance(mutation, SetUser):
+        return len(mutation.name) + sum(map(len, mutation.rules))
     return 16

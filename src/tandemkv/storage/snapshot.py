@@ -36,7 +36,8 @@ File layout (integers little-endian):
 A string's value is its bytes; a collection's is a chunk of its elements (storage/values.py):
 its first item, then items flagged `continued` with the same key and type carrying the next
 chunks. `item_count` counts keys, that is items not flagged `continued`. Snapshots written
-before collections existed hold only strings, so they read the same.
+before collections existed hold only strings, so they read the same. ACL users are items
+of type ACL_USER (storage/store.py encodes their rules), counted in `item_count` too.
     b"TKVSEND1" | u32 crc32c of every byte before it (computed incrementally)
 """
 

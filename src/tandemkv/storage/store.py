@@ -20,7 +20,7 @@ from tandemkv.storage.fs import FileSystem
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.log import SegmentedLog
 from tandemkv.storage.memlog import MemoryLog
-from tandemkv.storage.mutation import Mutation
+from tandemkv.storage.mutation import Mutation, SetUser
 from tandemkv.storage.record import EntryKind, LogEntry
 from tandemkv.storage.recovery import ProgressCallback, TailRepair, recover, replay_entries
 from tandemkv.storage.snapshot import (
@@ -30,6 +30,7 @@ from tandemkv.storage.snapshot import (
     SnapshotWriter,
 )
 from tandemkv.storage.values import ValueType, encode_chunks, value_type
+from tandemkv.storage.wire import Reader, put_bytes, put_uvarint
 
 log = logging.getLogger("tandemkv.storage")
 
@@ -127,7 +128,7 @@ class Store:
         wal = self.wal
         if wal.last_index > self.snapshot_index:
             index = wal.last_index
-            point = SnapshotPoint(index, wal.term_at(index), len(self.keyspace), config)
+            point = SnapshotPoint(index, wal.term_at(index), self.keyspace.record_count(), config)
             self.write_snapshot(point, keyspace_items(self.keyspace))
             self.snapshot_written(point)
         self.wal = MemoryLog(wal.last_index, wal.last_term)
@@ -174,7 +175,8 @@ class Store:
         if self.point_source is not None:
             return self.point_source()
         index = self.wal.last_index
-        return SnapshotPoint(index, self.wal.term_at(index) if index else 0, len(self.keyspace))
+        term = self.wal.term_at(index) if index else 0
+        return SnapshotPoint(index, term, self.keyspace.record_count())
 
     def write_snapshot(
         self, point: SnapshotPoint, items: Iterator[SnapshotItem], fs: FileSystem | None = None
@@ -239,6 +241,24 @@ def keyspace_items(keyspace: Keyspace) -> Iterator[SnapshotItem]:
         for chunk in encode_chunks(value):
             yield SnapshotItem(key, chunk, deadline, kind, continued)
             continued = True
+    for name, rules in list(keyspace.users.items()):
+        yield SnapshotItem(name, encode_user_rules(rules), None, ValueType.ACL_USER)
+
+
+def encode_user_rules(rules: tuple[bytes, ...]) -> bytes:
+    out = bytearray()
+    put_uvarint(out, len(rules))
+    for rule in rules:
+        put_bytes(out, rule)
+    return bytes(out)
+
+
+def decode_user_rules(data: bytes) -> tuple[bytes, ...]:
+    reader = Reader(data)
+    rules = tuple(reader.bytes_field() for _ in range(reader.uvarint()))
+    if not reader.at_end():
+        raise reader.fail("trailing bytes after an ACL user's rules")
+    return rules
 
 
 def load_items(keyspace: Keyspace, items: Iterable[SnapshotItem]) -> None:
@@ -246,6 +266,8 @@ def load_items(keyspace: Keyspace, items: Iterable[SnapshotItem]) -> None:
     for item in items:
         if item.value_type == ValueType.STRING:
             keyspace.load(item.key, item.value, item.expire_at_ms)
+        elif item.value_type == ValueType.ACL_USER:
+            keyspace.apply(SetUser(item.key, decode_user_rules(item.value)))
         else:
             keyspace.load_record(
                 item.key, item.value_type, item.value, item.expire_at_ms, item.continued

@@ -52,6 +52,9 @@ class ValueType(IntEnum):
     SET = 3
     ZSET = 4
     STREAM = 5
+    # Not a value: an ACL user in a snapshot (key its name, value its rules, see
+    # storage/store.py). Users are replicated state that lives beside the keys.
+    ACL_USER = 64
 
 
 _TYPE_OF: dict[type, ValueType] = {
