@@ -131,6 +131,15 @@ class Cluster:
 
         return wait_for(find, timeout, f"no writable primary:\n{self.describe()}")
 
+    def start_three(self, *extra: str, timeout: float = 20.0) -> Node:
+        """Nodes a (primary), b and c (backups), each started with `extra`; returns a once
+        it counts three voters (a joining backup is a learner until it has caught up)."""
+        a = self.start("a", "--role", "primary", *extra)
+        for name in ("b", "c"):
+            self.start(name, "--role", "backup", "--primary", a.address, *extra)
+        wait_for(lambda: voters(a) == 3 or None, timeout, self.describe())
+        return a
+
     def converged(self, names: list[str], timeout: float = 10.0) -> None:
         """Wait until the nodes report the same applied index as the commit index."""
 
@@ -142,6 +151,13 @@ class Cluster:
             return True if len(seen) == 1 else None
 
         wait_for(same, timeout, f"nodes did not converge:\n{self.describe()}")
+
+
+def voters(node: Node) -> int:
+    """How many voting members (primary, backups, witnesses) `node`'s STATUS lists."""
+    members = node.status()[b"members"]
+    assert isinstance(members, list)
+    return sum(1 for m in members if m[b"role"] in (b"primary", b"backup", b"witness"))
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float, message: str) -> T:

@@ -274,12 +274,7 @@ def test_a_bad_aclfile_stops_the_server_naming_the_line(tmp_path: Path) -> None:
 def test_users_set_on_the_primary_hold_on_a_new_primary(cluster: Cluster) -> None:
     aclfile = cluster.base / "users.acl"
     aclfile.write_bytes(b"user seeded on >s ~* &* +@all\n")
-    primary = cluster.start("a", "--role", "primary", "--aclfile", str(aclfile))
-    for name in ("b", "c"):
-        cluster.start(
-            name, "--role", "backup", "--primary", primary.address, "--aclfile", str(aclfile)
-        )
-    wait_for(lambda: len(primary.status()[b"members"]) == 3 or None, 15, cluster.describe())  # type: ignore[arg-type]
+    primary = cluster.start_three("--aclfile", str(aclfile))
     with primary.client() as c:
         c.execute_command("ACL", "SETUSER", "app", "on", ">pw", "+@read", "~app:*")
         c.set("app:x", "1")

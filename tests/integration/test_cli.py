@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cluster import Cluster, wait_for
+from helpers.cluster import Cluster
 from helpers.servers import ServerProcess, free_port, run_tandemkv
 from tandemkv.cli import EXIT_AUTH, EXIT_DATA_DIR, EXIT_UNAVAILABLE
 
@@ -155,17 +155,7 @@ def test_a_mistyped_data_directory_is_an_error_not_an_empty_store(
 
 
 def _three_nodes(cluster: Cluster) -> list[str]:
-    a = cluster.start("a", "--role", "primary")
-    for name in ("b", "c"):
-        cluster.start(name, "--role", "backup", "--primary", a.address)
-
-    def voters() -> bool | None:
-        members = a.status()[b"members"]
-        assert isinstance(members, list)
-        roles = [m[b"role"] for m in members if isinstance(m, dict)]
-        return sorted(roles) == [b"backup", b"backup", b"primary"] or None
-
-    wait_for(voters, 20, cluster.describe())
+    cluster.start_three()
     return [cluster.nodes[n].address for n in ("a", "b", "c")]
 
 

@@ -15,7 +15,7 @@ import pytest
 import redis
 from redis.sentinel import Sentinel
 
-from helpers.cluster import Cluster, wait_for
+from helpers.cluster import Cluster, voters, wait_for
 from helpers.scheduling import batch_scheduling_allowed
 from helpers.servers import ServerStartError
 
@@ -23,19 +23,7 @@ pytestmark = pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
 
 
 def three_nodes(cluster: Cluster, *extra: str) -> None:
-    primary = cluster.start("a", "--role", "primary", *extra)
-    for name in ("b", "c"):
-        cluster.start(name, "--role", "backup", "--primary", primary.address, *extra)
-    wait_for(lambda: _voters(cluster.nodes["a"]) == 3 or None, 15, cluster.describe())
-
-
-def _voters(node: object) -> int:
-    from helpers.cluster import Node
-
-    assert isinstance(node, Node)
-    members = node.status()[b"members"]
-    assert isinstance(members, list)
-    return sum(1 for m in members if m[b"role"] in (b"primary", b"backup", b"witness"))
+    cluster.start_three(*extra, timeout=15)
 
 
 def test_a_backup_joins_and_serves_readonly_reads(cluster: Cluster) -> None:
@@ -156,7 +144,7 @@ def test_failover_command_hands_over_and_remove_node_shrinks_the_group(
     assert new.name == target.name
     with new.client() as c:
         assert c.execute_command("REMOVE_NODE", old.address) == b"OK"
-        assert _voters(new) == 2
+        assert voters(new) == 2
         c.set("after", "remove")  # two voters left, both up: still a majority
     with pytest.raises(redis.ResponseError, match="cannot remove itself"):
         new.client().execute_command("REMOVE_NODE", new.address)
@@ -189,7 +177,7 @@ def test_two_nodes_and_a_witness_survive_the_primary(cluster: Cluster) -> None:
     primary = cluster.start("a", "--role", "primary")
     cluster.start("b", "--role", "backup", "--primary", primary.address)
     witness = cluster.start("w", "--role", "witness", "--primary", primary.address)
-    wait_for(lambda: _voters(primary) == 3 or None, 15, cluster.describe())
+    wait_for(lambda: voters(primary) == 3 or None, 15, cluster.describe())
     primary.client().set("k", "v")
     # The witness learns its role from the log the primary sends it, a moment later.
     wait_for(lambda: witness.status()[b"role"] == b"witness" or None, 10, cluster.describe())
@@ -219,7 +207,7 @@ def test_promote_force_recovers_a_group_and_fences_the_members_it_left_behind(
     new = cluster.primary(among=[survivor.name])
     assert new.client().get("k") == b"v"
     new.client().set("k", "after")
-    assert _voters(new) == 1
+    assert voters(new) == 1
 
     # The lost majority comes back unwiped. Together it is a majority of the old
     # membership; the first of its messages to reach the promoted node gets it told
@@ -237,7 +225,7 @@ def test_promote_force_recovers_a_group_and_fences_the_members_it_left_behind(
             cluster.nodes[name].client().set("k", "split brain")
     assert cluster.primary().name == survivor.name
     assert new.client().get("k") == b"after"
-    assert new.status()[b"role"] == b"primary" and _voters(new) == 1
+    assert new.status()[b"role"] == b"primary" and voters(new) == 1
 
 
 def test_a_copied_snapshot_started_as_primary_makes_a_new_group(cluster: Cluster) -> None:
@@ -259,7 +247,7 @@ def test_a_copied_snapshot_started_as_primary_makes_a_new_group(cluster: Cluster
     assert [m[b"address"] for m in members] == [new.address.encode()]
     new.client().set("k0", "changed in the new group")
     assert old.client().get("k0") == b"0"
-    assert _voters(old) == 1 and old.status()[b"role"] == b"primary"
+    assert voters(old) == 1 and old.status()[b"role"] == b"primary"
 
 
 def _saved(c: redis.Redis) -> bool | None:

@@ -24,22 +24,13 @@ def _log_records(node: Node) -> list[dict[str, object]]:
     return records
 
 
-def _voters(node: Node) -> int:
-    members = node.status()[b"members"]
-    assert isinstance(members, list)
-    return sum(1 for m in members if m[b"role"] in (b"primary", b"backup"))
-
-
 def _role_changes(node: Node) -> list[dict[str, object]]:
     return [r for r in _log_records(node) if r.get("event") == "role_change"]
 
 
 def test_transfer_then_election_timeout_are_recorded_logged_and_shown(cluster: Cluster) -> None:
     args = ("--log-format", "json", "--latency-monitor-threshold", "1")
-    a = cluster.start("a", "--role", "primary", *args)
-    for name in ("b", "c"):
-        cluster.start(name, "--role", "backup", "--primary", a.address, *args)
-    wait_for(lambda: _voters(a) == 3 or None, 15, cluster.describe())
+    a = cluster.start_three(*args)
     start = _log_records(a)[0]
     assert start["level"] == "info" and start["logger"] == "tandemkv.server"
     assert {"version", "build", "data_dir", "fsync", "appendonly", "role"} <= set(start)
