@@ -172,6 +172,7 @@ def select(e: Engine, s: Session, args: list[bytes]) -> object:
 )
 def reset(e: Engine, s: Session, args: list[bytes]) -> object:
     end_transaction(e, s)
+    e.monitors.drop(s)  # RESET ends MONITOR, as in Redis
     s.resp = 2
     s.name = b""
     if e.settings.requirepass:

@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 
 from tandemkv.commands.atomic_work import AtomicWork
 from tandemkv.commands.broker import Broker
+from tandemkv.commands.commandstats import CommandStat, CommandStats
 from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.errors import (
     CommandError,
@@ -21,9 +22,11 @@ from tandemkv.commands.errors import (
     unknown_command,
     wrong_arity,
 )
+from tandemkv.commands.monitor import Monitors
 from tandemkv.commands.scan import ScanCursors
 from tandemkv.commands.session import Deferred, Host, Session, SlicedJob
 from tandemkv.commands.settings import Settings
+from tandemkv.commands.slowlog import SlowLog
 from tandemkv.commands.table import CommandSpec, Write, lookup
 from tandemkv.commands.transactions import end_transaction
 from tandemkv.commands.waiters import Waiters
@@ -41,11 +44,13 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
     introspection,
     keys,
     lists,
+    monitor,
     pubsub,
     replication,
     sentinel,
     server,
     sets,
+    slowlog,
     streams,
     strings,
     transactions,
@@ -91,16 +96,20 @@ class Engine:
     __slots__ = (
         "atomic",
         "broker",
+        "commandstats",
         "evictor",
         "gate",
         "host",
         "keyspace",
+        "monitors",
         "now_ms",
         "pending",
+        "ran",
         "random",
         "read_ran",
         "scans",
         "settings",
+        "slowlog",
         "stats",
         "waiters",
     )
@@ -131,11 +140,19 @@ class Engine:
         self.broker = Broker()
         # Chooses keys to evict past maxmemory (storage/eviction.py).
         self.evictor = Evictor()
+        # INFO commandstats/errorstats. `ran` is the entry of the command execute() ran
+        # last (None if it was refused or queued): the shell adds its duration to it.
+        self.commandstats = CommandStats()
+        self.ran: CommandStat | None = None
+        self.slowlog = SlowLog()
+        # MONITOR clients; the shell installs the delivery callback and the clock.
+        self.monitors = Monitors()
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
         spec = lookup(args[0])
         self.stats.commands += 1
+        self.ran = None
         if spec is None:
             return self._refuse(session, unknown_command(args), args)
         # Redis's order: unknown command, then arity, then authentication.
@@ -172,21 +189,38 @@ class Engine:
     def run(self, session: Session, spec: CommandSpec, args: list[bytes]) -> object:
         """Call a handler whose arguments have been checked; apply what it writes."""
         session.last_command = spec.name
+        failed = False
         try:
             result = spec.handler(self, session, args)
         except CommandError as error:
             self.stats.errors += 1
+            self.commandstats.count_error(error.prefix)
+            failed = True
             result = error.reply()
         except Exception as error:
             # A bug in one handler. Handlers change nothing themselves (the engine applies
             # what they return), so the server can go on: the client gets an error, the
             # operator the traceback.
             self.stats.errors += 1
+            self.commandstats.count_error("ERR")
+            failed = True
             self.host.report_bug(spec.name, error)
             result = ErrorReply(
                 f"ERR internal error running '{spec.name}' "
                 f"({type(error).__name__}); the server log has the details"
             )
+        name = session.last_command
+        if name is not spec.name:
+            # Counted under the subcommand the handler named (config|get), as Redis does;
+            # EXEC's own name again after the commands it ran named theirs.
+            name = name if spec.subcommands and name != "NULL" else spec.name
+        stat = self.commandstats.by_name.get(name)
+        if stat is None:
+            stat = self.commandstats.stat(name)
+        stat.calls += 1
+        if failed:
+            stat.failed += 1
+        self.ran = stat
         # Keys the handler found expired were deleted before its own write happened, so
         # their deletes go to the log first: replay must see the same order.
         if self.keyspace.expired:
@@ -311,6 +345,8 @@ class Engine:
                 spec = lookup(args[0])
                 assert spec is not None  # checked when queued
                 replies.append(self.run(session, spec, args))
+                if self.monitors.sessions:  # each queued command, as Redis shows them
+                    self.monitors.feed(session, args)
         finally:
             self.atomic = None
         batch = self.pending
@@ -329,6 +365,10 @@ class Engine:
 
     def _refuse(self, session: Session, error: CommandError, args: list[bytes]) -> ErrorReply:
         self.stats.errors += 1
+        self.commandstats.count_error(error.prefix)
+        spec = lookup(args[0])
+        if spec is not None:  # Redis counts an unknown command in errorstats only
+            self.commandstats.stat(spec.name).rejected += 1
         if args[0].lower() == b"exec":
             # A refused EXEC ends any transaction and says so, as in Redis.
             end_transaction(self, session)

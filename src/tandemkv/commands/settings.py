@@ -42,6 +42,10 @@ class Settings:
     maxmemory_samples: int = 5
     # Read-only: one database. Tools ask for it.
     databases: int = 1
+    # SLOWLOG (commands/slowlog.py): commands at least this many microseconds long are
+    # logged (-1: none, 0: all); the log keeps the newest slowlog-max-len.
+    slowlog_log_slower_than: int = 10000
+    slowlog_max_len: int = 128
     # Not a setting: the server's start as a Unix time, 0 until known. LASTSAVE answers
     # it before the first snapshot, as Redis answers its start (commands/server.py).
     started_at: int = field(default=0, compare=False)
@@ -178,6 +182,8 @@ PARAMS: dict[str, Param] = {
         Param("maxmemory_policy", parse_policy),
         Param("maxmemory_samples", _int_in(1, INT_MAX)),
         Param("databases", None),
+        Param("slowlog_log_slower_than", _int_in(-1, LLONG_MAX)),
+        Param("slowlog_max_len", _int_in(0, LLONG_MAX)),
     )
 }
 

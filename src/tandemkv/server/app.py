@@ -75,6 +75,8 @@ class Server:
         self.store = store
         self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
         self.engine.broker.sink = self._deliver
+        self.engine.monitors.sink = self._deliver_monitor_line
+        self.engine.monitors.clock = _unix_micros
         # A member that restarts applies its own log again as the group commits it: the
         # messages in it were delivered before, by the process that logged them.
         self.engine.broker.delivered_through = store.last_index
@@ -240,6 +242,7 @@ class Server:
 
             self.engine.waiters.drop(conn.session)
             self.engine.broker.drop(conn.session)
+            self.engine.monitors.drop(conn.session)
             end_transaction(self.engine, conn.session)
 
     def _deliver(self, session: Session, message: Push) -> None:
@@ -247,6 +250,11 @@ class Server:
         conn = self.connections.get(session)
         if conn is not None:
             conn.push(message)
+
+    def _deliver_monitor_line(self, session: Session, line: bytes) -> None:
+        conn = self.connections.get(session)
+        if conn is not None:
+            conn.push_line(line)
 
     def next_client_id(self) -> int:
         self._next_id += 1
@@ -294,8 +302,9 @@ class Server:
                 if conn.writing_paused:
                     conn.check_output_limit()
         if limits.pubsub.soft:
-            # Nor does a subscriber whose messages stopped coming.
-            for session in list(self.engine.broker.listeners):
+            # Nor does a subscriber (or a monitor) whose messages stopped coming.
+            pushed_to = [*self.engine.broker.listeners, *self.engine.monitors.sessions]
+            for session in pushed_to:
                 subscriber = self.connections.get(session)
                 if subscriber is not None:
                     subscriber.check_output_limit()
@@ -403,6 +412,10 @@ class Server:
             "snapshot_index": store.snapshot_index,
             "data_dir": store.path,
         }
+
+
+def _unix_micros() -> int:
+    return time.time_ns() // 1000
 
 
 def _rss_bytes() -> int:
