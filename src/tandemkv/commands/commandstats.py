@@ -31,26 +31,37 @@ BUCKET_BOUNDS_NS: tuple[int, ...] = (
 MAX_ERROR_CODES = 128
 
 
-class CommandStat:
-    """One command's counters (a subcommand such as config|get has its own, as in Redis)."""
+class Timings:
+    """A latency histogram with fixed buckets: counts, the sum and how many were timed."""
 
-    __slots__ = ("buckets", "calls", "failed", "name", "nanoseconds", "rejected", "timed")
+    __slots__ = ("buckets", "nanoseconds", "timed")
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.calls = 0  # ran (a command inside EXEC too)
-        self.failed = 0  # ran and answered an error
-        self.rejected = 0  # refused before running (arity, NOAUTH, OOM...)
+    def __init__(self) -> None:
         self.nanoseconds = 0
-        self.timed = 0  # calls whose duration was measured (not those inside EXEC)
+        self.timed = 0
         # Non-cumulative counts per bucket; the last one is past every bound.
         self.buckets = [0] * (len(BUCKET_BOUNDS_NS) + 1)
 
     def record(self, nanoseconds: int) -> None:
-        """The duration of one call, measured by the shell."""
+        """One measured duration."""
         self.nanoseconds += nanoseconds
         self.timed += 1
         self.buckets[bisect_left(BUCKET_BOUNDS_NS, nanoseconds)] += 1
+
+
+class CommandStat(Timings):
+    """One command's counters (a subcommand such as config|get has its own, as in Redis).
+    Its timings count the calls the shell measured: not those inside EXEC, whose time is
+    EXEC's."""
+
+    __slots__ = ("calls", "failed", "name", "rejected")
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.calls = 0  # ran (a command inside EXEC too)
+        self.failed = 0  # ran and answered an error
+        self.rejected = 0  # refused before running (arity, NOAUTH, OOM...)
 
     def info_line(self) -> str:
         usec = self.nanoseconds // 1000

@@ -29,6 +29,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
+from tandemkv.commands.commandstats import Timings
 from tandemkv.commands.errors import CommandError
 from tandemkv.commands.waiters import STATE_CHANGED
 from tandemkv.config import Config, parse_peer_routes
@@ -154,6 +155,8 @@ class Node:
         self.deposed = dict(identity.deposed)  # see NodeIdentity.deposed
         self.deposed_told: dict[int, float] = {}  # member -> loop time it was last told
         self._background: set[asyncio.Task[None]] = set()  # see spawn()
+        # How long the log's fsyncs take, on the syncer thread or inline (the metrics).
+        self.fsync_timings = Timings()
         self.keyspace.owns_expiry = False
 
     # --- lifecycle --------------------------------------------------------------------
@@ -163,7 +166,12 @@ class Node:
         if not self.volatile and self.policy is not FsyncPolicy.NO:
             interval = EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
             self._syncer = Syncer(
-                self.store, interval, self._synced, self._fatal, self.loop.call_soon_threadsafe
+                self.store,
+                interval,
+                self._synced,
+                self._fatal,
+                self.loop.call_soon_threadsafe,
+                self.fsync_timings.record,
             )
             self._syncer.start()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
@@ -180,11 +188,16 @@ class Node:
         self.flush_proposals()
         waiting = self._syncing
         if waiting is not None:
-            self.storage.sync()
+            self._sync_inline()
             self._synced(waiting.entries[-1].index)
         for _ in range(SETTLE_CYCLES):
             if not self._ready_cycle(inline_sync=True):
                 return
+
+    def _sync_inline(self) -> None:
+        started = time.perf_counter_ns()
+        self.storage.sync()
+        self.fsync_timings.record(time.perf_counter_ns() - started)
 
     async def hand_over(self) -> None:
         """A primary being stopped passes its role to the most caught-up backup first,
@@ -455,7 +468,7 @@ class Node:
             return False
         if ready.entries and self.fsync_always:
             if inline_sync:
-                self.storage.sync()
+                self._sync_inline()
                 self.synced_index = max(self.synced_index, ready.entries[-1].index)
             else:
                 assert self._syncer is not None  # started with the node

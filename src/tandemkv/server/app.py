@@ -22,10 +22,11 @@ from tandemkv.commands.engine import Engine
 from tandemkv.commands.errors import CommandError
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.waiters import log_writes
-from tandemkv.config import Config
+from tandemkv.config import Config, parse_address
 from tandemkv.protocol.types import OK, Push, SimpleString
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
+from tandemkv.server.metrics_http import MetricsEndpoint
 from tandemkv.server.sliced import SlicedRunner
 from tandemkv.storage.store import Store
 
@@ -95,6 +96,7 @@ class Server:
         self._next_id = 0
         self._listener: asyncio.base_events.Server | None = None
         self._cron: asyncio.TimerHandle | None = None
+        self.metrics: MetricsEndpoint | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -117,6 +119,12 @@ class Server:
         self._schedule_cron()
         return address
 
+    async def start_metrics(self) -> str:
+        """Serve GET /metrics at config.metrics_address; return the bound HOST:PORT."""
+        listen = parse_address(self.config.metrics_address)
+        self.metrics = MetricsEndpoint(self)
+        return await self.metrics.start(listen.host, listen.port)
+
     async def serve_until_stopped(self) -> None:
         await self.stopping.wait()
         await self.shutdown()
@@ -127,6 +135,8 @@ class Server:
             self._cron.cancel()
         if self._listener is not None:
             self._listener.close()
+        if self.metrics is not None:
+            await self.metrics.close()
         # Peers keep talking until the end: their acknowledgements release the replies
         # being drained, and a primary hands its role over through them.
         connections = [c for c in self.connections.values() if not c.session.peer_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -35,14 +36,17 @@ class Syncer(threading.Thread):
         on_synced: Callable[[int], None],
         on_error: Callable[[str], None],
         post: Callable[..., object],
+        timed: Callable[[int], None] | None = None,
     ) -> None:
-        """`post(callback, arg)` runs a callback where the owner wants it (its event loop)."""
+        """`post(callback, arg)` runs a callback where the owner wants it (its event loop);
+        `timed(nanoseconds)` is posted the same way with each fsync's duration."""
         super().__init__(name="tandemkv-fsync", daemon=True)
         self._store = store
         self._interval = interval
         self._on_synced = on_synced
         self._on_error = on_error
         self._post = post
+        self._timed = timed
         self._wake = threading.Event()
         self._stopping = False
         self._requests = 0  # asked for by request(), counted on the caller's thread
@@ -72,12 +76,15 @@ class Syncer(threading.Thread):
             forced, self._served = requests != self._served, requests
             if target <= self._synced and not forced:
                 continue
+            started = time.perf_counter_ns()
             try:
                 self._fsync_active_segment()
             except OSError as error:
                 message = f"fsync of the log in {self._store.path} failed: {error}; stopping"
                 self._post(self._on_error, message)
                 return
+            if self._timed is not None:
+                self._post(self._timed, time.perf_counter_ns() - started)
             self._synced = target
             self._post(self._on_synced, target)
 
