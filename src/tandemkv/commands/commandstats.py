@@ -32,42 +32,60 @@ MAX_ERROR_CODES = 128
 
 
 class Timings:
-    """A latency histogram with fixed buckets: counts, the sum and how many were timed."""
+    """A latency histogram with fixed buckets: counts and the sum.
 
-    __slots__ = ("buckets", "nanoseconds", "timed")
+    `quick` counts durations under the first bound that the shell added itself (two
+    increments on the hot path: `nanoseconds` and `quick`); `record` places any other."""
+
+    __slots__ = ("buckets", "nanoseconds", "quick")
 
     def __init__(self) -> None:
         self.nanoseconds = 0
-        self.timed = 0
+        self.quick = 0
         # Non-cumulative counts per bucket; the last one is past every bound.
         self.buckets = [0] * (len(BUCKET_BOUNDS_NS) + 1)
 
     def record(self, nanoseconds: int) -> None:
         """One measured duration."""
         self.nanoseconds += nanoseconds
-        self.timed += 1
         self.buckets[bisect_left(BUCKET_BOUNDS_NS, nanoseconds)] += 1
+
+    @property
+    def timed(self) -> int:
+        return self.quick + sum(self.buckets)
+
+    def counts(self) -> list[int]:
+        """Non-cumulative counts per bucket, the quick ones in the first."""
+        counts = list(self.buckets)
+        counts[0] += self.quick
+        return counts
 
 
 class CommandStat(Timings):
     """One command's counters (a subcommand such as config|get has its own, as in Redis).
-    Its timings count the calls the shell measured: not those inside EXEC, whose time is
-    EXEC's."""
 
-    __slots__ = ("calls", "failed", "name", "rejected")
+    Its calls are the ones the shell timed, plus those run inside EXEC (`inner`), whose
+    time counts in EXEC's."""
+
+    __slots__ = ("failed", "inner", "name", "rejected")
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
-        self.calls = 0  # ran (a command inside EXEC too)
+        self.inner = 0  # ran inside EXEC
         self.failed = 0  # ran and answered an error
         self.rejected = 0  # refused before running (arity, NOAUTH, OOM...)
 
+    @property
+    def calls(self) -> int:
+        return self.timed + self.inner
+
     def info_line(self) -> str:
         usec = self.nanoseconds // 1000
-        per_call = usec / self.calls if self.calls else 0.0
+        calls = self.calls
+        per_call = usec / calls if calls else 0.0
         return (
-            f"calls={self.calls},usec={usec},usec_per_call={per_call:.2f},"
+            f"calls={calls},usec={usec},usec_per_call={per_call:.2f},"
             f"rejected_calls={self.rejected},failed_calls={self.failed}"
         )
 
@@ -84,6 +102,10 @@ class CommandStats:
         if found is None:
             found = self.by_name[name] = CommandStat(name)
         return found
+
+    def add_call(self, name: str, nanoseconds: int) -> None:
+        """A call the shell timed (the connection inlines this on its hot path)."""
+        self.stat(name).record(nanoseconds)
 
     def count_error(self, code: str) -> None:
         if code in self.errors:

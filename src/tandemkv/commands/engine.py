@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 
 from tandemkv.commands.atomic_work import AtomicWork
 from tandemkv.commands.broker import Broker
-from tandemkv.commands.commandstats import CommandStat, CommandStats
+from tandemkv.commands.commandstats import CommandStats
 from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.errors import (
     CommandError,
@@ -140,10 +140,10 @@ class Engine:
         self.broker = Broker()
         # Chooses keys to evict past maxmemory (storage/eviction.py).
         self.evictor = Evictor()
-        # INFO commandstats/errorstats. `ran` is the entry of the command execute() ran
-        # last (None if it was refused or queued): the shell adds its duration to it.
+        # INFO commandstats/errorstats. `ran` names the command execute() ran last (None
+        # if it was refused or queued): the shell adds its duration to its entry.
         self.commandstats = CommandStats()
-        self.ran: CommandStat | None = None
+        self.ran: str | None = None
         self.slowlog = SlowLog()
         # MONITOR clients; the shell installs the delivery callback and the clock.
         self.monitors = Monitors()
@@ -189,38 +189,26 @@ class Engine:
     def run(self, session: Session, spec: CommandSpec, args: list[bytes]) -> object:
         """Call a handler whose arguments have been checked; apply what it writes."""
         session.last_command = spec.name
-        failed = False
         try:
             result = spec.handler(self, session, args)
+            # The shell times it under this name: the subcommand the handler named
+            # (config|get) as in Redis. Only a plain field on the hot path.
+            self.ran = session.last_command
         except CommandError as error:
             self.stats.errors += 1
-            self.commandstats.count_error(error.prefix)
-            failed = True
+            self._failed(session, spec, error.prefix)
             result = error.reply()
         except Exception as error:
             # A bug in one handler. Handlers change nothing themselves (the engine applies
             # what they return), so the server can go on: the client gets an error, the
             # operator the traceback.
             self.stats.errors += 1
-            self.commandstats.count_error("ERR")
-            failed = True
+            self._failed(session, spec, "ERR")
             self.host.report_bug(spec.name, error)
             result = ErrorReply(
                 f"ERR internal error running '{spec.name}' "
                 f"({type(error).__name__}); the server log has the details"
             )
-        name = session.last_command
-        if name is not spec.name:
-            # Counted under the subcommand the handler named (config|get), as Redis does;
-            # EXEC's own name again after the commands it ran named theirs.
-            name = name if spec.subcommands and name != "NULL" else spec.name
-        stat = self.commandstats.by_name.get(name)
-        if stat is None:
-            stat = self.commandstats.stat(name)
-        stat.calls += 1
-        if failed:
-            stat.failed += 1
-        self.ran = stat
         # Keys the handler found expired were deleted before its own write happened, so
         # their deletes go to the log first: replay must see the same order.
         if self.keyspace.expired:
@@ -229,6 +217,15 @@ class Engine:
             self.apply(result.mutation)
             result = result.reply
         return result
+
+    def _failed(self, session: Session, spec: CommandSpec, code: str) -> None:
+        """Count a command that ran and answered an error (errorstats, failed_calls)."""
+        self.commandstats.count_error(code)
+        name = session.last_command
+        if name == "NULL":  # an unknown subcommand: Redis counts it under the command
+            name = spec.name
+        self.commandstats.stat(name).failed += 1
+        self.ran = name
 
     def apply(self, mutation: Mutation) -> None:
         self.keyspace.apply(mutation)
@@ -345,10 +342,14 @@ class Engine:
                 spec = lookup(args[0])
                 assert spec is not None  # checked when queued
                 replies.append(self.run(session, spec, args))
+                # Counted as a call, not timed: its time is EXEC's.
+                name = session.last_command
+                self.commandstats.stat(spec.name if name == "NULL" else name).inner += 1
                 if self.monitors.sessions:  # each queued command, as Redis shows them
                     self.monitors.feed(session, args)
         finally:
             self.atomic = None
+            session.last_command = "exec"  # EXEC's own name again, as CLIENT LIST shows it
         batch = self.pending
         self.pending = outer
         if len(batch) == 1:

@@ -21,6 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from tandemkv.commands.cluster_view import Pending
+from tandemkv.commands.commandstats import BUCKET_BOUNDS_NS
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.commands.waiters import Logged, log_writes
@@ -41,6 +42,8 @@ OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
 TURN_NS = 10_000_000
 # A slowlog threshold no command reaches (slowlog-log-slower-than -1).
 NEVER_SLOW = 2**62
+# Durations under this go to the first histogram bucket (commands/commandstats.py).
+QUICK_NS = BUCKET_BOUNDS_NS[0]
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES = 64
 
@@ -144,6 +147,10 @@ class ClientConnection(asyncio.Protocol):
         turn_ends = started + TURN_NS
         slow = self.server.settings.slowlog_log_slower_than
         slow_ns = slow * 1000 if slow >= 0 else NEVER_SLOW
+        # Under this, a duration only adds to its command's sum and quick count.
+        quick_ns = min(QUICK_NS, slow_ns)
+        stats = engine.commandstats
+        stat_of = stats.by_name.get
         monitors = engine.monitors.sessions
         out: list[bytes] = []
         size = 0
@@ -161,9 +168,16 @@ class ClientConnection(asyncio.Protocol):
             ran = engine.ran
             if ran is not None:  # it ran (not refused, not queued in MULTI)
                 took = now - started
-                ran.record(took)
-                if took >= slow_ns:
-                    self._log_slow(args, took)
+                stat = stat_of(ran)
+                if stat is None:
+                    stat = stats.stat(ran)
+                if took < quick_ns:
+                    stat.nanoseconds += took
+                    stat.quick += 1
+                else:
+                    stat.record(took)
+                    if took >= slow_ns:
+                        self._log_slow(args, took)
                 if monitors:
                     engine.monitors.feed(session, args)
             started = now

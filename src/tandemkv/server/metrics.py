@@ -44,7 +44,7 @@ _LE = [f"{bound / 1e9:g}" for bound in BUCKET_BOUNDS_NS] + ["+Inf"]
 def histogram_buckets(timings: Timings) -> list[tuple[str, float]]:
     """The cumulative (le, count) pairs of a histogram."""
     running, buckets = 0, []
-    for le, count in zip(_LE, timings.buckets, strict=True):
+    for le, count in zip(_LE, timings.counts(), strict=True):
         running += count
         buckets.append((le, float(running)))
     return buckets
