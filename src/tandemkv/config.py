@@ -171,7 +171,7 @@ def _coerce(name: str, raw: object, source: str) -> object:
         if name in _CHOICES and raw not in _CHOICES[name]:
             raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
         if name in ("address", "primary", "advertise", "metrics_address") and raw:
-            parse_address(raw, allow_port_zero=name == "address")
+            parse_address(raw, allow_port_zero=name in ("address", "metrics_address"))
         if name == "peer_routes":
             parse_peer_routes(raw)
         if name == "client_output_buffer_limit":

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 
 from tandemkv.server.metrics import make_registry
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 MAX_REQUEST_HEAD = 8192
 REQUEST_SECONDS = 5.0
 MAX_CONNECTIONS = 16
+# What generate_latest writes: the classic text format, which every Prometheus reads
+# (newer prometheus-client versions name a later one in CONTENT_TYPE_LATEST).
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 log = logging.getLogger("tandemkv.server")
 
@@ -109,7 +112,7 @@ class MetricsRequest(asyncio.Protocol):
             self.respond(
                 200,
                 body,
-                b"Content-Type: " + CONTENT_TYPE_LATEST.encode() + b"\r\n",
+                b"Content-Type: " + CONTENT_TYPE + b"\r\n",
                 send_body=method == b"GET",
             )
 
