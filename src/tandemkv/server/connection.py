@@ -21,7 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from tandemkv.commands.cluster_view import Pending
-from tandemkv.commands.commandstats import BUCKET_BOUNDS_NS
+from tandemkv.commands.commandstats import BUCKET_BOUNDS_NS, CommandStat
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.commands.waiters import Logged, log_writes
@@ -44,6 +44,8 @@ TURN_NS = 10_000_000
 NEVER_SLOW = 2**62
 # Durations under this go to the first histogram bucket (commands/commandstats.py).
 QUICK_NS = BUCKET_BOUNDS_NS[0]
+# The entry a batch starts with, replaced before the first command is counted.
+UNUSED_STAT = CommandStat("")
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES = 64
 
@@ -148,9 +150,10 @@ class ClientConnection(asyncio.Protocol):
         slow = self.server.settings.slowlog_log_slower_than
         slow_ns = slow * 1000 if slow >= 0 else NEVER_SLOW
         # Under this, a duration only adds to its command's sum and quick count.
-        quick_ns = min(QUICK_NS, slow_ns)
+        quick_ns = slow_ns if slow_ns < QUICK_NS else QUICK_NS
         stats = engine.commandstats
-        stat_of = stats.by_name.get
+        last_ran: str | None = None  # a pipeline mostly repeats one command:
+        stat = UNUSED_STAT  # its entry is looked up once
         monitors = engine.monitors.sessions
         out: list[bytes] = []
         size = 0
@@ -168,9 +171,9 @@ class ClientConnection(asyncio.Protocol):
             ran = engine.ran
             if ran is not None:  # it ran (not refused, not queued in MULTI)
                 took = now - started
-                stat = stat_of(ran)
-                if stat is None:
+                if ran is not last_ran:
                     stat = stats.stat(ran)
+                    last_ran = ran
                 if took < quick_ns:
                     stat.nanoseconds += took
                     stat.quick += 1
