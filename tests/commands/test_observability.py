@@ -192,3 +192,12 @@ def test_monitor_feeds_what_ran_but_not_admin_commands(world: World) -> None:
     assert lines == [b'+2.000000 [0 o:2] "SET" "k" "v"\r\n']
     watcher("RESET")
     assert not monitors.sessions
+
+
+def test_monitor_in_a_transaction_and_client_list(world: World) -> None:
+    c = world.client()
+    c("MULTI")
+    assert c("MONITOR") == SimpleString("QUEUED")
+    assert c("EXEC") == [ErrorReply("ERR MONITOR isn't allowed for DENY BLOCKING client")]
+    assert c("MONITOR") == SimpleString("OK")
+    assert " flags=O " in c("CLIENT", "INFO").text.decode()  # type: ignore[attr-defined]

@@ -161,3 +161,9 @@ def info_fields(conn: RawClient, section: str) -> dict[str, str]:
     text = conn.call("INFO", section).decode()
     lines = [line for line in text.split("\r\n") if line and not line.startswith("#")]
     return dict(line.split(":", 1) for line in lines)
+
+
+def test_monitor_refused_inside_a_transaction(raw2: RawClient) -> None:
+    assert raw2.call("MULTI") == "OK"
+    assert raw2.call("MONITOR") == "QUEUED"
+    assert raw2.call("EXEC") == [RespError("ERR MONITOR isn't allowed for DENY BLOCKING client")]

@@ -195,6 +195,7 @@ def describe_client(e: Engine, s: Session) -> str:
         ("x" if s.queued is not None else "")
         + ("b" if e.waiters.is_blocked(s) else "")
         + ("P" if listener is not None and listener.count else "")
+        + ("O" if s in e.monitors.sessions else "")
     ) or "N"
     fields = [
         f"id={s.id}",

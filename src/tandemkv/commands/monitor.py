@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from tandemkv.commands.errors import CommandError
 from tandemkv.commands.redaction import redacted
 from tandemkv.commands.table import NO_REPLY, command, lookup
 from tandemkv.protocol.types import OK
@@ -84,12 +85,14 @@ class Monitors:
 @command(
     "monitor",
     1,
-    "admin loading no-multi",
+    "admin loading",
     group="server",
     summary="Receive every command the server runs, as it runs it",
     syntax="",
 )
 def monitor(e: Engine, s: Session, args: list[bytes]) -> object:
+    if e.atomic is not None:  # queued in MULTI, run by EXEC
+        raise CommandError("MONITOR isn't allowed for DENY BLOCKING client")
     if s in e.monitors.sessions:
         return NO_REPLY  # Redis ignores a second MONITOR
     e.monitors.add(s)
