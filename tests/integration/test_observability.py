@@ -4,12 +4,13 @@ redis-server: TANDEMKV_TEST_TARGET=redis)."""
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from helpers.resp import RawClient, RespError
+from helpers.resp import RawClient, RespError, encode_command
 from helpers.servers import ServerProcess
 
 
@@ -167,3 +168,35 @@ def test_monitor_refused_inside_a_transaction(raw2: RawClient) -> None:
     assert raw2.call("MULTI") == "OK"
     assert raw2.call("MONITOR") == "QUEUED"
     assert raw2.call("EXEC") == [RespError("ERR MONITOR isn't allowed for DENY BLOCKING client")]
+
+
+@pytest.mark.tandemkv_only("Redis holds a monitor to the normal class, unlimited by default")
+def test_a_monitor_that_stops_reading_is_dropped(server: ServerProcess) -> None:
+    with server.raw() as admin, server.raw() as other:
+        limit = "pubsub 256kb 0 0"
+        assert admin.call("CONFIG", "SET", "client-output-buffer-limit", limit) == "OK"
+        try:
+            with server.raw() as monitor:
+                assert monitor.call("MONITOR") == "OK"
+                value = "x" * 4000  # quoted in each line the monitor does not read
+                for _ in range(100):  # 20 MB of lines: past what the kernel buffers
+                    other.send(b"".join(encode_command("SET", "k", value) for _ in range(50)))
+                    assert other.read_replies(50) == ["OK"] * 50
+                assert drained_to_close(monitor.sock), server.stderr_text()[-2000:]
+        finally:
+            admin.call("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60")
+
+
+def drained_to_close(sock: socket.socket, wait: float = 5.0) -> bool:
+    """Read what was sent until the server closes the connection: True if it did."""
+    deadline = time.monotonic() + wait
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(1 << 20):
+                return True
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return True
+    return False
