@@ -146,3 +146,17 @@ def test_aclfile_from_flag_env_and_toml(tmp_path: Path) -> None:
     users.write_text("user default on nopass ~* &* +@all\n")
     with pytest.raises(StartupError, match="refusing to listen"):
         check_protected_mode(config)
+
+
+def test_slowlog_and_metrics_settings(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('slowlog-max-len = 16\nmetrics-address = "127.0.0.1:9121"\n')
+    config = load_config({"config_file": str(toml)}, env={"TANDEMKV_SLOWLOG_LOG_SLOWER_THAN": "-1"})
+    settings = config.runtime_settings()
+    assert (settings.slowlog_log_slower_than, settings.slowlog_max_len) == (-1, 16)
+    assert config.metrics_address == "127.0.0.1:9121"
+    assert load_config({"metrics_address": "127.0.0.1:0"}, env={}).metrics_address
+    with pytest.raises(ConfigError, match="invalid slowlog-log-slower-than '-2'"):
+        load_config({"slowlog_log_slower_than": "-2"}, env={})
+    with pytest.raises(ConfigError, match="invalid metrics-address 'nowhere'"):
+        load_config({"metrics_address": "nowhere"}, env={})

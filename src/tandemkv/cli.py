@@ -252,6 +252,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="keys sampled per eviction (default 5)",
     )
     server.add_argument(
+        "--slowlog-log-slower-than",
+        type=int,
+        metavar="MICROSECONDS",
+        help="SLOWLOG keeps commands at least this long (default 10000; 0: all, -1: none)",
+    )
+    server.add_argument(
+        "--slowlog-max-len",
+        type=int,
+        metavar="N",
+        help="SLOWLOG entries kept (default 128)",
+    )
+    server.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (default: off; a "
+        "non-loopback HOST follows protected mode, see docs/operations.md)",
+    )
+    server.add_argument(
         "--fsync",
         choices=tuple(FsyncPolicy),
         help="when the log is fsynced: before each reply (always), about once "
@@ -704,6 +722,9 @@ def _server_config(args: argparse.Namespace) -> Config:
         "maxmemory": args.maxmemory,
         "maxmemory_policy": args.maxmemory_policy,
         "maxmemory_samples": args.maxmemory_samples,
+        "slowlog_log_slower_than": args.slowlog_log_slower_than,
+        "slowlog_max_len": args.slowlog_max_len,
+        "metrics_address": args.metrics_address,
         "parser": args.parser,
         "event_loop": args.event_loop,
         "fsync": args.fsync,

@@ -80,6 +80,10 @@ class Config:
     maxmemory: int = 0  # bytes; flags, env and the file also take Redis's units (100mb)
     maxmemory_policy: str = "noeviction"
     maxmemory_samples: int = 5
+    slowlog_log_slower_than: int = 10000  # microseconds; -1 logs nothing, 0 everything
+    slowlog_max_len: int = 128
+    # HOST:PORT of the Prometheus endpoint (GET /metrics); "" serves none.
+    metrics_address: str = ""
     parser: str = "auto"
     event_loop: str = "auto"
     fsync: str = "everysec"
@@ -141,6 +145,8 @@ class Config:
             maxmemory=self.maxmemory,
             maxmemory_policy=self.maxmemory_policy,
             maxmemory_samples=self.maxmemory_samples,
+            slowlog_log_slower_than=self.slowlog_log_slower_than,
+            slowlog_max_len=self.slowlog_max_len,
             appendonly=self.appendonly,
             appendfsync=self.fsync,
             tls_port=self.tls_port,
@@ -183,6 +189,8 @@ def _coerce(name: str, raw: object, source: str) -> object:
             if isinstance(raw, bool) or not isinstance(raw, (int, str)):
                 raise ValueError("expected an integer")
             value = parse_memory(str(raw)) if name == "maxmemory" else int(raw)
+            if name == "slowlog_log_slower_than" and value == -1:
+                return value  # logs nothing, as in Redis
             if value < 0:
                 raise ValueError("must not be negative")
             if name == "client_query_buffer_limit" and not MiB <= value <= MAX_QUERY_BUFFER:
@@ -200,8 +208,8 @@ def _coerce(name: str, raw: object, source: str) -> object:
             raw = raw.lower()
         if name in _CHOICES and raw not in _CHOICES[name]:
             raise ValueError(f"must be one of {', '.join(_CHOICES[name])}")
-        if name in ("address", "primary", "advertise") and raw:
-            parse_address(raw, allow_port_zero=name == "address")
+        if name in ("address", "primary", "advertise", "metrics_address") and raw:
+            parse_address(raw, allow_port_zero=name in ("address", "metrics_address"))
         if name == "peer_routes":
             parse_peer_routes(raw)
         if name == "client_output_buffer_limit":

@@ -135,8 +135,11 @@ class EmbeddedStore:
         with self._lock:
             self._check_open()
             engine = self._engine
-            engine.now_ms = time.time_ns() // 1_000_000
+            started = time.time_ns()
+            engine.now_ms = started // 1_000_000
             reply = engine.execute(self._session(), request)
+            if engine.ran is not None:  # INFO commandstats, as the server counts it
+                engine.commandstats.add_call(engine.ran, time.time_ns() - started)
             mutations = engine.take_mutations()
             if mutations:
                 self._log(mutations)

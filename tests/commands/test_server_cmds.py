@@ -44,6 +44,7 @@ def test_info_default_sections(c: Client) -> None:
         "# Replication",
         "# CPU",
         "# Modules",
+        "# Errorstats",
         "# Cluster",
         "# Keyspace",
     ]

@@ -12,6 +12,8 @@ import redis
 from helpers.cluster import Cluster, Node, wait_for
 from helpers.servers import run_tandemkv
 
+from .test_metrics import scrape, value
+
 pytestmark = pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
 
 
@@ -24,12 +26,19 @@ def _log_records(node: Node) -> list[dict[str, object]]:
     return records
 
 
+def _metrics_url(node: Node) -> str:
+    found = [r["message"] for r in _log_records(node) if str(r["message"]).startswith("metrics at")]
+    assert found, "the start-up log names the metrics endpoint"
+    return str(found[0]).removeprefix("metrics at ")
+
+
 def _role_changes(node: Node) -> list[dict[str, object]]:
     return [r for r in _log_records(node) if r.get("event") == "role_change"]
 
 
 def test_transfer_then_election_timeout_are_recorded_logged_and_shown(cluster: Cluster) -> None:
     args = ("--log-format", "json", "--latency-monitor-threshold", "1")
+    args += ("--metrics-address", "127.0.0.1:0")
     a = cluster.start_three(*args)
     start = _log_records(a)[0]
     assert start["level"] == "info" and start["logger"] == "tandemkv.server"
@@ -71,6 +80,14 @@ def test_transfer_then_election_timeout_are_recorded_logged_and_shown(cluster: C
         history = c.execute_command("LATENCY", "HISTORY", "election")
         assert history, "the election's duration is a LATENCY sample"
         assert all(ms >= 1 for _, ms in history)
+
+    # The metrics say the same: a primary now, after an election it started itself.
+    samples = scrape(_metrics_url(new))
+    assert value(samples, "tandemkv_role", role="primary") == 1
+    assert value(samples, "tandemkv_elections_started_total") >= 1
+    assert value(samples, "tandemkv_became_primary_total") >= 1
+    assert value(samples, "tandemkv_primary_changes_total") >= 2  # a, b, then itself
+    assert value(samples, "tandemkv_last_election_timestamp_seconds") > 0
 
     # The CLI's status names the last election.
     result = run_tandemkv("status", "--server", new.address, timeout=30)

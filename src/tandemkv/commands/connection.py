@@ -158,6 +158,7 @@ def select(e: Engine, s: Session, args: list[bytes]) -> object:
 )
 def reset(e: Engine, s: Session, args: list[bytes]) -> object:
     end_transaction(e, s)
+    e.monitors.drop(s)  # RESET ends MONITOR, as in Redis
     s.resp = 2
     s.name = b""
     e.acl.start(s)  # back to the default user, as Redis does
@@ -179,6 +180,7 @@ def describe_client(e: Engine, s: Session) -> str:
         ("x" if s.queued is not None else "")
         + ("b" if e.waiters.is_blocked(s) else "")
         + ("P" if listener is not None and listener.count else "")
+        + ("O" if s in e.monitors.sessions else "")
     ) or "N"
     fields = [
         f"id={s.id}",

@@ -14,6 +14,7 @@ from tandemkv.commands.acl import Acl
 from tandemkv.commands.acl_checks import check as acl_check
 from tandemkv.commands.atomic_work import AtomicWork
 from tandemkv.commands.broker import Broker
+from tandemkv.commands.commandstats import CommandStats
 from tandemkv.commands.detached import DetachedHost
 from tandemkv.commands.errors import (
     CommandError,
@@ -24,9 +25,11 @@ from tandemkv.commands.errors import (
     wrong_arity,
 )
 from tandemkv.commands.latency import LatencyMonitor
+from tandemkv.commands.monitor import Monitors
 from tandemkv.commands.scan import ScanCursors
 from tandemkv.commands.session import Deferred, Host, Session, SlicedJob
 from tandemkv.commands.settings import Settings
+from tandemkv.commands.slowlog import SlowLog
 from tandemkv.commands.table import CommandSpec, Write, lookup
 from tandemkv.commands.transactions import end_transaction
 from tandemkv.commands.waiters import Waiters
@@ -46,11 +49,13 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
     keys,
     latency,
     lists,
+    monitor,
     pubsub,
     replication,
     sentinel,
     server,
     sets,
+    slowlog,
     streams,
     strings,
     transactions,
@@ -97,17 +102,21 @@ class Engine:
         "acl",
         "atomic",
         "broker",
+        "commandstats",
         "evictor",
         "gate",
         "host",
         "keyspace",
         "latency",
+        "monitors",
         "now_ms",
         "pending",
+        "ran",
         "random",
         "read_ran",
         "scans",
         "settings",
+        "slowlog",
         "stats",
         "waiters",
     )
@@ -142,11 +151,19 @@ class Engine:
         self.latency = LatencyMonitor(self.settings)
         # Users and their permissions (commands/acl.py), kept in step with the keyspace's.
         self.acl = Acl(self)
+        # INFO commandstats/errorstats. `ran` names the command execute() ran last (None
+        # if it was refused or queued): the shell adds its duration to its entry.
+        self.commandstats = CommandStats()
+        self.ran: str | None = None
+        self.slowlog = SlowLog()
+        # MONITOR clients; the shell installs the delivery callback and the clock.
+        self.monitors = Monitors()
 
     def execute(self, session: Session, args: list[bytes]) -> object:
         """Run one command for `session` and return its reply value."""
         spec = lookup(args[0])
         self.stats.commands += 1
+        self.ran = None
         if spec is None:
             return self._refuse(session, unknown_command(args), args)
         # Redis's order: unknown command, then arity, then authentication.
@@ -190,14 +207,19 @@ class Engine:
         session.last_command = spec.name
         try:
             result = spec.handler(self, session, args)
+            # The shell times it under this name: the subcommand the handler named
+            # (config|get) as in Redis. Only a plain field on the hot path.
+            self.ran = session.last_command
         except CommandError as error:
             self.stats.errors += 1
+            self._failed(session, spec, error.prefix)
             result = error.reply()
         except Exception as error:
             # A bug in one handler. Handlers change nothing themselves (the engine applies
             # what they return), so the server can go on: the client gets an error, the
             # operator the traceback.
             self.stats.errors += 1
+            self._failed(session, spec, "ERR")
             self.host.report_bug(spec.name, error)
             result = ErrorReply(
                 f"ERR internal error running '{spec.name}' "
@@ -211,6 +233,15 @@ class Engine:
             self.apply(result.mutation)
             result = result.reply
         return result
+
+    def _failed(self, session: Session, spec: CommandSpec, code: str) -> None:
+        """Count a command that ran and answered an error (errorstats, failed_calls)."""
+        self.commandstats.count_error(code)
+        name = session.last_command
+        if name == "NULL":  # an unknown subcommand: Redis counts it under the command
+            name = spec.name
+        self.commandstats.stat(name).failed += 1
+        self.ran = name
 
     def apply(self, mutation: Mutation) -> None:
         self.keyspace.apply(mutation)
@@ -333,8 +364,14 @@ class Engine:
                         replies.append(ErrorReply(denied.changed_since_queued()))
                         continue
                 replies.append(self.run(session, spec, args))
+                # Counted as a call, not timed: its time is EXEC's.
+                name = session.last_command
+                self.commandstats.stat(spec.name if name == "NULL" else name).inner += 1
+                if self.monitors.sessions:  # each queued command, as Redis shows them
+                    self.monitors.feed(session, args)
         finally:
             self.atomic = None
+            session.last_command = "exec"  # EXEC's own name again, as CLIENT LIST shows it
         batch = self.pending
         self.pending = outer
         if len(batch) == 1:
@@ -351,6 +388,10 @@ class Engine:
 
     def _refuse(self, session: Session, error: CommandError, args: list[bytes]) -> ErrorReply:
         self.stats.errors += 1
+        self.commandstats.count_error(error.prefix)
+        spec = lookup(args[0])
+        if spec is not None:  # Redis counts an unknown command in errorstats only
+            self.commandstats.stat(spec.name).rejected += 1
         if args[0].lower() == b"exec":
             # A refused EXEC ends any transaction and says so, as in Redis.
             end_transaction(self, session)

@@ -24,9 +24,6 @@ def help_lines(*lines: str) -> list[SimpleString]:
     return [SimpleString(line) for line in lines]
 
 
-# Redis 7's default sections, in its order. Redis also has "errorstats" here; we keep no
-# per-error-code counts, so it is not shown rather than shown empty (which would say
-# there were no errors).
 def note_subcommand(s: Session, command: str, sub: bytes, known: tuple[str, ...]) -> None:
     """Name the session's last command as Redis's CLIENT LIST does (cmd=config|get); an
     unknown subcommand leaves none (cmd=NULL)."""
@@ -34,6 +31,7 @@ def note_subcommand(s: Session, command: str, sub: bytes, known: tuple[str, ...]
     s.last_command = f"{command}|{name}" if name in known else "NULL"
 
 
+# Redis 7's default sections, in its order.
 DEFAULT_SECTIONS = (
     "server",
     "clients",
@@ -43,6 +41,7 @@ DEFAULT_SECTIONS = (
     "replication",
     "cpu",
     "modules",
+    "errorstats",
     "cluster",
     "keyspace",
 )
@@ -67,6 +66,9 @@ def info_sections(e: Engine) -> dict[str, dict[str, object]]:
     if len(e.keyspace):
         keyspace["db0"] = f"keys={len(e.keyspace)},expires={e.keyspace.expiring_count()},avg_ttl=0"
     sections["keyspace"] = keyspace
+    # Not a default section: INFO commandstats or INFO all.
+    sections["commandstats"] = e.commandstats.info()
+    sections["errorstats"] = e.commandstats.error_info()
     return sections
 
 
@@ -250,6 +252,7 @@ def config(e: Engine, s: Session, args: list[bytes]) -> object:
         )
     if sub == b"RESETSTAT":
         e.stats.commands = e.stats.errors = 0
+        e.commandstats.reset()
         return OK
     if sub == b"REWRITE":
         return e.host.rewrite_config()

@@ -52,6 +52,10 @@ class Settings:
     tls_port: int = 0
     tls_auth_clients: str = "yes"
     tls_replication: bool = False
+    # SLOWLOG (commands/slowlog.py): commands at least this many microseconds long are
+    # logged (-1: none, 0: all); the log keeps the newest slowlog-max-len.
+    slowlog_log_slower_than: int = 10000
+    slowlog_max_len: int = 128
     # Not a setting: the server's start as a Unix time, 0 until known. LASTSAVE answers
     # it before the first snapshot, as Redis answers its start (commands/server.py).
     started_at: int = field(default=0, compare=False)
@@ -225,6 +229,8 @@ PARAMS: dict[str, Param] = {
         Param("tls_port", None),
         Param("tls_auth_clients", None),
         Param("tls_replication", None, _show_bool),
+        Param("slowlog_log_slower_than", _int_in(-1, LLONG_MAX)),
+        Param("slowlog_max_len", _int_in(0, LLONG_MAX)),
     )
 }
 

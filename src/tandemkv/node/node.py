@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
+from tandemkv.commands.commandstats import Timings
 from tandemkv.commands.errors import CommandError
 from tandemkv.commands.latency import AOF_FSYNC_ALWAYS, AOF_FSYNC_EVERYSEC, ELECTION
 from tandemkv.commands.waiters import STATE_CHANGED
@@ -161,6 +162,8 @@ class Node:
         self.deposed = dict(identity.deposed)  # see NodeIdentity.deposed
         self.deposed_told: dict[int, float] = {}  # member -> loop time it was last told
         self._background: set[asyncio.Task[None]] = set()  # see spawn()
+        # How long the log's fsyncs take, on the syncer thread or inline (the metrics).
+        self.fsync_timings = Timings()
         self.keyspace.owns_expiry = False
         self.history = RoleHistory()  # role changes and election counters (node/history.py)
         self._campaigns_seen = 0  # the core's campaign count already added to history
@@ -205,9 +208,11 @@ class Node:
             self._syncer.stop()
             self._syncer = None
 
-    def _fsync_timed(self, seconds: float) -> None:
+    def _fsync_timed(self, nanoseconds: int) -> None:
+        """One fsync's duration: the metrics' histogram, and LATENCY past its threshold."""
+        self.fsync_timings.record(nanoseconds)
         event = AOF_FSYNC_ALWAYS if self.fsync_always else AOF_FSYNC_EVERYSEC
-        self.server.engine.latency.record(event, int(time.time()), int(seconds * 1000))
+        self.server.engine.latency.record(event, int(time.time()), nanoseconds // 1_000_000)
 
     def settle_alone(self) -> None:
         """Carry out all Ready work here and now, syncing inline: a sole voter commits on
@@ -217,11 +222,16 @@ class Node:
         self.flush_proposals()
         waiting = self._syncing
         if waiting is not None:
-            self.storage.sync()
+            self._sync_inline()
             self._synced(waiting.entries[-1].index)
         for _ in range(SETTLE_CYCLES):
             if not self._ready_cycle(inline_sync=True):
                 return
+
+    def _sync_inline(self) -> None:
+        started = time.perf_counter_ns()
+        self.storage.sync()
+        self._fsync_timed(time.perf_counter_ns() - started)
 
     async def hand_over(self) -> None:
         """A primary being stopped passes its role to the most caught-up backup first,
@@ -498,7 +508,7 @@ class Node:
             return False
         if ready.entries and self.fsync_always:
             if inline_sync:
-                self.storage.sync()
+                self._sync_inline()
                 self.synced_index = max(self.synced_index, ready.entries[-1].index)
             else:
                 assert self._syncer is not None  # started with the node

@@ -27,11 +27,12 @@ from tandemkv.commands.latency import EXPIRE_CYCLE, FORK, SNAPSHOT_WRITE
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.settings import save_points
 from tandemkv.commands.waiters import log_writes
-from tandemkv.config import Config
+from tandemkv.config import Config, parse_address
 from tandemkv.protocol.types import OK, Push, SimpleString
 from tandemkv.server import reconfigure
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
+from tandemkv.server.metrics_http import MetricsEndpoint
 from tandemkv.server.sliced import SlicedRunner
 from tandemkv.server.tls_listener import TLSListener
 from tandemkv.storage.store import Store
@@ -86,6 +87,8 @@ class Server:
         self.store = store
         self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
         self.engine.broker.sink = self._deliver
+        self.engine.monitors.sink = self._deliver_monitor_line
+        self.engine.monitors.clock = _unix_micros
         # A member that restarts applies its own log again as the group commits it: the
         # messages in it were delivered before, by the process that logged them.
         self.engine.broker.delivered_through = store.last_index
@@ -123,6 +126,7 @@ class Server:
         # The aclfile's users (server/run.py), loaded into a group that has none yet.
         self.acl_seed: list[User] | None = None
         self._cron: asyncio.TimerHandle | None = None
+        self.metrics: MetricsEndpoint | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -180,6 +184,12 @@ class Server:
             return
         self.tls.reload()
 
+    async def start_metrics(self) -> str:
+        """Serve GET /metrics at config.metrics_address; return the bound HOST:PORT."""
+        listen = parse_address(self.config.metrics_address)
+        self.metrics = MetricsEndpoint(self)
+        return await self.metrics.start(listen.host, listen.port)
+
     async def serve_until_stopped(self) -> None:
         await self.stopping.wait()
         await self.shutdown()
@@ -194,6 +204,8 @@ class Server:
             self._listener.close()
         for listener in self._tls_listeners:
             listener.close()
+        if self.metrics is not None:
+            await self.metrics.close()
         # Peers keep talking until the end: their acknowledgements release the replies
         # being drained, and a primary hands its role over through them.
         connections = [c for c in self.connections.values() if not c.session.peer_id]
@@ -384,6 +396,7 @@ class Server:
 
             self.engine.waiters.drop(conn.session)
             self.engine.broker.drop(conn.session)
+            self.engine.monitors.drop(conn.session)
             end_transaction(self.engine, conn.session)
 
     def _deliver(self, session: Session, message: Push) -> None:
@@ -391,6 +404,11 @@ class Server:
         conn = self.connections.get(session)
         if conn is not None:
             conn.push(message)
+
+    def _deliver_monitor_line(self, session: Session, line: bytes) -> None:
+        conn = self.connections.get(session)
+        if conn is not None:
+            conn.push_line(line)
 
     def next_client_id(self) -> int:
         self._next_id += 1
@@ -445,8 +463,9 @@ class Server:
                 if conn.writing_paused:
                     conn.check_output_limit()
         if limits.pubsub.soft:
-            # Nor does a subscriber whose messages stopped coming.
-            for session in list(self.engine.broker.listeners):
+            # Nor does a subscriber (or a monitor) whose messages stopped coming.
+            pushed_to = [*self.engine.broker.listeners, *self.engine.monitors.sessions]
+            for session in pushed_to:
                 subscriber = self.connections.get(session)
                 if subscriber is not None:
                     subscriber.check_output_limit()
@@ -558,6 +577,10 @@ class Server:
 
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _unix_micros() -> int:
+    return time.time_ns() // 1000
 
 
 def _rss_bytes() -> int:

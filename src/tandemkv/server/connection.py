@@ -21,6 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any, cast
 
 from tandemkv.commands.cluster_view import Pending
+from tandemkv.commands.commandstats import BUCKET_BOUNDS_NS, CommandStat
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.commands.waiters import Logged, log_writes
@@ -38,7 +39,13 @@ OUTPUT_SOFT_LIMIT = 4 * 1024 * 1024
 # A client's pipeline runs this long (seconds) per turn of the event loop; the rest waits
 # for its next turn, so a pipeline of costly commands (SCAN COUNT 100000 after SCAN...)
 # holds other clients, and a group's heartbeats, no longer than one of them plus this.
-TURN_SECONDS = 0.010
+TURN_NS = 10_000_000
+# A slowlog threshold no command reaches (slowlog-log-slower-than -1).
+NEVER_SLOW = 2**62
+# Durations under this go to the first histogram bucket (commands/commandstats.py).
+QUICK_NS = BUCKET_BOUNDS_NS[0]
+# The entry a batch starts with, replaced before the first command is counted.
+UNUSED_STAT = CommandStat("")
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES = 64
 
@@ -137,8 +144,20 @@ class ClientConnection(asyncio.Protocol):
         hard_limit = (
             0 if session.peer_id else self.server.settings.client_output_buffer_limit.normal.hard
         )
-        clock = time.perf_counter
-        turn_ends = clock() + TURN_SECONDS
+        # One clock read per command: the time since the previous read is the command's
+        # duration (its parsing and its reply's encoding included) for INFO commandstats,
+        # SLOWLOG and the metrics; the same reads bound the pipeline's turn.
+        clock = time.perf_counter_ns
+        started = clock()
+        turn_ends = started + TURN_NS
+        slow = self.server.settings.slowlog_log_slower_than
+        slow_ns = slow * 1000 if slow >= 0 else NEVER_SLOW
+        # Under this, a duration only adds to its command's sum and quick count.
+        quick_ns = slow_ns if slow_ns < QUICK_NS else QUICK_NS
+        stats = engine.commandstats
+        last_ran: str | None = None  # a pipeline mostly repeats one command:
+        stat = UNUSED_STAT  # its entry is looked up once
+        monitors = engine.monitors.sessions
         out: list[bytes] = []
         size = 0
         while not self.closing:
@@ -151,6 +170,23 @@ class ClientConnection(asyncio.Protocol):
             if args is None:
                 break
             reply = engine.execute(session, args)
+            now = clock()
+            ran = engine.ran
+            if ran is not None:  # it ran (not refused, not queued in MULTI)
+                took = now - started
+                if ran is not last_ran:
+                    stat = stats.stat(ran)
+                    last_ran = ran
+                if took < quick_ns:
+                    stat.nanoseconds += took
+                    stat.quick += 1
+                else:
+                    stat.record(took)
+                    if took >= slow_ns:
+                        self._log_slow(args, took)
+                if monitors:
+                    engine.monitors.feed(session, args)
+            started = now
             if self._pushed:  # messages published before this reply (its own PUBLISH)
                 out += self._pushed
                 self._pushed = []
@@ -188,7 +224,7 @@ class ClientConnection(asyncio.Protocol):
                 self.frames = FrameDecoder()
                 self.frames.feed(decoder.take_unread())
                 break
-            if size > OUTPUT_SOFT_LIMIT or clock() > turn_ends:
+            if size > OUTPUT_SOFT_LIMIT or now > turn_ends:
                 # Replies of writes go out only once the log makes them safe, as at the end.
                 if not self._settle_batch(out):
                     self._send(out)
@@ -206,6 +242,17 @@ class ClientConnection(asyncio.Protocol):
                 return
         if self.frames is not None:
             self._run_frames()
+
+    def _log_slow(self, args: list[bytes], took_ns: int) -> None:
+        session, settings = self.session, self.server.settings
+        self.engine.slowlog.push(
+            time.time_ns() // 1_000_000_000,
+            took_ns // 1000,
+            args,
+            session.addr,
+            session.name,
+            settings.slowlog_max_len,
+        )
 
     def _yield_turn(self) -> None:
         """Let other clients run before the rest of this one's pipeline."""
@@ -388,6 +435,14 @@ class ClientConnection(asyncio.Protocol):
             asyncio.get_running_loop().call_soon(self._flush_pushed)
         self._pushed.append(encode_reply(message, self.session.resp == 3))
 
+    def push_line(self, line: bytes) -> None:
+        """Queue an encoded MONITOR line, as push() queues a message."""
+        if self.closing:
+            return
+        if not self._pushed:
+            asyncio.get_running_loop().call_soon(self._flush_pushed)
+        self._pushed.append(line)
+
     def _flush_pushed(self) -> None:
         pushed = self._pushed
         if not pushed or self.closing:
@@ -411,8 +466,11 @@ class ClientConnection(asyncio.Protocol):
         if transport is None or self.closing or self.session.peer_id:
             return False
         limits = self.server.settings.client_output_buffer_limit
-        subscribed = self.session in self.engine.broker.listeners
-        limit = limits.pubsub if subscribed else limits.normal
+        # A monitor is a stream of pushes like a subscriber: it takes the pubsub class's
+        # limits (Redis counts it as normal, whose default is no limit at all).
+        engine, session = self.engine, self.session
+        pushed_to = session in engine.broker.listeners or session in engine.monitors.sessions
+        limit = limits.pubsub if pushed_to else limits.normal
         waiting = transport.get_write_buffer_size()
         if limit.hard and waiting > limit.hard:
             return self._drop(

@@ -16,7 +16,7 @@ import time
 from tandemkv import BUILD, __version__
 from tandemkv.commands.acl import parse_acl_file
 from tandemkv.commands.acl_model import RuleError, User
-from tandemkv.config import Config, ConfigError
+from tandemkv.config import Config, ConfigError, parse_address
 from tandemkv.node.boot import (
     BootError,
     catch_up_alone,
@@ -48,6 +48,16 @@ class StartupError(Exception):
 
 
 def check_protected_mode(config: Config) -> None:
+    if config.metrics_address and config.protected_mode:
+        metrics = parse_address(config.metrics_address)
+        if not metrics.is_loopback:
+            # The endpoint asks for no password (Prometheus scrapes without one), so
+            # requirepass does not cover it: only the operator's word opens it.
+            raise StartupError(
+                f"refusing to serve metrics on {metrics}, which is reachable from other "
+                "machines and has no password: pass --protected-mode no if the network "
+                "is trusted (or keep --metrics-address on loopback)"
+            )
     listen = config.listen
     if listen.is_loopback or config.requirepass or not config.protected_mode:
         return
@@ -130,6 +140,15 @@ def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
 
 
 async def _serve(server: Server, config: Config) -> None:
+    metrics = ""
+    if config.metrics_address:
+        try:
+            metrics = await server.start_metrics()
+        except (OSError, UnicodeError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise StartupError(
+                f"cannot serve metrics on {config.metrics_address}: {reason}"
+            ) from None
     try:
         address = await server.start()
     except OSError as error:
@@ -147,6 +166,8 @@ async def _serve(server: Server, config: Config) -> None:
     log_start(server, config, address)
     if server.tls is not None:
         log.info("%s", _describe_tls(config, address, server.tls_port))
+    if metrics:
+        log.info("metrics at http://%s/metrics", metrics)
     print(f"Ready to accept connections at {address}", flush=True)
     registration = registry.register(address, config.db_path)
     try:

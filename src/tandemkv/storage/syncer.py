@@ -36,10 +36,10 @@ class Syncer(threading.Thread):
         on_synced: Callable[[int], None],
         on_error: Callable[[str], None],
         post: Callable[..., object],
-        on_timed: Callable[[float], None] | None = None,
+        on_timed: Callable[[int], None] | None = None,
     ) -> None:
         """`post(callback, arg)` runs a callback where the owner wants it (its event loop);
-        `on_timed(seconds)` is told, through it, how long each fsync took."""
+        `on_timed(nanoseconds)` is told, through it, how long each fsync took."""
         super().__init__(name="tandemkv-fsync", daemon=True)
         self._store = store
         self._interval = interval
@@ -82,7 +82,7 @@ class Syncer(threading.Thread):
             forced, self._served = requests != self._served, requests
             if target <= self._synced and not forced:
                 continue
-            started = time.monotonic()
+            started = time.perf_counter_ns()
             try:
                 self._fsync_active_segment()
             except OSError as error:
@@ -91,7 +91,7 @@ class Syncer(threading.Thread):
                 return
             self._synced = target
             if self._on_timed is not None:
-                self._post(self._on_timed, time.monotonic() - started)
+                self._post(self._on_timed, time.perf_counter_ns() - started)
             self._post(self._on_synced, target)
 
     def _fsync_active_segment(self) -> None:
