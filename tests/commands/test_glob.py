@@ -130,20 +130,20 @@ def test_the_cve_pattern_answers_at_once() -> None:
     the matcher needs, so it fails only for a matcher that backtracks."""
     key = b"a" * 66
     pattern = b"a*" * 17 + b"b"
-    started = time.perf_counter()
+    started = time.process_time()
     assert not compile_glob(pattern)(key)
     assert compile_glob(pattern[:-1] + b"a")(key)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_long_patterns_on_long_keys_stay_bounded() -> None:
     key = b"a" * 20_000 + b"c"
     many_stars = b"*a" * 500 + b"*b*c"
     long_segment = b"*" + b"a" * 1000 + b"b*"
-    started = time.perf_counter()
+    started = time.process_time()
     assert not compile_glob(many_stars)(key)
     assert not compile_glob(long_segment)(key)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 # ------------------------------------------------------------------ bounded compiling
@@ -170,9 +170,9 @@ def test_every_pattern_up_to_1kib_is_accepted_and_answers_quickly(pattern: bytes
     """Issue: Hostile clients; any pattern up to 1 KB against a 1 KB key under 50 ms."""
     assert len(pattern) <= 1024
     _cached.cache_clear()
-    started = time.perf_counter()
+    started = time.process_time()
     compile_glob(pattern)(b"a" * 1024)
-    assert time.perf_counter() - started < 0.05
+    assert time.process_time() - started < 0.05
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -195,10 +195,10 @@ def test_random_patterns_up_to_1kib_are_accepted(pattern: bytes) -> None:
 def test_megabyte_patterns_are_refused_before_any_big_work(pattern: bytes) -> None:
     """Compiling these whole takes seconds (the parser loops per token, the regex compiler
     about a microsecond a byte); the budget refuses them after ~16k units of either."""
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(PatternTooComplex) as refused:
         compile_glob(pattern)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert refused.value.message.startswith("glob-style pattern too complex")
 
 
