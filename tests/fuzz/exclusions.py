@@ -29,6 +29,8 @@ ADMIN_ALLOWED: dict[bytes, str] = {
     b"config": "GET, RESETSTAT, REWRITE and HELP only report or refuse (SET is out below)",
     b"sentinel": "only reports where the primary is",
     b"bgsave": "snapshots in a forked child; drawn rarely (RARE)",
+    b"slowlog": "reports (or forgets) the slow commands of the run",
+    b"latency": "reports (or forgets) the latency samples of the run",
 }
 
 EXCLUDED_NAMES: dict[bytes, str] = {
@@ -56,6 +58,11 @@ EXCLUDED_SUBCOMMANDS: dict[bytes, str] = {
     # A password locks every client out, `timeout` closes idle connections, `maxclients`
     # refuses new ones, `proto-max-bulk-len` changes what is a valid request.
     b"config|set": "changes the server's limits",
+    # Users are the operator's: a random rule on `default` (resetpass, off, -@all) locks
+    # out every client, the watchdog's included. The reporting subcommands are fuzzed.
+    b"acl|setuser": "changes who may connect and what they may run",
+    b"acl|deluser": "changes who may connect",
+    b"acl|load": "replaces the users (refused without an aclfile, but not always)",
 }
 
 # Left out of the "clean" deep MULTIs (grammar.py), whose EXEC must run every queued

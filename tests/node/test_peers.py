@@ -11,8 +11,11 @@ class FakeTransport:
     def __init__(self) -> None:
         self.written: list[bytes] = []
         self.closing = False
+        self.handle_closed = False
 
     def write(self, data: bytes) -> None:
+        if self.handle_closed:  # as uvloop's UVHandle._ensure_alive
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>")
         self.written.append(data)
 
     def close(self) -> None:
@@ -44,5 +47,23 @@ def test_sending_while_the_old_connection_closes_does_not_dial_a_second_one() ->
         assert link.retry is first_retry
         link.close()
         assert link.retry is None
+
+    asyncio.run(scenario())
+
+
+def test_a_write_on_a_handle_closed_under_the_link_drops_the_link_and_raises_nothing() -> None:
+    """uvloop raised from write() on a handle whose is_closing() still said False; the
+    error escaped the node's Ready loop, which then failed on every turn."""
+
+    async def scenario() -> None:
+        link = PeerLink(PeerLinks(1, lambda: "secret", {}), 2, "127.0.0.1:9")
+        transport = FakeTransport()
+        link.connection_made(transport)  # type: ignore[arg-type]
+        link.data_received(b"+OK\r\n+OK\r\n")  # PEER AUTH and PEER STREAM answered
+        assert link.frames is not None
+        transport.handle_closed = True
+        link.send([b"an append"])  # must not raise
+        assert transport.closing and link.complained
+        link.close()
 
     asyncio.run(scenario())

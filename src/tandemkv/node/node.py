@@ -484,9 +484,17 @@ class Node:
         # Carry out the Ready work this turn made, and what that work makes ready in turn
         # (a sole voter's commit follows its own persist), without waiting for the next
         # turn of the loop; bounded, so clients are not starved.
-        for _ in range(READY_PER_TURN):
-            if not self._ready_cycle():
-                return
+        try:
+            for _ in range(READY_PER_TURN):
+                if not self._ready_cycle():
+                    return
+        except Exception as error:
+            # A bug. A Ready carried out in part cannot be taken again or advanced past:
+            # retried, the same Ready failed on every turn while memory grew to 8 GB. Stop;
+            # a restarted node recovers from its log (and a group's others carry on).
+            log.exception("internal error in the Ready loop")
+            self._fatal(f"internal error in the replication loop ({error!r}); stopping")
+            return
         self.schedule()
 
     def _ready_cycle(self, inline_sync: bool = False) -> bool:

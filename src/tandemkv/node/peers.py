@@ -13,6 +13,7 @@ address in production).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import time
@@ -78,7 +79,16 @@ class PeerLink(asyncio.Protocol):
         if self.frames is None or transport is None or transport.is_closing():
             self._send_later(blobs)
         elif transport.get_write_buffer_size() <= MAX_BUFFERED:
-            transport.write(self._framed(blobs))
+            self._write(transport, self._framed(blobs))
+
+    def _write(self, transport: asyncio.Transport, data: bytes) -> None:
+        try:
+            transport.write(data)
+        except RuntimeError as error:
+            # uvloop raises on a handle that closed before is_closing() said so (seen under
+            # a fuzzed group: it escaped the node's Ready loop). The link is down; the core
+            # resends what this carried once it is up again.
+            self._drop(f"the connection closed under a write ({error})")
 
     def _send_later(self, blobs: list[bytes]) -> None:
         transport = self.transport
@@ -206,7 +216,7 @@ class PeerLink(asyncio.Protocol):
         assert transport is not None
         self.frames = FrameDecoder(max_frame=0)
         if self.queued:
-            transport.write(b"".join(self.queued))
+            self._write(transport, b"".join(self.queued))
             self.queued, self.queued_bytes = [], 0
 
     def _heard(self) -> None:
@@ -229,7 +239,8 @@ class PeerLink(asyncio.Protocol):
             log.warning("link to node %x at %s refused: %s", self.node_id, self.address, reason)
             self.complained = True
         if self.transport is not None:
-            self.transport.close()
+            with contextlib.suppress(RuntimeError):  # closed already (see _write)
+                self.transport.close()
 
     def keep_alive(self, now: float) -> None:
         transport = self.transport
@@ -241,7 +252,7 @@ class PeerLink(asyncio.Protocol):
         # Not before the handshake is answered: until then the peer reads RESP.
         if self.frames is not None and now - self.last_ping >= KEEPALIVE_SECONDS:
             self.last_ping = now
-            transport.write(PING_FRAME)
+            self._write(transport, PING_FRAME)
 
     def close(self) -> None:
         self.closed = True
