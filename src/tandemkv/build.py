@@ -40,6 +40,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tandemkv.commands.broker",
     "tandemkv.commands.cluster_view",
     "tandemkv.commands.collection_scan",
+    "tandemkv.commands.commandstats",
     "tandemkv.commands.connection",
     "tandemkv.commands.engine",
     "tandemkv.commands.expiry",
