@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -378,6 +380,30 @@ def test_randomkey_skips_expired_keys(world: World, c: Client) -> None:
     c("SET", "live", "v")
     world.advance(10)
     assert {c("RANDOMKEY") for _ in range(20)} == {b"live"}
+
+
+def test_randomkey_follows_keys_replaced_and_removed(c: Client) -> None:
+    for i in range(100):
+        c("SET", f"old{i}", "v")
+    assert c("RANDOMKEY").startswith(b"old")
+    c("FLUSHALL")
+    for i in range(3):
+        c("SET", f"new{i}", "v")
+    assert {c("RANDOMKEY") for _ in range(100)} == {b"new0", b"new1", b"new2"}
+    c("DEL", "new0", "new1")
+    assert {c("RANDOMKEY") for _ in range(20)} == {b"new2"}
+
+
+def test_randomkey_does_not_walk_the_keyspace_per_call(world: World, c: Client) -> None:
+    """It took a random place in the dict's keys by walking to it: 16 tries of up to every
+    key each, a stall a client could repeat at will on a large keyspace."""
+    for i in range(200_000):
+        world.engine.keyspace.load(b"k%d" % i, b"v", None)
+    c("RANDOMKEY")  # the first call takes the list of keys once
+    started = time.process_time()
+    for _ in range(2000):
+        assert c("RANDOMKEY") is not None
+    assert time.process_time() - started < 0.5  # walking: about 1 ms a call
 
 
 def test_randomkey_when_every_key_expired(world: World, c: Client) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.args import INT64_MAX, parse_int
@@ -182,10 +181,9 @@ def scan(e: Engine, s: Session, args: list[bytes]) -> object:
 def randomkey(e: Engine, s: Session, args: list[bytes]) -> object:
     ks = e.keyspace
     for _ in range(16):
-        total = len(ks)
-        if total == 0:
+        key = e.evictor.any_key(ks, e.random)
+        if key is None:
             return None
-        key = next(islice(iter(ks.keys_view()), e.random.randrange(total), None))
         if ks.contains(key, e.now_ms):
             return key
     live = ks.live_keys(e.now_ms)

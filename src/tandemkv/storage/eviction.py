@@ -155,6 +155,12 @@ class Evictor:
         self._volatile.clear()
         self._pool.clear()
 
+    def any_key(self, keyspace: Candidates, rng: RandomSource) -> bytes | None:
+        """A key drawn at random (RANDOMKEY), from the same list of keys as allkeys-*
+        eviction: taking a random place in a dict's keys is a walk of up to all of them."""
+        keys = self._all.sample(keyspace.candidates(False), 1, rng)
+        return keys[0] if keys else None
+
     def pick(
         self,
         keyspace: Candidates,
