@@ -27,7 +27,7 @@ from tandemkv.commands.latency import EXPIRE_CYCLE, FORK, SNAPSHOT_WRITE
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.settings import save_points
 from tandemkv.commands.waiters import log_writes
-from tandemkv.config import Config, parse_address
+from tandemkv.config import Address, Config, parse_address
 from tandemkv.protocol.types import OK, Push, SimpleString
 from tandemkv.server import reconfigure
 from tandemkv.server.background_save import BackgroundSave
@@ -142,15 +142,15 @@ class Server:
             )
             sock = self._listener.sockets[0].getsockname()
         self.settings.port = sock[1]
-        address = _host_port(sock[0], sock[1])
+        address = str(Address(sock[0], sock[1]))
         group_address = address
         if self.config.tls_port:
-            self.binding = _host_port(listen.host, self.config.tls_port)
+            self.binding = str(Address(listen.host, self.config.tls_port))
             tls_sock = await self._listen_tls(listen.host, self.config.tls_port)
             self.tls_port = self.settings.tls_port = tls_sock[1]
             if self.config.tls_replication and not self.config.tls:
                 # Peers must reach a TLS listener: the node is known by its TLS address.
-                group_address = _host_port(tls_sock[0], tls_sock[1])
+                group_address = str(Address(tls_sock[0], tls_sock[1]))
         self.node = node = self._node_factory(self, group_address)
         self.log = node.log
         self.engine.gate = node.gate
@@ -573,10 +573,6 @@ class Server:
             "snapshot_index": store.snapshot_index,
             "data_dir": store.path,
         }
-
-
-def _host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _unix_micros() -> int:

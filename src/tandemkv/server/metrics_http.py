@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from prometheus_client.exposition import generate_latest
 
+from tandemkv.config import Address
 from tandemkv.server.metrics import make_registry
 
 if TYPE_CHECKING:
@@ -45,8 +46,7 @@ class MetricsEndpoint:
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(lambda: MetricsRequest(self), host, port)
         sock = self._listener.sockets[0].getsockname()
-        shown = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
-        self.address = f"{shown}:{sock[1]}"
+        self.address = str(Address(sock[0], sock[1]))
         return self.address
 
     def render(self) -> bytes:

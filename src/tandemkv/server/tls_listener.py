@@ -19,6 +19,8 @@ import ssl
 import time
 from collections.abc import Callable
 
+from tandemkv.config import Address
+
 log = logging.getLogger("tandemkv.server")
 
 TLS_HANDSHAKE_RECORD = 0x16
@@ -217,4 +219,4 @@ def _peer(conn: socket.socket) -> str:
         host, port = conn.getpeername()[:2]
     except OSError:
         return "a client that left"
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(Address(host, port))
