@@ -7,6 +7,8 @@ Public API:
                                            another process has it open, and
                                            DataDirUnusableError when the path cannot be one
                                            (a file, a read-only file system...)
+    DataDir.over(path, fs) -> DataDir      a directory on another FileSystem (the simulated
+                                           disk), unlocked: one simulated process owns it
     DataDir.path, DataDir.fs (an OsFileSystem rooted at the directory)
     DataDir.close() -> None                releases the lock (also on process exit)
     LOCK_FILE = "LOCK"
@@ -24,16 +26,20 @@ import os
 from types import TracebackType
 
 from tandemkv.storage.errors import DataDirLockedError, DataDirUnusableError
-from tandemkv.storage.fs import OsFileSystem
+from tandemkv.storage.fs import FileSystem, OsFileSystem
 
 LOCK_FILE = "LOCK"
 
 
 class DataDir:
-    def __init__(self, path: str, lock_fd: int) -> None:
+    def __init__(self, path: str, fs: FileSystem, lock_fd: int | None) -> None:
         self.path = path
-        self.fs = OsFileSystem(path)
-        self._lock_fd: int | None = lock_fd
+        self.fs = fs
+        self._lock_fd = lock_fd
+
+    @classmethod
+    def over(cls, path: str, fs: FileSystem) -> DataDir:
+        return cls(path, fs, None)
 
     @classmethod
     def open(cls, path: str) -> DataDir:
@@ -56,7 +62,7 @@ class DataDir:
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        return cls(path, fd)
+        return cls(path, OsFileSystem(path), fd)
 
     def close(self) -> None:
         self.fs.close()

@@ -84,13 +84,17 @@ class Store:
         progress: ProgressCallback | None = None,
         keyspace: Keyspace | None = None,
         replay: bool = True,
+        datadir: DataDir | None = None,
     ) -> Store:
         """Lock `path`, recover it and rebuild the keyspace. Raises StorageError subclasses.
 
         With replay=False only the snapshot is loaded: a node decides which logged entries
-        it may apply (see replay_log) once it knows its membership.
+        it may apply (see replay_log) once it knows its membership. `datadir`: the
+        directory already opened (a runtime's, such as the simulated disk's); else `path`
+        is opened and locked here.
         """
-        datadir = DataDir.open(path)
+        if datadir is None:
+            datadir = DataDir.open(path)
         try:
             recovered = recover(datadir.fs, truncate_corrupt=truncate_corrupt, progress=progress)
             keyspace = keyspace if keyspace is not None else Keyspace()
