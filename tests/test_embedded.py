@@ -341,12 +341,13 @@ def test_a_data_directory_of_a_larger_group_is_refused(tmp_path: Path) -> None:
     test_a_directory_written_by_a_server_opens_embedded.)"""
     from tandemkv.embedded import ClusterDataDirError
     from tandemkv.node.identity import NodeIdentity, save_identity
+    from tandemkv.storage.fs import OsFileSystem
     from tandemkv.replication import ConfState, Entry, EntryKind
     from tandemkv.replication.conf import encode_conf
     from tandemkv.storage.record import encode_record_fields
 
     tmp_path.mkdir(exist_ok=True)
-    save_identity(str(tmp_path), NodeIdentity(7, "g", "s"))
+    save_identity(OsFileSystem(str(tmp_path)), NodeIdentity(7, "g", "s"))
     with pytest.raises(ClusterDataDirError, match="has not joined a group yet"):
         tandemkv.open(str(tmp_path))
     three = Entry(1, 1, encode_conf(ConfState((7, 8, 9), (), (), ())), EntryKind.CONFIG)

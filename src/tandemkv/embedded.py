@@ -227,7 +227,7 @@ def _check_alone(store: Store) -> None:
     node alone (what `tandemkv server` makes). A member of a larger group holds a log whose
     uncommitted end may yet be replaced, and a write made here would reach no other node.
     """
-    identity = load_identity(store.path)
+    identity = load_identity(store.datadir.fs)
     if identity is None:
         return  # written here, or by a release before groups of one
     conf = RaftLog(DiskStorage(store)).conf_state()

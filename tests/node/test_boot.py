@@ -4,6 +4,7 @@ voter's log loaded before it serves."""
 from __future__ import annotations
 
 import os
+import random
 import stat
 from pathlib import Path
 
@@ -23,8 +24,11 @@ from tandemkv.replication import ConfState, Entry, EntryKind
 from tandemkv.replication.conf import encode_conf
 from tandemkv.replication.log import RaftLog
 from tandemkv.storage.codec import encode_mutation
+from tandemkv.storage.fs import OsFileSystem
 from tandemkv.storage.mutation import SetValue
 from tandemkv.storage.store import Store
+
+ENTROPY = random.Random(7)
 
 
 def config(tmp_path: Path, **flags: object) -> Config:
@@ -46,7 +50,7 @@ def test_a_single_server_on_a_public_address_needs_no_cluster_settings(tmp_path:
     --advertise (checked then)."""
     store = Store.open(str(tmp_path))
     try:
-        identity = prepare_identity(config(tmp_path, address="0.0.0.0:7001"), store)
+        identity = prepare_identity(config(tmp_path, address="0.0.0.0:7001"), store, ENTROPY)
     finally:
         store.close()
     assert len(identity.secret) == 64
@@ -55,8 +59,8 @@ def test_a_single_server_on_a_public_address_needs_no_cluster_settings(tmp_path:
 def test_a_loopback_primary_generates_a_private_secret_and_keeps_it(tmp_path: Path) -> None:
     store = Store.open(str(tmp_path))
     try:
-        first = prepare_identity(config(tmp_path, role="primary"), store)
-        again = prepare_identity(config(tmp_path), store)
+        first = prepare_identity(config(tmp_path, role="primary"), store, ENTROPY)
+        again = prepare_identity(config(tmp_path), store, ENTROPY)
     finally:
         store.close()
     assert len(first.secret) == 64 and again == first
@@ -68,7 +72,7 @@ def test_a_joining_backup_starts_without_a_secret(tmp_path: Path) -> None:
     store = Store.open(str(tmp_path))
     try:
         identity = prepare_identity(
-            config(tmp_path, role="backup", primary="127.0.0.1:7001"), store
+            config(tmp_path, role="backup", primary="127.0.0.1:7001"), store, ENTROPY
         )
     finally:
         store.close()
@@ -86,11 +90,13 @@ def test_a_group_reachable_from_other_machines_needs_a_configured_secret(
                     tmp_path, role="primary", address="0.0.0.0:7001", advertise="192.0.2.1:7001"
                 ),
                 store,
+                ENTROPY,
             )
         with pytest.raises(BootError, match="--advertise"):
             prepare_identity(
                 config(tmp_path, role="primary", address="0.0.0.0:7001", cluster_secret="s3cret"),
                 store,
+                ENTROPY,
             )
         identity = prepare_identity(
             config(
@@ -101,11 +107,12 @@ def test_a_group_reachable_from_other_machines_needs_a_configured_secret(
                 cluster_secret="s3cret",
             ),
             store,
+            ENTROPY,
         )
         assert identity.secret == "s3cret"
     finally:
         store.close()
-    saved = load_identity(str(tmp_path))
+    saved = load_identity(OsFileSystem(str(tmp_path)))
     assert saved is not None and saved.secret == "s3cret"
 
 
@@ -128,8 +135,8 @@ def test_a_backup_needs_its_log_and_so_does_any_member_of_a_larger_group(
     store = Store.open(str(tmp_path), replay=False)
     try:
         with pytest.raises(BootError, match="appendonly"):
-            prepare_identity(config(tmp_path, role="backup", appendonly="no"), store)
-        identity = prepare_identity(config(tmp_path, appendonly="no"), store)
+            prepare_identity(config(tmp_path, role="backup", appendonly="no"), store, ENTROPY)
+        identity = prepare_identity(config(tmp_path, appendonly="no"), store, ENTROPY)
         three = ConfState((identity.node_id, 2, 3), (), (), ())
         DiskStorage(store).append([Entry(1, 1, encode_conf(three), EntryKind.CONFIG)])
         with pytest.raises(BootError, match="appendonly no is only for a server on its own"):
@@ -143,7 +150,7 @@ def test_a_sole_voter_replays_its_whole_log_before_it_serves(tmp_path: Path) -> 
     commit index it saved (saved lazily): they are loaded before the server listens."""
     store = Store.open(str(tmp_path), replay=False)
     try:
-        identity = prepare_identity(config(tmp_path), store)
+        identity = prepare_identity(config(tmp_path), store, ENTROPY)
         bootstrap_group(store, identity.node_id, "127.0.0.1:7001")
         DiskStorage(store).append(
             [
@@ -164,7 +171,7 @@ def test_a_member_of_a_larger_group_applies_only_what_the_group_commits(
 ) -> None:
     store = Store.open(str(tmp_path), replay=False)
     try:
-        identity = prepare_identity(config(tmp_path, role="backup"), store)
+        identity = prepare_identity(config(tmp_path, role="backup"), store, ENTROPY)
         three = ConfState((identity.node_id, 2, 3), (), (), ())
         DiskStorage(store).append(
             [
@@ -180,8 +187,8 @@ def test_a_member_of_a_larger_group_applies_only_what_the_group_commits(
 
 def test_the_members_a_forced_promotion_left_behind_survive_a_restart(tmp_path: Path) -> None:
     identity = NodeIdentity(7, "g", "s", deposed=((3, "127.0.0.1:7003"), (5, "")))
-    save_identity(str(tmp_path), identity)
-    assert load_identity(str(tmp_path)) == identity
+    save_identity(OsFileSystem(str(tmp_path)), identity)
+    assert load_identity(OsFileSystem(str(tmp_path))) == identity
 
 
 def test_an_identity_file_from_before_forced_promotions_were_fenced_still_loads(
@@ -190,7 +197,7 @@ def test_an_identity_file_from_before_forced_promotions_were_fenced_still_loads(
     (tmp_path / IDENTITY_FILE).write_text(
         '{"node_id": 9, "group": "g", "secret": "s", "learner": false, "removed": false}'
     )
-    loaded = load_identity(str(tmp_path))
+    loaded = load_identity(OsFileSystem(str(tmp_path)))
     assert loaded is not None and loaded.deposed == ()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tandemkv.node.peers import PeerLink, PeerLinks
+from tandemkv.runtime import OsRuntime
 
 
 class FakeTransport:
@@ -30,7 +31,11 @@ class FakeTransport:
 
 def test_sending_while_the_old_connection_closes_does_not_dial_a_second_one() -> None:
     async def scenario() -> None:
-        link = PeerLink(PeerLinks(1, lambda: "secret", {}), 2, "127.0.0.1:9")
+        link = PeerLink(
+            PeerLinks(1, lambda: "secret", {}, OsRuntime(asyncio.get_running_loop())),
+            2,
+            "127.0.0.1:9",
+        )
         old = FakeTransport()
         link.connection_made(old)  # type: ignore[arg-type]
         assert b"PEER" in old.written[0]  # the handshake went out
@@ -56,7 +61,11 @@ def test_a_write_on_a_handle_closed_under_the_link_drops_the_link_and_raises_not
     error escaped the node's Ready loop, which then failed on every turn."""
 
     async def scenario() -> None:
-        link = PeerLink(PeerLinks(1, lambda: "secret", {}), 2, "127.0.0.1:9")
+        link = PeerLink(
+            PeerLinks(1, lambda: "secret", {}, OsRuntime(asyncio.get_running_loop())),
+            2,
+            "127.0.0.1:9",
+        )
         transport = FakeTransport()
         link.connection_made(transport)  # type: ignore[arg-type]
         link.data_received(b"+OK\r\n+OK\r\n")  # PEER AUTH and PEER STREAM answered

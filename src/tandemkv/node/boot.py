@@ -9,7 +9,7 @@ becomes one on its first start, its log kept as it is.
 from __future__ import annotations
 
 import logging
-import os
+import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from tandemkv.node.node import Node
 from tandemkv.replication import NONE, ConfState, Entry, EntryKind, HardState
 from tandemkv.replication.conf import address_of, encode_conf, members
 from tandemkv.replication.log import RaftLog
+from tandemkv.storage.fs import FileSystem
 from tandemkv.storage.store import Store
 
 if TYPE_CHECKING:
@@ -44,8 +45,8 @@ class BootError(Exception):
     """The node cannot start in cluster mode; the message is for the operator."""
 
 
-def has_identity(db_path: str) -> bool:
-    return os.path.exists(os.path.join(db_path, IDENTITY_FILE))
+def has_identity(fs: FileSystem) -> bool:
+    return fs.exists(IDENTITY_FILE)
 
 
 def starts_group(config: Config, new_identity: bool) -> bool:
@@ -63,8 +64,9 @@ def _reachable_only_locally(config: Config) -> bool:
     return all(parse_address(a).is_loopback for a in addresses if a)
 
 
-def prepare_identity(config: Config, store: Store) -> NodeIdentity:
-    """Load this node's identity, or create it on the first start."""
+def prepare_identity(config: Config, store: Store, entropy: random.Random) -> NodeIdentity:
+    """Load this node's identity, or create it on the first start (its id and secret
+    drawn from `entropy`, the runtime's)."""
     if not config.appendonly and config.role in ("backup", "witness"):
         raise BootError(
             f"a {config.role} replicates through the log: --appendonly no is only for a "
@@ -75,7 +77,8 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
             f"listening on {config.address} tells other nodes nothing about where to reach "
             "this one: pass --advertise HOST:PORT"
         )
-    identity = load_identity(store.path)
+    fs = store.datadir.fs
+    identity = load_identity(fs)
     local = _reachable_only_locally(config)
     if identity is None:
         secret = config.cluster_secret
@@ -87,9 +90,9 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
         if not secret and config.role in ("primary", ""):
             # Handed to joining nodes on loopback; across machines every node is given
             # the same --cluster-secret (see docs/operations.md).
-            secret = new_secret()
-        identity = NodeIdentity(new_node_id(), config.group_name, secret, config.learner)
-        save_identity(store.path, identity)
+            secret = new_secret(entropy)
+        identity = NodeIdentity(new_node_id(entropy), config.group_name, secret, config.learner)
+        save_identity(fs, identity)
     elif identity.removed:
         raise BootError(
             f"this node was removed from its group ({identity.group_name}); its data is no "
@@ -97,7 +100,7 @@ def prepare_identity(config: Config, store: Store) -> NodeIdentity:
         )
     elif config.cluster_secret and config.cluster_secret != identity.secret:
         identity = identity.with_secret(config.cluster_secret)
-        save_identity(store.path, identity)
+        save_identity(fs, identity)
     return identity
 
 

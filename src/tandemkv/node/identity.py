@@ -8,9 +8,10 @@ with the same --db-path brings it back without any cluster flags.
 from __future__ import annotations
 
 import json
-import os
-import secrets
+import random
 from dataclasses import dataclass, replace
+
+from tandemkv.storage.fs import FileSystem, publish_file
 
 IDENTITY_FILE = "cluster.json"
 
@@ -34,20 +35,22 @@ class NodeIdentity:
         return replace(self, secret=secret)
 
 
-def new_node_id() -> int:
-    """A random id: no coordination needed, and a removed node's id is never reused."""
-    return secrets.randbelow(2**53 - 1) + 1
+def new_node_id(entropy: random.Random) -> int:
+    """A random id: no coordination needed, and a removed node's id is never reused.
+    `entropy`: the runtime's (the OS's generator in production)."""
+    return entropy.randrange(1, 2**53)
 
 
-def new_secret() -> str:
-    return secrets.token_hex(32)
+def new_secret(entropy: random.Random) -> str:
+    return entropy.getrandbits(256).to_bytes(32, "big").hex()
 
 
-def load_identity(data_dir: str) -> NodeIdentity | None:
-    path = os.path.join(data_dir, IDENTITY_FILE)
+def load_identity(fs: FileSystem) -> NodeIdentity | None:
+    if not fs.exists(IDENTITY_FILE):
+        return None
+    where = fs.describe(IDENTITY_FILE)
     try:
-        with open(path, encoding="utf-8") as handle:
-            raw = json.load(handle)
+        raw = json.loads(fs.read(IDENTITY_FILE))
         return NodeIdentity(
             int(raw["node_id"]),
             str(raw["group"]),
@@ -56,15 +59,13 @@ def load_identity(data_dir: str) -> NodeIdentity | None:
             bool(raw.get("removed")),
             tuple((int(member), str(address)) for member, address in raw.get("deposed", ())),
         )
-    except FileNotFoundError:
-        return None
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise IdentityError(f"cannot read {path}: {error}") from None
+        raise IdentityError(f"cannot read {where}: {error}") from None
 
 
-def save_identity(data_dir: str, identity: NodeIdentity) -> None:
-    path = os.path.join(data_dir, IDENTITY_FILE)
-    tmp = path + ".tmp"
+def save_identity(fs: FileSystem, identity: NodeIdentity) -> None:
+    """Replace the identity file durably; readable by its owner only (it holds the
+    cluster secret)."""
     body = json.dumps(
         {
             "node_id": identity.node_id,
@@ -75,15 +76,7 @@ def save_identity(data_dir: str, identity: NodeIdentity) -> None:
             "deposed": [[member, address] for member, address in identity.deposed],
         }
     ).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, body)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(data_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    temp = IDENTITY_FILE + ".tmp"
+    fs.create(temp, mode=0o600)
+    fs.append(temp, body)
+    publish_file(fs, temp, IDENTITY_FILE)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -291,7 +290,7 @@ async def _invite(node: Node, address: str, witness: bool, learner: bool, pendin
     if not _is_loopback(address):
         commands.insert(0, ["PEER", "AUTH", node.identity.secret, node.id])
     try:
-        await rpc.call(node.links.route(address), *commands, tls=node.peer_tls())
+        await rpc.call(node.runtime, node.links.route(address), *commands, tls=node.peer_tls())
     except rpc.RpcError as error:
         for watch in list(node.watches):
             if watch.pending is pending:
@@ -330,6 +329,7 @@ def _tell_removed(node: Node, address: str, outcome: object) -> None:
 async def _send_removed(node: Node, address: str) -> None:
     try:
         await rpc.call(
+            node.runtime,
             node.links.route(address),
             ["PEER", "AUTH", node.identity.secret, node.id],
             ["PEER", "REMOVED"],
@@ -411,7 +411,7 @@ def force_promote(node: Node) -> object:
     storage.sync()
     storage.save_hard_state(HardState(term, node.id, min(replica.commit_index, index)))
     applied = replica.log.applied
-    fresh = Replica(node.raft, storage, random.Random())
+    fresh = Replica(node.raft, storage, node.new_random())
     # The keyspace already holds everything applied; the new core must not hand it out
     # again (a second APPEND would be applied twice).
     fresh.log.applied = fresh.log.applying = applied
@@ -502,7 +502,7 @@ async def join_loop(node: Node, primary: str) -> None:
     while not node.stopped and wants_to_join(node):
         try:
             reply = await rpc.call(
-                node.links.route(target), *_join_commands(node), tls=node.peer_tls()
+                node.runtime, node.links.route(target), *_join_commands(node), tls=node.peer_tls()
             )
             _joined(node, reply[-1])
         except rpc.RpcError as error:
@@ -559,4 +559,4 @@ def _joined(node: Node, reply: object) -> None:
             identity.node_id, group.decode(), secret.decode(), identity.learner
         )
         node.group_name = node.identity.group_name
-        save_identity(node.store.path, node.identity)
+        save_identity(node.store.datadir.fs, node.identity)

@@ -64,9 +64,10 @@ from tandemkv.replication.conf import address_of, encode_conf
 from tandemkv.storage.errors import StorageError
 from tandemkv.storage.mutation import Mutation
 from tandemkv.storage.store import SnapshotPoint, Store
-from tandemkv.storage.syncer import FsyncPolicy, Syncer
+from tandemkv.storage.syncer import FsyncPolicy
 
 if TYPE_CHECKING:
+    from tandemkv.runtime import BackgroundSync
     from tandemkv.server.app import Server
 
 log = logging.getLogger("tandemkv.node")
@@ -114,15 +115,17 @@ class Node:
         self.config = config
         self.advertise = advertise
         self.group_name = identity.group_name
-        self.loop = asyncio.get_running_loop()
+        self.runtime = runtime = server.runtime
+        self.loop = runtime.loop
         self.storage = DiskStorage(store)
         self.raft = raft_config(identity.node_id, config, applied)
         self.tick_seconds = max(1, config.heartbeat_ms // 2) / 1000
-        self.replica = Replica(self.raft, self.storage, random.Random())
+        self.replica = Replica(self.raft, self.storage, self.new_random())
         self.links = PeerLinks(
             identity.node_id,
             lambda: self.identity.secret,
             parse_peer_routes(config.peer_routes),
+            runtime,
             tls=self.peer_tls,
         )
         self.log = ClusterLog(self)
@@ -136,7 +139,7 @@ class Node:
         # No log on disk (--appendonly no): nothing to fsync, and writes are safe at once.
         self.volatile = store.wal.volatile
         self.fsync_always = self.policy is FsyncPolicy.ALWAYS and not self.volatile
-        self._syncer: Syncer | None = None
+        self._syncer: BackgroundSync | None = None
         self._syncing: Ready | None = None  # persisted, waiting for its fsync (always)
         self.role = Role.FOLLOWER
         self.leader_id = NONE
@@ -185,7 +188,7 @@ class Node:
         return EVERYSEC if self.policy is FsyncPolicy.EVERYSEC else None
 
     @property
-    def syncer(self) -> Syncer | None:
+    def syncer(self) -> BackgroundSync | None:
         return self._syncer
 
     def start_syncer(self) -> None:
@@ -193,15 +196,9 @@ class Node:
         appendfsync can change the schedule; under no it is idle until asked."""
         if self.volatile or self._syncer is not None:
             return
-        self._syncer = Syncer(
-            self.store,
-            self.sync_interval(),
-            self._synced,
-            self._fatal,
-            self.loop.call_soon_threadsafe,
-            on_timed=self._fsync_timed,
+        self._syncer = self.runtime.start_syncer(
+            self.store, self.sync_interval(), self._synced, self._fatal, self._fsync_timed
         )
-        self._syncer.start()
 
     def stop_syncer(self) -> None:
         if self._syncer is not None:
@@ -212,7 +209,9 @@ class Node:
         """One fsync's duration: the metrics' histogram, and LATENCY past its threshold."""
         self.fsync_timings.record(nanoseconds)
         event = AOF_FSYNC_ALWAYS if self.fsync_always else AOF_FSYNC_EVERYSEC
-        self.server.engine.latency.record(event, int(time.time()), nanoseconds // 1_000_000)
+        self.server.engine.latency.record(
+            event, self.server.unix_seconds(), nanoseconds // 1_000_000
+        )
 
     def settle_alone(self) -> None:
         """Carry out all Ready work here and now, syncing inline: a sole voter commits on
@@ -276,7 +275,7 @@ class Node:
         """The group removed this node: stop taking part, and remember it across restarts."""
         log.warning("this node was removed from its group; wipe its data directory to reuse it")
         self.identity = replace(self.identity, removed=True)
-        save_identity(self.store.path, self.identity)
+        save_identity(self.store.datadir.fs, self.identity)
         self.removed = True
         self.writable = False
         self._note_role_change(self.leader_id, NONE, Why.REMOVED)
@@ -289,6 +288,11 @@ class Node:
             self.role = Role.FOLLOWER
             self._lost_leadership()
 
+    def new_random(self) -> random.Random:
+        """A generator for the core's election jitter, seeded from the runtime's entropy
+        (so the simulator replays it from its seed)."""
+        return random.Random(self.runtime.entropy().getrandbits(64))
+
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` on its own; the loop keeps only weak references to tasks, so one
         that nothing holds could be garbage-collected before it finishes."""
@@ -300,7 +304,7 @@ class Node:
         """Remember, across restarts, the members a forced promotion left behind."""
         self.deposed.update(members)
         self.identity = replace(self.identity, deposed=tuple(sorted(self.deposed.items())))
-        save_identity(self.store.path, self.identity)
+        save_identity(self.store.datadir.fs, self.identity)
 
     def replace_replica(self, replica: Replica) -> None:
         """PROMOTE FORCE rebuilt the core over a rewritten log."""
@@ -370,7 +374,7 @@ class Node:
         if member == self.id:
             return 0
         heard = self.last_heard.get(member)
-        return None if heard is None else int((time.monotonic() - heard) * 1000)
+        return None if heard is None else int((self.runtime.monotonic() - heard) * 1000)
 
     # --- inputs -----------------------------------------------------------------------
 
@@ -438,7 +442,7 @@ class Node:
         if peer_id in self.deposed:
             membership_ops.tell_deposed(self, peer_id)
             return
-        self.last_heard[peer_id] = time.monotonic()
+        self.last_heard[peer_id] = self.runtime.monotonic()
         replica = self.replica
         for blob in blobs:
             try:
@@ -597,7 +601,9 @@ class Node:
         """Record and log a change of primary as this node sees it, with the core's reason."""
         term = self.replica.term
         address = self.primary_address() if leader != NONE else ""
-        change = RoleChange(time.time(), term, leader, address, status.own_role(self), reason)
+        change = RoleChange(
+            self.runtime.wall_ns() / 1e9, term, leader, address, status.own_role(self), reason
+        )
         self.history.record(change, self.id, previous)
         fields = {
             "event": "role_change",
@@ -608,7 +614,7 @@ class Node:
             "role": change.role,
             "reason": reason,
         }
-        now = time.monotonic()
+        now = self.runtime.monotonic()
         if leader == NONE:
             if self.history.lost_primary_at is None:
                 self.history.lost_primary_at = now
@@ -625,7 +631,7 @@ class Node:
         if lost_at is not None:
             spent_ms = int((now - lost_at) * 1000)
             fields["election_ms"] = spent_ms
-            self.server.engine.latency.record(ELECTION, int(time.time()), spent_ms)
+            self.server.engine.latency.record(ELECTION, self.server.unix_seconds(), spent_ms)
         who = "this node" if leader == self.id else f"node {leader:x}"
         # A group of one electing itself at start is no news: the start-up line says it.
         level = logging.DEBUG if reason == Why.SOLE_VOTER else logging.INFO

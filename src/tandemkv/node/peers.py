@@ -16,9 +16,8 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
 from collections.abc import Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from tandemkv.config import parse_address
 from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
@@ -30,6 +29,9 @@ from tandemkv.protocol.peer_frames import (
     encode_frames,
 )
 from tandemkv.protocol.types import OK, ErrorReply
+
+if TYPE_CHECKING:
+    from tandemkv.runtime import Runtime
 
 log = logging.getLogger("tandemkv.node")
 
@@ -116,17 +118,14 @@ class PeerLink(asyncio.Protocol):
         if self.connecting or self.closed or self.retry is not None or self.transport is not None:
             return
         self.connecting = True
-        self.dial = asyncio.get_running_loop().create_task(self._connect())
+        self.dial = self.links.runtime.loop.create_task(self._connect())
 
     async def _connect(self) -> None:
         target = parse_address(self.links.route(self.address), allow_port_zero=False)
-        loop = asyncio.get_running_loop()
+        runtime = self.links.runtime
         try:
             await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: self, target.host, target.port, ssl=self.links.tls()
-                ),
-                2.0,
+                runtime.connect(lambda: self, target.host, target.port, self.links.tls()), 2.0
             )
         except (TimeoutError, OSError) as error:
             if isinstance(error, ssl.SSLError) and not self.complained:
@@ -144,8 +143,7 @@ class PeerLink(asyncio.Protocol):
     def _schedule_retry(self) -> None:
         if self.closed or self.retry is not None:
             return
-        loop = asyncio.get_running_loop()
-        self.retry = loop.call_later(self.backoff, self._retry)
+        self.retry = self.links.runtime.loop.call_later(self.backoff, self._retry)
         self.backoff = min(self.backoff * 2, BACKOFF_MAX)
 
     def _retry(self) -> None:
@@ -165,7 +163,7 @@ class PeerLink(asyncio.Protocol):
         self.awaited_replies = 2
         secret = self.links.secret()
         link.write(encode_command([b"PEER", b"AUTH", secret, self.links.my_id]) + _PEER_STREAM)
-        self.last_reply = self.last_ping = time.monotonic()
+        self.last_reply = self.last_ping = self.links.runtime.monotonic()
 
     def data_received(self, data: bytes) -> None:
         frames = self.frames
@@ -222,7 +220,7 @@ class PeerLink(asyncio.Protocol):
     def _heard(self) -> None:
         """The peer answered: the link works."""
         self.backoff = BACKOFF_FIRST
-        self.last_reply = time.monotonic()
+        self.last_reply = self.links.runtime.monotonic()
         if self.complained:
             log.info("link to node %x at %s is up again", self.node_id, self.address)
             self.complained = False
@@ -272,9 +270,12 @@ class PeerLinks:
         my_id: int,
         secret: Callable[[], str],
         routes: dict[str, str],
+        runtime: Runtime,
         tls: Callable[[], ssl.SSLContext | None] = lambda: None,
     ) -> None:
-        """`tls`: the context to dial with now (tls-replication; reloads replace it)."""
+        """`tls`: the context to dial with now (tls-replication; reloads replace it);
+        `runtime`: the clock and the transport links dial through."""
+        self.runtime = runtime
         self.my_id = my_id
         self.secret = secret
         self.routes = routes
@@ -302,7 +303,7 @@ class PeerLinks:
         return link
 
     def keep_alive(self) -> None:
-        now = time.monotonic()
+        now = self.runtime.monotonic()
         for link in self._links.values():
             link.keep_alive(now)
 

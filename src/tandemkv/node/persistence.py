@@ -14,7 +14,6 @@ restart, as Redis turns its AOF off or rewrites it:
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.latency import SNAPSHOT_WRITE
@@ -51,7 +50,7 @@ def set_appendonly(node: Node, enabled: bool) -> str:
                 f"appendonly no is only for a server on its own: this node's group has "
                 f"{count} members, which replicate through the log (remove them first)"
             )
-    started = time.monotonic()
+    started = node.runtime.monotonic()
     try:
         refusal = _start_logging(node) if enabled else _stop_logging(node)
     except (OSError, StorageError) as error:
@@ -59,8 +58,8 @@ def set_appendonly(node: Node, enabled: bool) -> str:
         return f"the switch failed ({error}); this node is stopping"
     if refusal:
         return refusal
-    elapsed_ms = int((time.monotonic() - started) * 1000)
-    node.server.engine.latency.record(SNAPSHOT_WRITE, int(time.time()), elapsed_ms)
+    elapsed_ms = int((node.runtime.monotonic() - started) * 1000)
+    node.server.engine.latency.record(SNAPSHOT_WRITE, node.server.unix_seconds(), elapsed_ms)
     return ""
 
 

@@ -9,6 +9,7 @@ import ssl
 from tandemkv.config import parse_address
 from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
 from tandemkv.protocol.types import ErrorReply
+from tandemkv.runtime import Runtime, open_connection
 
 
 class RpcError(Exception):
@@ -16,6 +17,7 @@ class RpcError(Exception):
 
 
 async def call(
+    runtime: Runtime,
     address: str,
     *commands: list[bytes | str | int],
     timeout: float = 2.0,
@@ -28,7 +30,8 @@ async def call(
     """
     target = parse_address(address, allow_port_zero=False)
     try:
-        return await asyncio.wait_for(_exchange(target.host, target.port, commands, tls), timeout)
+        exchange = _exchange(runtime, target.host, target.port, commands, tls)
+        return await asyncio.wait_for(exchange, timeout)
     except (TimeoutError, OSError, EOFError) as error:
         reason = "timed out" if isinstance(error, TimeoutError) else str(error)
         if isinstance(error, ssl.SSLError):
@@ -37,12 +40,13 @@ async def call(
 
 
 async def _exchange(
+    runtime: Runtime,
     host: str,
     port: int,
     commands: tuple[list[bytes | str | int], ...],
     tls: ssl.SSLContext | None,
 ) -> list[object]:
-    reader, writer = await asyncio.open_connection(host, port, ssl=tls)
+    reader, writer = await open_connection(runtime, host, port, tls)
     try:
         writer.write(b"".join(encode_command(command) for command in commands))
         decoder = ReplyDecoder()

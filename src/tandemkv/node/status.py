@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from tandemkv.commands.cluster_view import (
@@ -65,7 +64,7 @@ def node_status(node: Node) -> NodeStatus:
         applied_index=replica.log.applied,
         ack_level=node.raft.ack_level.value,
         members=members,
-        last_election_ago_ms=-1 if last is None else _ms_since(last.unix_time),
+        last_election_ago_ms=-1 if last is None else _ms_since(node, last.unix_time),
         last_election_term=0 if last is None else last.term,
         last_election_reason="" if last is None else last.reason,
         elections_started=history.elections_started,
@@ -74,8 +73,8 @@ def node_status(node: Node) -> NodeStatus:
     )
 
 
-def _ms_since(unix_time: float) -> int:
-    return max(0, int((time.time() - unix_time) * 1000))
+def _ms_since(node: Node, unix_time: float) -> int:
+    return max(0, int((node.runtime.wall_ns() / 1e9 - unix_time) * 1000))
 
 
 def _member(node: Node, conf: ConfState, member: int, last_index: int) -> MemberStatus:
@@ -85,7 +84,7 @@ def _member(node: Node, conf: ConfState, member: int, last_index: int) -> Member
         return MemberStatus(member, address, role, last_index, 0, True, 0)
     progress = node.replica.progress.get(member) if node.is_leader else None
     heard = node.last_heard.get(member)
-    contact_ms = -1 if heard is None else int((time.monotonic() - heard) * 1000)
+    contact_ms = -1 if heard is None else int((node.runtime.monotonic() - heard) * 1000)
     if progress is None:
         healthy = heard is not None and contact_ms < node.config.election_ms
         return MemberStatus(member, address, role, -1, -1, healthy, contact_ms)

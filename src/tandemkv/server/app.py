@@ -29,6 +29,7 @@ from tandemkv.commands.settings import save_points
 from tandemkv.commands.waiters import log_writes
 from tandemkv.config import Address, Config, parse_address
 from tandemkv.protocol.types import OK, Push, SimpleString
+from tandemkv.runtime import Listener, Runtime
 from tandemkv.server import reconfigure
 from tandemkv.server.background_save import BackgroundSave
 from tandemkv.server.connection import ClientConnection
@@ -75,27 +76,30 @@ class Server:
         self,
         config: Config,
         store: Store,
-        loop: asyncio.AbstractEventLoop,
+        runtime: Runtime,
         node_factory: Callable[[Server, str], Node],
         tls: ServerTLS | None = None,
     ) -> None:
         """`node_factory(server, bound_address)` builds the node (tandemkv.node) once the
         address is bound: its replication core decides when writes are safe, for a group
-        of one as for a group of three. `tls`: the checked TLS settings (tls.py), if any."""
+        of one as for a group of three. `tls`: the checked TLS settings (tls.py), if any.
+        `runtime`: the clock, loop, sockets and disk (tandemkv/runtime.py)."""
+        self.runtime = runtime
         self.config = config
         self.settings = config.runtime_settings()
         self.store = store
-        self.engine = Engine(random.Random(), store.keyspace, self.settings, host=self)
+        seed = runtime.entropy().getrandbits(64)
+        self.engine = Engine(random.Random(seed), store.keyspace, self.settings, host=self)
         self.engine.broker.sink = self._deliver
         self.engine.monitors.sink = self._deliver_monitor_line
-        self.engine.monitors.clock = _unix_micros
+        self.engine.monitors.clock = self._unix_micros
         # A member that restarts applies its own log again as the group commits it: the
         # messages in it were delivered before, by the process that logged them.
         self.engine.broker.delivered_through = store.last_index
         self._node_factory = node_factory
         self.node: Node  # set by start()
         self.log: ClusterLog  # the node's write seam, set by start()
-        self.bgsave = BackgroundSave(store, loop)
+        self.bgsave = BackgroundSave(store, runtime)
         self.bgsave.on_fork = self._forked
         self.bgsave.on_done = self._snapshot_done
         # Save points (CONFIG SET save, --save): (seconds, changes) pairs; the log
@@ -112,11 +116,11 @@ class Server:
         self.use_hiredis = {"auto": None, "hiredis": True, "python": False}[config.parser]
         self.stats = ServerStats()
         self.connections: dict[Session, ClientConnection] = {}
-        self.started_at = time.monotonic()
-        self.started_unix = time.time()
+        self.started_at = runtime.monotonic()
+        self.started_unix = runtime.wall_ns() / 1e9
         self.stopping = asyncio.Event()
         self._next_id = 0
-        self._listener: asyncio.base_events.Server | None = None
+        self._listener: Listener | None = None
         # TLS listeners: the main address with `tls yes`, and tls-port.
         self.tls = ServerContexts(tls) if tls is not None else None
         self._tls_listeners: list[TLSListener] = []
@@ -136,11 +140,9 @@ class Server:
         if self.tls is not None and self.config.tls:
             sock = await self._listen_tls(listen.host, listen.port)
         else:
-            loop = asyncio.get_running_loop()
-            self._listener = await loop.create_server(
-                lambda: ClientConnection(self), listen.host, listen.port, backlog=1024
+            self._listener, sock = await self.runtime.listen(
+                lambda: ClientConnection(self), listen.host, listen.port
             )
-            sock = self._listener.sockets[0].getsockname()
         self.settings.port = sock[1]
         address = str(Address(sock[0], sock[1]))
         group_address = address
@@ -158,9 +160,7 @@ class Server:
         node.start()
         self._schedule_cron()
         if self.tls is not None:
-            self._tls_watch = asyncio.get_running_loop().call_later(
-                TLS_WATCH_SECONDS, self._watch_tls
-            )
+            self._tls_watch = self.runtime.loop.call_later(TLS_WATCH_SECONDS, self._watch_tls)
         return address
 
     async def _listen_tls(self, host: str, port: int) -> tuple[str, int]:
@@ -175,7 +175,7 @@ class Server:
         """Certificates renewed in place are picked up without a signal, too."""
         assert self.tls is not None
         self.tls.reload_if_changed()
-        self._tls_watch = asyncio.get_running_loop().call_later(TLS_WATCH_SECONDS, self._watch_tls)
+        self._tls_watch = self.runtime.loop.call_later(TLS_WATCH_SECONDS, self._watch_tls)
 
     def reload_tls(self) -> None:
         """SIGHUP: read the certificate, key and CA files again (see tls.ServerContexts)."""
@@ -215,8 +215,9 @@ class Server:
         # Answer what is in flight: log the last group, wait for its replies to be
         # released and written out, within a bound.
         self.log.flush_now()
-        deadline = time.monotonic() + SHUTDOWN_DRAIN_SECONDS
-        while time.monotonic() < deadline and any(
+        clock = self.runtime.monotonic
+        deadline = clock() + SHUTDOWN_DRAIN_SECONDS
+        while clock() < deadline and any(
             c.has_held_replies
             or (c.transport is not None and c.transport.get_write_buffer_size() > 0)
             for c in connections
@@ -233,6 +234,12 @@ class Server:
             self.log.close()
         if self._listener is not None:
             await self._listener.wait_closed()
+
+    def unix_seconds(self) -> int:
+        return self.runtime.wall_ns() // 1_000_000_000
+
+    def _unix_micros(self) -> int:
+        return self.runtime.wall_ns() // 1000
 
     def request_shutdown(self) -> None:
         self.stopping.set()
@@ -254,18 +261,18 @@ class Server:
             # Fork once the current batch of commands has been logged: inside a pipeline or
             # an EXEC, the mutations before BGSAVE are not in the log yet.
             self._bgsave_scheduled = True
-            asyncio.get_running_loop().call_soon(self._start_background_save)
+            self.runtime.loop.call_soon(self._start_background_save)
             return SimpleString("Background saving started")
         if self.node.sole_voter:
             self.log_pending_mutations()
-        changes, started = self.log.changes, time.monotonic()
+        changes, started = self.log.changes, self.runtime.monotonic()
         if self.store.save() is None:
             raise CommandError(
                 "cannot snapshot now: writes are still being replicated; retry in a moment"
             )
         self._changes_at_save = changes
-        spent_ms = int((time.monotonic() - started) * 1000)
-        self.engine.latency.record(SNAPSHOT_WRITE, int(time.time()), spent_ms)
+        spent_ms = int((self.runtime.monotonic() - started) * 1000)
+        self.engine.latency.record(SNAPSHOT_WRITE, self.unix_seconds(), spent_ms)
         return OK
 
     def _start_background_save(self) -> None:
@@ -301,7 +308,7 @@ class Server:
         return self.store.last_save_time
 
     def _forked(self, ms: int) -> None:
-        self.engine.latency.record(FORK, int(time.time()), ms)
+        self.engine.latency.record(FORK, self.unix_seconds(), ms)
 
     def _snapshot_done(self, ok: bool) -> None:
         if ok:
@@ -423,24 +430,23 @@ class Server:
         if conn is not None and not conn.session.close_after_reply:
             # Another client's connection: close it now; our own closes after the reply.
             conn.session.close_after_reply = True
-            asyncio.get_running_loop().call_soon(conn.close)
+            self.runtime.loop.call_soon(conn.close)
 
     # ---------------------------------------------------------------- cron
 
     def _schedule_cron(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._cron = loop.call_later(1 / max(self.settings.hz, 1), self._run_cron)
+        self._cron = self.runtime.loop.call_later(1 / max(self.settings.hz, 1), self._run_cron)
 
     def _run_cron(self) -> None:
         """Active expiry (bounded) and idle-client timeouts, hz times a second."""
         engine = self.engine
-        engine.now_ms = now = time.time_ns() // 1_000_000
+        engine.now_ms = now = self.runtime.wall_ns() // 1_000_000
         # In a group only the primary expires keys; backups learn of it from its log.
         removed = 0
         if self.node.writable:
-            started = time.monotonic()
+            started = time.perf_counter()
             removed = engine.active_expire(EXPIRE_BUDGET)
-            spent_ms = int((time.monotonic() - started) * 1000)
+            spent_ms = int((time.perf_counter() - started) * 1000)
             if spent_ms:
                 engine.latency.record(EXPIRE_CYCLE, now // 1000, spent_ms)
         self.stats.expired_keys += removed
@@ -476,14 +482,14 @@ class Server:
                     conn.close()
         if removed >= EXPIRE_BUDGET:
             # More are due: keep going soon, but let clients run in between.
-            self._cron = asyncio.get_running_loop().call_later(0.001, self._run_cron)
+            self._cron = self.runtime.loop.call_later(0.001, self._run_cron)
         else:
             self._schedule_cron()
 
     # ---------------------------------------------------------------- INFO
 
     def server_info(self) -> dict[str, dict[str, object]]:
-        uptime = int(time.monotonic() - self.started_at)
+        uptime = int(self.runtime.monotonic() - self.started_at)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         rss = _rss_bytes()
         return {
@@ -495,7 +501,7 @@ class Server:
                 "os": f"{platform.system()} {platform.release()} {platform.machine()}",
                 "arch_bits": 64 if sys.maxsize > 2**32 else 32,
                 "python_version": platform.python_version(),
-                "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+                "event_loop": type(self.runtime.loop).__module__.split(".")[0],
                 "process_id": os.getpid(),
                 "tcp_port": self.settings.port,
                 "uptime_in_seconds": uptime,
@@ -573,10 +579,6 @@ class Server:
             "snapshot_index": store.snapshot_index,
             "data_dir": store.path,
         }
-
-
-def _unix_micros() -> int:
-    return time.time_ns() // 1000
 
 
 def _rss_bytes() -> int:

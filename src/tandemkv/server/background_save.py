@@ -9,7 +9,6 @@ segments the snapshot covers.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import logging
@@ -18,9 +17,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from tandemkv.storage.errors import StorageError
 from tandemkv.storage.fs import OsFileSystem
 from tandemkv.storage.store import SnapshotPoint, Store, keyspace_items
+
+if TYPE_CHECKING:
+    from tandemkv.runtime import Runtime
 
 log = logging.getLogger("tandemkv.server")
 _PR_SET_PDEATHSIG = 1
@@ -43,9 +47,10 @@ def _die_with(parent: int) -> None:
 
 
 class BackgroundSave:
-    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, store: Store, runtime: Runtime) -> None:
         self._store = store
-        self._loop = loop
+        self._runtime = runtime
+        self._loop = runtime.loop
         self.child_pid: int | None = None
         self.last_status = "ok"
         self.last_duration = -1.0
@@ -69,6 +74,12 @@ class BackgroundSave:
         if point is None:
             return False
         self._started = time.monotonic()
+        if not self._runtime.can_fork:
+            # A world without processes (the cluster simulator): write it here and now,
+            # as SAVE does; the snapshot and the compaction after it are the same.
+            self._loop.call_soon(self._write_inline, point)
+            self.child_pid = 0
+            return True
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: write and leave without running any parent cleanup
@@ -89,6 +100,16 @@ class BackgroundSave:
         ).start()
         return True
 
+    def _write_inline(self, point: SnapshotPoint) -> None:
+        store = self._store
+        try:
+            store.write_snapshot(point, keyspace_items(store.keyspace))
+        except (OSError, StorageError) as error:
+            log.error("snapshot failed: %s", error)
+            self._finished(1, point)
+            return
+        self._finished(0, point)
+
     def _reap(self, pid: int, point: SnapshotPoint) -> None:
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
@@ -108,6 +129,6 @@ class BackgroundSave:
 
     def abort(self) -> None:
         """Stop a running child at shutdown; its temporary file is cleaned at next start."""
-        if self.child_pid is not None:
+        if self.child_pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.child_pid, 9)

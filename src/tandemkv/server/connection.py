@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from tandemkv.commands.cluster_view import Pending
@@ -58,6 +59,8 @@ class ClientConnection(asyncio.Protocol):
         self.engine = server.engine
         # Only the seam's interface: the cluster mode swaps what is behind it.
         self.log: WriteLog = server.log
+        self.runtime = server.runtime
+        self.wall_ns: Callable[[], int] = server.runtime.wall_ns  # Unix ns (the runtime's)
         self.transport: asyncio.Transport | None = None
         self.session = Session(id=0)
         self.decoder = make_request_decoder(use_hiredis=server.use_hiredis)
@@ -83,7 +86,7 @@ class ClientConnection(asyncio.Protocol):
         self.transport = conn = cast(Any, transport)
         if not self.server.admit(self):
             return
-        now = _now_ms()
+        now = self.wall_ns() // 1_000_000
         session = self.session
         session.id = self.server.next_client_id()
         session.addr = _format_peer(conn.get_extra_info("peername"))
@@ -139,7 +142,7 @@ class ClientConnection(asyncio.Protocol):
             return  # QUIT or CLIENT KILL: nothing after it runs
         resp = session.resp
         authenticated = session.authenticated
-        engine.now_ms = session.last_active_ms = time.time_ns() // 1_000_000
+        engine.now_ms = session.last_active_ms = self.wall_ns() // 1_000_000
         # With a hard output limit set, an array reply is sized before it is encoded.
         hard_limit = (
             0 if session.peer_id else self.server.settings.client_output_buffer_limit.normal.hard
@@ -246,7 +249,7 @@ class ClientConnection(asyncio.Protocol):
     def _log_slow(self, args: list[bytes], took_ns: int) -> None:
         session, settings = self.session, self.server.settings
         self.engine.slowlog.push(
-            time.time_ns() // 1_000_000_000,
+            self.wall_ns() // 1_000_000_000,
             took_ns // 1000,
             args,
             session.addr,
@@ -259,7 +262,7 @@ class ClientConnection(asyncio.Protocol):
         self.yielded = True
         if self.transport is not None:
             self.transport.pause_reading()
-        asyncio.get_running_loop().call_soon(self._next_turn)
+        self.runtime.loop.call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
         self.yielded = False
@@ -286,7 +289,7 @@ class ClientConnection(asyncio.Protocol):
             self.close()
             return
         if blobs or pings:
-            session.last_active_ms = _now_ms()
+            session.last_active_ms = self.wall_ns() // 1_000_000
         if blobs:
             cluster = self.engine.host.cluster
             if cluster is not None:  # PEER AUTH, needed for PEER STREAM, needs one
@@ -368,9 +371,7 @@ class ClientConnection(asyncio.Protocol):
         if not pending.wait_ms:
             return
         session, waiters = self.session, self.engine.waiters
-        timer = asyncio.get_running_loop().call_later(
-            pending.wait_ms / 1000, waiters.time_out, session
-        )
+        timer = self.runtime.loop.call_later(pending.wait_ms / 1000, waiters.time_out, session)
         pending.on_done(lambda _: timer.cancel())
 
     def _is_safe(self, position: int | Pending) -> bool:
@@ -432,7 +433,7 @@ class ClientConnection(asyncio.Protocol):
         if self.closing:
             return
         if not self._pushed:
-            asyncio.get_running_loop().call_soon(self._flush_pushed)
+            self.runtime.loop.call_soon(self._flush_pushed)
         self._pushed.append(encode_reply(message, self.session.resp == 3))
 
     def push_line(self, line: bytes) -> None:
@@ -440,7 +441,7 @@ class ClientConnection(asyncio.Protocol):
         if self.closing:
             return
         if not self._pushed:
-            asyncio.get_running_loop().call_soon(self._flush_pushed)
+            self.runtime.loop.call_soon(self._flush_pushed)
         self._pushed.append(line)
 
     def _flush_pushed(self) -> None:
@@ -479,7 +480,7 @@ class ClientConnection(asyncio.Protocol):
         if not limit.soft or waiting <= limit.soft:
             self._over_soft_since = None
             return False
-        now = time.monotonic()
+        now = self.runtime.monotonic()
         if self._over_soft_since is None:
             self._over_soft_since = now
         if now - self._over_soft_since < limit.soft_seconds:
@@ -548,10 +549,6 @@ def _encoded_later(reply: object) -> SlicedJob:
     """A job with no work left: the sliced runner only encodes its reply in slices."""
     return reply
     yield  # a generator, which the runner steps
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _format_peer(peer: object) -> str:

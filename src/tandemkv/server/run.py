@@ -17,19 +17,14 @@ from tandemkv import BUILD, __version__
 from tandemkv.commands.acl import parse_acl_file
 from tandemkv.commands.acl_model import RuleError, User
 from tandemkv.config import Config, ConfigError, parse_address
-from tandemkv.node.boot import (
-    BootError,
-    catch_up_alone,
-    has_identity,
-    node_factory,
-    prepare_identity,
-)
+from tandemkv.node.boot import BootError
 from tandemkv.node.identity import IdentityError
+from tandemkv.runtime import OsRuntime
 from tandemkv.server import registry
 from tandemkv.server.app import Server
+from tandemkv.server.assemble import assemble
 from tandemkv.server.logs import configure_logging
 from tandemkv.storage.errors import StorageError
-from tandemkv.storage.store import Store
 from tandemkv.tls import ServerTLS, TLSConfigError, check_settings
 
 PROGRESS_EVERY_SECONDS = 2.0
@@ -212,19 +207,9 @@ def run_server(config: Config) -> int:
         _cannot_start(config, error)
         return 1
     try:
-        store = open_store(config)
-    except StorageError as error:
-        loop.close()
-        _cannot_start(config, error)
-        return 1
-    try:
-        new_identity = not has_identity(config.db_path)
-        identity = prepare_identity(config, store)
-        applied = catch_up_alone(config, store, identity, new_identity)
-        factory = node_factory(config, store, identity, new_identity, applied)
+        server = assemble(config, OsRuntime(loop), tls, ReplayProgress())
     except (BootError, IdentityError, StorageError, OSError) as error:
         loop.close()
-        store.close()
         _cannot_start(config, error)
         return 1
     if not config.appendonly:
@@ -232,7 +217,6 @@ def run_server(config: Config) -> int:
             "appendonly is off: writes are not logged, so only SAVE/BGSAVE "
             "snapshots survive a restart"
         )
-    server = Server(config, store, loop, node_factory=factory, tls=tls)
     server.acl_seed = acl_seed
     try:
         loop.run_until_complete(_serve(server, config))
@@ -241,7 +225,7 @@ def run_server(config: Config) -> int:
         return 1
     finally:
         loop.close()
-        store.close()
+        server.store.close()
     if server.exit_code == 0:
         log.info("shut down cleanly")
     return server.exit_code
@@ -294,23 +278,6 @@ def log_start(server: Server, config: Config, address: str) -> None:
         fields["pid"],
         extra={"fields": fields},
     )
-
-
-def open_store(config: Config) -> Store:
-    """Lock and recover the data directory, telling the operator what takes time.
-
-    The log is not replayed here: which of it may be applied depends on the node's place
-    in its group (node/boot.py: catch_up_alone).
-    """
-    progress = ReplayProgress()
-    store = Store.open(
-        config.db_path,
-        truncate_corrupt=config.truncate_corrupt_log,
-        progress=progress,
-        replay=False,
-    )
-    store.snapshot_log_bytes = config.snapshot_log_bytes
-    return store
 
 
 class ReplayProgress:

@@ -9,7 +9,7 @@ need, and exactly what the simulated disk (storage/simfs.py) must model faithful
         list_names() -> list[str]                     sorted names in the directory
         exists(name) -> bool
         size(name) -> int
-        create(name) -> None                          new empty file (replaces an existing one)
+        create(name, mode=0o644) -> None              new empty file (replaces an existing one)
         append(name, data: bytes) -> None             write at the end of the file
         read(name, offset=0, size=None) -> bytes      short only at end of file
         truncate(name, size) -> None
@@ -41,7 +41,7 @@ class FileSystem(Protocol):
     def list_names(self) -> list[str]: ...
     def exists(self, name: str) -> bool: ...
     def size(self, name: str) -> int: ...
-    def create(self, name: str) -> None: ...
+    def create(self, name: str, mode: int = 0o644) -> None: ...
     def append(self, name: str, data: bytes) -> None: ...
     def read(self, name: str, offset: int = 0, size: int | None = None) -> bytes: ...
     def truncate(self, name: str, size: int) -> None: ...
@@ -114,10 +114,11 @@ class OsFileSystem:
         fd = self._fds.get(name)
         return os.fstat(fd).st_size if fd is not None else os.stat(self.path(name)).st_size
 
-    def create(self, name: str) -> None:
+    def create(self, name: str, mode: int = 0o644) -> None:
+        """`mode` applies to a new file (0o600 for one holding a secret)."""
         self._forget(name)
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        self._remember(name, os.open(self.path(name), flags, 0o644))
+        self._remember(name, os.open(self.path(name), flags, mode))
 
     def append(self, name: str, data: bytes) -> None:
         fd = self._fd(name)

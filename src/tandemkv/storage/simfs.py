@@ -81,7 +81,7 @@ class SimFileSystem:
     def size(self, name: str) -> int:
         return len(self._inode(name).data)
 
-    def create(self, name: str) -> None:
+    def create(self, name: str, mode: int = 0o644) -> None:  # no permissions here
         check_name(name)
         inode = _Inode()
         self._live[name] = inode
