@@ -16,6 +16,7 @@ whose disk is `storage/simfs.py`, so the production node runs there unchanged.
     Runtime.listen(factory, h, p)   accept connections; returns (listener, bound address)
     Runtime.connect(factory, h, p)  dial out (peer links, membership calls)
     Runtime.can_fork                whether BGSAVE may fork a child
+    Runtime.set_role_policy(...)    the CPU policy for this node's role (node/scheduling.py)
 
 Durations that only feed statistics (command timings, fsync latency) use
 `time.perf_counter_ns` directly: they never change what a node does.
@@ -30,6 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from tandemkv.node.scheduling import apply_role_policy
 from tandemkv.storage.datadir import DataDir
 from tandemkv.storage.store import Store
 from tandemkv.storage.syncer import Syncer
@@ -59,6 +61,7 @@ class Runtime(Protocol):
     def wall_ns(self) -> int: ...
     def entropy(self) -> random.Random: ...
     def open_datadir(self, path: str) -> DataDir: ...
+    def set_role_policy(self, primary: bool, backup_scheduling: str) -> None: ...
     def start_syncer(
         self,
         store: Store,
@@ -93,6 +96,9 @@ class OsRuntime:
 
     def open_datadir(self, path: str) -> DataDir:
         return DataDir.open(path)
+
+    def set_role_policy(self, primary: bool, backup_scheduling: str) -> None:
+        apply_role_policy(primary, backup_scheduling)
 
     def start_syncer(
         self,

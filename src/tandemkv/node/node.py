@@ -35,7 +35,7 @@ from tandemkv.commands.errors import CommandError
 from tandemkv.commands.latency import AOF_FSYNC_ALWAYS, AOF_FSYNC_EVERYSEC, ELECTION
 from tandemkv.commands.waiters import STATE_CHANGED
 from tandemkv.config import Config, parse_peer_routes
-from tandemkv.node import applying, membership_ops, scheduling, status
+from tandemkv.node import applying, membership_ops, status
 from tandemkv.node.disk_storage import DiskStorage
 from tandemkv.node.entries import EntryCutter
 from tandemkv.node.gate import make_gate
@@ -174,7 +174,7 @@ class Node:
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
-        scheduling.apply_role_policy(False, self.config.backup_scheduling)
+        self.runtime.set_role_policy(False, self.config.backup_scheduling)
         self.start_syncer()
         self._tick_timer = self.loop.call_later(self.tick_seconds, self._tick)
         if self.sole_voter:
@@ -594,7 +594,7 @@ class Node:
             self.ready_from = self.replica.log.last_index()
             self.log.leadership_changed()
         if was_leader is not (role is Role.LEADER):
-            scheduling.apply_role_policy(role is Role.LEADER, self.config.backup_scheduling)
+            self.runtime.set_role_policy(role is Role.LEADER, self.config.backup_scheduling)
         self._update_writable()
 
     def _note_role_change(self, previous: int, leader: int, reason: str) -> None:

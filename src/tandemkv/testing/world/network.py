@@ -81,6 +81,9 @@ class SimListener:
             self.closed = True
             del self.network.listeners[self.address]
 
+    async def wait_closed(self) -> None:
+        pass  # nothing lingers once closed
+
 
 class SimNetwork:
     def __init__(

@@ -61,6 +61,9 @@ class SimRuntime:
     def open_datadir(self, path: str) -> DataDir:
         return DataDir.over(path, self.fs)
 
+    def set_role_policy(self, primary: bool, backup_scheduling: str) -> None:
+        pass  # one OS thread runs every simulated process: nothing to ask the kernel
+
     def start_syncer(
         self,
         store: Store,

@@ -1,0 +1,208 @@
+"""Simulated clients: real RESP over the simulated network, recorded as a History.
+
+Each client is a process of its own in the world (so it outlives the nodes it talks to)
+and runs one operation at a time, as a Redis client without pipelining does. It sends to
+the node it believes is primary and moves to the next node on a refusal or a dropped
+connection. An operation's outcome is what a real client could know:
+
+- a reply: OK, with the reply as its output (an INCR on a non-integer is an OK error);
+- an error the node gives before running anything (READONLY, LOADING...): FAIL, it had
+  no effect;
+- a dropped connection, a timeout or any other error: INFO, it may or may not have
+  taken effect (the checker tries both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
+from tandemkv.protocol.types import ErrorReply, SimpleString
+from tandemkv.runtime import Runtime
+from tandemkv.testing.history import History, Operation
+
+# Errors a node answers without running the command: the write did not happen.
+NOT_RUN = ("READONLY", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS")
+NOT_AN_INTEGER = "ERR value is not an integer or out of range"
+REPLY_TIMEOUT = 2.0
+
+
+class RespConnection(asyncio.Protocol):
+    """One client connection: commands in, replies matched to them in order."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.decoder = ReplyDecoder()
+        self.waiting: deque[asyncio.Future[object]] = deque()
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.decoder.feed(data)
+        while (reply := self.decoder.next_reply()) is not NEED_MORE:
+            if self.waiting:
+                future = self.waiting.popleft()
+                if not future.done():
+                    future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(ConnectionResetError("connection lost"))
+
+    def call(self, args: Sequence[bytes | str | int]) -> asyncio.Future[object]:
+        assert self.transport is not None
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        if self.lost:
+            future.set_exception(ConnectionResetError("connection lost"))
+            return future
+        self.waiting.append(future)
+        self.transport.write(encode_command(args))
+        return future
+
+    def close(self) -> None:
+        if self.transport is not None and not self.lost:
+            self.transport.close()
+
+
+@dataclass(slots=True)
+class Request:
+    """One operation to send: the History's kind and arguments, and the command."""
+
+    kind: str
+    key: str
+    args: list[str]
+    value: str | None = None
+    expected: str | None = None
+
+
+def draw_request(rng: random.Random, client: int, serial: int, keys: int) -> Request:
+    key = f"k{rng.randrange(keys)}"
+    value = f"{client}.{serial}"
+    roll = rng.random()
+    if roll < 0.35:
+        return Request("get", key, ["GET", key])
+    if roll < 0.65:
+        return Request("put", key, ["SET", key, value], value=value)
+    if roll < 0.80:
+        return Request("incr", key, ["INCR", key])
+    if roll < 0.88:
+        return Request("del", key, ["DEL", key])
+    return Request("cas", key, ["SET", key, value, "IFEQ", "?"], value=value)
+
+
+def outcome(request: Request, reply: object) -> tuple[str, str | bool | None]:
+    """("ok" | "fail" | "info", output) for a reply to `request`."""
+    if isinstance(reply, ErrorReply):
+        message = reply.message
+        if message.split(" ", 1)[0] in NOT_RUN:
+            return "fail", None
+        if request.kind == "incr" and message == NOT_AN_INTEGER:
+            return "ok", message
+        return "info", None
+    kind = request.kind
+    if kind == "get":
+        return "ok", None if reply is None else _text(reply)
+    if kind == "put":
+        return ("ok", None) if reply == SimpleString("OK") else ("info", None)
+    if kind == "incr":
+        return ("ok", str(reply)) if isinstance(reply, int) else ("info", None)
+    if kind == "del":
+        return "ok", None
+    if kind == "cas":
+        return "ok", reply == SimpleString("OK")
+    return "info", None
+
+
+def _text(reply: object) -> str:
+    return reply.decode() if isinstance(reply, bytes) else str(reply)
+
+
+class Client:
+    """One simulated client process running requests until told to stop."""
+
+    def __init__(
+        self,
+        number: int,
+        runtime: Runtime,
+        nodes: list[tuple[str, int]],
+        history: History,
+        rng: random.Random,
+        keys: int,
+    ) -> None:
+        self.number = number
+        self.runtime = runtime
+        self.nodes = nodes
+        self.history = history
+        self.rng = rng
+        self.keys = keys
+        self.target = 0
+        self.connection: RespConnection | None = None
+        self.serial = 0
+        self.stopping = False
+        self.last_value: dict[str, str | None] = {}  # what this client last read per key
+
+    async def run(self) -> None:
+        while not self.stopping:
+            self.serial += 1
+            request = draw_request(self.rng, self.number, self.serial, self.keys)
+            if request.kind == "cas":
+                # Compare with what this client saw last: often right, sometimes stale.
+                # SET IFEQ never sets an absent key; "none" is a value no client writes.
+                expected = self.last_value.get(request.key) or "none"
+                request.expected = expected
+                request.args[-1] = expected
+            await self.perform(request)
+            await asyncio.sleep(self.rng.uniform(0, 0.01))
+
+    async def perform(self, request: Request) -> Operation:
+        runtime = self.runtime
+        op = self.history.invoke(
+            self.number, request.kind, request.key, runtime.monotonic(), request.value,
+            request.expected,
+        )
+        try:
+            connection = await self._connected()
+            reply = await asyncio.wait_for(connection.call(request.args), REPLY_TIMEOUT)
+        except (OSError, TimeoutError):
+            # Not sent, or sent and the answer lost: the checker tries both.
+            self.history.info(op)
+            self._move_on()
+            return op
+        verdict, output = outcome(request, reply)
+        if verdict == "ok":
+            History.ok(op, output, runtime.monotonic())
+            if request.kind == "get":
+                self.last_value[request.key] = output if isinstance(output, str) else None
+        elif verdict == "fail":
+            History.fail(op, runtime.monotonic())
+            self._move_on()
+        else:
+            self.history.info(op)
+            self._move_on()
+        return op
+
+    async def _connected(self) -> RespConnection:
+        connection = self.connection
+        if connection is not None and not connection.lost:
+            return connection
+        host, port = self.nodes[self.target]
+        fresh = RespConnection()
+        await asyncio.wait_for(self.runtime.connect(lambda: fresh, host, port, None), 1.0)
+        self.connection = fresh
+        return fresh
+
+    def _move_on(self) -> None:
+        """Try another node next time: this one refused or stopped answering."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+        self.target = (self.target + 1) % len(self.nodes)
