@@ -1,7 +1,20 @@
-"""A client-side history of register operations, for the linearizability checker.
+"""A client-side history of key-value operations, for the linearizability checker.
+
+Kinds and their arguments and outputs (the model's semantics are in ``kv_model``):
+get                 -> the value, or None
+put value           -> None (SET; not checked)
+del                 -> None (DEL; not checked)
+cas expected value  -> True if it wrote (a register compare-and-set; an absent key
+                       matches expected None)
+set_ifeq expected value -> True on OK, False on nil (SET key value IFEQ expected)
+delifeq expected    -> True on 1, False on 0 (DELIFEQ key expected)
+incr                -> the new integer as a string ("3"), or the error text
+txn                 -> ``steps``: the sub-operations of one MULTI/EXEC on the key, each a
+                       ``SubOp``; the output is the list of their outputs, in order
+Other kinds may be recorded (the chaos workload records lists) for checkers of their own.
 
 Each operation has a call time and, if it completed, a return time and a status:
-OK   - completed; ``output`` is what it returned (get: value or None; cas: bool).
+OK   - completed; ``output`` is what it returned.
 FAIL - definitely had no effect (e.g. refused by a non-leader): left out of checking.
 INFO - outcome unknown (timed out, connection lost): it may have taken effect at any
        point after its call, or never; its return time is treated as infinity.
@@ -11,8 +24,8 @@ for real processes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -24,28 +37,71 @@ class Status(Enum):
     INFO = "info"
 
 
+Output = str | bool | None
+# A txn's output is the list of its sub-operations' outputs.
+AnyOutput = Output | list[Output]
+
+# Kinds whose comparison value is required: IFEQ and DELIFEQ always compare with a string.
+_NEEDS_EXPECTED = ("set_ifeq", "delifeq")
+
+
+@dataclass(frozen=True, slots=True)
+class SubOp:
+    """One command inside a txn; kinds and arguments as for an Operation (no txn)."""
+
+    kind: str
+    value: str | None = None
+    expected: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "txn":
+            raise ValueError("a txn cannot hold a txn")
+        _require_expected(self.kind, self.expected)
+
+    def describe(self) -> str:
+        arg = _describe_args(self.kind, self.value, self.expected)
+        return f"{self.kind} {arg}" if arg else self.kind
+
+
 @dataclass(slots=True)
 class Operation:
     id: int
     process: int
-    kind: str  # "get" | "put" | "cas" | "del"
+    kind: str  # see the module doc
     key: str
-    value: str | None = None  # put / cas: the value written
-    expected: str | None = None  # cas: the value compared against
+    value: str | None = None  # put / cas / set_ifeq: the value written
+    expected: str | None = None  # cas / set_ifeq / delifeq: the value compared against
     call: float = 0
     ret: float | None = None
     status: Status = Status.PENDING
-    output: str | bool | None = None
+    output: AnyOutput = None
+    steps: tuple[SubOp, ...] = field(default=())  # txn: its commands, in order
 
     def describe(self) -> str:
-        arg = {"get": "", "put": f"{self.value}", "del": ""}.get(
-            self.kind, f"{self.expected}->{self.value}"
-        )
+        if self.kind == "txn":
+            arg = "[" + ", ".join(sub.describe() for sub in self.steps) + "]"
+        else:
+            arg = _describe_args(self.kind, self.value, self.expected)
         end = "inf" if self.ret is None else f"{self.ret:g}"
         return (
             f"#{self.id} p{self.process} {self.kind}({self.key} {arg}) = {self.output!r} "
             f"[{self.status.value}] {self.call:g}..{end}"
         )
+
+
+def _describe_args(kind: str, value: str | None, expected: str | None) -> str:
+    if kind in ("get", "del", "incr"):
+        return ""
+    if kind == "put":
+        return f"{value}"
+    if kind == "delifeq":
+        return f"{expected}"
+    return f"{expected}->{value}"
+
+
+def _require_expected(kind: str, expected: str | None) -> None:
+    if kind in _NEEDS_EXPECTED and expected is None:
+        raise ValueError(f"{kind} compares with a value: give expected=")
 
 
 class History:
@@ -60,13 +116,20 @@ class History:
         time: float,
         value: str | None = None,
         expected: str | None = None,
+        *,
+        steps: Sequence[SubOp] = (),
     ) -> Operation:
+        """Record a call; a txn passes its commands as ``steps`` (and no value)."""
+        _require_expected(kind, expected)
+        if (kind == "txn") != bool(steps):
+            raise ValueError("steps are given for a txn, and only for a txn")
         op = Operation(len(self.ops), process, kind, key, value, expected, time)
+        op.steps = tuple(steps)
         self.ops.append(op)
         return op
 
     @staticmethod
-    def ok(op: Operation, output: str | bool | None, time: float) -> None:
+    def ok(op: Operation, output: AnyOutput, time: float) -> None:
         op.status, op.output, op.ret = Status.OK, output, time
 
     @staticmethod
@@ -100,5 +163,8 @@ class History:
     def from_records(cls, records: list[dict[str, Any]]) -> History:
         history = cls()
         for rec in records:
-            history.ops.append(Operation(**{**rec, "status": Status(rec["status"])}))
+            steps = tuple(SubOp(**sub) for sub in rec.get("steps", ()))
+            history.ops.append(
+                Operation(**{**rec, "status": Status(rec["status"]), "steps": steps})
+            )
         return history

@@ -1,11 +1,11 @@
-"""A linearizability checker for single-key registers (get / put / cas / del).
+"""A linearizability checker for single-key operations (the model is ``kv_model``).
 
-In the style of Porcupine: the history is split by key (registers are independent, so
+In the style of Porcupine: the history is split by key (keys are independent, so
 the whole is linearizable iff each key's sub-history is), and each part is checked with
 the Wing & Gong search as improved by Lowe: walk the calls in time order, try to
 linearize each pending call at the current point, backtrack when a return is reached
-before its call was linearized, and memoize (set of linearized ops, register value)
-pairs already explored. Operations with unknown outcome may be linearized anywhere after
+before its call was linearized, and memoize (set of linearized ops, key's value) pairs
+already explored. Operations with unknown outcome may be linearized anywhere after
 their call, or not at all. A budget (search steps and wall-clock seconds) bounds the
 work; exceeding it gives UNKNOWN rather than a verdict.
 """
@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from tandemkv.testing.history import Operation, Status
+from tandemkv.testing.kv_model import Model, State, changes_nothing, step
 
-State = str | None
+__all__ = ["CheckResult", "Model", "State", "Verdict", "check", "step"]
 
 
 class Verdict(Enum):
@@ -50,23 +51,6 @@ class CheckResult:
         return "\n".join(lines)
 
 
-def step(state: State, op: Operation) -> tuple[bool, State]:
-    """The register model: can ``op`` take effect on ``state``, and what follows."""
-    if op.kind == "put":
-        return True, op.value
-    if op.kind == "del":
-        return True, None
-    if op.kind == "get":
-        return op.output == state, state
-    if op.kind == "cas":
-        if op.status is Status.INFO:
-            return True, op.value if state == op.expected else state
-        if op.output is True:
-            return state == op.expected, op.value
-        return state != op.expected, state
-    raise ValueError(f"unknown operation kind {op.kind!r}")
-
-
 class _Node:
     __slots__ = ("is_call", "match", "next", "op", "prev")
 
@@ -82,7 +66,7 @@ def _relevant(op: Operation) -> bool:
     if op.status is Status.FAIL or op.status is Status.PENDING:
         return False
     # A read with unknown outcome constrains nothing.
-    return not (op.status is Status.INFO and op.kind == "get")
+    return not (op.status is Status.INFO and changes_nothing(op))
 
 
 def _build(ops: list[Operation]) -> _Node:
@@ -131,7 +115,9 @@ class _Budget:
         return self.steps_left > 0
 
 
-def _check_key(ops: list[Operation], budget: _Budget) -> tuple[Verdict, list[Operation]]:
+def _check_key(
+    ops: list[Operation], budget: _Budget, model: Model
+) -> tuple[Verdict, list[Operation]]:
     head = _build(ops)
     index = {id(op): n for n, op in enumerate(ops)}
     must = sum(1 for op in ops if op.status is Status.OK)
@@ -149,7 +135,7 @@ def _check_key(ops: list[Operation], budget: _Budget) -> tuple[Verdict, list[Ope
         op = entry.op
         assert op is not None
         if entry.is_call:
-            legal, new_state = step(state, op)
+            legal, new_state = model(state, op)
             bit = 1 << index[id(op)]
             if legal and (linearized | bit, new_state) not in cache:
                 cache.add((linearized | bit, new_state))
@@ -180,9 +166,13 @@ def _check_key(ops: list[Operation], budget: _Budget) -> tuple[Verdict, list[Ope
 
 
 def check(
-    ops: list[Operation], max_seconds: float = 10.0, max_steps: int = 5_000_000
+    ops: list[Operation],
+    max_seconds: float = 10.0,
+    max_steps: int = 5_000_000,
+    model: Model = step,
 ) -> CheckResult:
-    """Check a register history; keys are checked independently."""
+    """Check a history against ``model``; keys are checked independently. Another model
+    is for showing the checker tells a wrong specification from the right one."""
     by_key: dict[str, list[Operation]] = defaultdict(list)
     for op in ops:
         if _relevant(op):
@@ -190,7 +180,7 @@ def check(
     budget = _Budget(max_steps, max_seconds)
     undecided: CheckResult | None = None
     for key in sorted(by_key):
-        verdict, longest = _check_key(by_key[key], budget)
+        verdict, longest = _check_key(by_key[key], budget, model)
         if verdict is Verdict.ILLEGAL:
             return CheckResult(verdict, key, by_key[key], longest)
         if verdict is Verdict.UNKNOWN and undecided is None:
