@@ -112,6 +112,7 @@ class Server:
         self.changed_settings: set[str] = set()
         self.sliced = SlicedRunner()
         self.exit_code = 0
+        self.fatal_message = ""  # why the server stopped itself, if it did
         self._bgsave_scheduled = False
         self.use_hiredis = {"auto": None, "hiredis": True, "python": False}[config.parser]
         self.stats = ServerStats()
@@ -247,6 +248,7 @@ class Server:
     def fatal(self, message: str) -> None:
         """Storage failed: stop taking writes and exit non-zero with `message`."""
         log.critical("%s", message)
+        self.fatal_message = message
         self.exit_code = 1
         self.stopping.set()
 

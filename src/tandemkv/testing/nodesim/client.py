@@ -28,7 +28,10 @@ from tandemkv.testing.history import History, Operation
 # Errors a node answers without running the command: the write did not happen.
 NOT_RUN = ("READONLY", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS")
 NOT_AN_INTEGER = "ERR value is not an integer or out of range"
-REPLY_TIMEOUT = 2.0
+REPLY_TIMEOUT = 1.0
+# After a refusal or a lost answer: a real client backs off too, and every write of
+# unknown outcome doubles what the checker may have to try.
+BACKOFF = 0.1
 
 
 class RespConnection(asyncio.Protocol):
@@ -94,9 +97,11 @@ def draw_request(rng: random.Random, client: int, serial: int, keys: int) -> Req
         return Request("put", key, ["SET", key, value], value=value)
     if roll < 0.80:
         return Request("incr", key, ["INCR", key])
-    if roll < 0.88:
+    if roll < 0.86:
         return Request("del", key, ["DEL", key])
-    return Request("cas", key, ["SET", key, value, "IFEQ", "?"], value=value)
+    if roll < 0.94:
+        return Request("set_ifeq", key, ["SET", key, value, "IFEQ", "?"], value=value)
+    return Request("delifeq", key, ["DELIFEQ", key, "?"])
 
 
 def outcome(request: Request, reply: object) -> tuple[str, str | bool | None]:
@@ -117,8 +122,10 @@ def outcome(request: Request, reply: object) -> tuple[str, str | bool | None]:
         return ("ok", str(reply)) if isinstance(reply, int) else ("info", None)
     if kind == "del":
         return "ok", None
-    if kind == "cas":
+    if kind == "set_ifeq":
         return "ok", reply == SimpleString("OK")
+    if kind == "delifeq":
+        return ("ok", reply == 1) if isinstance(reply, int) else ("info", None)
     return "info", None
 
 
@@ -154,9 +161,9 @@ class Client:
         while not self.stopping:
             self.serial += 1
             request = draw_request(self.rng, self.number, self.serial, self.keys)
-            if request.kind == "cas":
-                # Compare with what this client saw last: often right, sometimes stale.
-                # SET IFEQ never sets an absent key; "none" is a value no client writes.
+            if request.kind in ("set_ifeq", "delifeq"):
+                # Compare with what this client read last: often right, sometimes stale.
+                # An absent key never matches; "none" is a value no client writes.
                 expected = self.last_value.get(request.key) or "none"
                 request.expected = expected
                 request.args[-1] = expected
@@ -171,11 +178,18 @@ class Client:
         )
         try:
             connection = await self._connected()
+        except (OSError, TimeoutError):
+            History.fail(op, runtime.monotonic())  # never sent
+            self._move_on()
+            await asyncio.sleep(BACKOFF)
+            return op
+        try:
             reply = await asyncio.wait_for(connection.call(request.args), REPLY_TIMEOUT)
         except (OSError, TimeoutError):
-            # Not sent, or sent and the answer lost: the checker tries both.
+            # Sent, and the answer lost: it may or may not have happened.
             self.history.info(op)
             self._move_on()
+            await asyncio.sleep(BACKOFF)
             return op
         verdict, output = outcome(request, reply)
         if verdict == "ok":
@@ -188,6 +202,7 @@ class Client:
         else:
             self.history.info(op)
             self._move_on()
+            await asyncio.sleep(BACKOFF)
         return op
 
     async def _connected(self) -> RespConnection:

@@ -1,0 +1,185 @@
+"""A group of production nodes in the simulated world.
+
+Each node is the real `Server` + `Node` (+ `Engine`, `Keyspace`, `Store`), built by
+`server.assemble` as the process does, on a `SimRuntime`: its own simulated process
+(an event loop), host `127.0.0.N`, and a `SimFileSystem` that outlives the process, so a
+crash loses exactly what was not fsynced and a restart recovers from what is left.
+
+A node is started with the same flags every time, as a service manager would: the first
+as `--role primary`, the others `--role backup --primary <first>`. What it does on a
+restart is decided by its data directory, as in production.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tandemkv.config import Config, load_config
+from tandemkv.node.history import RoleChange, RoleHistory
+from tandemkv.replication import NONE
+from tandemkv.server.app import Server
+from tandemkv.server.assemble import assemble
+from tandemkv.storage.simfs import CrashMode, SimFileSystem
+from tandemkv.testing.world import SimNetwork, SimProcess, SimRuntime, World
+
+PORT = 6379
+
+log = logging.getLogger("tandemkv.nodesim")
+
+
+@dataclass(eq=False)
+class SimNode:
+    index: int
+    host: str
+    fs: SimFileSystem
+    flags: dict[str, object]
+    process: SimProcess | None = None
+    runtime: SimRuntime | None = None
+    server: Server | None = None  # None until started, and while down
+    starts: int = 0
+    fatal: str = ""  # why the node stopped itself, if it did
+
+    @property
+    def name(self) -> str:
+        return f"n{self.index + 1}"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, PORT
+
+    @property
+    def up(self) -> bool:
+        return self.server is not None and self.process is not None and self.process.alive
+
+
+class WatchedHistory(RoleHistory):
+    """A node's role history that also tells the cluster who became primary in which
+    term (the deque a node keeps holds only its last few changes)."""
+
+    def __init__(self, own_id: int, sink: list[tuple[int, int, float]], now: World) -> None:
+        super().__init__()
+        self._own_id = own_id
+        self._sink = sink
+        self._world = now
+
+    def record(self, change: RoleChange, own_id: int, previous_primary: int) -> None:
+        super().record(change, own_id, previous_primary)
+        if change.primary_id == own_id:
+            self._sink.append((change.term, own_id, self._world.now))
+
+
+@dataclass
+class ClusterSettings:
+    size: int = 3
+    fsync: str = "always"
+    ack: str = "majority"
+    heartbeat_ms: int = 50
+    election_ms: int = 300
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+class SimCluster:
+    def __init__(self, world: World, network: SimNetwork, settings: ClusterSettings) -> None:
+        self.world = world
+        self.network = network
+        self.settings = settings
+        self.nodes: list[SimNode] = []
+        # (term, node id, when) for every time a node became primary, across restarts.
+        self.leaders: list[tuple[int, int, float]] = []
+        self.incarnations: list[Server] = []  # every server ever started
+        for index in range(settings.size):
+            host = f"127.0.0.{index + 1}"
+            fs = SimFileSystem(world.fork_rng(f"disk/n{index + 1}"))
+            node = SimNode(index, host, fs, self._flags(index, host))
+            self.nodes.append(node)
+
+    def _flags(self, index: int, host: str) -> dict[str, object]:
+        settings = self.settings
+        flags: dict[str, object] = {
+            "db_path": f"/sim/n{index + 1}",
+            "address": f"{host}:{PORT}",
+            "fsync": settings.fsync,
+            "ack": settings.ack,
+            "heartbeat_ms": settings.heartbeat_ms,
+            "election_ms": settings.election_ms,
+            "save": "",
+            "backup_scheduling": "normal",
+            **settings.extra,
+        }
+        if settings.size > 1:
+            flags["role"] = "primary" if index == 0 else "backup"
+            if index:
+                flags["primary"] = f"127.0.0.1:{PORT}"
+        return flags
+
+    def config(self, node: SimNode) -> Config:
+        return load_config(node.flags, env={})
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self, node: SimNode) -> None:
+        """Start the node's process: assemble and listen, as `tandemkv server` does."""
+        assert not node.up
+        node.starts += 1
+        process = self.world.spawn(f"{node.name}.{node.starts}")
+        node.process = process
+        node.runtime = SimRuntime(self.world, process, self.network, node.fs, node.host)
+        node.fatal = ""
+        self.world.run(self._boot(node, node.runtime), process)
+
+    async def _boot(self, node: SimNode, runtime: SimRuntime) -> None:
+        server = assemble(self.config(node), runtime)
+        await server.start()
+        server.node.history = WatchedHistory(server.node.id, self.leaders, self.world)
+        if server.node.is_leader:  # a group of one elects itself during start()
+            self.leaders.append((server.node.replica.term, server.node.id, self.world.now))
+        node.server = server
+        self.incarnations.append(server)
+        await server.stopping.wait()
+        # The server stopped itself (a storage failure, an internal error): the process
+        # exits, as run.py's does, and the harness restarts it like any crashed node.
+        node.fatal = server.fatal_message or "the server stopped"
+        self.crash(node, CrashMode.DROP_UNSYNCED)
+
+    def crash(self, node: SimNode, mode: CrashMode) -> None:
+        """kill -9 or a power cut: the process is gone, and the disk keeps what `mode`
+        says a real one could (DROP_UNSYNCED: exactly the fsynced data)."""
+        if node.process is not None:
+            self.world.kill(node.process)
+        node.process = node.runtime = node.server = None
+        node.fs.crash(mode)
+
+    def down(self) -> list[SimNode]:
+        return [node for node in self.nodes if node.process is None]
+
+    # --- reading the state ------------------------------------------------------------
+
+    def primary(self) -> SimNode | None:
+        """The node serving writes, if exactly one does."""
+        writable = [n for n in self.nodes if n.up and n.server is not None and n.server.node.writable]
+        return writable[0] if len(writable) == 1 else None
+
+    def formed(self) -> bool:
+        """Every node is up and a voter of the primary's membership."""
+        primary = self.primary()
+        if primary is None or primary.server is None:
+            return False
+        voters = primary.server.node.conf.voters
+        return len(voters) == self.settings.size and all(n.up for n in self.nodes)
+
+    def converged(self) -> bool:
+        """Every node up has applied everything the primary has committed."""
+        primary = self.primary()
+        if primary is None or primary.server is None:
+            return False
+        committed = primary.server.node.replica.log.committed
+        for node in self.nodes:
+            if not node.up or node.server is None:
+                return False
+            if node.server.node.replica.log.applied < committed:
+                return False
+            if node.server.node.leader_id == NONE:
+                return False
+        return True

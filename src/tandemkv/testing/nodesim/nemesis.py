@@ -1,0 +1,151 @@
+"""The faults a run inflicts, drawn from its seed before it starts.
+
+The schedule is a plain list, so a failing run can be replayed with a subset of it
+(`--faults 0,3`) and minimised by dropping faults one at a time. Every fault with a
+duration undoes itself; `heal` at the end undoes whatever is still in force.
+
+    crash       kill -9 or power cut of one node (its disk keeps what was fsynced, or a
+                torn/flipped tail under TORN/FLIP), restarted after `duration`
+    sever       both directions between two nodes (connections reset, dials refused)
+    cut         one direction dropped silently (a stalled link), connections stay up
+    slow_net    extra latency one way
+    pause       a node's process frozen (GC, SIGSTOP); its overdue timers fire at resume
+    slow_disk   a node's fsyncs take 20-200 ms
+    clock_jump  a node's wall clock moves (expiry deadlines, not its timers)
+    snapshot    BGSAVE on a node: a snapshot and the log compaction after it
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from tandemkv.commands.errors import CommandError
+from tandemkv.storage.simfs import CrashMode
+from tandemkv.testing.nodesim.cluster import SimCluster, SimNode
+from tandemkv.testing.world import FAST_DISK, SLOW_DISK
+
+KINDS = ("crash", "sever", "cut", "slow_net", "pause", "slow_disk", "clock_jump", "snapshot")
+WEIGHTS = (3, 3, 2, 1, 2, 1, 1, 2)
+CRASH_MODES = (CrashMode.DROP_UNSYNCED, CrashMode.DROP_UNSYNCED, CrashMode.TORN)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    at: float
+    kind: str
+    node: int
+    other: int = -1
+    duration: float = 0.0
+    amount: float = 0.0
+    mode: str = ""
+
+    def describe(self) -> str:
+        link = self.kind in ("sever", "cut", "slow_net")
+        target = f"n{self.node + 1}" + (f"->n{self.other + 1}" if link else "")
+        extra = f" {self.mode}" if self.mode else ""
+        extra += f" {self.amount:+.3f}" if self.amount else ""
+        return f"t={self.at:.3f} {self.kind} {target} for {self.duration:.3f}s{extra}"
+
+
+def draw_faults(rng: random.Random, size: int, start: float, end: float) -> list[Fault]:
+    """About one fault per simulated second of the workload, at random times."""
+    count = rng.randint(1, max(1, int((end - start) * 1.5)))
+    faults = []
+    for _ in range(count):
+        kind = rng.choices(KINDS, WEIGHTS)[0]
+        node = rng.randrange(size)
+        other = (node + rng.randrange(1, size)) % size if size > 1 else -1
+        at = rng.uniform(start, end)
+        duration = rng.choice((0.05, 0.2, 0.5, 1.0, 2.0)) * rng.uniform(0.5, 1.5)
+        mode, amount = "", 0.0
+        if kind == "crash":
+            mode = rng.choice(CRASH_MODES).value
+        elif kind == "slow_net":
+            amount = rng.uniform(0.01, 0.3)
+        elif kind == "clock_jump":
+            amount = rng.choice((-1, 1)) * rng.uniform(0.5, 60)
+        if kind in ("sever", "cut", "slow_net") and other < 0:
+            continue
+        faults.append(Fault(at, kind, node, other, duration, amount, mode))
+    return sorted(faults, key=lambda f: f.at)
+
+
+class Nemesis:
+    """Applies a schedule to a cluster from a process of its own."""
+
+    def __init__(self, cluster: SimCluster, faults: list[Fault], log: list[str]) -> None:
+        self.cluster = cluster
+        self.faults = faults
+        self.log = log
+        world = cluster.world
+        self.process = world.spawn("nemesis")
+        self.stopped = False
+
+    def start(self) -> None:
+        loop = self.process.loop
+        for fault in self.faults:
+            loop.call_at(fault.at, self._apply, fault)
+
+    def _apply(self, fault: Fault) -> None:
+        if self.stopped:
+            return
+        cluster, world = self.cluster, self.cluster.world
+        node = cluster.nodes[fault.node]
+        self.log.append(f"{world.now:.3f} nemesis: {fault.describe()}")
+        network, other = cluster.network, cluster.nodes[fault.other] if fault.other >= 0 else None
+        later = self.process.loop.call_at
+        undo_at = world.now + fault.duration
+        if fault.kind == "crash":
+            if node.process is not None:
+                cluster.crash(node, CrashMode(fault.mode))
+                later(undo_at, self._restart, node)
+        elif fault.kind == "sever" and other is not None:
+            network.sever(node.host, other.host)
+            later(undo_at, network.heal, node.host, other.host)
+        elif fault.kind == "cut" and other is not None:
+            network.cut(node.host, other.host)
+            later(undo_at, network.heal, node.host, other.host)
+        elif fault.kind == "slow_net" and other is not None:
+            network.slow(node.host, other.host, fault.amount)
+            later(undo_at, network.heal, node.host, other.host)
+        elif fault.kind == "pause" and node.process is not None:
+            world.pause(node.process, fault.duration)
+        elif fault.kind == "slow_disk" and node.process is not None:
+            node.process.disk = SLOW_DISK
+            later(undo_at, self._fast_disk, node)
+        elif fault.kind == "clock_jump" and node.process is not None:
+            node.process.clock_offset += fault.amount
+        elif fault.kind == "snapshot" and node.server is not None:
+            _snapshot(node)
+
+    def _restart(self, node: SimNode) -> None:
+        if not self.stopped and node.process is None:
+            self.log.append(f"{self.cluster.world.now:.3f} nemesis: restart {node.name}")
+            self.cluster.start(node)
+
+    def _fast_disk(self, node: SimNode) -> None:
+        if node.process is not None:
+            node.process.disk = FAST_DISK
+
+    def heal(self) -> None:
+        """End every fault: heal the network, speed the disks, restart the dead."""
+        self.stopped = True
+        cluster = self.cluster
+        cluster.network.heal_all()
+        for node in cluster.nodes:
+            if node.process is not None:
+                node.process.disk = FAST_DISK
+            else:
+                self.log.append(f"{cluster.world.now:.3f} nemesis: restart {node.name} (heal)")
+                cluster.start(node)
+
+
+def _snapshot(node: SimNode) -> None:
+    """BGSAVE as a client would ask for it (refused while writes are in flight)."""
+    server = node.server
+    assert server is not None
+    try:
+        server.save(background=True)
+    except CommandError:
+        pass  # one already running, or writes still being replicated: as for a client

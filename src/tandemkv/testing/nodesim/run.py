@@ -1,0 +1,232 @@
+"""One seeded run of production nodes under faults, and its checks.
+
+    run_seed(seed, size=3) -> Outcome       everything drawn from the seed
+    Outcome.problems                         empty when every check passed
+
+A run: form the group, run clients and the nemesis for a few simulated seconds, heal
+everything, then require (liveness) a primary that serves a write within a bound, read
+every key once more, wait for the nodes to converge and check:
+
+- the history (with the final reads) is linearizable: an acknowledged write that was
+  lost shows up as a read that no order explains;
+- no two nodes were primary in the same term;
+- every node holds the same keys and values as the primary;
+- no node stopped itself and no callback raised (an internal error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from tandemkv.testing.history import History, Status
+from tandemkv.testing.linearizability import check
+from tandemkv.testing.nodesim.client import Client, Request
+from tandemkv.testing.nodesim.cluster import ClusterSettings, SimCluster
+from tandemkv.testing.nodesim.nemesis import Fault, Nemesis, draw_faults
+from tandemkv.testing.world import SimNetwork, SimRuntime, World
+from tandemkv.storage.simfs import SimFileSystem
+
+KEYS = 6
+CLIENTS = 3
+FORM_TIMEOUT = 20.0
+LIVENESS_BOUND = 10.0  # simulated seconds after healing for a primary to serve a write
+CONVERGE_TIMEOUT = 10.0
+
+
+@dataclass
+class Outcome:
+    seed: int
+    size: int
+    faults: list[Fault]
+    problems: list[str] = field(default_factory=list)
+    trace: list[str] = field(default_factory=list)
+    ops: int = 0
+    ops_ok: int = 0
+    terms: int = 0
+    sim_seconds: float = 0.0
+    steps: int = 0
+
+    def report(self) -> str:
+        head = (
+            f"seed {self.seed} ({self.size} nodes): {self.ops} ops ({self.ops_ok} ok), "
+            f"{len(self.faults)} faults, {self.terms} primaries, "
+            f"{self.sim_seconds:.1f} simulated s, {self.steps} steps"
+        )
+        if not self.problems:
+            return head + ": ok"
+        return "\n".join([head + ": FAILED", *self.problems, "trace:", *self.trace[-40:]])
+
+
+def replay_command(seed: int, size: int, faults: list[int] | None = None) -> str:
+    subset = f" --faults {','.join(map(str, faults))}" if faults is not None else ""
+    return f"PYTHONPATH=src python3 -m tandemkv.testing.nodesim --seed {seed} --nodes {size}{subset}"
+
+
+@contextmanager
+def quiet_logs() -> Iterator[None]:
+    """Nodes log as in production; thousands of lines per run would drown the report."""
+    logger = logging.getLogger("tandemkv")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def run_seed(
+    seed: int,
+    size: int = 3,
+    only: list[int] | None = None,
+    workload_seconds: float = 4.0,
+    settings: ClusterSettings | None = None,
+) -> Outcome:
+    """Run one seed; `only`: the indexes of the drawn faults to keep (replay, minimise)."""
+    world = World(seed)
+    network = SimNetwork(world)
+    cluster = SimCluster(world, network, settings or ClusterSettings(size=size))
+    rng = world.fork_rng("nemesis")
+    faults = draw_faults(rng, size, 1.0, 1.0 + workload_seconds) if size > 1 else []
+    if only is not None:
+        faults = [faults[i] for i in only if i < len(faults)]
+    outcome = Outcome(seed, size, faults)
+    with quiet_logs():
+        _run(world, cluster, faults, outcome, workload_seconds)
+    outcome.sim_seconds, outcome.steps = world.now, world.steps
+    return outcome
+
+
+def _run(
+    world: World, cluster: SimCluster, faults: list[Fault], outcome: Outcome, seconds: float
+) -> None:
+    trace, problems = outcome.trace, outcome.problems
+    cluster.start(cluster.nodes[0])
+    if not world.run_until(lambda: cluster.primary() is not None, FORM_TIMEOUT):
+        problems.append("the first node never became primary")
+        return
+    for node in cluster.nodes[1:]:
+        cluster.start(node)
+    if not world.run_until(cluster.formed, FORM_TIMEOUT):
+        problems.append(f"the group of {cluster.settings.size} did not form")
+        return
+    trace.append(f"{world.now:.3f} group formed")
+    history = History()
+    clients = [_client(world, cluster, history, n) for n in range(CLIENTS)]
+    tasks = [world.run(c.run(), c.runtime.process) for c in clients]
+    nemesis = Nemesis(cluster, _shifted(faults, world.now - 1.0), trace)
+    nemesis.start()
+    world.run_for(seconds)
+    nemesis.heal()
+    for client in clients:
+        client.stopping = True
+    world.run_for(0.5)
+    for client, task in zip(clients, tasks, strict=True):
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            outcome.problems.append(f"client {client.number} failed: {task.exception()!r}")
+        task.cancel()
+    history.close()
+    _settle(world, cluster, history, outcome)
+    _check(world, cluster, history, outcome)
+
+
+def _shifted(faults: list[Fault], by: float) -> list[Fault]:
+    """Fault times are drawn relative to a group formed at t=1."""
+    return [Fault(f.at + by, f.kind, f.node, f.other, f.duration, f.amount, f.mode) for f in faults]
+
+
+def _client(world: World, cluster: SimCluster, history: History, number: int) -> Client:
+    process = world.spawn(f"client{number}")
+    runtime = SimRuntime(world, process, cluster.network, SimFileSystem(world.fork_rng("none")), f"10.0.0.{number + 1}")
+    addresses = [node.address for node in cluster.nodes]
+    rng = world.fork_rng(f"client{number}")
+    client = Client(number, runtime, addresses, history, rng, KEYS)
+    client.target = number % len(addresses)
+    return client
+
+
+def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcome) -> None:
+    """Liveness, then one more read of every key, then convergence."""
+    problems = outcome.problems
+    probe = _client(world, cluster, history, 99)
+    written: list[bool] = []
+
+    async def probe_write() -> None:
+        deadline = world.now + LIVENESS_BOUND
+        while world.now < deadline:
+            op = await probe.perform(Request("put", "k0", ["SET", "k0", "final"], value="final"))
+            if op.status is Status.OK:
+                written.append(True)
+                return
+            await asyncio.sleep(0.05)
+
+    world.run(probe_write(), probe.runtime.process)
+    if not world.run_until(lambda: bool(written), LIVENESS_BOUND + 1):
+        problems.append(f"liveness: no primary served a write within {LIVENESS_BOUND}s of healing")
+        return
+    outcome.trace.append(f"{world.now:.3f} a write succeeded after healing")
+    done: list[bool] = []
+
+    async def final_reads() -> None:
+        for key in range(KEYS):
+            await probe.perform(Request("get", f"k{key}", ["GET", f"k{key}"]))
+        done.append(True)
+
+    world.run(final_reads(), probe.runtime.process)
+    world.run_until(lambda: bool(done), 10.0)
+    if not world.run_until(cluster.converged, CONVERGE_TIMEOUT):
+        problems.append("the nodes did not converge on the primary's commit index")
+
+
+def _check(world: World, cluster: SimCluster, history: History, outcome: Outcome) -> None:
+    problems = outcome.problems
+    outcome.ops = len(history.ops)
+    outcome.ops_ok = sum(op.status.value == "ok" for op in history.ops)
+    for name, error in world.errors():
+        problems.append(f"unhandled error on {name}: {error.get('message')} {error.get('exception')!r}")
+    result = check(history.ops, max_seconds=5.0)
+    if result.verdict.value != "ok":
+        problems.append("history: " + result.explain(30))
+    by_term: dict[int, set[int]] = {}
+    for term, node_id, _ in cluster.leaders:
+        by_term.setdefault(term, set()).add(node_id)
+    outcome.terms = len(by_term)
+    for term, leaders in sorted(by_term.items()):
+        if len(leaders) > 1:
+            problems.append(f"term {term} had {len(leaders)} primaries: {sorted(leaders)}")
+    problems.extend(_divergence(cluster))
+
+
+def _divergence(cluster: SimCluster) -> list[str]:
+    primary = cluster.primary()
+    if primary is None or primary.server is None:
+        return []
+    now_ms = primary.server.engine.now_ms
+    expected = _contents(primary.server, now_ms)
+    found = []
+    for node in cluster.nodes:
+        if node.server is not None and node is not primary:
+            held = _contents(node.server, now_ms)
+            if held != expected:
+                found.append(f"{node.name} holds {held}, the primary {primary.name} {expected}")
+    return found
+
+
+def _contents(server: object, now_ms: int) -> dict[bytes, object]:
+    from tandemkv.server.app import Server
+
+    assert isinstance(server, Server)
+    keyspace = server.store.keyspace
+    return {key: keyspace.get(key, now_ms) for key in sorted(keyspace.live_keys(now_ms))}
+
+
+def seeds_per_second(seeds: range, size: int = 3) -> float:
+    started = time.perf_counter()
+    for seed in seeds:
+        run_seed(seed, size)
+    return len(seeds) / (time.perf_counter() - started)
+
