@@ -243,7 +243,16 @@ def test_a_transaction_with_unknown_outcome_applies_whole_or_not_at_all() -> Non
 def test_a_transaction_of_reads_with_unknown_outcome_is_left_out() -> None:
     h = H()
     h.op("txn", 0, None, steps=(SubOp("get"), SubOp("get")))
-    assert check(h.h.ops).ok and check(h.h.ops).key is None
+    h.op("txn", 1, None, steps=(SubOp("get"), SubOp("incr")))
+    h.op("get", 5, 6, "1")
+    searched: list[Operation] = []
+
+    def watching(state: State, op: Operation) -> tuple[bool, State]:
+        searched.append(op)
+        return step(state, op)
+
+    assert check(h.h.ops, model=watching).ok
+    assert {op.id for op in searched} == {1, 2}  # not the read-only one
 
 
 def test_a_transaction_output_must_list_each_step() -> None:
