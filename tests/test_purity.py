@@ -7,10 +7,12 @@ what stops such an import from landing.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,16 +82,8 @@ def test_purity_check_sees_files() -> None:
 
 # Importing a pure package in a fresh interpreter loads no shell module, directly or
 # through anything it imports (the check above reads each file's own imports only).
-PURE_ENTRY_POINTS = [
-    "tandemkv.protocol",
-    "tandemkv.protocol.hiredis_decoder",
-    "tandemkv.commands.engine",
-    "tandemkv.replication",
-    "tandemkv.storage.keyspace",
-    "tandemkv.storage.mutation",
-    "tandemkv.storage.codec",
-    "tandemkv.storage.record",
-]
+# Every module under a package is imported, so one nobody imports yet is covered too.
+PURE_MODULES = ["tandemkv." + entry.removesuffix(".py").replace("/", ".") for entry in PURE]
 SHELL_MODULES = (
     "asyncio",
     "socket",
@@ -103,33 +97,56 @@ SHELL_MODULES = (
     "concurrent",
     "tandemkv.server",
     "tandemkv.node",
+    "tandemkv.runtime",
     "tandemkv.cli",
     "tandemkv.client",
     "tandemkv.embedded",
     "tandemkv.testing",
 )
-_PROBE = """
-import sys
-before = set(sys.modules)
-import {module}
-print("\\n".join(sorted(set(sys.modules) - before)))
-"""
+PROBE = Path(__file__).resolve().parent / "helpers" / "import_probe.py"
 
 
-@pytest.mark.parametrize("module", PURE_ENTRY_POINTS)
-def test_pure_packages_load_no_shell_module_transitively(module: str) -> None:
+def probe_imports(modules: list[str], path: Path = SRC.parent) -> dict[str, Any]:
+    """What importing everything under ``modules`` loads, in a fresh interpreter with
+    the interpreted modules (TANDEMKV_PURE=1: compiled ones hide their imports)."""
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(module=module)],
+        [sys.executable, "-c", PROBE.read_text(), ",".join(SHELL_MODULES), *modules],
         capture_output=True,
         text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(SRC.parent)},
+        env={**os.environ, "PYTHONPATH": str(path), "TANDEMKV_PURE": "1"},
+        cwd=path,
     )
-    loaded = result.stdout.split()
-    assert module in loaded
-    shell = [
-        name
-        for name in loaded
-        if name in SHELL_MODULES or name.startswith(tuple(f"{p}." for p in SHELL_MODULES))
-    ]
-    assert not shell, f"importing {module} loads {shell}"
+    assert result.returncode == 0, result.stderr
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_pure_packages_load_no_shell_module_transitively(module: str) -> None:
+    found = probe_imports([module])
+    assert found["walked"][0] == module
+    chains = [" <- ".join(chain) for chain in found["forbidden"].values()]
+    assert not chains, f"importing {module} reaches shell modules:\n" + "\n".join(chains)
+
+
+def test_pure_packages_are_walked_whole() -> None:
+    walked = probe_imports(["tandemkv.commands"])["walked"]
+    files = sorted((SRC / "commands").rglob("*.py"))
+    names = [".".join(f.relative_to(SRC.parent).with_suffix("").parts) for f in files]
+    assert sorted(walked) == sorted(n.removesuffix(".__init__") for n in names)
+
+
+def test_the_probe_names_the_chain_to_a_shell_module_even_one_already_loaded(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text("import threading\n")  # as certifi's .pth does
+    package = tmp_path / "fakepure"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from fakepure import b\n")
+    (package / "b.py").write_text("import threading\n")
+    (package / "unused.py").write_text("import socket\n")  # nobody imports this one
+    found = probe_imports(["fakepure"], tmp_path)
+    assert "threading" in found["preloaded"]
+    assert found["forbidden"]["threading"] == ["threading", "fakepure.b", "fakepure.a"]
+    assert found["forbidden"]["socket"] == ["socket", "fakepure.unused"]

@@ -25,7 +25,7 @@ for real processes).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
@@ -75,7 +75,7 @@ class Operation:
     ret: float | None = None
     status: Status = Status.PENDING
     output: AnyOutput = None
-    steps: tuple[SubOp, ...] = field(default=())  # txn: its commands, in order
+    steps: tuple[SubOp, ...] = ()  # txn: its commands, in order
 
     def describe(self) -> str:
         if self.kind == "txn":
@@ -123,8 +123,7 @@ class History:
         _require_expected(kind, expected)
         if (kind == "txn") != bool(steps):
             raise ValueError("steps are given for a txn, and only for a txn")
-        op = Operation(len(self.ops), process, kind, key, value, expected, time)
-        op.steps = tuple(steps)
+        op = Operation(len(self.ops), process, kind, key, value, expected, time, steps=tuple(steps))
         self.ops.append(op)
         return op
 
