@@ -341,9 +341,9 @@ def test_a_data_directory_of_a_larger_group_is_refused(tmp_path: Path) -> None:
     test_a_directory_written_by_a_server_opens_embedded.)"""
     from tandemkv.embedded import ClusterDataDirError
     from tandemkv.node.identity import NodeIdentity, save_identity
-    from tandemkv.storage.fs import OsFileSystem
     from tandemkv.replication import ConfState, Entry, EntryKind
     from tandemkv.replication.conf import encode_conf
+    from tandemkv.storage.fs import OsFileSystem
     from tandemkv.storage.record import encode_record_fields
 
     tmp_path.mkdir(exist_ok=True)

@@ -16,6 +16,7 @@ from helpers.cluster import Cluster, Node, wait_for
 from tandemkv.node.peers import KEEPALIVE_SECONDS, PeerLinks
 from tandemkv.protocol import encode_command
 from tandemkv.protocol.peer_frames import MAX_FRAME_BYTES, PING_FRAME, encode_frames
+from tandemkv.runtime import OsRuntime
 
 pytestmark = pytest.mark.tandemkv_only("cluster mode is tandemkv's own")
 
@@ -110,7 +111,7 @@ def test_a_peer_link_shakes_hands_then_keeps_alive_with_frames(primary: Node) ->
     keep-alive frame is answered (the node would close the link on a RESP PING now)."""
 
     async def scenario() -> tuple[bool, float, float, bool]:
-        links = PeerLinks(77, lambda: SECRET, {})
+        links = PeerLinks(77, lambda: SECRET, {}, OsRuntime(asyncio.get_running_loop()))
         try:
             links.send(1, primary.address, [b"\xfequeued before the link is up"])
             link = links._links[1]

@@ -173,7 +173,11 @@ class Client:
     async def perform(self, request: Request) -> Operation:
         runtime = self.runtime
         op = self.history.invoke(
-            self.number, request.kind, request.key, runtime.monotonic(), request.value,
+            self.number,
+            request.kind,
+            request.key,
+            runtime.monotonic(),
+            request.value,
             request.expected,
         )
         try:

@@ -158,7 +158,9 @@ class SimCluster:
 
     def primary(self) -> SimNode | None:
         """The node serving writes, if exactly one does."""
-        writable = [n for n in self.nodes if n.up and n.server is not None and n.server.node.writable]
+        writable = [
+            n for n in self.nodes if n.up and n.server is not None and n.server.node.writable
+        ]
         return writable[0] if len(writable) == 1 else None
 
     def formed(self) -> bool:

@@ -23,13 +23,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tandemkv.storage.simfs import SimFileSystem
 from tandemkv.testing.history import History, Status
 from tandemkv.testing.linearizability import check
 from tandemkv.testing.nodesim.client import Client, Request
 from tandemkv.testing.nodesim.cluster import ClusterSettings, SimCluster
 from tandemkv.testing.nodesim.nemesis import Fault, Nemesis, draw_faults
 from tandemkv.testing.world import SimNetwork, SimRuntime, World
-from tandemkv.storage.simfs import SimFileSystem
 
 KEYS = 6
 CLIENTS = 3
@@ -64,7 +64,9 @@ class Outcome:
 
 def replay_command(seed: int, size: int, faults: list[int] | None = None) -> str:
     subset = f" --faults {','.join(map(str, faults))}" if faults is not None else ""
-    return f"PYTHONPATH=src python3 -m tandemkv.testing.nodesim --seed {seed} --nodes {size}{subset}"
+    return (
+        f"PYTHONPATH=src python3 -m tandemkv.testing.nodesim --seed {seed} --nodes {size}{subset}"
+    )
 
 
 @contextmanager
@@ -141,7 +143,13 @@ def _shifted(faults: list[Fault], by: float) -> list[Fault]:
 
 def _client(world: World, cluster: SimCluster, history: History, number: int) -> Client:
     process = world.spawn(f"client{number}")
-    runtime = SimRuntime(world, process, cluster.network, SimFileSystem(world.fork_rng("none")), f"10.0.0.{number + 1}")
+    runtime = SimRuntime(
+        world,
+        process,
+        cluster.network,
+        SimFileSystem(world.fork_rng("none")),
+        f"10.0.0.{number + 1}",
+    )
     addresses = [node.address for node in cluster.nodes]
     rng = world.fork_rng(f"client{number}")
     client = Client(number, runtime, addresses, history, rng, KEYS)
@@ -187,7 +195,9 @@ def _check(world: World, cluster: SimCluster, history: History, outcome: Outcome
     outcome.ops = len(history.ops)
     outcome.ops_ok = sum(op.status.value == "ok" for op in history.ops)
     for name, error in world.errors():
-        problems.append(f"unhandled error on {name}: {error.get('message')} {error.get('exception')!r}")
+        problems.append(
+            f"unhandled error on {name}: {error.get('message')} {error.get('exception')!r}"
+        )
     result = check(history.ops, max_seconds=5.0)
     if result.verdict.value != "ok":
         problems.append("history: " + result.explain(30))
@@ -229,4 +239,3 @@ def seeds_per_second(seeds: range, size: int = 3) -> float:
     for seed in seeds:
         run_seed(seed, size)
     return len(seeds) / (time.perf_counter() - started)
-
