@@ -40,6 +40,7 @@ from tandemkv.testing.world.world import SimProcess, World
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 FIRST_LISTEN_PORT = 30000
 FIRST_EPHEMERAL_PORT = 40000
+ARRIVAL_GAP = 1e-9  # seconds between two arrivals on one direction, at least
 
 
 @dataclass
@@ -110,13 +111,18 @@ class SimNetwork:
         self, process: SimProcess, delay: float, callback: Callable[..., Any], *args: Any
     ) -> None:
         """Run callback(*args) on `process`'s loop after `delay`; nothing if it is dead."""
-        if process.alive:
+        if not process.alive:
+            return
+        if delay <= 0:  # the ready queue keeps order; equal times in the timer heap do not
+            process.loop.call_soon(callback, *args)
+        else:
             process.loop.call_at(self.world.now + delay, callback, *args)
 
     def _arrival(self, src: SimTransport) -> float:
-        when = max(
-            self.world.now + self.latency(src.sockname[0], src.peername[0]), src.last_arrival
-        )
+        # Strictly after the previous arrival: the loop's timer heap does not keep equal
+        # times in the order they were scheduled.
+        latency = self.latency(src.sockname[0], src.peername[0])
+        when = max(self.world.now + latency, src.last_arrival + ARRIVAL_GAP)
         src.last_arrival = when
         return when
 
