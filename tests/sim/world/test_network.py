@@ -186,11 +186,11 @@ def test_nothing_listening_refuses_and_port_zero_picks_a_free_port() -> None:
     net.world.run_for(0.1)
     assert isinstance(task.exception(), ConnectionRefusedError)
     other = net.world.spawn("other")
-    _, first = net.network.listen(other, Recorder, SERVER, 0)
-    _, second = net.network.listen(other, Recorder, SERVER, 0)
+    _, first = net.network.listen(other, lambda: Recorder(net.world), SERVER, 0)
+    _, second = net.network.listen(other, lambda: Recorder(net.world), SERVER, 0)
     assert first[0] == SERVER and first[1] != second[1]
     with pytest.raises(OSError, match="in use"):
-        net.network.listen(other, Recorder, *first)
+        net.network.listen(other, lambda: Recorder(net.world), *first)
 
 
 def test_sever_resets_open_connections_and_refuses_until_healed() -> None:
