@@ -266,3 +266,32 @@ def test_a_connect_abandoned_by_its_timeout_is_reset_on_the_acceptor() -> None:
     assert isinstance(server.lost, ConnectionResetError)
     assert recorder.events == []
     assert net.world.errors() == []
+
+
+def test_a_dial_to_a_process_killed_before_it_accepts_is_refused() -> None:
+    net = _net()
+    net.world.pause(net.server, 5.0)
+    _, task = net.dial()
+    net.world.run_for(1.0)
+    assert not task.done()  # waiting on the paused acceptor
+    net.world.kill(net.server)
+    net.world.run_for(1.0)
+    assert isinstance(task.exception(), ConnectionRefusedError)
+
+
+def test_bytes_written_by_the_acceptor_on_connect_reach_the_dialer() -> None:
+    net = _net()
+
+    class Greeter(Recorder):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            assert self.transport is not None
+            self.transport.write(b"-ERR max clients\r\n")
+            self.transport.close()
+
+    net.network.listeners[(SERVER, PORT)].close()
+    net.network.listen(net.server, lambda: Greeter(net.world), SERVER, PORT)
+    client, task = net.dial()
+    net.world.run_for(0.1)
+    assert client.data == b"-ERR max clients\r\n"
+    assert client.lost is None and task.result().is_closing()

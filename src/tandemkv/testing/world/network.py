@@ -95,6 +95,7 @@ class SimNetwork:
         self.listeners: dict[tuple[str, int], SimListener] = {}
         self.hosts: dict[SimProcess, str] = {}
         self._pipes: dict[Pipe, None] = {}  # open connections, in creation order
+        self._dialling: dict[Pipe, asyncio.Future[None]] = {}  # not yet accepted
         self._next_port: dict[str, int] = {}
         self._severed: set[frozenset[str]] = set()
         self._cut: set[tuple[str, str]] = set()
@@ -216,6 +217,7 @@ class SimNetwork:
             raise self._refused(address, why)
         dialer, acceptor = self._pair(process, self.listeners[address].process, src, address)
         made: asyncio.Future[None] = process.loop.create_future()
+        self._dialling[dialer.pipe] = made
         self.post(acceptor.process, 0.0, self._accept, self.listeners[address], dialer, made)
         await made  # cancelled (a wait_for timing out): _connected aborts the connection
         if dialer.lost:
@@ -239,6 +241,7 @@ class SimNetwork:
         self, listener: SimListener, dialer: SimTransport, made: asyncio.Future[None]
     ) -> None:
         # On the acceptor's loop. Things may have changed since the dial arrived.
+        del self._dialling[dialer.pipe]
         why = (
             self._refusal(dialer.sockname[0], listener.address) if not listener.closed else "closed"
         )
@@ -299,6 +302,14 @@ class SimNetwork:
         for pipe in list(self._pipes):
             if process in (pipe.dialer.process, pipe.acceptor.process):
                 self.reset_pipe(pipe)
+        # Its accept callbacks died with its loop: their dialers are refused (as a dead
+        # host's kernel answers a SYN with RST), or simply forgotten if they died.
+        for pipe, made in list(self._dialling.items()):
+            if process is pipe.acceptor.process:
+                why = self._refused(pipe.dialer.peername, "the listening process died")
+                self.post(pipe.dialer.process, 0.0, _fail, made, why)
+            if process in (pipe.dialer.process, pipe.acceptor.process):
+                del self._dialling[pipe]
 
 
 def _fail(made: asyncio.Future[None], error: Exception) -> None:

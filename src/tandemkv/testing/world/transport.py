@@ -165,10 +165,13 @@ class SimTransport(asyncio.Transport):
 
     # --- the receiving side (run on this end's loop by the network) -------------------
 
+    def _receptive(self) -> bool:
+        return self._reading and self._protocol is not None and not self.lost
+
     def arrive(self, data: bytes) -> None:
         if self.pipe.broken or self.lost:
             self._net.stats.dropped(len(data))
-        elif self._held or not self._reading or self._protocol is None:
+        elif self._held or not self._receptive():
             self._held.append(data)
         else:
             self._hand(data)
@@ -176,7 +179,7 @@ class SimTransport(asyncio.Transport):
     def arrive_fin(self) -> None:
         if self.pipe.broken or self.lost:
             return
-        if self._held or not self._reading or self._protocol is None:
+        if self._held or not self._receptive():
             self._fin_held = True
         else:
             self._closing = True
@@ -190,9 +193,9 @@ class SimTransport(asyncio.Transport):
             self._loop.call_soon(self._drain)
 
     def _drain(self) -> None:
-        while self._held and self._reading and not self.lost:
+        while self._held and self._receptive():
             self._hand(self._held.popleft())
-        if self._fin_held and not self._held and self._reading:
+        if self._fin_held and not self._held and self._receptive():
             self._fin_held = False
             self._closing = True
             self.lose(None)

@@ -116,10 +116,14 @@ class World:
                 best, best_due = process, due
         return best, best_due
 
+    def _advance(self, when: float) -> None:
+        if when > self.now:
+            self.now = when
+            self._steps_at_now = 0
+
     def _run(self, process: SimProcess, due: float) -> None:
         if due > self.now:
-            self.now = due
-            self._steps_at_now = 0
+            self._advance(due)
         else:
             self._steps_at_now += 1
             if self._steps_at_now > self.livelock_limit:
@@ -148,7 +152,7 @@ class World:
             if process is None or due > end:
                 break
             self._run(process, due)
-        self.now = max(self.now, end)
+        self._advance(end)
 
     def run_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Step until predicate() holds (checked before each step); False if `timeout`
@@ -157,7 +161,7 @@ class World:
         while not predicate():
             process, due = self._next()
             if process is None or due > end:
-                self.now = max(self.now, end)
+                self._advance(end)
                 return predicate()
             self._run(process, due)
         return True
