@@ -176,6 +176,11 @@ def test_killing_a_process_resets_its_connections_and_closes_its_listeners() -> 
     _, task = net.dial()
     net.world.run_for(0.1)
     assert isinstance(task.exception(), ConnectionRefusedError)
+    restarted = net.world.spawn("server")
+    net.network.listen(restarted, lambda: Recorder(net.world), SERVER, PORT)  # port free
+    _, task = net.dial()
+    net.world.run_for(0.1)
+    assert isinstance(task.result(), SimTransport)
     assert net.world.errors() == []
 
 

@@ -123,6 +123,7 @@ def test_stop_cancels_what_was_scheduled() -> None:
     disk = _disk()
     disk.start(interval=0.5)
     disk.write(1)
+    disk.syncer.request()  # an fsync under way
     disk.syncer.stop()
     disk.syncer.request()
     disk.world.run_for(2.0)
