@@ -8,6 +8,8 @@
     World.run_until(pred, timeout)    step until pred() holds; False on timeout
     World.kill(process)               it never runs again; kill hooks (the network) told
     World.pause(process, seconds)     it runs nothing until then (GC pause, SIGSTOP)
+    World.errors()                    unhandled exceptions recorded on any process's loop
+    World.close()                     close every loop at the end of a run
 
 Scheduling. `step()` picks the live process whose next work is due first: ready callbacks
 are due now, timers at their time, a paused process not before `paused_until`; ties go to
@@ -182,6 +184,14 @@ class World:
     def pause(self, process: SimProcess, seconds: float) -> None:
         """The process runs nothing until now + seconds; overdue timers then fire."""
         process.paused_until = max(process.paused_until, self.now + seconds)
+
+    def close(self) -> None:
+        """End the run: every loop closed, so none is left for the garbage collector to
+        warn about; the world steps nothing after this."""
+        for process in self._live:
+            process.alive = False
+            process.loop.close()
+        self._live.clear()
 
     def errors(self) -> list[tuple[str, dict[str, Any]]]:
         """Unhandled exceptions recorded on any process's loop, with its name."""
