@@ -300,3 +300,14 @@ def test_bytes_written_by_the_acceptor_on_connect_reach_the_dialer() -> None:
     net.world.run_for(0.1)
     assert client.data == b"-ERR max clients\r\n"
     assert client.lost is None and task.result().is_closing()
+
+
+def test_a_dialer_killed_before_it_is_accepted_leaves_nothing_behind() -> None:
+    net = _net()
+    net.world.pause(net.server, 1.0)
+    net.dial()
+    net.world.run_for(0.1)
+    net.world.kill(net.client)
+    net.world.run_for(2.0)
+    assert net.accepted == []
+    assert net.world.errors() == []

@@ -96,7 +96,7 @@ class SimNetwork:
         self.hosts: dict[SimProcess, str] = {}
         self._pipes: dict[Pipe, None] = {}  # open connections, in creation order
         self._dialling: dict[Pipe, asyncio.Future[None]] = {}  # not yet accepted
-        self._next_port: dict[str, int] = {}
+        self._next_port: dict[tuple[str, int], int] = {}
         self._severed: set[frozenset[str]] = set()
         self._cut: set[tuple[str, str]] = set()
         self._slow: dict[tuple[str, str], float] = {}
@@ -169,10 +169,11 @@ class SimNetwork:
         self.hosts[process] = host
 
     def _port(self, host: str, first: int) -> int:
-        port = self._next_port.get(host, first)
+        # Listening and dialling ports are counted apart, each from its own first.
+        port = self._next_port.get((host, first), first)
         while (host, port) in self.listeners:
             port += 1
-        self._next_port[host] = port + 1
+        self._next_port[(host, first)] = port + 1
         return port
 
     def listen(
@@ -241,7 +242,7 @@ class SimNetwork:
         self, listener: SimListener, dialer: SimTransport, made: asyncio.Future[None]
     ) -> None:
         # On the acceptor's loop. Things may have changed since the dial arrived.
-        del self._dialling[dialer.pipe]
+        self._dialling.pop(dialer.pipe, None)  # gone already if the dialer was killed
         why = (
             self._refusal(dialer.sockname[0], listener.address) if not listener.closed else "closed"
         )
