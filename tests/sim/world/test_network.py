@@ -113,11 +113,12 @@ def test_paused_reading_holds_bytes_and_back_pressure_reaches_the_writer() -> No
     assert server.transport is not None
     server.transport.pause_reading()
     assert not server.transport.is_reading()
-    transport.set_write_buffer_limits(high=100)
-    assert transport.get_write_buffer_limits() == (25, 100)
     transport.write(b"x" * 60)
     transport.write(b"y" * 60)
     net.world.run_for(0.1)
+    assert client.write_pauses == 0  # under the default 64 KiB
+    transport.set_write_buffer_limits(high=100)
+    assert transport.get_write_buffer_limits() == (25, 100)
     assert server.data == b""
     assert transport.get_write_buffer_size() == 120
     assert (client.write_pauses, client.write_resumes) == (1, 0)

@@ -134,6 +134,9 @@ class SimTransport(asyncio.Transport):
             self._net.stats.dropped(len(data))  # asyncio too ignores writes to a lost socket
             return
         self._net.transmit(self, bytes(data))
+        self._maybe_pause()
+
+    def _maybe_pause(self) -> None:
         if not self._write_paused and self.unreceived > self._high:
             self._write_paused = True
             self._call_protocol("pause_writing")
@@ -162,6 +165,7 @@ class SimTransport(asyncio.Transport):
         if not high >= low >= 0:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
         self._low, self._high = low, high
+        self._maybe_pause()  # as asyncio: a lower mark may already be passed
 
     # --- the receiving side (run on this end's loop by the network) -------------------
 
