@@ -94,3 +94,16 @@ def test_call_soon_threadsafe_is_an_ordinary_call_soon() -> None:
     process.loop.call_soon_threadsafe(fired.append, 1)
     assert world.step()
     assert fired == [1]
+
+
+def test_running_the_loop_by_hand_is_refused_rather_than_spinning() -> None:
+    world = World(1)
+    loop = world.spawn("p").loop
+
+    async def nothing() -> None:
+        pass
+
+    coro = nothing()
+    with pytest.raises(RuntimeError, match="stepped by its World"):
+        loop.run_until_complete(coro)
+    coro.close()

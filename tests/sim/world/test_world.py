@@ -69,6 +69,15 @@ def test_a_killed_process_never_runs_again() -> None:
     assert world.errors() == []
 
 
+def test_close_ends_the_run_with_every_loop_closed() -> None:
+    world = World(1)
+    processes = [world.spawn("a"), world.spawn("b")]
+    processes[0].loop.call_later(1.0, lambda: None)
+    world.close()
+    assert all(p.loop.is_closed() and not p.alive for p in processes)
+    assert not world.step()
+
+
 def test_step_reports_when_nothing_is_left() -> None:
     world = World(1)
     world.spawn("idle")

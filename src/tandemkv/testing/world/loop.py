@@ -70,6 +70,15 @@ class SimLoop(asyncio.BaseEventLoop):
         # self-pipe to wake).
         return self.call_soon(callback, *args, context=context)
 
+    def __del__(self) -> None:
+        # BaseEventLoop warns of an unclosed loop here; a SimLoop holds no descriptor or
+        # thread, so one a finished run leaves open is no leak.
+        pass
+
+    def run_forever(self) -> None:
+        # Run by hand it would spin: no timer ever comes due, as nothing moves the clock.
+        raise RuntimeError("a SimLoop is stepped by its World (world.step / run_for)")
+
     def next_due(self) -> float | None:
         """When this loop next has work: -inf if callbacks are ready, else the earliest
         live timer's time, else None. Drops cancelled timers from the heap's head, as

@@ -40,6 +40,7 @@ from tandemkv.testing.world.world import SimProcess, World
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 FIRST_LISTEN_PORT = 30000
 FIRST_EPHEMERAL_PORT = 40000
+ARRIVAL_GAP = 1e-9  # seconds between two arrivals on one direction, at least
 
 
 @dataclass
@@ -97,7 +98,8 @@ class SimNetwork:
         self.listeners: dict[tuple[str, int], SimListener] = {}
         self.hosts: dict[SimProcess, str] = {}
         self._pipes: dict[Pipe, None] = {}  # open connections, in creation order
-        self._next_port: dict[str, int] = {}
+        self._dialling: dict[Pipe, asyncio.Future[None]] = {}  # not yet accepted
+        self._next_port: dict[tuple[str, int], int] = {}
         self._severed: set[frozenset[str]] = set()
         self._cut: set[tuple[str, str]] = set()
         self._slow: dict[tuple[str, str], float] = {}
@@ -113,13 +115,18 @@ class SimNetwork:
         self, process: SimProcess, delay: float, callback: Callable[..., Any], *args: Any
     ) -> None:
         """Run callback(*args) on `process`'s loop after `delay`; nothing if it is dead."""
-        if process.alive:
+        if not process.alive:
+            return
+        if delay <= 0:  # the ready queue keeps order; equal times in the timer heap do not
+            process.loop.call_soon(callback, *args)
+        else:
             process.loop.call_at(self.world.now + delay, callback, *args)
 
     def _arrival(self, src: SimTransport) -> float:
-        when = max(
-            self.world.now + self.latency(src.sockname[0], src.peername[0]), src.last_arrival
-        )
+        # Strictly after the previous arrival: the loop's timer heap does not keep equal
+        # times in the order they were scheduled.
+        latency = self.latency(src.sockname[0], src.peername[0])
+        when = max(self.world.now + latency, src.last_arrival + ARRIVAL_GAP)
         src.last_arrival = when
         return when
 
@@ -165,10 +172,11 @@ class SimNetwork:
         self.hosts[process] = host
 
     def _port(self, host: str, first: int) -> int:
-        port = self._next_port.get(host, first)
+        # Listening and dialling ports are counted apart, each from its own first.
+        port = self._next_port.get((host, first), first)
         while (host, port) in self.listeners:
             port += 1
-        self._next_port[host] = port + 1
+        self._next_port[(host, first)] = port + 1
         return port
 
     def listen(
@@ -213,6 +221,7 @@ class SimNetwork:
             raise self._refused(address, why)
         dialer, acceptor = self._pair(process, self.listeners[address].process, src, address)
         made: asyncio.Future[None] = process.loop.create_future()
+        self._dialling[dialer.pipe] = made
         self.post(acceptor.process, 0.0, self._accept, self.listeners[address], dialer, made)
         await made  # cancelled (a wait_for timing out): _connected aborts the connection
         if dialer.lost:
@@ -236,6 +245,7 @@ class SimNetwork:
         self, listener: SimListener, dialer: SimTransport, made: asyncio.Future[None]
     ) -> None:
         # On the acceptor's loop. Things may have changed since the dial arrived.
+        self._dialling.pop(dialer.pipe, None)  # gone already if the dialer was killed
         why = (
             self._refusal(dialer.sockname[0], listener.address) if not listener.closed else "closed"
         )
@@ -296,6 +306,14 @@ class SimNetwork:
         for pipe in list(self._pipes):
             if process in (pipe.dialer.process, pipe.acceptor.process):
                 self.reset_pipe(pipe)
+        # Its accept callbacks died with its loop: their dialers are refused (as a dead
+        # host's kernel answers a SYN with RST), or simply forgotten if they died.
+        for pipe, made in list(self._dialling.items()):
+            if process is pipe.acceptor.process:
+                why = self._refused(pipe.dialer.peername, "the listening process died")
+                self.post(pipe.dialer.process, 0.0, _fail, made, why)
+            if process in (pipe.dialer.process, pipe.acceptor.process):
+                del self._dialling[pipe]
 
 
 def _fail(made: asyncio.Future[None], error: Exception) -> None:

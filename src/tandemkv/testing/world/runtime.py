@@ -53,7 +53,8 @@ class SimRuntime:
         return self.world.now
 
     def wall_ns(self) -> int:
-        return int((EPOCH_SECONDS + self.world.now + self.process.clock_offset) * 1e9)
+        # The epoch added in integers: as a float sum it would be rounded to 256 ns.
+        return EPOCH_SECONDS * 10**9 + round((self.world.now + self.process.clock_offset) * 1e9)
 
     def entropy(self) -> random.Random:
         return self._entropy

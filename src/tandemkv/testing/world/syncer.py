@@ -53,6 +53,7 @@ class SimSyncer:
         self._again = False  # a request came during the fsync in progress
         self._stopped = False
         self._timer: asyncio.TimerHandle | None = None
+        self._fsync: asyncio.TimerHandle | None = None  # the one in progress
         self.fail_next = False
         self.fsyncs = 0
 
@@ -74,6 +75,8 @@ class SimSyncer:
     def stop(self) -> None:
         self._stopped = True
         self._disarm()
+        if self._fsync is not None:
+            self._fsync.cancel()  # as the node closes its log right after
 
     # --- the schedule ---------------------------------------------------------------
 
@@ -102,12 +105,11 @@ class SimSyncer:
         self._busy = True
         disk = self._process.disk
         latency = self._draw(disk.min_latency, disk.max_latency)
-        self._loop.call_later(latency, self._finish, target, latency)
+        self._fsync = self._loop.call_later(latency, self._finish, target, latency)
 
     def _finish(self, target: int, latency: float) -> None:
         self._busy = False
-        if self._stopped:
-            return
+        self._fsync = None
         try:
             self._fsync_active_segment()
         except OSError as error:

@@ -134,6 +134,9 @@ class SimTransport(asyncio.Transport):
             self._net.stats.dropped(len(data))  # asyncio too ignores writes to a lost socket
             return
         self._net.transmit(self, bytes(data))
+        self._maybe_pause()
+
+    def _maybe_pause(self) -> None:
         if not self._write_paused and self.unreceived > self._high:
             self._write_paused = True
             self._call_protocol("pause_writing")
@@ -162,13 +165,17 @@ class SimTransport(asyncio.Transport):
         if not high >= low >= 0:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
         self._low, self._high = low, high
+        self._maybe_pause()  # as asyncio: a lower mark may already be passed
 
     # --- the receiving side (run on this end's loop by the network) -------------------
+
+    def _receptive(self) -> bool:
+        return self._reading and self._protocol is not None and not self.lost
 
     def arrive(self, data: bytes) -> None:
         if self.pipe.broken or self.lost:
             self._net.stats.dropped(len(data))
-        elif self._held or not self._reading or self._protocol is None:
+        elif self._held or not self._receptive():
             self._held.append(data)
         else:
             self._hand(data)
@@ -176,7 +183,7 @@ class SimTransport(asyncio.Transport):
     def arrive_fin(self) -> None:
         if self.pipe.broken or self.lost:
             return
-        if self._held or not self._reading or self._protocol is None:
+        if self._held or not self._receptive():
             self._fin_held = True
         else:
             self._closing = True
@@ -190,9 +197,9 @@ class SimTransport(asyncio.Transport):
             self._loop.call_soon(self._drain)
 
     def _drain(self) -> None:
-        while self._held and self._reading and not self.lost:
+        while self._held and self._receptive():
             self._hand(self._held.popleft())
-        if self._fin_held and not self._held and self._reading:
+        if self._fin_held and not self._held and self._receptive():
             self._fin_held = False
             self._closing = True
             self.lose(None)

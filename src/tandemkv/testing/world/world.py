@@ -8,6 +8,8 @@
     World.run_until(pred, timeout)    step until pred() holds; False on timeout
     World.kill(process)               it never runs again; kill hooks (the network) told
     World.pause(process, seconds)     it runs nothing until then (GC pause, SIGSTOP)
+    World.errors()                    unhandled exceptions recorded on any process's loop
+    World.close()                     close every loop at the end of a run
 
 Scheduling. `step()` picks the live process whose next work is due first: ready callbacks
 are due now, timers at their time, a paused process not before `paused_until`; ties go to
@@ -116,10 +118,14 @@ class World:
                 best, best_due = process, due
         return best, best_due
 
+    def _advance(self, when: float) -> None:
+        if when > self.now:
+            self.now = when
+            self._steps_at_now = 0
+
     def _run(self, process: SimProcess, due: float) -> None:
         if due > self.now:
-            self.now = due
-            self._steps_at_now = 0
+            self._advance(due)
         else:
             self._steps_at_now += 1
             if self._steps_at_now > self.livelock_limit:
@@ -148,7 +154,7 @@ class World:
             if process is None or due > end:
                 break
             self._run(process, due)
-        self.now = max(self.now, end)
+        self._advance(end)
 
     def run_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Step until predicate() holds (checked before each step); False if `timeout`
@@ -157,7 +163,7 @@ class World:
         while not predicate():
             process, due = self._next()
             if process is None or due > end:
-                self.now = max(self.now, end)
+                self._advance(end)
                 return predicate()
             self._run(process, due)
         return True
@@ -178,6 +184,14 @@ class World:
     def pause(self, process: SimProcess, seconds: float) -> None:
         """The process runs nothing until now + seconds; overdue timers then fire."""
         process.paused_until = max(process.paused_until, self.now + seconds)
+
+    def close(self) -> None:
+        """End the run: every loop closed, so none is left for the garbage collector to
+        warn about; the world steps nothing after this."""
+        for process in self._live:
+            process.alive = False
+            process.loop.close()
+        self._live.clear()
 
     def errors(self) -> list[tuple[str, dict[str, Any]]]:
         """Unhandled exceptions recorded on any process's loop, with its name."""
