@@ -17,6 +17,7 @@ duration undoes itself; `heal` at the end undoes whatever is still in force.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 
@@ -145,7 +146,6 @@ def _snapshot(node: SimNode) -> None:
     """BGSAVE as a client would ask for it (refused while writes are in flight)."""
     server = node.server
     assert server is not None
-    try:
+    # Refused while one runs or writes are being replicated, as for a client.
+    with contextlib.suppress(CommandError):
         server.save(background=True)
-    except CommandError:
-        pass  # one already running, or writes still being replicated: as for a client

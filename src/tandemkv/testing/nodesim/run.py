@@ -29,7 +29,7 @@ from tandemkv.testing.linearizability import check
 from tandemkv.testing.nodesim.client import Client, Request
 from tandemkv.testing.nodesim.cluster import ClusterSettings, SimCluster
 from tandemkv.testing.nodesim.nemesis import Fault, Nemesis, draw_faults
-from tandemkv.testing.world import SimNetwork, SimRuntime, World
+from tandemkv.testing.world import SimNetwork, SimProcess, SimRuntime, World
 
 KEYS = 6
 CLIENTS = 3
@@ -119,15 +119,15 @@ def _run(
     trace.append(f"{world.now:.3f} group formed")
     history = History()
     clients = [_client(world, cluster, history, n) for n in range(CLIENTS)]
-    tasks = [world.run(c.run(), c.runtime.process) for c in clients]
+    tasks = [world.run(c.run(), process) for c, process in clients]
     nemesis = Nemesis(cluster, _shifted(faults, world.now - 1.0), trace)
     nemesis.start()
     world.run_for(seconds)
     nemesis.heal()
-    for client in clients:
+    for client, _ in clients:
         client.stopping = True
     world.run_for(0.5)
-    for client, task in zip(clients, tasks, strict=True):
+    for (client, _), task in zip(clients, tasks, strict=True):
         if task.done() and not task.cancelled() and task.exception() is not None:
             outcome.problems.append(f"client {client.number} failed: {task.exception()!r}")
         task.cancel()
@@ -141,7 +141,9 @@ def _shifted(faults: list[Fault], by: float) -> list[Fault]:
     return [Fault(f.at + by, f.kind, f.node, f.other, f.duration, f.amount, f.mode) for f in faults]
 
 
-def _client(world: World, cluster: SimCluster, history: History, number: int) -> Client:
+def _client(
+    world: World, cluster: SimCluster, history: History, number: int
+) -> tuple[Client, SimProcess]:
     process = world.spawn(f"client{number}")
     runtime = SimRuntime(
         world,
@@ -154,13 +156,13 @@ def _client(world: World, cluster: SimCluster, history: History, number: int) ->
     rng = world.fork_rng(f"client{number}")
     client = Client(number, runtime, addresses, history, rng, KEYS)
     client.target = number % len(addresses)
-    return client
+    return client, process
 
 
 def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcome) -> None:
     """Liveness, then one more read of every key, then convergence."""
     problems = outcome.problems
-    probe = _client(world, cluster, history, 99)
+    probe, process = _client(world, cluster, history, 99)
     written: list[bool] = []
 
     async def probe_write() -> None:
@@ -172,7 +174,7 @@ def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcom
                 return
             await asyncio.sleep(0.05)
 
-    world.run(probe_write(), probe.runtime.process)
+    world.run(probe_write(), process)
     if not world.run_until(lambda: bool(written), LIVENESS_BOUND + 1):
         problems.append(f"liveness: no primary served a write within {LIVENESS_BOUND}s of healing")
         return
@@ -184,7 +186,7 @@ def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcom
             await probe.perform(Request("get", f"k{key}", ["GET", f"k{key}"]))
         done.append(True)
 
-    world.run(final_reads(), probe.runtime.process)
+    world.run(final_reads(), process)
     world.run_until(lambda: bool(done), 10.0)
     if not world.run_until(cluster.converged, CONVERGE_TIMEOUT):
         problems.append("the nodes did not converge on the primary's commit index")
