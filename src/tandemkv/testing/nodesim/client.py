@@ -18,15 +18,23 @@ import asyncio
 import random
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
 from tandemkv.protocol.types import ErrorReply, SimpleString
 from tandemkv.runtime import Runtime
-from tandemkv.testing.history import History, Operation
+from tandemkv.testing.history import AnyOutput, History, Operation, Output, SubOp
 
 # Errors a node answers without running the command: the write did not happen.
-NOT_RUN = ("READONLY", "LOADING", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS")
+NOT_RUN = (
+    "READONLY",
+    "LOADING",
+    "TRYAGAIN",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "NOREPLICAS",
+    "EXECABORT",
+)
 NOT_AN_INTEGER = "ERR value is not an integer or out of range"
 REPLY_TIMEOUT = 1.0
 # After a refusal or a lost answer: a real client backs off too, and every write of
@@ -78,16 +86,33 @@ class RespConnection(asyncio.Protocol):
 
 @dataclass(slots=True)
 class Request:
-    """One operation to send: the History's kind and arguments, and the command."""
+    """One operation to send: the History's kind and arguments, and the commands (more
+    than one for a MULTI/EXEC, whose steps are then given)."""
 
     kind: str
     key: str
     args: list[str]
     value: str | None = None
     expected: str | None = None
+    steps: tuple[SubOp, ...] = ()
+    commands: list[list[str]] = field(default_factory=list)
+
+
+COUNTER = "counter"
+# MULTI/EXEC on the counter: two increments and a read, all at one point in time.
+TXN_STEPS = (SubOp("incr"), SubOp("incr"), SubOp("get"))
+TXN_COMMANDS = [["MULTI"], ["INCR", COUNTER], ["INCR", COUNTER], ["GET", COUNTER], ["EXEC"]]
 
 
 def draw_request(rng: random.Random, client: int, serial: int, keys: int) -> Request:
+    if rng.random() < 0.2:
+        # A key only ever incremented: an increment applied twice or lost shows at once.
+        roll = rng.random()
+        if roll < 0.6:
+            return Request("incr", COUNTER, ["INCR", COUNTER])
+        if roll < 0.85:
+            return Request("get", COUNTER, ["GET", COUNTER])
+        return Request("txn", COUNTER, [], steps=TXN_STEPS, commands=TXN_COMMANDS)
     key = f"k{rng.randrange(keys)}"
     value = f"{client}.{serial}"
     roll = rng.random()
@@ -104,8 +129,10 @@ def draw_request(rng: random.Random, client: int, serial: int, keys: int) -> Req
     return Request("delifeq", key, ["DELIFEQ", key, "?"])
 
 
-def outcome(request: Request, reply: object) -> tuple[str, str | bool | None]:
+def outcome(request: Request, reply: object) -> tuple[str, AnyOutput]:
     """("ok" | "fail" | "info", output) for a reply to `request`."""
+    if request.kind == "txn":
+        return _txn_outcome(request, reply)
     if isinstance(reply, ErrorReply):
         message = reply.message
         if message.split(" ", 1)[0] in NOT_RUN:
@@ -127,6 +154,29 @@ def outcome(request: Request, reply: object) -> tuple[str, str | bool | None]:
     if kind == "delifeq":
         return ("ok", reply == 1) if isinstance(reply, int) else ("info", None)
     return "info", None
+
+
+def _txn_outcome(request: Request, reply: object) -> tuple[str, AnyOutput]:
+    """EXEC's reply: the steps' replies; an error (EXECABORT, READONLY at MULTI...) means
+    the transaction did not run."""
+    if isinstance(reply, ErrorReply):
+        return ("fail", None) if reply.message.split(" ", 1)[0] in NOT_RUN else ("info", None)
+    if not isinstance(reply, list) or len(reply) != len(request.steps):
+        return "info", None
+    outputs: list[Output] = []
+    for step, item in zip(request.steps, reply, strict=True):
+        if isinstance(item, ErrorReply):
+            outputs.append(item.message)
+        elif step.kind == "incr":
+            outputs.append(str(item))
+        else:
+            outputs.append(None if item is None else _text(item))
+    return "ok", outputs
+
+
+def _retrieved(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _text(reply: object) -> str:
@@ -179,6 +229,7 @@ class Client:
             runtime.monotonic(),
             request.value,
             request.expected,
+            steps=request.steps,
         )
         try:
             connection = await self._connected()
@@ -188,7 +239,7 @@ class Client:
             await asyncio.sleep(BACKOFF)
             return op
         try:
-            reply = await asyncio.wait_for(connection.call(request.args), REPLY_TIMEOUT)
+            reply = await asyncio.wait_for(self._send(connection, request), REPLY_TIMEOUT)
         except (OSError, TimeoutError):
             # Sent, and the answer lost: it may or may not have happened.
             self.history.info(op)
@@ -208,6 +259,20 @@ class Client:
             self._move_on()
             await asyncio.sleep(BACKOFF)
         return op
+
+    async def _send(self, connection: RespConnection, request: Request) -> object:
+        """The reply to the request: its one command's, or a transaction's EXEC's (the
+        commands go out together, as a pipelining client sends them)."""
+        if not request.commands:
+            return await connection.call(request.args)
+        replies = [connection.call(command) for command in request.commands]
+        for reply in replies:
+            reply.add_done_callback(_retrieved)  # those not awaited below, if one fails
+        for reply in replies[:-1]:
+            answer = await reply
+            if isinstance(answer, ErrorReply) and answer.message.split(" ", 1)[0] in NOT_RUN:
+                return answer  # refused at MULTI or a queued command: nothing ran
+        return await replies[-1]
 
     async def _connected(self) -> RespConnection:
         connection = self.connection

@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tandemkv.storage.simfs import SimFileSystem
 from tandemkv.testing.history import History, Status
 from tandemkv.testing.linearizability import check
+from tandemkv.testing.nodesim.bugs import injected
 from tandemkv.testing.nodesim.client import Client, Request
 from tandemkv.testing.nodesim.cluster import ClusterSettings, SimCluster
 from tandemkv.testing.nodesim.nemesis import Fault, Nemesis, draw_faults
@@ -36,6 +37,29 @@ CLIENTS = 3
 FORM_TIMEOUT = 20.0
 LIVENESS_BOUND = 10.0  # simulated seconds after healing for a primary to serve a write
 CONVERGE_TIMEOUT = 10.0
+# A run takes some 25,000 loop iterations; far more means the nodes are busy doing
+# something without end (resending a log a follower keeps refusing...).
+MAX_STEPS = 250_000
+
+
+class Stalled(Exception):
+    """The run exceeded MAX_STEPS."""
+
+
+def _never() -> bool:
+    return False
+
+
+def _until(world: World, predicate: Callable[[], bool], timeout: float) -> bool:
+    """world.run_until within the run's step budget."""
+    budget = MAX_STEPS
+
+    def done() -> bool:
+        if world.steps > budget:
+            raise Stalled(f"more than {budget} loop iterations by t={world.now:.3f}")
+        return predicate()
+
+    return world.run_until(done, timeout)
 
 
 @dataclass
@@ -62,10 +86,15 @@ class Outcome:
         return "\n".join([head + ": FAILED", *self.problems, "trace:", *self.trace[-40:]])
 
 
-def replay_command(seed: int, size: int, faults: list[int] | None = None) -> str:
+def replay_command(
+    seed: int, size: int, faults: list[int] | None = None, bug: str | None = None
+) -> str:
     subset = f" --faults {','.join(map(str, faults))}" if faults is not None else ""
+    subset += f" --bug {bug}" if bug else ""
+    pure = "TANDEMKV_PURE=1 " if bug else ""
     return (
-        f"PYTHONPATH=src python3 -m tandemkv.testing.nodesim --seed {seed} --nodes {size}{subset}"
+        f"{pure}PYTHONPATH=src python3 -m tandemkv.testing.nodesim --seed {seed} "
+        f"--nodes {size}{subset}"
     )
 
 
@@ -87,8 +116,10 @@ def run_seed(
     only: list[int] | None = None,
     workload_seconds: float = 4.0,
     settings: ClusterSettings | None = None,
+    bug: str | None = None,
 ) -> Outcome:
-    """Run one seed; `only`: the indexes of the drawn faults to keep (replay, minimise)."""
+    """Run one seed; `only`: the indexes of the drawn faults to keep (replay, minimise);
+    `bug`: one of bugs.BUGS injected into the node (the checks must catch it)."""
     world = World(seed)
     network = SimNetwork(world)
     cluster = SimCluster(world, network, settings or ClusterSettings(size=size))
@@ -97,8 +128,11 @@ def run_seed(
     if only is not None:
         faults = [faults[i] for i in only if i < len(faults)]
     outcome = Outcome(seed, size, faults)
-    with quiet_logs():
-        _run(world, cluster, faults, outcome, workload_seconds)
+    with quiet_logs(), injected(bug):
+        try:
+            _run(world, cluster, faults, outcome, workload_seconds)
+        except Stalled as error:
+            outcome.problems.append(f"stalled: {error}")
     outcome.sim_seconds, outcome.steps = world.now, world.steps
     return outcome
 
@@ -108,12 +142,12 @@ def _run(
 ) -> None:
     trace, problems = outcome.trace, outcome.problems
     cluster.start(cluster.nodes[0])
-    if not world.run_until(lambda: cluster.primary() is not None, FORM_TIMEOUT):
+    if not _until(world, lambda: cluster.primary() is not None, FORM_TIMEOUT):
         problems.append("the first node never became primary")
         return
     for node in cluster.nodes[1:]:
         cluster.start(node)
-    if not world.run_until(cluster.formed, FORM_TIMEOUT):
+    if not _until(world, cluster.formed, FORM_TIMEOUT):
         problems.append(f"the group of {cluster.settings.size} did not form")
         return
     trace.append(f"{world.now:.3f} group formed")
@@ -122,11 +156,11 @@ def _run(
     tasks = [world.run(c.run(), process) for c, process in clients]
     nemesis = Nemesis(cluster, _shifted(faults, world.now - 1.0), trace)
     nemesis.start()
-    world.run_for(seconds)
+    _until(world, _never, seconds)
     nemesis.heal()
     for client, _ in clients:
         client.stopping = True
-    world.run_for(0.5)
+    _until(world, _never, 0.5)
     for (client, _), task in zip(clients, tasks, strict=True):
         if task.done() and not task.cancelled() and task.exception() is not None:
             outcome.problems.append(f"client {client.number} failed: {task.exception()!r}")
@@ -175,7 +209,7 @@ def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcom
             await asyncio.sleep(0.05)
 
     world.run(probe_write(), process)
-    if not world.run_until(lambda: bool(written), LIVENESS_BOUND + 1):
+    if not _until(world, lambda: bool(written), LIVENESS_BOUND + 1):
         problems.append(f"liveness: no primary served a write within {LIVENESS_BOUND}s of healing")
         return
     outcome.trace.append(f"{world.now:.3f} a write succeeded after healing")
@@ -187,8 +221,8 @@ def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcom
         done.append(True)
 
     world.run(final_reads(), process)
-    world.run_until(lambda: bool(done), 10.0)
-    if not world.run_until(cluster.converged, CONVERGE_TIMEOUT):
+    _until(world, lambda: bool(done), 10.0)
+    if not _until(world, cluster.converged, CONVERGE_TIMEOUT):
         problems.append("the nodes did not converge on the primary's commit index")
 
 
