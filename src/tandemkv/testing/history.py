@@ -90,7 +90,7 @@ class Operation:
 
 
 def _describe_args(kind: str, value: str | None, expected: str | None) -> str:
-    if kind in ("get", "del", "incr"):
+    if kind in ("get", "del", "incr", "rpush", "llen"):
         return ""
     if kind == "put":
         return f"{value}"

@@ -13,6 +13,10 @@ incr      INCR: an absent key counts as 0; the output is the new value. A value 
           is not a canonical signed 64-bit integer ("01", "-0", "+1", " 1" are not)
           answers NOT_INTEGER, one at the top of the range OVERFLOW, and either error
           leaves the value as it was.
+rpush     RPUSH on a key only ever pushed to: the state is the list's length (decimal),
+          the output the new length. Unlike INCR (logged as the value it computed), a
+          push is logged as a push, so one applied twice shows up here.
+llen      LLEN on such a key: the length, "0" when absent.
 txn       MULTI/EXEC on the key: its steps run in order, all at one point; a step that
           errs (an INCR of a word) does not stop the others, as in Redis.
 
@@ -38,6 +42,7 @@ INT64_MAX = 2**63 - 1
 _CANONICAL_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,18}")
 # Outputs that say nothing about the state (SET's OK, DEL's count) are not recorded.
 UNCHECKED = frozenset(("put", "del"))
+READS = frozenset(("get", "llen"))
 
 
 def _incr(state: State) -> tuple[Output, State]:
@@ -72,6 +77,11 @@ def apply(state: State, kind: str, value: State, expected: State) -> tuple[Outpu
         return hit, None if hit else state
     if kind == "incr":
         return _incr(state)
+    if kind == "rpush":
+        length = str(int(state or 0) + 1)
+        return length, length
+    if kind == "llen":
+        return state or "0", state
     raise ValueError(f"unknown operation kind {kind!r}")
 
 
@@ -111,5 +121,5 @@ def step(state: State, op: Operation) -> tuple[bool, State]:
 def changes_nothing(op: Operation) -> bool:
     """Whether ``op`` can never change the state (a read, or a txn of reads only)."""
     if op.kind == "txn":
-        return all(sub.kind == "get" for sub in op.steps)
-    return op.kind == "get"
+        return all(sub.kind in READS for sub in op.steps)
+    return op.kind in READS

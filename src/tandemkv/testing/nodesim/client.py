@@ -104,7 +104,15 @@ TXN_STEPS = (SubOp("incr"), SubOp("incr"), SubOp("get"))
 TXN_COMMANDS = [["MULTI"], ["INCR", COUNTER], ["INCR", COUNTER], ["GET", COUNTER], ["EXEC"]]
 
 
+LIST = "pushed"
+
+
 def draw_request(rng: random.Random, client: int, serial: int, keys: int) -> Request:
+    if rng.random() < 0.15:
+        # A list only ever pushed to: its pushes are logged as pushes, not as values.
+        if rng.random() < 0.7:
+            return Request("rpush", LIST, ["RPUSH", LIST, f"{client}.{serial}"])
+        return Request("llen", LIST, ["LLEN", LIST])
     if rng.random() < 0.2:
         # A key only ever incremented: an increment applied twice or lost shows at once.
         roll = rng.random()
@@ -145,7 +153,7 @@ def outcome(request: Request, reply: object) -> tuple[str, AnyOutput]:
         return "ok", None if reply is None else _text(reply)
     if kind == "put":
         return ("ok", None) if reply == SimpleString("OK") else ("info", None)
-    if kind == "incr":
+    if kind in ("incr", "rpush", "llen"):
         return ("ok", str(reply)) if isinstance(reply, int) else ("info", None)
     if kind == "del":
         return "ok", None

@@ -6,6 +6,7 @@ duration undoes itself; `heal` at the end undoes whatever is still in force.
 
     crash       kill -9 or power cut of one node (its disk keeps what was fsynced, or a
                 torn/flipped tail under TORN/FLIP), restarted after `duration`
+    isolate     one node cut off from every other node, both ways (the primary, often)
     sever       both directions between two nodes (connections reset, dials refused)
     cut         one direction dropped silently (a stalled link), connections stay up
     slow_net    extra latency one way
@@ -26,24 +27,39 @@ from tandemkv.storage.simfs import CrashMode
 from tandemkv.testing.nodesim.cluster import SimCluster, SimNode
 from tandemkv.testing.world import FAST_DISK, SLOW_DISK
 
-KINDS = ("crash", "sever", "cut", "slow_net", "pause", "slow_disk", "clock_jump", "snapshot")
-WEIGHTS = (3, 3, 2, 1, 2, 1, 1, 2)
+KINDS = (
+    "crash",
+    "isolate",
+    "sever",
+    "cut",
+    "slow_net",
+    "pause",
+    "slow_disk",
+    "clock_jump",
+    "snapshot",
+)
+WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2)
+LINKS = ("sever", "cut", "slow_net")
+PRIMARY = -1  # Fault.node: whichever node is primary when the fault strikes
 CRASH_MODES = (CrashMode.DROP_UNSYNCED, CrashMode.DROP_UNSYNCED, CrashMode.TORN)
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
+    """`node`: an index, or PRIMARY; `other`, for a link: how many places after the
+    node (1 .. size-1), so it stays a different node whichever that one is."""
+
     at: float
     kind: str
     node: int
-    other: int = -1
+    other: int = 0
     duration: float = 0.0
     amount: float = 0.0
     mode: str = ""
 
     def describe(self) -> str:
-        link = self.kind in ("sever", "cut", "slow_net")
-        target = f"n{self.node + 1}" + (f"->n{self.other + 1}" if link else "")
+        target = "primary" if self.node == PRIMARY else f"n{self.node + 1}"
+        target += f"->+{self.other}" if self.kind in LINKS else ""
         extra = f" {self.mode}" if self.mode else ""
         extra += f" {self.amount:+.3f}" if self.amount else ""
         return f"t={self.at:.3f} {self.kind} {target} for {self.duration:.3f}s{extra}"
@@ -55,8 +71,9 @@ def draw_faults(rng: random.Random, size: int, start: float, end: float) -> list
     faults = []
     for _ in range(count):
         kind = rng.choices(KINDS, WEIGHTS)[0]
-        node = rng.randrange(size)
-        other = (node + rng.randrange(1, size)) % size if size > 1 else -1
+        # Half the faults strike the primary, where most bugs would hide.
+        node = PRIMARY if rng.random() < 0.5 else rng.randrange(size)
+        other = rng.randrange(1, size) if size > 1 else 0
         at = rng.uniform(start, end)
         duration = rng.choice((0.05, 0.2, 0.5, 1.0, 2.0)) * rng.uniform(0.5, 1.5)
         mode, amount = "", 0.0
@@ -66,7 +83,7 @@ def draw_faults(rng: random.Random, size: int, start: float, end: float) -> list
             amount = rng.uniform(0.01, 0.3)
         elif kind == "clock_jump":
             amount = rng.choice((-1, 1)) * rng.uniform(0.5, 60)
-        if kind in ("sever", "cut", "slow_net") and other < 0:
+        if kind in (*LINKS, "isolate") and size < 2:
             continue
         faults.append(Fault(at, kind, node, other, duration, amount, mode))
     return sorted(faults, key=lambda f: f.at)
@@ -92,22 +109,34 @@ class Nemesis:
         if self.stopped:
             return
         cluster, world = self.cluster, self.cluster.world
-        node = cluster.nodes[fault.node]
-        self.log.append(f"{world.now:.3f} nemesis: {fault.describe()}")
-        network, other = cluster.network, cluster.nodes[fault.other] if fault.other >= 0 else None
+        index = fault.node
+        if index == PRIMARY:
+            primary = cluster.primary()
+            if primary is None:
+                return
+            index = primary.index
+        node = cluster.nodes[index]
+        other = cluster.nodes[(index + fault.other) % len(cluster.nodes)]
+        self.log.append(f"{world.now:.3f} nemesis: {fault.describe()} ({node.name})")
+        network = cluster.network
         later = self.process.loop.call_at
         undo_at = world.now + fault.duration
         if fault.kind == "crash":
             if node.process is not None:
                 cluster.crash(node, CrashMode(fault.mode))
                 later(undo_at, self._restart, node)
-        elif fault.kind == "sever" and other is not None:
+        elif fault.kind == "isolate":
+            for peer in cluster.nodes:
+                if peer is not node:
+                    network.sever(node.host, peer.host)
+                    later(undo_at, network.heal, node.host, peer.host)
+        elif fault.kind == "sever":
             network.sever(node.host, other.host)
             later(undo_at, network.heal, node.host, other.host)
-        elif fault.kind == "cut" and other is not None:
+        elif fault.kind == "cut":
             network.cut(node.host, other.host)
             later(undo_at, network.heal, node.host, other.host)
-        elif fault.kind == "slow_net" and other is not None:
+        elif fault.kind == "slow_net":
             network.slow(node.host, other.host, fault.amount)
             later(undo_at, network.heal, node.host, other.host)
         elif fault.kind == "pause" and node.process is not None:
