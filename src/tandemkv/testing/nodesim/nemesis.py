@@ -14,6 +14,7 @@ duration undoes itself; `heal` at the end undoes whatever is still in force.
     slow_disk   a node's fsyncs take 20-200 ms
     clock_jump  a node's wall clock moves (expiry deadlines, not its timers)
     snapshot    BGSAVE on a node: a snapshot and the log compaction after it
+    failover    FAILOVER on the primary: it hands its role to the most caught-up backup
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ KINDS = (
     "slow_disk",
     "clock_jump",
     "snapshot",
+    "failover",
 )
-WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2)
+WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2, 1)
 LINKS = ("sever", "cut", "slow_net")
 PRIMARY = -1  # Fault.node: whichever node is primary when the fault strikes
 CRASH_MODES = (CrashMode.DROP_UNSYNCED, CrashMode.DROP_UNSYNCED, CrashMode.TORN)
@@ -148,6 +150,8 @@ class Nemesis:
             node.process.clock_offset += fault.amount
         elif fault.kind == "snapshot" and node.server is not None:
             _snapshot(node)
+        elif fault.kind == "failover" and node.server is not None:
+            _failover(node)
 
     def _restart(self, node: SimNode) -> None:
         if not self.stopped and node.process is None:
@@ -169,6 +173,15 @@ class Nemesis:
             else:
                 self.log.append(f"{cluster.world.now:.3f} nemesis: restart {node.name} (heal)")
                 cluster.start(node)
+
+
+def _failover(node: SimNode) -> None:
+    """FAILOVER as an operator would send it; refused on a backup or without a
+    caught-up backup, as for a client."""
+    server = node.server
+    assert server is not None
+    with contextlib.suppress(CommandError):
+        server.node.failover(None)
 
 
 def _snapshot(node: SimNode) -> None:
