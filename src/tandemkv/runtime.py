@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from tandemkv.node.scheduling import apply_role_policy
+from tandemkv.scheduling import apply_role_policy
 from tandemkv.storage.datadir import DataDir
 from tandemkv.storage.store import Store
 from tandemkv.storage.syncer import Syncer

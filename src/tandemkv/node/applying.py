@@ -1,6 +1,6 @@
 """How a node's keyspace follows the replicated log.
 
-`node.keyspace_index` is the newest log index the keyspace reflects: ahead of the
+The node's keyspace index is the newest log index the keyspace reflects: ahead of the
 applied index on a primary (it executes commands before they are replicated), equal to
 it elsewhere. Committed entries at or below it are skipped; a received snapshot replaces
 the keyspace; a primary that lost leadership rebuilds it from what is committed.
@@ -17,58 +17,58 @@ from tandemkv.storage.codec import decode_mutation
 from tandemkv.storage.keyspace import Keyspace
 from tandemkv.storage.mutation import Batch, FlushAll, Publish
 from tandemkv.storage.snapshot import SnapshotItem, load_snapshot
-from tandemkv.storage.store import load_items
+from tandemkv.storage.store import Store, load_items
 
 if TYPE_CHECKING:
-    from tandemkv.node.node import Node
+    from tandemkv.commands.broker import Broker
+    from tandemkv.node.disk_storage import DiskStorage
 
 log = logging.getLogger("tandemkv.node")
 
 
-def apply_entries(node: Node, entries: list[Entry]) -> None:
-    """Apply committed entries live, delivering the pub/sub messages they carry to this
-    node's subscribers (a primary delivered its own when it executed them). Messages are
-    news, not history: entries at or below `broker.delivered_through` (what the log held
-    when this process started, what a deposed primary executed) deliver nothing."""
-    keyspace = node.keyspace
-    skip_data = node.is_witness
-    broker = node.server.engine.broker
+def apply_entries(
+    keyspace: Keyspace, broker: Broker, entries: list[Entry], keyspace_index: int, witness: bool
+) -> int:
+    """Apply committed entries after `keyspace_index` live; return the new keyspace index.
+
+    The pub/sub messages they carry go to this node's subscribers (a primary delivered
+    its own when it executed them). Messages are news, not history: entries at or below
+    `broker.delivered_through` (what the log held when this process started, what a
+    deposed primary executed) deliver nothing. A witness keeps no data."""
     history = broker.delivered_through
     for entry in entries:
-        if entry.index <= node.keyspace_index:
+        if entry.index <= keyspace_index:
             continue  # executed here as primary before it was replicated
-        if entry.kind is EntryKind.NORMAL and not skip_data:
+        if entry.kind is EntryKind.NORMAL and not witness:
             mutation = decode_mutation(entry.data)
             keyspace.apply(mutation)
             if (type(mutation) is Publish or type(mutation) is Batch) and entry.index > history:
                 broker.deliver(mutation)
-        node.keyspace_index = entry.index
+        keyspace_index = entry.index
     if keyspace.expired:
         keyspace.expired.clear()  # a backup never logs expiries; the primary does
+    return keyspace_index
 
 
-def install_snapshot(node: Node, snapshot: Snapshot) -> None:
-    stored = node.storage.install_snapshot(snapshot)
-    _replace_with(node.keyspace, stored.items())
-    _users_replaced(node.keyspace)
-    node.keyspace_index = snapshot.meta.index
-    node.synced_index = max(node.synced_index, snapshot.meta.index)
+def install_snapshot(storage: DiskStorage, keyspace: Keyspace, snapshot: Snapshot) -> int:
+    """Store a snapshot received from the primary and load it; return its index."""
+    stored = storage.install_snapshot(snapshot)
+    _replace_with(keyspace, stored.items())
+    _users_replaced(keyspace)
+    return snapshot.meta.index
 
 
-def rebuild_keyspace(node: Node) -> None:
-    """Forget writes executed but maybe never committed: snapshot + committed log."""
-    node.needs_rebuild = False
-    applied = node.replica.log.applied
+def rebuild_keyspace(store: Store, broker: Broker, applied: int, keyspace_index: int) -> None:
+    """Forget writes executed but maybe never committed: load the snapshot and replay the
+    committed log through `applied`, the index the keyspace then holds."""
     # What it executed as primary was delivered then: the new primary's commits of the
     # same entries must not deliver it twice.
-    broker = node.server.engine.broker
-    broker.delivered_through = max(broker.delivered_through, node.keyspace_index)
-    keyspace = node.keyspace
-    snapshot = load_snapshot(node.storage.fs) if node.store.snapshot_meta is not None else None
+    broker.delivered_through = max(broker.delivered_through, keyspace_index)
+    keyspace = store.keyspace
+    snapshot = load_snapshot(store.datadir.fs) if store.snapshot_meta is not None else None
     _replace_with(keyspace, snapshot.items() if snapshot is not None else ())
-    node.store.replay_log(applied)
+    store.replay_log(applied)
     _users_replaced(keyspace)
-    node.keyspace_index = applied
     log.info("rebuilt the keyspace from the committed log (through index %d)", applied)
 
 

@@ -48,6 +48,7 @@ from tandemkv.replication import (
     NONE,
     AckLevel,
     ConfState,
+    Entry,
     HardState,
     Message,
     NotLeader,
@@ -57,6 +58,7 @@ from tandemkv.replication import (
     Ready,
     Replica,
     Role,
+    Snapshot,
     Why,
 )
 from tandemkv.replication.codec import MessageDecodeError, decode_message, encode_message
@@ -432,9 +434,7 @@ class Node:
         self.schedule()
 
     def _close_held_connections(self) -> None:
-        for conn in list(self.server.connections.values()):
-            if conn.awaits_the_log:
-                conn.close()
+        self.server.close_held_connections()
 
     def receive(self, peer_id: int, blobs: Sequence[bytes]) -> None:
         if self.removed:
@@ -510,7 +510,7 @@ class Node:
             self.replica.read_index(ctx)
         if not self.replica.has_ready():
             if self.needs_rebuild:
-                applying.rebuild_keyspace(self)
+                self.rebuild_keyspace()
             return False
         ready = self.replica.ready()
         try:
@@ -531,7 +531,7 @@ class Node:
 
     def _persist(self, ready: Ready) -> None:
         if ready.snapshot is not None:
-            applying.install_snapshot(self, ready.snapshot)
+            self.install_snapshot(ready.snapshot)
         if ready.entries:
             self.storage.append(ready.entries)
         if ready.hard_state is not None:
@@ -541,6 +541,27 @@ class Node:
                 self.storage.save_hard_state(_capped(hard, self.storage.last_index()))
             else:
                 self.storage.remember_hard_state(hard)
+
+    # --- the keyspace follows the log (node/applying.py) ------------------------------
+
+    def apply_committed(self, entries: list[Entry]) -> None:
+        broker = self.server.engine.broker
+        self.keyspace_index = applying.apply_entries(
+            self.keyspace, broker, entries, self.keyspace_index, self.is_witness
+        )
+
+    def install_snapshot(self, snapshot: Snapshot) -> None:
+        index = applying.install_snapshot(self.storage, self.keyspace, snapshot)
+        self.keyspace_index = index
+        self.synced_index = max(self.synced_index, index)
+
+    def rebuild_keyspace(self) -> None:
+        """After losing leadership: back to what is committed (see applying.py)."""
+        self.needs_rebuild = False
+        applied = self.replica.log.applied
+        broker = self.server.engine.broker
+        applying.rebuild_keyspace(self.store, broker, applied, self.keyspace_index)
+        self.keyspace_index = applied
 
     def _synced(self, index: int) -> None:
         """The syncer made the log durable through `index` (on the loop's thread)."""
@@ -554,7 +575,7 @@ class Node:
     def _finish(self, ready: Ready) -> bool:
         """Send, apply, release and advance; True if more work is ready now."""
         self._send(ready.messages)
-        applying.apply_entries(self, ready.committed_entries)
+        self.apply_committed(ready.committed_entries)
         for state in ready.read_states:
             self.log.read_confirmed(state)
         if ready.soft_state is not None:
@@ -677,7 +698,7 @@ class Node:
 
     def _after_advance(self) -> None:
         if self.needs_rebuild:
-            applying.rebuild_keyspace(self)
+            self.rebuild_keyspace()
         if self.volatile:
             self.storage.forget_applied(self.replica.log.applied)
         self._update_writable()

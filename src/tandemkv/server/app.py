@@ -36,12 +36,12 @@ from tandemkv.server.connection import ClientConnection
 from tandemkv.server.metrics_http import MetricsEndpoint
 from tandemkv.server.sliced import SlicedRunner
 from tandemkv.server.tls_listener import TLSListener
+from tandemkv.server.writelog import WriteLog
 from tandemkv.storage.store import Store
 from tandemkv.tls import ServerContexts, ServerTLS
 
 if TYPE_CHECKING:
     from tandemkv.node.node import Node
-    from tandemkv.node.replicated_log import ClusterLog
 
 # How many expired keys one cron step may delete before yielding to clients.
 EXPIRE_BUDGET = 1000
@@ -98,7 +98,7 @@ class Server:
         self.engine.broker.delivered_through = store.last_index
         self._node_factory = node_factory
         self.node: Node  # set by start()
-        self.log: ClusterLog  # the node's write seam, set by start()
+        self.log: WriteLog  # the node's write seam, set by start()
         self.bgsave = BackgroundSave(store, runtime)
         self.bgsave.on_fork = self._forked
         self.bgsave.on_done = self._snapshot_done
@@ -398,6 +398,13 @@ class Server:
             return False
         self.connections[conn.session] = conn
         return True
+
+    def close_held_connections(self) -> None:
+        """The node lost (or never had) the log position their replies wait for: their
+        outcome is unknown, and a dropped connection is how Redis clients learn that."""
+        for conn in list(self.connections.values()):
+            if conn.awaits_the_log:
+                conn.close()
 
     def forget(self, conn: ClientConnection) -> None:
         if self.connections.pop(conn.session, None) is not None:

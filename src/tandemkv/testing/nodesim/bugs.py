@@ -42,9 +42,8 @@ def _start_without_fsync(original: Callable[[Node], None]) -> Callable[[Node], N
     return start
 
 
-def _rebuild_nothing(node: Node) -> None:
-    node.needs_rebuild = False
-    node.keyspace_index = node.replica.log.applied
+def _rebuild_nothing(store: Any, broker: Any, applied: int, keyspace_index: int) -> None:
+    pass  # the keyspace keeps what it executed as primary
 
 
 def _replay_and_forget(original: Callable[..., int]) -> Callable[..., int]:

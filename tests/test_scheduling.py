@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from helpers.scheduling import batch_scheduling_allowed
-from tandemkv.node.scheduling import apply_role_policy
+from tandemkv.scheduling import apply_role_policy
 
 pytestmark = pytest.mark.skipif(
     not batch_scheduling_allowed(), reason="this machine does not allow SCHED_BATCH"
