@@ -76,9 +76,10 @@ class BackgroundSave:
         self._started = time.monotonic()
         if not self._runtime.can_fork:
             # A world without processes (the cluster simulator): write it here and now,
-            # as SAVE does; the snapshot and the compaction after it are the same.
-            self._loop.call_soon(self._write_inline, point)
+            # from the keyspace as it is at this point, as SAVE does; it is reported done
+            # on the next turn, as a child's exit would be.
             self.child_pid = 0
+            self._loop.call_soon(self._finished, self._write_inline(point), point)
             return True
         parent = os.getpid()
         pid = os.fork()
@@ -100,15 +101,15 @@ class BackgroundSave:
         ).start()
         return True
 
-    def _write_inline(self, point: SnapshotPoint) -> None:
+    def _write_inline(self, point: SnapshotPoint) -> int:
+        """The snapshot written in this process: 0 on success, as a child's exit code."""
         store = self._store
         try:
             store.write_snapshot(point, keyspace_items(store.keyspace))
         except (OSError, StorageError) as error:
             log.error("snapshot failed: %s", error)
-            self._finished(1, point)
-            return
-        self._finished(0, point)
+            return 1
+        return 0
 
     def _reap(self, pid: int, point: SnapshotPoint) -> None:
         _, status = os.waitpid(pid, 0)
