@@ -21,8 +21,9 @@ from tandemkv.testing.nodesim.run import Outcome, replay_command, run_seed
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 BLOCK = 25
-# Seeds an injected bug must be caught within (the slowest, no-read-fence, needed 66).
-BUG_SEEDS = 120
+# Seeds an injected bug must be caught within (the slowest, no-read-fence, needs 124: a
+# read must land on a primary between executing a write and losing it).
+BUG_SEEDS = 200
 
 
 def _run_block(first: int, count: int, size: int) -> None:

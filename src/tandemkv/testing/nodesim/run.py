@@ -257,8 +257,12 @@ def _divergence(cluster: SimCluster) -> list[str]:
     for node in cluster.nodes:
         if node.server is not None and node is not primary:
             held = _contents(node.server, now_ms)
-            if held != expected:
-                found.append(f"{node.name} holds {held}, the primary {primary.name} {expected}")
+            for key in sorted(set(held) | set(expected)):
+                if held.get(key) != expected.get(key):
+                    found.append(
+                        f"{node.name} holds {key!r} = {held.get(key)!r:.300}, the primary "
+                        f"{primary.name} {expected.get(key)!r:.300}"
+                    )
     return found
 
 
