@@ -39,6 +39,7 @@ class SimNode:
     runtime: SimRuntime | None = None
     server: Server | None = None  # None until started, and while down
     starts: int = 0
+    wipes: int = 0
     fatal: str = ""  # why the node stopped itself, if it did
 
     @property
@@ -52,6 +53,10 @@ class SimNode:
     @property
     def up(self) -> bool:
         return self.server is not None and self.process is not None and self.process.alive
+
+    @property
+    def witness(self) -> bool:
+        return self.flags.get("role") == "witness"
 
 
 class WatchedHistory(RoleHistory):
@@ -151,6 +156,17 @@ class SimCluster:
         node.process = node.runtime = node.server = None
         node.fs.crash(mode)
 
+    def wipe(self, node: SimNode, role: str, primary: SimNode) -> None:
+        """Replace a removed node by a new one on the same address: a fresh disk, asking
+        `primary` to join (as a backup or a witness)."""
+        if node.process is not None:
+            self.world.kill(node.process)
+        node.process = node.runtime = node.server = None
+        node.wipes += 1
+        node.fs = SimFileSystem(self.world.fork_rng(f"disk/{node.name}/{node.wipes}"))
+        node.flags = {**node.flags, "role": role, "primary": f"{primary.host}:{PORT}"}
+        self.start(node)
+
     def down(self) -> list[SimNode]:
         return [node for node in self.nodes if node.process is None]
 
@@ -170,6 +186,15 @@ class SimCluster:
             return False
         voters = primary.server.node.conf.voters
         return len(voters) == self.settings.size and all(n.up for n in self.nodes)
+
+    def members(self) -> bool:
+        """Every node up is a voter of the primary's membership (a rejoined node has
+        been promoted)."""
+        primary = self.primary()
+        if primary is None or primary.server is None:
+            return False
+        voters = primary.server.node.conf.voters
+        return all(n.up and n.server is not None and n.server.node.id in voters for n in self.nodes)
 
     def converged(self) -> bool:
         """Every node up has applied everything the primary has committed."""

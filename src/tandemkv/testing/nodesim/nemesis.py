@@ -15,6 +15,9 @@ duration undoes itself; `heal` at the end undoes whatever is still in force.
     clock_jump  a node's wall clock moves (expiry deadlines, not its timers)
     snapshot    BGSAVE on a node: a snapshot and the log compaction after it
     failover    FAILOVER on the primary: it hands its role to the most caught-up backup
+    replace     REMOVE_NODE of a backup on the primary; after `duration` the node is wiped
+                and started again as a new member (sometimes a witness), which joins as a
+                learner and is promoted once caught up (node/membership_ops.py)
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ KINDS = (
     "clock_jump",
     "snapshot",
     "failover",
+    "replace",
 )
-WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2, 1)
+WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2, 1, 1)
 LINKS = ("sever", "cut", "slow_net")
 PRIMARY = -1  # Fault.node: whichever node is primary when the fault strikes
 CRASH_MODES = (CrashMode.DROP_UNSYNCED, CrashMode.DROP_UNSYNCED, CrashMode.TORN)
@@ -85,7 +89,10 @@ def draw_faults(rng: random.Random, size: int, start: float, end: float) -> list
             amount = rng.uniform(0.01, 0.3)
         elif kind == "clock_jump":
             amount = rng.choice((-1, 1)) * rng.uniform(0.5, 60)
-        if kind in (*LINKS, "isolate") and size < 2:
+        elif kind == "replace":
+            node = rng.randrange(size)  # a backup at the time, or nothing happens
+            mode = "witness" if rng.random() < 0.2 else "backup"
+        if kind in (*LINKS, "isolate", "replace") and size < 2:
             continue
         faults.append(Fault(at, kind, node, other, duration, amount, mode))
     return sorted(faults, key=lambda f: f.at)
@@ -101,6 +108,7 @@ class Nemesis:
         world = cluster.world
         self.process = world.spawn("nemesis")
         self.stopped = False
+        self.removed: dict[SimNode, str] = {}  # removed nodes to bring back, and as what
 
     def start(self) -> None:
         loop = self.process.loop
@@ -152,11 +160,33 @@ class Nemesis:
             _snapshot(node)
         elif fault.kind == "failover" and node.server is not None:
             _failover(node)
+        elif fault.kind == "replace":
+            self._remove(node, fault.mode, undo_at)
 
     def _restart(self, node: SimNode) -> None:
         if not self.stopped and node.process is None:
             self.log.append(f"{self.cluster.world.now:.3f} nemesis: restart {node.name}")
             self.cluster.start(node)
+
+    def _remove(self, node: SimNode, role: str, back_at: float) -> None:
+        primary = self.cluster.primary()
+        if primary is None or primary is node or primary.server is None or node in self.removed:
+            return
+        try:
+            primary.server.node.remove_node(f"{node.host}:{node.address[1]}")
+        except CommandError:
+            return  # not a member now, or a membership change already in progress
+        self.removed[node] = role
+        self.process.loop.call_at(back_at, self._rejoin, node)
+
+    def _rejoin(self, node: SimNode) -> None:
+        """Wipe the removed node and start it as a new member asking to join."""
+        role = self.removed.pop(node, None)
+        if role is None:
+            return
+        primary = self.cluster.primary() or self.cluster.nodes[0]
+        self.log.append(f"{self.cluster.world.now:.3f} nemesis: {node.name} rejoins as {role}")
+        self.cluster.wipe(node, role, primary)
 
     def _fast_disk(self, node: SimNode) -> None:
         if node.process is not None:
@@ -167,10 +197,12 @@ class Nemesis:
         self.stopped = True
         cluster = self.cluster
         cluster.network.heal_all()
+        for node in list(self.removed):
+            self._rejoin(node)
         for node in cluster.nodes:
             if node.process is not None:
                 node.process.disk = FAST_DISK
-            else:
+            elif node.process is None:
                 self.log.append(f"{cluster.world.now:.3f} nemesis: restart {node.name} (heal)")
                 cluster.start(node)
 

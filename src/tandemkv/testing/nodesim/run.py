@@ -222,7 +222,7 @@ def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcom
 
     world.run(final_reads(), process)
     _until(world, lambda: bool(done), 10.0)
-    if not _until(world, cluster.converged, CONVERGE_TIMEOUT):
+    if not _until(world, lambda: cluster.members() and cluster.converged(), CONVERGE_TIMEOUT):
         problems.append("the nodes did not converge on the primary's commit index")
 
 
@@ -255,7 +255,7 @@ def _divergence(cluster: SimCluster) -> list[str]:
     expected = _contents(primary.server, now_ms)
     found = []
     for node in cluster.nodes:
-        if node.server is not None and node is not primary:
+        if node.server is not None and node is not primary and not node.witness:
             held = _contents(node.server, now_ms)
             for key in sorted(set(held) | set(expected)):
                 if held.get(key) != expected.get(key):
