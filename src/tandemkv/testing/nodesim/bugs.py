@@ -11,6 +11,8 @@ class cannot be patched.
     no-rebuild           a deposed primary keeps the writes it executed but never committed
     apply-twice          a restarted node applies its logged entries on top of a keyspace
                          that already holds them
+    promote-no-fence     PROMOTE FORCE does not remember the members it left behind, so
+                         nothing tells them they were removed when they come back
 """
 
 from __future__ import annotations
@@ -55,7 +57,18 @@ def _replay_and_forget(original: Callable[..., int]) -> Callable[..., int]:
     return catch_up
 
 
-BUGS = ("reply-before-ack", "no-read-fence", "ack-before-fsync", "no-rebuild", "apply-twice")
+def _forget_deposed(self: Node, members: dict[int, str]) -> None:
+    pass
+
+
+BUGS = (
+    "reply-before-ack",
+    "no-read-fence",
+    "ack-before-fsync",
+    "no-rebuild",
+    "apply-twice",
+    "promote-no-fence",
+)
 
 
 @contextmanager
@@ -74,6 +87,8 @@ def injected(name: str | None) -> Iterator[None]:
         elif name == "apply-twice":
             catch_up = _replay_and_forget(boot.catch_up_alone)
             stack.enter_context(mock.patch.object(assemble, "catch_up_alone", catch_up))
+        elif name == "promote-no-fence":
+            stack.enter_context(mock.patch.object(Node, "depose", _forget_deposed))
         elif name is not None:
             raise ValueError(f"unknown bug {name!r}; known: {', '.join(BUGS)}")
         yield

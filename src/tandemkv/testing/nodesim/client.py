@@ -202,7 +202,10 @@ class Client:
         history: History,
         rng: random.Random,
         keys: int,
+        served_by: dict[int, int] | None = None,
     ) -> None:
+        """`served_by`: filled with operation id -> index of the node it was sent to."""
+        self.served_by = served_by if served_by is not None else {}
         self.number = number
         self.runtime = runtime
         self.nodes = nodes
@@ -239,6 +242,7 @@ class Client:
             request.expected,
             steps=request.steps,
         )
+        self.served_by[op.id] = self.target
         try:
             connection = await self._connected()
         except (OSError, TimeoutError):

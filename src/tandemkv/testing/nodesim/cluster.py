@@ -76,6 +76,19 @@ class WatchedHistory(RoleHistory):
 
 
 @dataclass
+class Promotion:
+    """A PROMOTE FORCE: when, the node promoted, and the members it left behind."""
+
+    at: float
+    survivor: int
+    deposed: frozenset[int]
+    # When the survivor's keyspace was read, and what it held: the state the history is
+    # checked from (acknowledged writes it lacked are lost by design).
+    checkpoint_at: float = -1.0
+    checkpoint: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
 class ClusterSettings:
     size: int = 3
     fsync: str = "always"
@@ -94,6 +107,9 @@ class SimCluster:
         # (term, node id, when) for every time a node became primary, across restarts.
         self.leaders: list[tuple[int, int, float]] = []
         self.incarnations: list[Server] = []  # every server ever started
+        self.promotions: list[Promotion] = []
+        self.wiped_at: dict[int, float] = {}  # node index -> when it was last wiped
+        self.served_by: dict[int, int] = {}  # client operation id -> node index sent to
         for index in range(settings.size):
             host = f"127.0.0.{index + 1}"
             fs = SimFileSystem(world.fork_rng(f"disk/n{index + 1}"))
@@ -163,9 +179,14 @@ class SimCluster:
             self.world.kill(node.process)
         node.process = node.runtime = node.server = None
         node.wipes += 1
+        self.wiped_at[node.index] = self.world.now
         node.fs = SimFileSystem(self.world.fork_rng(f"disk/{node.name}/{node.wipes}"))
         node.flags = {**node.flags, "role": role, "primary": f"{primary.host}:{PORT}"}
         self.start(node)
+
+    def removed(self) -> list[SimNode]:
+        """Nodes up that know they were removed from the group (they must be wiped)."""
+        return [n for n in self.nodes if n.server is not None and n.server.node.removed]
 
     def down(self) -> list[SimNode]:
         return [node for node in self.nodes if node.process is None]

@@ -15,6 +15,10 @@ duration undoes itself; `heal` at the end undoes whatever is still in force.
     clock_jump  a node's wall clock moves (expiry deadlines, not its timers)
     snapshot    BGSAVE on a node: a snapshot and the log compaction after it
     failover    FAILOVER on the primary: it hands its role to the most caught-up backup
+    promote     the primary and all but one backup crash (the majority is lost); PROMOTE
+                FORCE on the survivor; the others come back unwiped after `duration`,
+                where they must be fenced (told they were removed), then are wiped and
+                rejoin at the end
     replace     REMOVE_NODE of a backup on the primary; after `duration` the node is wiped
                 and started again as a new member (sometimes a witness), which joins as a
                 learner and is promoted once caught up (node/membership_ops.py)
@@ -22,13 +26,14 @@ duration undoes itself; `heal` at the end undoes whatever is still in force.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 from dataclasses import dataclass
 
 from tandemkv.commands.errors import CommandError
 from tandemkv.storage.simfs import CrashMode
-from tandemkv.testing.nodesim.cluster import SimCluster, SimNode
+from tandemkv.testing.nodesim.cluster import Promotion, SimCluster, SimNode
 from tandemkv.testing.world import FAST_DISK, SLOW_DISK
 
 KINDS = (
@@ -43,8 +48,9 @@ KINDS = (
     "snapshot",
     "failover",
     "replace",
+    "promote",
 )
-WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2, 1, 1)
+WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2, 1, 1, 1)
 LINKS = ("sever", "cut", "slow_net")
 PRIMARY = -1  # Fault.node: whichever node is primary when the fault strikes
 CRASH_MODES = (CrashMode.DROP_UNSYNCED, CrashMode.DROP_UNSYNCED, CrashMode.TORN)
@@ -92,7 +98,7 @@ def draw_faults(rng: random.Random, size: int, start: float, end: float) -> list
         elif kind == "replace":
             node = rng.randrange(size)  # a backup at the time, or nothing happens
             mode = "witness" if rng.random() < 0.2 else "backup"
-        if kind in (*LINKS, "isolate", "replace") and size < 2:
+        if kind in (*LINKS, "isolate", "replace", "promote") and size < 2:
             continue
         faults.append(Fault(at, kind, node, other, duration, amount, mode))
     return sorted(faults, key=lambda f: f.at)
@@ -127,6 +133,11 @@ class Nemesis:
             index = primary.index
         node = cluster.nodes[index]
         other = cluster.nodes[(index + fault.other) % len(cluster.nodes)]
+        if cluster.promotions and cluster.promotions[0].survivor in (node.index, other.index):
+            # The survivor of a forced promotion is what fences the members it left
+            # behind when they come back; without it they are the old group (the reason
+            # to run PROMOTE FORCE only when they cannot come back).
+            return
         self.log.append(f"{world.now:.3f} nemesis: {fault.describe()} ({node.name})")
         network = cluster.network
         later = self.process.loop.call_at
@@ -162,6 +173,8 @@ class Nemesis:
             _failover(node)
         elif fault.kind == "replace":
             self._remove(node, fault.mode, undo_at)
+        elif fault.kind == "promote":
+            self._promote(other, undo_at)
 
     def _restart(self, node: SimNode) -> None:
         if not self.stopped and node.process is None:
@@ -188,6 +201,30 @@ class Nemesis:
         self.log.append(f"{self.cluster.world.now:.3f} nemesis: {node.name} rejoins as {role}")
         self.cluster.wipe(node, role, primary)
 
+    def _promote(self, survivor: SimNode, back_at: float) -> None:
+        cluster = self.cluster
+        primary = cluster.primary()
+        if primary is None or survivor is primary or self.removed or cluster.promotions:
+            return  # one forced promotion a run: the history is checked from its checkpoint
+        if survivor.server is None or survivor.witness or not all(n.up for n in cluster.nodes):
+            return
+        left = [n for n in cluster.nodes if n is not survivor]
+        for node in left:
+            cluster.crash(node, CrashMode.DROP_UNSYNCED)
+        try:
+            survivor.server.node.force_promote()
+        except CommandError as error:
+            self.log.append(f"{cluster.world.now:.3f} nemesis: PROMOTE FORCE refused: {error}")
+            for node in left:
+                cluster.start(node)
+            return
+        promotion = Promotion(cluster.world.now, survivor.index, frozenset(n.index for n in left))
+        cluster.promotions.append(promotion)
+        self.log.append(f"{cluster.world.now:.3f} nemesis: PROMOTE FORCE on {survivor.name}")
+        for node in left:
+            self.process.loop.call_at(back_at, self._restart, node)  # unwiped
+        self.cluster.world.run(_checkpoint(survivor, promotion), self.process)
+
     def _fast_disk(self, node: SimNode) -> None:
         if node.process is not None:
             node.process.disk = FAST_DISK
@@ -199,12 +236,39 @@ class Nemesis:
         cluster.network.heal_all()
         for node in list(self.removed):
             self._rejoin(node)
+        # An operator wipes the members a forced promotion left behind, and the ones that
+        # learnt they were removed, before they join again.
+        deposed = {i for p in cluster.promotions for i in p.deposed}
+        primary = cluster.primary()
+        for node in cluster.nodes:
+            removed = node.server is not None and node.server.node.removed
+            if removed or (node.index in deposed and node.index not in cluster.wiped_at):
+                self.log.append(f"{cluster.world.now:.3f} nemesis: {node.name} wiped, rejoins")
+                cluster.wipe(node, "backup", primary or cluster.nodes[0])
         for node in cluster.nodes:
             if node.process is not None:
                 node.process.disk = FAST_DISK
             elif node.process is None:
                 self.log.append(f"{cluster.world.now:.3f} nemesis: restart {node.name} (heal)")
                 cluster.start(node)
+
+
+async def _checkpoint(survivor: SimNode, promotion: Promotion) -> None:
+    """Read the survivor's keys once it serves writes with nothing uncommitted: the state
+    the rest of the history starts from."""
+    while promotion.checkpoint_at < 0:
+        await asyncio.sleep(0.005)
+        server = survivor.server
+        if server is None:
+            return  # crashed again before serving: the run is checked without a checkpoint
+        node = server.node
+        if node.writable and node.keyspace_index <= node.replica.log.committed:
+            keyspace, now_ms = server.store.keyspace, server.engine.now_ms
+            for raw in keyspace.live_keys(now_ms):
+                value = keyspace.get(raw, now_ms)
+                text = value.decode() if isinstance(value, bytes) else str(len(value or ()))
+                promotion.checkpoint[raw.decode()] = text
+            promotion.checkpoint_at = survivor.runtime.monotonic() if survivor.runtime else 0.0
 
 
 def _failover(node: SimNode) -> None:

@@ -21,14 +21,15 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tandemkv.storage.simfs import SimFileSystem
-from tandemkv.testing.history import History, Status
+from tandemkv.testing.history import History, Operation, Status
+from tandemkv.testing.kv_model import changes_nothing
 from tandemkv.testing.linearizability import check
 from tandemkv.testing.nodesim.bugs import injected
 from tandemkv.testing.nodesim.client import Client, Request
-from tandemkv.testing.nodesim.cluster import ClusterSettings, SimCluster
+from tandemkv.testing.nodesim.cluster import ClusterSettings, Promotion, SimCluster
 from tandemkv.testing.nodesim.nemesis import Fault, Nemesis, draw_faults
 from tandemkv.testing.world import SimNetwork, SimProcess, SimRuntime, World
 
@@ -188,7 +189,7 @@ def _client(
     )
     addresses = [node.address for node in cluster.nodes]
     rng = world.fork_rng(f"client{number}")
-    client = Client(number, runtime, addresses, history, rng, KEYS)
+    client = Client(number, runtime, addresses, history, rng, KEYS, cluster.served_by)
     client.target = number % len(addresses)
     return client, process
 
@@ -234,7 +235,11 @@ def _check(world: World, cluster: SimCluster, history: History, outcome: Outcome
         problems.append(
             f"unhandled error on {name}: {error.get('message')} {error.get('exception')!r}"
         )
-    result = check(history.ops, max_seconds=5.0)
+    ops = history.ops
+    if cluster.promotions:
+        problems.extend(_unfenced(cluster, history))
+        ops = _from_checkpoint(cluster.promotions[0], history)
+    result = check(ops, max_seconds=5.0)
     if result.verdict.value != "ok":
         problems.append("history: " + result.explain(30))
     by_term: dict[int, set[int]] = {}
@@ -245,6 +250,45 @@ def _check(world: World, cluster: SimCluster, history: History, outcome: Outcome
         if len(leaders) > 1:
             problems.append(f"term {term} had {len(leaders)} primaries: {sorted(leaders)}")
     problems.extend(_divergence(cluster))
+
+
+def _unfenced(cluster: SimCluster, history: History) -> list[str]:
+    """Writes acknowledged after a forced promotion by a member it left behind (before
+    that member was wiped): the old membership elected a primary of its own."""
+    found = []
+    for promotion in cluster.promotions:
+        for op in history.ops:
+            index = cluster.served_by.get(op.id, -1)
+            if index not in promotion.deposed or op.status is not Status.OK:
+                continue
+            wiped = cluster.wiped_at.get(index, float("inf"))
+            late = op.ret is not None and promotion.at < op.ret and op.call < wiped
+            if late and not changes_nothing(op):
+                name = cluster.nodes[index].name
+                found.append(f"{name}, left behind by PROMOTE FORCE, acknowledged {op.describe()}")
+    return found[:5]
+
+
+def _from_checkpoint(promotion: Promotion, history: History) -> list[Operation]:
+    """The history a forced promotion leaves checkable: the survivor's keys as read at the
+    checkpoint (synthetic writes), then what came after. Writes still in flight then may
+    or may not have happened (unknown outcome); anything earlier is history it may lose."""
+    at = promotion.checkpoint_at
+    if at < 0:
+        return []  # the survivor never served: nothing after it to check
+    checked = History()
+    for key, value in sorted(promotion.checkpoint.items()):
+        op = checked.invoke(-2, "put", key, at - 1e-6, value)
+        History.ok(op, None, at - 1e-6)
+    for key in {op.key for op in history.ops} - set(promotion.checkpoint):
+        History.ok(checked.invoke(-2, "del", key, at - 1e-6), None, at - 1e-6)
+    for op in history.ops:
+        if op.call >= at:
+            checked.ops.append(replace(op, id=len(checked.ops)))
+        elif not changes_nothing(op) and (op.ret is None or op.ret > at):
+            unknown = replace(op, id=len(checked.ops), call=at, status=Status.INFO, ret=None)
+            checked.ops.append(unknown)
+    return checked.ops
 
 
 def _divergence(cluster: SimCluster) -> list[str]:
