@@ -32,6 +32,7 @@ import random
 from dataclasses import dataclass
 
 from tandemkv.commands.errors import CommandError
+from tandemkv.replication.conf import members
 from tandemkv.storage.simfs import CrashMode
 from tandemkv.testing.nodesim.cluster import Promotion, SimCluster, SimNode
 from tandemkv.testing.world import FAST_DISK, SLOW_DISK
@@ -114,7 +115,8 @@ class Nemesis:
         world = cluster.world
         self.process = world.spawn("nemesis")
         self.stopped = False
-        self.removed: dict[SimNode, str] = {}  # removed nodes to bring back, and as what
+        # Nodes being removed, to bring back as (role, their node id when removed).
+        self.removed: dict[SimNode, tuple[str, int]] = {}
 
     def start(self) -> None:
         loop = self.process.loop
@@ -185,19 +187,29 @@ class Nemesis:
         primary = self.cluster.primary()
         if primary is None or primary is node or primary.server is None or node in self.removed:
             return
+        if node.server is None:
+            return  # down: nothing to tell who it is
         try:
             primary.server.node.remove_node(f"{node.host}:{node.address[1]}")
         except CommandError:
             return  # not a member now, or a membership change already in progress
-        self.removed[node] = role
+        self.removed[node] = (role, node.server.node.id)
         self.process.loop.call_at(back_at, self._rejoin, node)
 
     def _rejoin(self, node: SimNode) -> None:
-        """Wipe the removed node and start it as a new member asking to join."""
-        role = self.removed.pop(node, None)
-        if role is None:
+        """Wipe the removed node and start it as a new member asking to join; if its
+        removal did not commit (the primary changed first), it stays as it is."""
+        role, node_id = self.removed.pop(node, ("", 0))
+        if not role:
             return
-        primary = self.cluster.primary() or self.cluster.nodes[0]
+        primary = self.cluster.primary()
+        if (
+            primary is None
+            or primary.server is None
+            or node_id in members(primary.server.node.conf)
+        ):
+            self.log.append(f"{self.cluster.world.now:.3f} nemesis: {node.name} still a member")
+            return
         self.log.append(f"{self.cluster.world.now:.3f} nemesis: {node.name} rejoins as {role}")
         self.cluster.wipe(node, role, primary)
 

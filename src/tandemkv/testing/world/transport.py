@@ -100,6 +100,8 @@ class SimTransport(asyncio.Transport):
         if self._closing:
             return
         self._closing = True
+        if self._loop.is_closed():
+            return  # a killed process's coroutine closing its socket as it is collected
         self._net.send_fin(self)
         self._loop.call_soon(self.lose, None)
 
