@@ -82,7 +82,7 @@ def test_the_replay_command_runs_the_seed() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "seed 3 (1 nodes)" in result.stdout and ": ok" in result.stdout
+    assert "seed 3 (1 nodes, fsync everysec)" in result.stdout and ": ok" in result.stdout
 
 
 @pytest.mark.skipif(

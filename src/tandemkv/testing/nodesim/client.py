@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from tandemkv.protocol.client_codec import NEED_MORE, ReplyDecoder, encode_command
 from tandemkv.protocol.types import ErrorReply, SimpleString
 from tandemkv.runtime import Runtime
-from tandemkv.testing.history import AnyOutput, History, Operation, Output, SubOp
+from tandemkv.testing.history import AnyOutput, History, Operation, Output, Status, SubOp
 
 # Errors a node answers without running the command: the write did not happen.
 NOT_RUN = (
@@ -217,6 +217,9 @@ class Client:
         self.serial = 0
         self.stopping = False
         self.last_value: dict[str, str | None] = {}  # what this client last read per key
+        # READONLY reads on any node (stale by design, so outside the history): (key, value).
+        self.stale_reads: list[tuple[str, str | None]] = []
+        self.anomalies: list[str] = []  # replies no correct node gives
 
     async def run(self) -> None:
         while not self.stopping:
@@ -228,7 +231,11 @@ class Client:
                 expected = self.last_value.get(request.key) or "none"
                 request.expected = expected
                 request.args[-1] = expected
-            await self.perform(request)
+            op = await self.perform(request)
+            if op.status is Status.OK and request.kind == "put" and self.rng.random() < 0.1:
+                await self._wait_for_replicas()
+            if self.rng.random() < 0.05:
+                await self._stale_read(f"k{self.rng.randrange(self.keys)}")
             await asyncio.sleep(self.rng.uniform(0, 0.01))
 
     async def perform(self, request: Request) -> Operation:
@@ -285,6 +292,37 @@ class Client:
             if isinstance(answer, ErrorReply) and answer.message.split(" ", 1)[0] in NOT_RUN:
                 return answer  # refused at MULTI or a queued command: nothing ran
         return await replies[-1]
+
+    async def _wait_for_replicas(self) -> None:
+        """WAIT after a write: the number of backups that have it, never more than exist."""
+        connection = self.connection
+        if connection is None or connection.lost:
+            return
+        try:
+            reply = await asyncio.wait_for(connection.call(["WAIT", "1", "50"]), REPLY_TIMEOUT)
+        except (OSError, TimeoutError):
+            return
+        if isinstance(reply, ErrorReply):
+            return  # this node stopped being primary meanwhile
+        if not isinstance(reply, int) or not 0 <= reply < len(self.nodes):
+            self.anomalies.append(f"WAIT 1 50 answered {reply!r}")
+
+    async def _stale_read(self, key: str) -> None:
+        """READONLY then GET on any node, on a connection of its own."""
+        host, port = self.nodes[self.rng.randrange(len(self.nodes))]
+        reader = RespConnection()
+        try:
+            await asyncio.wait_for(self.runtime.connect(lambda: reader, host, port, None), 1.0)
+            replies = [reader.call(["READONLY"]), reader.call(["GET", key])]
+            for reply in replies:
+                reply.add_done_callback(_retrieved)
+            value = await asyncio.wait_for(replies[1], REPLY_TIMEOUT)
+        except (OSError, TimeoutError):
+            return
+        finally:
+            reader.close()
+        if not isinstance(value, ErrorReply):
+            self.stale_reads.append((key, None if value is None else _text(value)))
 
     async def _connected(self) -> RespConnection:
         connection = self.connection

@@ -162,15 +162,17 @@ class SimCluster:
         # The server stopped itself (a storage failure, an internal error): the process
         # exits, as run.py's does, and the harness restarts it like any crashed node.
         node.fatal = server.fatal_message or "the server stopped"
-        self.crash(node, CrashMode.DROP_UNSYNCED)
+        self.crash(node, None)
 
-    def crash(self, node: SimNode, mode: CrashMode) -> None:
-        """kill -9 or a power cut: the process is gone, and the disk keeps what `mode`
-        says a real one could (DROP_UNSYNCED: exactly the fsynced data)."""
+    def crash(self, node: SimNode, mode: CrashMode | None) -> None:
+        """kill -9 (`mode` None: what was written survives in the OS's cache) or a power
+        cut: the disk keeps what `mode` says a real one could (DROP_UNSYNCED: exactly the
+        fsynced data; TORN: a torn tail too)."""
         if node.process is not None:
             self.world.kill(node.process)
         node.process = node.runtime = node.server = None
-        node.fs.crash(mode)
+        if mode is not None:
+            node.fs.crash(mode)
 
     def wipe(self, node: SimNode, role: str, primary: SimNode) -> None:
         """Replace a removed node by a new one on the same address: a fresh disk, asking

@@ -4,8 +4,8 @@ The schedule is a plain list, so a failing run can be replayed with a subset of 
 (`--faults 0,3`) and minimised by dropping faults one at a time. Every fault with a
 duration undoes itself; `heal` at the end undoes whatever is still in force.
 
-    crash       kill -9 or power cut of one node (its disk keeps what was fsynced, or a
-                torn/flipped tail under TORN/FLIP), restarted after `duration`
+    crash       kill -9 of one node, or (under --fsync always) a power cut: its disk keeps
+                what was fsynced, or a torn tail; restarted after `duration`
     isolate     one node cut off from every other node, both ways (the primary, often)
     sever       both directions between two nodes (connections reset, dials refused)
     cut         one direction dropped silently (a stalled link), connections stay up
@@ -54,7 +54,8 @@ KINDS = (
 WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2, 1, 1, 1)
 LINKS = ("sever", "cut", "slow_net")
 PRIMARY = -1  # Fault.node: whichever node is primary when the fault strikes
-CRASH_MODES = (CrashMode.DROP_UNSYNCED, CrashMode.DROP_UNSYNCED, CrashMode.TORN)
+KILL = "kill"  # a process crash: the machine, and its page cache, stay up
+POWER_CUTS = (CrashMode.DROP_UNSYNCED.value, CrashMode.DROP_UNSYNCED.value, CrashMode.TORN.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,12 @@ class Fault:
         return f"t={self.at:.3f} {self.kind} {target} for {self.duration:.3f}s{extra}"
 
 
-def draw_faults(rng: random.Random, size: int, start: float, end: float) -> list[Fault]:
-    """About one fault per simulated second of the workload, at random times."""
+def draw_faults(
+    rng: random.Random, size: int, start: float, end: float, power_cuts: bool = True
+) -> list[Fault]:
+    """About one fault per simulated second of the workload, at random times. Without
+    `power_cuts` (--fsync everysec, whose acknowledged writes a power cut of every node
+    may lose by design) crashes are process crashes only."""
     count = rng.randint(1, max(1, int((end - start) * 1.5)))
     faults = []
     for _ in range(count):
@@ -91,7 +96,7 @@ def draw_faults(rng: random.Random, size: int, start: float, end: float) -> list
         duration = rng.choice((0.05, 0.2, 0.5, 1.0, 2.0)) * rng.uniform(0.5, 1.5)
         mode, amount = "", 0.0
         if kind == "crash":
-            mode = rng.choice(CRASH_MODES).value
+            mode = rng.choice((KILL, *POWER_CUTS)) if power_cuts else KILL
         elif kind == "slow_net":
             amount = rng.uniform(0.01, 0.3)
         elif kind == "clock_jump":
@@ -146,7 +151,7 @@ class Nemesis:
         undo_at = world.now + fault.duration
         if fault.kind == "crash":
             if node.process is not None:
-                cluster.crash(node, CrashMode(fault.mode))
+                cluster.crash(node, None if fault.mode == KILL else CrashMode(fault.mode))
                 later(undo_at, self._restart, node)
         elif fault.kind == "isolate":
             for peer in cluster.nodes:
@@ -222,7 +227,7 @@ class Nemesis:
             return
         left = [n for n in cluster.nodes if n is not survivor]
         for node in left:
-            cluster.crash(node, CrashMode.DROP_UNSYNCED)
+            cluster.crash(node, None)
         try:
             survivor.server.node.force_promote()
         except CommandError as error:

@@ -68,6 +68,7 @@ class Outcome:
     seed: int
     size: int
     faults: list[Fault]
+    fsync: str = "always"
     problems: list[str] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
     ops: int = 0
@@ -78,7 +79,8 @@ class Outcome:
 
     def report(self) -> str:
         head = (
-            f"seed {self.seed} ({self.size} nodes): {self.ops} ops ({self.ops_ok} ok), "
+            f"seed {self.seed} ({self.size} nodes, fsync {self.fsync}): {self.ops} ops "
+            f"({self.ops_ok} ok), "
             f"{len(self.faults)} faults, {self.terms} primaries, "
             f"{self.sim_seconds:.1f} simulated s, {self.steps} steps"
         )
@@ -123,12 +125,16 @@ def run_seed(
     `bug`: one of bugs.BUGS injected into the node (the checks must catch it)."""
     world = World(seed)
     network = SimNetwork(world)
-    cluster = SimCluster(world, network, settings or ClusterSettings(size=size))
+    if settings is None:
+        # One seed in four runs --fsync everysec, whose writes survive process crashes.
+        settings = ClusterSettings(size=size, fsync="everysec" if seed % 4 == 3 else "always")
+    cluster = SimCluster(world, network, settings)
     rng = world.fork_rng("nemesis")
-    faults = draw_faults(rng, size, 1.0, 1.0 + workload_seconds) if size > 1 else []
+    power_cuts = settings.fsync == "always"
+    faults = draw_faults(rng, size, 1.0, 1.0 + workload_seconds, power_cuts)
     if only is not None:
         faults = [faults[i] for i in only if i < len(faults)]
-    outcome = Outcome(seed, size, faults)
+    outcome = Outcome(seed, size, faults, fsync=settings.fsync)
     with quiet_logs(), injected(bug):
         try:
             _run(world, cluster, faults, outcome, workload_seconds)
@@ -166,6 +172,8 @@ def _run(
         if task.done() and not task.cancelled() and task.exception() is not None:
             outcome.problems.append(f"client {client.number} failed: {task.exception()!r}")
         task.cancel()
+        outcome.problems.extend(client.anomalies[:3])
+    outcome.problems.extend(_phantoms(history, [c for c, _ in clients]))
     history.close()
     _settle(world, cluster, history, outcome)
     _check(world, cluster, history, outcome)
@@ -250,6 +258,17 @@ def _check(world: World, cluster: SimCluster, history: History, outcome: Outcome
         if len(leaders) > 1:
             problems.append(f"term {term} had {len(leaders)} primaries: {sorted(leaders)}")
     problems.extend(_divergence(cluster))
+
+
+def _phantoms(history: History, clients: list[Client]) -> list[str]:
+    """READONLY reads may be stale, never invented: a value no client ever wrote."""
+    written = {op.value for op in history.ops if op.kind in ("put", "set_ifeq")} | {"final"}
+    found = []
+    for client in clients:
+        for key, value in client.stale_reads:
+            if value is not None and value not in written and not value.lstrip("-").isdigit():
+                found.append(f"a READONLY read of {key} returned {value!r}, which nobody wrote")
+    return found[:3]
 
 
 def _unfenced(cluster: SimCluster, history: History) -> list[str]:
