@@ -10,6 +10,9 @@ duration undoes itself; `heal` at the end undoes whatever is still in force.
     sever       both directions between two nodes (connections reset, dials refused)
     cut         one direction dropped silently (a stalled link), connections stay up
     slow_net    extra latency one way
+    reset       the connections between two nodes reset once (in-flight bytes lost); the
+                links redial and the core resends, so messages arrive again and out of
+                their first order (TCP itself never duplicates or reorders)
     pause       a node's process frozen (GC, SIGSTOP); its overdue timers fire at resume
     slow_disk   a node's fsyncs take 20-200 ms
     clock_jump  a node's wall clock moves (expiry deadlines, not its timers)
@@ -43,6 +46,7 @@ KINDS = (
     "sever",
     "cut",
     "slow_net",
+    "reset",
     "pause",
     "slow_disk",
     "clock_jump",
@@ -51,8 +55,8 @@ KINDS = (
     "replace",
     "promote",
 )
-WEIGHTS = (3, 2, 2, 2, 1, 2, 1, 1, 2, 1, 1, 1)
-LINKS = ("sever", "cut", "slow_net")
+WEIGHTS = (3, 2, 2, 2, 1, 2, 2, 1, 1, 2, 1, 1, 1)
+LINKS = ("sever", "cut", "slow_net", "reset")
 PRIMARY = -1  # Fault.node: whichever node is primary when the fault strikes
 KILL = "kill"  # a process crash: the machine, and its page cache, stay up
 POWER_CUTS = (CrashMode.DROP_UNSYNCED.value, CrashMode.DROP_UNSYNCED.value, CrashMode.TORN.value)
@@ -164,6 +168,8 @@ class Nemesis:
         elif fault.kind == "cut":
             network.cut(node.host, other.host)
             later(undo_at, network.heal, node.host, other.host)
+        elif fault.kind == "reset":
+            network.reset(node.host, other.host)
         elif fault.kind == "slow_net":
             network.slow(node.host, other.host, fault.amount)
             later(undo_at, network.heal, node.host, other.host)
