@@ -81,7 +81,8 @@ class Promotion:
 
     at: float
     survivor: int
-    deposed: frozenset[int]
+    deposed: frozenset[int]  # node indexes
+    deposed_ids: frozenset[int] = frozenset()  # their node ids then (a wipe gives new ones)
     # When the survivor's keyspace was read, and what it held: the state the history is
     # checked from (acknowledged writes it lacked are lost by design).
     checkpoint_at: float = -1.0

@@ -232,6 +232,7 @@ class Nemesis:
         if survivor.server is None or survivor.witness or not all(n.up for n in cluster.nodes):
             return
         left = [n for n in cluster.nodes if n is not survivor]
+        ids = frozenset(n.server.node.id for n in left if n.server is not None)
         for node in left:
             cluster.crash(node, None)
         try:
@@ -241,7 +242,8 @@ class Nemesis:
             for node in left:
                 cluster.start(node)
             return
-        promotion = Promotion(cluster.world.now, survivor.index, frozenset(n.index for n in left))
+        deposed = frozenset(n.index for n in left)
+        promotion = Promotion(cluster.world.now, survivor.index, deposed, ids)
         cluster.promotions.append(promotion)
         self.log.append(f"{cluster.world.now:.3f} nemesis: PROMOTE FORCE on {survivor.name}")
         for node in left:

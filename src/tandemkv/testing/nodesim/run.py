@@ -250,14 +250,25 @@ def _check(world: World, cluster: SimCluster, history: History, outcome: Outcome
     result = check(ops, max_seconds=5.0)
     if result.verdict.value != "ok":
         problems.append("history: " + result.explain(30))
-    by_term: dict[int, set[int]] = {}
-    for term, node_id, _ in cluster.leaders:
-        by_term.setdefault(term, set()).add(node_id)
+    by_term: dict[tuple[int, int], set[int]] = {}
+    for term, node_id, when in cluster.leaders:
+        by_term.setdefault((_lineage(cluster, node_id, when), term), set()).add(node_id)
     outcome.terms = len(by_term)
-    for term, leaders in sorted(by_term.items()):
+    for (lineage, term), leaders in sorted(by_term.items()):
         if len(leaders) > 1:
-            problems.append(f"term {term} had {len(leaders)} primaries: {sorted(leaders)}")
+            where = " after PROMOTE FORCE" if lineage else ""
+            problems.append(f"term {term}{where} had {len(leaders)} primaries: {sorted(leaders)}")
     problems.extend(_divergence(cluster))
+
+
+def _lineage(cluster: SimCluster, node_id: int, when: float) -> int:
+    """1 for the group a forced promotion started (its survivor, and members that joined
+    it), 0 for the group it left behind: PROMOTE FORCE forks the history, and the two
+    count terms apart (the old one is fenced, not stopped: see _unfenced)."""
+    for promotion in cluster.promotions:
+        if when >= promotion.at and node_id not in promotion.deposed_ids:
+            return 1
+    return 0
 
 
 def _phantoms(history: History, clients: list[Client]) -> list[str]:
