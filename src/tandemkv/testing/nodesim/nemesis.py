@@ -58,6 +58,7 @@ KINDS = (
 WEIGHTS = (3, 2, 2, 2, 1, 2, 2, 1, 1, 2, 1, 1, 1)
 LINKS = ("sever", "cut", "slow_net", "reset")
 PRIMARY = -1  # Fault.node: whichever node is primary when the fault strikes
+REMOVAL_GIVES_UP = 11.0  # REMOVE_NODE stops waiting for its commit after 10 s
 KILL = "kill"  # a process crash: the machine, and its page cache, stay up
 POWER_CUTS = (CrashMode.DROP_UNSYNCED.value, CrashMode.DROP_UNSYNCED.value, CrashMode.TORN.value)
 
@@ -124,8 +125,8 @@ class Nemesis:
         world = cluster.world
         self.process = world.spawn("nemesis")
         self.stopped = False
-        # Nodes being removed, to bring back as (role, their node id when removed).
-        self.removed: dict[SimNode, tuple[str, int]] = {}
+        # Nodes being removed, to bring back: (role, their node id then, when asked).
+        self.removed: dict[SimNode, tuple[str, int, float]] = {}
 
     def start(self) -> None:
         loop = self.process.loop
@@ -204,25 +205,32 @@ class Nemesis:
             primary.server.node.remove_node(f"{node.host}:{node.address[1]}")
         except CommandError:
             return  # not a member now, or a membership change already in progress
-        self.removed[node] = (role, node.server.node.id)
+        self.removed[node] = (role, node.server.node.id, self.cluster.world.now)
         self.process.loop.call_at(back_at, self._rejoin, node)
 
     def _rejoin(self, node: SimNode) -> None:
-        """Wipe the removed node and start it as a new member asking to join; if its
-        removal did not commit (the primary changed first), it stays as it is."""
-        role, node_id = self.removed.pop(node, ("", 0))
-        if not role:
-            return
+        """Wipe the removed node and start it as a new member asking to join. While its
+        removal has not committed (the primary may have changed first) it is left as it
+        is; `settle_removals` looks again after healing."""
+        role, node_id, _ = self.removed.get(node, ("", 0, 0.0))
         primary = self.cluster.primary()
-        if (
-            primary is None
-            or primary.server is None
-            or node_id in members(primary.server.node.conf)
-        ):
-            self.log.append(f"{self.cluster.world.now:.3f} nemesis: {node.name} still a member")
+        if not role or primary is None or primary.server is None:
             return
+        if node_id in members(primary.server.node.conf):
+            return
+        del self.removed[node]
         self.log.append(f"{self.cluster.world.now:.3f} nemesis: {node.name} rejoins as {role}")
         self.cluster.wipe(node, role, primary)
+
+    def settle_removals(self) -> bool:
+        """After healing: bring back the nodes whose removal has committed since; True
+        while a removal is still undecided (REMOVE_NODE gives up after 10 s)."""
+        now = self.cluster.world.now
+        for node, (_, _, asked_at) in list(self.removed.items()):
+            self._rejoin(node)
+            if node in self.removed and now - asked_at > REMOVAL_GIVES_UP:
+                del self.removed[node]  # never committed: it stays a member
+        return bool(self.removed)
 
     def _promote(self, survivor: SimNode, back_at: float) -> None:
         cluster = self.cluster

@@ -38,6 +38,7 @@ CLIENTS = 3
 FORM_TIMEOUT = 20.0
 LIVENESS_BOUND = 10.0  # simulated seconds after healing for a primary to serve a write
 CONVERGE_TIMEOUT = 10.0
+REMOVAL_TIMEOUT = 10.0  # REMOVE_NODE's own bound on committing
 # A run takes some 25,000 loop iterations; far more means the nodes are busy doing
 # something without end (resending a log a follower keeps refusing...).
 MAX_STEPS = 250_000
@@ -175,7 +176,7 @@ def _run(
         outcome.problems.extend(client.anomalies[:3])
     outcome.problems.extend(_phantoms(history, [c for c, _ in clients]))
     history.close()
-    _settle(world, cluster, history, outcome)
+    _settle(world, cluster, history, outcome, nemesis)
     _check(world, cluster, history, outcome)
 
 
@@ -202,7 +203,9 @@ def _client(
     return client, process
 
 
-def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcome) -> None:
+def _settle(
+    world: World, cluster: SimCluster, history: History, outcome: Outcome, nemesis: Nemesis
+) -> None:
     """Liveness, then one more read of every key, then convergence."""
     problems = outcome.problems
     probe, process = _client(world, cluster, history, 99)
@@ -231,7 +234,13 @@ def _settle(world: World, cluster: SimCluster, history: History, outcome: Outcom
 
     world.run(final_reads(), process)
     _until(world, lambda: bool(done), 10.0)
-    if not _until(world, lambda: cluster.members() and cluster.converged(), CONVERGE_TIMEOUT):
+
+    def settled() -> bool:
+        # A REMOVE_NODE may commit after healing: the node is then wiped and rejoins.
+        undecided = nemesis.settle_removals()
+        return not undecided and cluster.members() and cluster.converged()
+
+    if not _until(world, settled, CONVERGE_TIMEOUT + REMOVAL_TIMEOUT):
         problems.append("the nodes did not converge on the primary's commit index")
 
 
