@@ -277,7 +277,8 @@ class Nemesis:
             removed = node.server is not None and node.server.node.removed
             if removed or (node.index in deposed and node.index not in cluster.wiped_at):
                 self.log.append(f"{cluster.world.now:.3f} nemesis: {node.name} wiped, rejoins")
-                cluster.wipe(node, "backup", primary or cluster.nodes[0])
+                role = self.removed.pop(node, ("backup", 0, 0.0))[0]
+                cluster.wipe(node, role, primary or cluster.nodes[0])
         for node in cluster.nodes:
             if node.process is not None:
                 node.process.disk = FAST_DISK
