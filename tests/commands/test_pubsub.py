@@ -9,15 +9,13 @@ confirmations of one command (SUBSCRIBE a b) arrive as one pre-encoded reply.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from tandemkv.build import BUILD
 from tandemkv.commands.session import Session
 from tandemkv.node import applying
 from tandemkv.protocol.encoder import encode_reply
@@ -344,38 +342,19 @@ def test_the_publish_encoding_is_tag_40() -> None:
     assert encode_mutation(Publish(b"c", b"m")) == bytes((1, 40, 1)) + b"c" + bytes((1,)) + b"m"
 
 
-@dataclass
-class FakeNode:
-    """What node/applying.py's apply_entries reads of a Node."""
-
-    world: World
-    keyspace_index: int = 0
-    is_witness: bool = False
-    keyspace: Keyspace = field(init=False)
-    server: SimpleNamespace = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.keyspace = self.world.engine.keyspace
-        self.server = SimpleNamespace(engine=self.world.engine)
-
-
 def entry(index: int, mutation: object) -> Entry:
     return Entry(term=1, index=index, data=encode_mutation(mutation))  # type: ignore[arg-type]
 
 
-# node/applying.py takes a Node; the compiled build checks that type, so a FakeNode works
-# with the pure build only (CI runs both; the cluster integration tests cover the compiled).
-needs_pure_applying = pytest.mark.skipif(
-    "tandemkv.node.applying" in BUILD.modules,
-    reason="passes a FakeNode to node.applying, compiled in this build",
-)
+def apply_committed(world: World, entries: list[Entry], index: int, witness: bool = False) -> int:
+    """node/applying.py as a node applies committed entries: the keyspace index after."""
+    engine = world.engine
+    return applying.apply_entries(engine.keyspace, engine.broker, entries, index, witness)
 
 
-@needs_pure_applying
 def test_a_backup_delivers_what_it_applies_live_but_not_history(world: World, sink: Sink) -> None:
     c = world.client()
     c("SUBSCRIBE", "ch")
-    node = FakeNode(world)
     world.engine.broker.delivered_through = 2  # the log held 2 entries when it started
     entries = [
         entry(1, Publish(b"ch", b"old")),
@@ -384,21 +363,19 @@ def test_a_backup_delivers_what_it_applies_live_but_not_history(world: World, si
         entry(4, Batch((SetValue(b"k", b"w"), Publish(b"ch", b"in a batch")))),
         entry(5, Publish(b"other", b"nobody listens")),
     ]
-    applying.apply_entries(node, entries)  # type: ignore[arg-type]
+    index = apply_committed(world, entries, 0)
     assert sink.take(c) == [[b"message", b"ch", b"new"], [b"message", b"ch", b"in a batch"]]
     assert world.engine.keyspace.get(b"k", 0) == b"w"
-    assert node.keyspace_index == 5
+    assert index == 5
     # Entries the node already executed (as primary) are skipped, messages included.
-    applying.apply_entries(node, [entry(5, Publish(b"ch", b"again"))])  # type: ignore[arg-type]
+    assert apply_committed(world, [entry(5, Publish(b"ch", b"again"))], index) == 5
     assert sink.take(c) == []
 
 
-@needs_pure_applying
 def test_a_witness_delivers_nothing(world: World, sink: Sink) -> None:
     c = world.client()
     c("SUBSCRIBE", "ch")
-    node = FakeNode(world, is_witness=True)
-    applying.apply_entries(node, [entry(1, Publish(b"ch", b"m"))])  # type: ignore[arg-type]
+    assert apply_committed(world, [entry(1, Publish(b"ch", b"m"))], 0, witness=True) == 1
     assert sink.take(c) == []
 
 
