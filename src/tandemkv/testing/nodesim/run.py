@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from tandemkv.server.app import Server
 from tandemkv.storage.simfs import SimFileSystem
 from tandemkv.testing.history import History, Operation, Status
 from tandemkv.testing.kv_model import changes_nothing
@@ -182,7 +183,7 @@ def _run(
 
 def _shifted(faults: list[Fault], by: float) -> list[Fault]:
     """Fault times are drawn relative to a group formed at t=1."""
-    return [Fault(f.at + by, f.kind, f.node, f.other, f.duration, f.amount, f.mode) for f in faults]
+    return [replace(f, at=f.at + by) for f in faults]
 
 
 def _client(
@@ -349,10 +350,7 @@ def _divergence(cluster: SimCluster) -> list[str]:
     return found
 
 
-def _contents(server: object, now_ms: int) -> dict[bytes, object]:
-    from tandemkv.server.app import Server
-
-    assert isinstance(server, Server)
+def _contents(server: Server, now_ms: int) -> dict[bytes, object]:
     keyspace = server.store.keyspace
     return {key: keyspace.get(key, now_ms) for key in sorted(keyspace.live_keys(now_ms))}
 
