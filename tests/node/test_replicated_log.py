@@ -130,3 +130,21 @@ def test_a_sole_voter_reads_after_the_writes_they_saw_without_a_round() -> None:
     log.when_safe(fence, lambda: released.append(5))
     log.acked(Acked(3, 5), term=3)
     assert released == [5]
+
+
+def test_writes_are_released_by_position_whatever_order_they_arrive_in() -> None:
+    """Positions mostly arrive rising (a FIFO holds those) but one below the newest
+    waiting may come in (a connection's held batch re-registering): an acknowledgement
+    releases exactly the writes at or below it, each once."""
+    _node, log = make()
+    released: list[int] = []
+    for position in (3, 5, 5, 2, 9, 4, 7):
+        log.when_safe(position, lambda p=position: released.append(p))
+    log.acked(Acked(term=1, index=4), term=1)
+    assert sorted(released) == [2, 3, 4]
+    log.acked(Acked(term=1, index=6), term=1)
+    assert sorted(released) == [2, 3, 4, 5, 5]
+    log.acked(Acked(term=1, index=9), term=1)
+    assert sorted(released) == [2, 3, 4, 5, 5, 7, 9]
+    log.when_safe(8, lambda: released.append(8))  # already safe: released at once
+    assert released[-1] == 8
