@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
+from typing import Final
 
 from tandemkv.commands.errors import CommandError, NotFloat, NotInteger
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
 
 
 def parse_int(raw: bytes) -> int:
@@ -66,15 +67,17 @@ def parse_positive_timeout(raw: bytes, command: str) -> int:
 # differ from a given Redis build: builds whose long double is another format (aarch64's
 # 128-bit quad, or plain double elsewhere) print other digits.
 
-_LD_MANTISSA_BITS = 64
-_LD_LEAST_EXP = -16445  # the least subnormal is 2**-16445
-_LD_OVERFLOW_EXP = 16384  # a value of 2**16384 or more is infinite
+_LD_MANTISSA_BITS: Final = 64
+_LD_LEAST_EXP: Final = -16445  # the least subnormal is 2**-16445
+_LD_OVERFLOW_EXP: Final = 16384  # a value of 2**16384 or more is infinite
 # string2ld's buffer: a longer text is not a number to Redis (MAX_LONG_DOUBLE_CHARS).
-_LD_MAX_TEXT = 5 * 1024 - 1
-_LD_DECIMAL = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
-_LD_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?")
-_LD_INFINITY = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
-_HUGE_EXPONENT = 10**9  # past this an exponent over- or underflows whatever the digits
+_LD_MAX_TEXT: Final = 5 * 1024 - 1
+_LD_DECIMAL: Final = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+_LD_HEX: Final = re.compile(
+    rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?"
+)
+_LD_INFINITY: Final = re.compile(rb"([+-]?)(?:inf|infinity)", re.IGNORECASE)
+_HUGE_EXPONENT: Final = 10**9  # past this an exponent over- or underflows whatever the digits
 
 
 class _OutOfRange(Exception):
@@ -259,7 +262,7 @@ def match_option(raw: bytes, *names: bytes) -> bytes | None:
 # HRANDFIELD, SRANDMEMBER and ZRANDMEMBER with a negative count repeat their picks, so the
 # reply is as long as the count asks. Redis builds it whatever the count (and runs out of
 # memory); past this many picks we refuse, with the text Redis uses for counts too large.
-MAX_RANDOM_REPLY = 1_000_000
+MAX_RANDOM_REPLY: Final = 1_000_000
 
 
 def check_random_reply(count: int) -> None:

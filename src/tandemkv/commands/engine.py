@@ -8,7 +8,7 @@ next command sees it) and queued for the log; the shell decides when its reply m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from tandemkv.commands.acl import Acl
 from tandemkv.commands.acl_checks import check as acl_check
@@ -65,7 +65,9 @@ from tandemkv.commands import (  # noqa: F401  isort: skip
 
 T = TypeVar("T")
 
-_PEER_ONLY = "'{}' is a node-to-node command; only peers that proved the cluster secret may send it"
+_PEER_ONLY: Final = (
+    "'{}' is a node-to-node command; only peers that proved the cluster secret may send it"
+)
 
 
 class RandomSource(Protocol):
@@ -81,8 +83,8 @@ class RandomSource(Protocol):
 # Past maxmemory, the most keys one command evicts before it runs; if memory is still over
 # the limit then, the command runs anyway and the next ones (and the cron) go on evicting,
 # so one large write cannot stall every client (Redis bounds this step by time instead).
-EVICT_BATCH = 1000
-_OOM = "command not allowed when used memory > 'maxmemory'."
+EVICT_BATCH: Final = 1000
+_OOM: Final = "command not allowed when used memory > 'maxmemory'."
 
 
 # Decides whether this node may run a command now (cluster mode: writes only on the

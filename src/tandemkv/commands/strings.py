@@ -29,6 +29,7 @@ from tandemkv.storage.mutation import (
     SetExpiry,
     SetRange,
     SetValue,
+    plain_set,
 )
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def get(e: Engine, s: Session, args: list[bytes]) -> object:
 )
 def set_(e: Engine, s: Session, args: list[bytes]) -> object:
     if len(args) == 3:  # the common case, kept short
-        return Write(OK, SetValue(args[1], args[2]))
+        return Write(OK, plain_set(args[1], args[2]))
     key, value = args[1], args[2]
     # Redis's order: every option word, then the expiry amount, then the key's type (GET),
     # then the condition.
@@ -301,8 +302,8 @@ def _pairs(args: list[bytes], name: str) -> list[tuple[bytes, bytes]]:
 def mset(e: Engine, s: Session, args: list[bytes]) -> object:
     pairs = _pairs(args, "mset")
     if len(pairs) == 1:
-        return Write(OK, SetValue(*pairs[0]))
-    return Write(OK, Batch(tuple(SetValue(k, v) for k, v in pairs)))
+        return Write(OK, plain_set(*pairs[0]))
+    return Write(OK, Batch(tuple(plain_set(k, v) for k, v in pairs)))
 
 
 @command(

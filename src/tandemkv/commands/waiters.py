@@ -31,6 +31,7 @@ from tandemkv.commands.cluster_view import Pending
 # Session field needs Session's type ready when this module loads (node.py imports this
 # module before anything has imported the engine, and a missing type crashed the import).
 from tandemkv.commands.session import Session
+from tandemkv.commands.table import Write
 from tandemkv.storage.mutation import (
     Batch,
     Copy,
@@ -140,9 +141,11 @@ class Waiters:
                 if result is None:
                     break
                 self._remove(waiter)
-                reply, mutation = result
-                if mutation is not None:
-                    engine.apply(mutation)
+                if type(result) is Write:
+                    reply = result.reply
+                    engine.apply(result.mutation)
+                else:
+                    reply = result[0]
                 # A read too waits for the log: it saw the write that fed it.
                 self._served.append((waiter.pending, reply))
 

@@ -8,6 +8,8 @@ contract gives (install snapshot, append entries, save the hard state, then sync
 
 from __future__ import annotations
 
+from typing import Final
+
 from tandemkv.replication import (
     NONE,
     ConfState,
@@ -29,16 +31,16 @@ from tandemkv.storage.snapshot import SNAPSHOT_FILE, SnapshotReceiver
 from tandemkv.storage.snapshot import Snapshot as StoredSnapshot
 from tandemkv.storage.store import Store
 
-_KINDS = {int(kind): kind for kind in EntryKind}
+_KINDS: Final = {int(kind): kind for kind in EntryKind}
 # Recent entries kept decoded in memory: the core reads each entry back right after
 # persisting it (to apply it, to send it to a backup), so most reads hit this tail.
-CACHE_ENTRIES = 8192
+CACHE_ENTRIES: Final = 8192
 # ...and at most this many bytes of them: one entry is one loop turn's writes, so a few
 # clients pipelining big values made 8,192 entries hold gigabytes (seen under maxmemory:
 # RSS 476 MB with 50 MB of data).
-CACHE_BYTES = 32 * 1024 * 1024
+CACHE_BYTES: Final = 32 * 1024 * 1024
 # Applied entries a log kept in memory holds on to before dropping them (in one go).
-VOLATILE_KEEP = 1024
+VOLATILE_KEEP: Final = 1024
 
 
 class DiskStorage:

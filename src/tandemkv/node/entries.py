@@ -14,15 +14,16 @@ last write, which its reply waits for, is known at once.
 from __future__ import annotations
 
 from operator import itemgetter
+from typing import Final
 
 from tandemkv.storage.codec import encode_batch, encode_mutation
 from tandemkv.storage.mutation import Mutation, SetValue, payload_bytes
 
-ENTRY_MUTATIONS = 256
-ENTRY_BYTES = 1024 * 1024
-_FIRST = itemgetter(0)
-_SECOND = itemgetter(1)
-_PLAIN_SETS = {SetValue}
+ENTRY_MUTATIONS: Final = 256
+ENTRY_BYTES: Final = 1024 * 1024
+_FIRST: Final = itemgetter(0)
+_SECOND: Final = itemgetter(1)
+_PLAIN_SETS: Final = {SetValue}
 
 
 class EntryCutter:

@@ -27,7 +27,7 @@ import ssl
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from tandemkv.commands.cluster_view import NodeStatus, Pending
 from tandemkv.commands.commandstats import Timings
@@ -72,16 +72,16 @@ if TYPE_CHECKING:
     from tandemkv.runtime import BackgroundSync
     from tandemkv.server.app import Server
 
-log = logging.getLogger("tandemkv.node")
+log: Final = logging.getLogger("tandemkv.node")
 
-EVERYSEC = 1.0
+EVERYSEC: Final = 1.0
 # A sole voter catches up before it serves anyone (see settle_alone); a bound on the Ready
 # cycles that takes, far above the few a start needs.
-SETTLE_CYCLES = 10_000
+SETTLE_CYCLES: Final = 10_000
 # Ready cycles one loop turn may carry out before yielding to clients. A sole voter needs
 # two per write batch (persist, then commit); a primary's acknowledgements usually come
 # in with the next turn's input, so this bound is rarely reached.
-READY_PER_TURN = 4
+READY_PER_TURN: Final = 4
 
 
 def raft_config(node_id: int, config: Config, applied: int = 0) -> RaftConfig:

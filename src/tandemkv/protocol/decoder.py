@@ -14,23 +14,23 @@ raised need not be usable again (ours raise the same error on every later call).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Final, Protocol
 
 # Redis's defaults: proto-max-bulk-len, the multibulk count it accepts (INT_MAX; the argv
 # array is not preallocated, so the count alone costs nothing), PROTO_INLINE_MAX_SIZE (also
 # the longest header line it waits for), and the caps it applies before AUTH succeeds.
-PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
-PROTO_MAX_MULTIBULK_LEN = 2**31 - 1
-PROTO_INLINE_MAX_SIZE = 64 * 1024
-UNAUTHENTICATED_MAX_MULTIBULK_LEN = 10
-UNAUTHENTICATED_MAX_BULK_LEN = 16 * 1024
+PROTO_MAX_BULK_LEN: Final = 512 * 1024 * 1024
+PROTO_MAX_MULTIBULK_LEN: Final = 2**31 - 1
+PROTO_INLINE_MAX_SIZE: Final = 64 * 1024
+UNAUTHENTICATED_MAX_MULTIBULK_LEN: Final = 10
+UNAUTHENTICATED_MAX_BULK_LEN: Final = 16 * 1024
 # client-query-buffer-limit: what one request may hold in all. Redis checks its query
 # buffer after reading and closes the client; we check the declared sizes before holding
 # them, so a client cannot make us buffer a request that will be refused.
-CLIENT_QUERY_BUFFER_LIMIT = 1024 * 1024 * 1024
+CLIENT_QUERY_BUFFER_LIMIT: Final = 1024 * 1024 * 1024
 # What an argument costs us beyond its bytes (the bytes object and its list slot), counted
 # so that millions of empty arguments cannot slip under the limit.
-ARGUMENT_OVERHEAD = 48
+ARGUMENT_OVERHEAD: Final = 48
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ RESP2, a `,` double in RESP3. Redis 7.2 switched to the shortest round-trip form
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterable
-from typing import Any
+from typing import Any, Final
 
 from tandemkv.protocol.types import (
     OK,
@@ -34,17 +34,17 @@ from tandemkv.protocol.types import (
 
 Encoder = Callable[[Any], bytes]
 
-CRLF = b"\r\n"
-_TABLE_SIZE = 1024
-_BULK_HEADERS = tuple(b"$%d\r\n" % n for n in range(_TABLE_SIZE))
-_INTEGERS = tuple(b":%d\r\n" % n for n in range(-1, _TABLE_SIZE - 1))
-_AGGREGATE_HEADERS = {
+CRLF: Final = b"\r\n"
+_TABLE_SIZE: Final = 1024
+_BULK_HEADERS: Final = tuple(b"$%d\r\n" % n for n in range(_TABLE_SIZE))
+_INTEGERS: Final = tuple(b":%d\r\n" % n for n in range(-1, _TABLE_SIZE - 1))
+_AGGREGATE_HEADERS: Final = {
     prefix: tuple(prefix + b"%d\r\n" % n for n in range(_TABLE_SIZE))
     for prefix in (b"*", b"%", b"~", b">")
 }
-_OK = b"+OK\r\n"
-_SIMPLE_CACHE_LIMIT = 512
-_simple_cache: dict[str, bytes] = {"OK": _OK}
+_OK: Final = b"+OK\r\n"
+_SIMPLE_CACHE_LIMIT: Final = 512
+_simple_cache: Final[dict[str, bytes]] = {"OK": _OK}
 
 
 def encode_reply(value: object, resp3: bool) -> bytes:
@@ -69,7 +69,7 @@ def encode_replies(values: Iterable[object], resp3: bool) -> bytes:
 
 
 # Items of a long array encoded per step of encode_in_slices: a few milliseconds.
-ENCODE_SLICE = 20_000
+ENCODE_SLICE: Final = 20_000
 
 
 def encode_in_slices(value: object, resp3: bool) -> Generator[None, None, object]:
@@ -218,7 +218,7 @@ def _map2(value: dict[object, object]) -> bytes:
     return b"".join(parts)
 
 
-_RESP2: dict[type, Encoder] = {
+_RESP2: Final[dict[type, Encoder]] = {
     bytes: _bulk,
     bytearray: _bulk_buffer,
     memoryview: _bulk_buffer,
@@ -271,7 +271,7 @@ def _verbatim3(value: Verbatim) -> bytes:
     return b"=%d\r\n%b:%b\r\n" % (len(value.text) + 4, fmt, value.text)
 
 
-_RESP3: dict[type, Encoder] = {
+_RESP3: Final[dict[type, Encoder]] = {
     **_RESP2,
     bool: lambda value: b"#t\r\n" if value else b"#f\r\n",
     type(None): lambda _: b"_\r\n",

@@ -31,24 +31,25 @@ build that list before we reject the request.
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import hiredis
 
 from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD, DecoderLimits
 from tandemkv.protocol.python_decoder import PythonRequestDecoder
 
-WINDOW = 16 * 1024
+WINDOW: Final = 16 * 1024
 # Below this many unread bytes the Python decoder is faster than starting hiredis.
-SMALL_BUFFER = 512
-_STAR, _DOLLAR = 42, 36
+SMALL_BUFFER: Final = 512
+_STAR: Final = 42
+_DOLLAR: Final = 36
 # A count of 10000 or more for an aggregate hiredis would preallocate as a list.
-_BIG_ARRAY_COUNT = re.compile(rb"\*[0-9]{5}")
-_BIG_OTHER_COUNT = re.compile(rb"[~>|][0-9]{5}")
+_BIG_ARRAY_COUNT: Final = re.compile(rb"\*[0-9]{5}")
+_BIG_OTHER_COUNT: Final = re.compile(rb"[~>|][0-9]{5}")
 # Far enough back to see a count whose digits straddle two windows.
-_COUNT_OVERLAP = 5
+_COUNT_OVERLAP: Final = 5
 # Bytes a bulk string of each short length takes on the wire: "$<len>\r\n<data>\r\n".
-_FRAMED_SIZES = tuple(size + 5 + len(str(size)) for size in range(4096))
+_FRAMED_SIZES: Final = tuple(size + 5 + len(str(size)) for size in range(4096))
 
 
 class HiredisRequestDecoder:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from struct import Struct
+from typing import Final
 
-_LENGTH = Struct("<I")
-HEADER_BYTES = _LENGTH.size
-PING_FRAME = b"\x00\x00\x00\x00"  # also the pong: a frame of length zero
+_LENGTH: Final = Struct("<I")
+HEADER_BYTES: Final = _LENGTH.size
+PING_FRAME: Final = b"\x00\x00\x00\x00"  # also the pong: a frame of length zero
 
 # The largest payload accepted. A message is normally small: an append carries at most
 # RaftConfig.max_msg_bytes (64 KiB) of entries and a snapshot chunk 16 KiB of data. But an
@@ -32,7 +33,7 @@ PING_FRAME = b"\x00\x00\x00\x00"  # also the pong: a frame of length zero
 # transaction's writes, capped by client-query-buffer-limit (at most 1 GiB): storage's
 # DEFAULT_MAX_BODY (1 GiB + 16 MiB) plus the message around it. A length beyond it can only
 # be a corrupt or desynchronised stream, refused before any of its payload is held.
-MAX_FRAME_BYTES = (1024 + 32) * 1024 * 1024
+MAX_FRAME_BYTES: Final = (1024 + 32) * 1024 * 1024
 
 
 class FrameTooLarge(ValueError):

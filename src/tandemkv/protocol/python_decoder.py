@@ -27,6 +27,8 @@ kept aside, so what stays buffered is at most one unfinished element.
 
 from __future__ import annotations
 
+from typing import Final
+
 from tandemkv.protocol.decoder import ARGUMENT_OVERHEAD, DecoderLimits
 from tandemkv.protocol.errors import (
     INVALID_BULK_LENGTH,
@@ -42,16 +44,19 @@ from tandemkv.protocol.errors import (
 )
 from tandemkv.protocol.inline import split_inline
 
-_STAR, _DOLLAR, _CR, _LF = 42, 36, 13, 10
+_STAR: Final = 42
+_DOLLAR: Final = 36
+_CR: Final = 13
+_LF: Final = 10
 # string2ll refuses strings of LONG_STR_SIZE (21) bytes or more, and anything beyond int64.
-_MAX_NUMBER_LEN = 20
-_LLONG_MIN = -(2**63)
+_MAX_NUMBER_LEN: Final = 20
+_LLONG_MIN: Final = -(2**63)
 # A bytearray buffer drops its consumed head once that is this long and at least half of it.
-_COMPACT_AFTER = 64 * 1024
+_COMPACT_AFTER: Final = 64 * 1024
 # The fast path's bound on what a request of at most 9 arguments holds beyond its bytes.
-_FAST_OVERHEAD = 9 * ARGUMENT_OVERHEAD
+_FAST_OVERHEAD: Final = 9 * ARGUMENT_OVERHEAD
 # Byte -> its value as an ASCII digit, or -1.
-_DIGIT_VALUES = tuple(byte - 48 if 48 <= byte <= 57 else -1 for byte in range(256))
+_DIGIT_VALUES: Final = tuple(byte - 48 if 48 <= byte <= 57 else -1 for byte in range(256))
 
 
 class PythonRequestDecoder:

@@ -78,14 +78,14 @@ _TAGS: Final[dict[type[Any], int]] = {
     ReadIndexResponse: 11,
 }
 
-_LENGTH = struct.Struct("<I")  # byte-string lengths and item counts
-_ID = struct.Struct("<Q")
-_ADDRESS_MIN_SIZE = _ID.size + _LENGTH.size
+_LENGTH: Final = struct.Struct("<I")  # byte-string lengths and item counts
+_ID: Final = struct.Struct("<Q")
+_ADDRESS_MIN_SIZE: Final = _ID.size + _LENGTH.size
 # After version and tag: frm to term prev_index prev_term commit sent_tick, entry count.
-_APPEND_HEAD = struct.Struct("<BBQQQQQQQI")
-_CHUNK_HEAD = struct.Struct("<BBQQQQBQQ")  # + frm to term offset done meta.index meta.term
-_READ_REQUEST_HEAD = struct.Struct("<BBQQQ")  # + frm to term; then ctx
-_READ_RESPONSE_HEAD = struct.Struct("<BBQQQQ")  # + frm to term index; then ctx
+_APPEND_HEAD: Final = struct.Struct("<BBQQQQQQQI")
+_CHUNK_HEAD: Final = struct.Struct("<BBQQQQBQQ")  # + frm to term offset done meta.index meta.term
+_READ_REQUEST_HEAD: Final = struct.Struct("<BBQQQ")  # + frm to term; then ctx
+_READ_RESPONSE_HEAD: Final = struct.Struct("<BBQQQQ")  # + frm to term index; then ctx
 _KINDS: Final[dict[int, EntryKind]] = {kind.value: kind for kind in EntryKind}
 
 
@@ -157,7 +157,7 @@ class _FixedLayout:
         return self._build(*values)
 
 
-_FIXED_LAYOUTS = (
+_FIXED_LAYOUTS: Final = (
     _FixedLayout(VoteRequest, "frm to term last_index last_term pre_vote transfer"),
     _FixedLayout(VoteResponse, "frm to term granted pre_vote"),
     _FixedLayout(AppendResponse, "frm to term index reject hint_index hint_term sent_tick"),

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import Final
 
 from tandemkv.storage.errors import MutationDecodeError
 from tandemkv.storage.mutation import (
@@ -82,59 +83,60 @@ from tandemkv.storage.mutation import (
     StreamTrim,
     ZSetAdd,
     ZSetRemove,
+    plain_set,
 )
 from tandemkv.storage.wire import Reader, put_bytes, put_svarint, put_uvarint
 
-CODEC_VERSION = 1
-MAX_BATCH_DEPTH = 16
+CODEC_VERSION: Final = 1
+MAX_BATCH_DEPTH: Final = 16
 
-TAG_SET_VALUE = 1
-TAG_APPEND = 2
-TAG_SET_RANGE = 3
-TAG_DELETE = 4
-TAG_SET_EXPIRY = 5
-TAG_RENAME = 6
-TAG_FLUSH_ALL = 7
-TAG_BATCH = 8
-TAG_HASH_SET = 9
-TAG_HASH_DELETE = 10
-TAG_LIST_PUSH = 11
-TAG_LIST_POP = 12
-TAG_LIST_SET = 13
-TAG_LIST_INSERT = 14
-TAG_LIST_REMOVE = 15
-TAG_LIST_TRIM = 16
-TAG_SET_ADD = 17
-TAG_SET_REMOVE = 18
-TAG_ZSET_ADD = 19
-TAG_ZSET_REMOVE = 20
-TAG_COPY = 21
-TAG_STREAM_ADD = 22
-TAG_STREAM_DELETE = 23
-TAG_STREAM_TRIM = 24
-TAG_STREAM_SET_ID = 25
-TAG_PUBLISH = 40
+TAG_SET_VALUE: Final = 1
+TAG_APPEND: Final = 2
+TAG_SET_RANGE: Final = 3
+TAG_DELETE: Final = 4
+TAG_SET_EXPIRY: Final = 5
+TAG_RENAME: Final = 6
+TAG_FLUSH_ALL: Final = 7
+TAG_BATCH: Final = 8
+TAG_HASH_SET: Final = 9
+TAG_HASH_DELETE: Final = 10
+TAG_LIST_PUSH: Final = 11
+TAG_LIST_POP: Final = 12
+TAG_LIST_SET: Final = 13
+TAG_LIST_INSERT: Final = 14
+TAG_LIST_REMOVE: Final = 15
+TAG_LIST_TRIM: Final = 16
+TAG_SET_ADD: Final = 17
+TAG_SET_REMOVE: Final = 18
+TAG_ZSET_ADD: Final = 19
+TAG_ZSET_REMOVE: Final = 20
+TAG_COPY: Final = 21
+TAG_STREAM_ADD: Final = 22
+TAG_STREAM_DELETE: Final = 23
+TAG_STREAM_TRIM: Final = 24
+TAG_STREAM_SET_ID: Final = 25
+TAG_PUBLISH: Final = 40
 # ACL users (commands/acl.py): older logs never hold these, so they read the same.
-TAG_SET_USER = 41
-TAG_DELETE_USERS = 42
+TAG_SET_USER: Final = 41
+TAG_DELETE_USERS: Final = 42
 
 # Mutations that are a key and a list of byte strings, by type and by tag.
-_KEY_AND_LIST: dict[type, int] = {
+_KEY_AND_LIST: Final[dict[type, int]] = {
     HashDelete: TAG_HASH_DELETE,
     SetAdd: TAG_SET_ADD,
     SetRemove: TAG_SET_REMOVE,
     ZSetRemove: TAG_ZSET_REMOVE,
 }
-_KEY_AND_LIST_BY_TAG: dict[int, type] = {tag: kind for kind, tag in _KEY_AND_LIST.items()}
-_LEFT = 0x01
-_SCORE = struct.Struct("<d")
+_KEY_AND_LIST_BY_TAG: Final[dict[int, type]] = {tag: kind for kind, tag in _KEY_AND_LIST.items()}
+_LEFT: Final = 0x01
+_SCORE: Final = struct.Struct("<d")
 
-_HAS_EXPIRY = 0x01
-_KEEP_TTL = 0x02
-_ALL_USERS = 0x01
+_HAS_EXPIRY: Final = 0x01
+_KEEP_TTL: Final = 0x02
+_ALL_USERS: Final = 0x01
 # version, tag, no flags, then key and value each after a one-byte varint length.
-_PLAIN_SET = bytes((CODEC_VERSION, TAG_SET_VALUE, 0)) + b"%c%b%c%b"
-_PLAIN_SET_ITEM = _PLAIN_SET[1:]  # inside a batch: no version byte
+_PLAIN_SET: Final = bytes((CODEC_VERSION, TAG_SET_VALUE, 0)) + b"%c%b%c%b"
+_PLAIN_SET_ITEM: Final = _PLAIN_SET[1:]  # inside a batch: no version byte
 
 
 def encode_mutation(mutation: Mutation) -> bytes:
@@ -198,7 +200,7 @@ def _plain_set(data: bytes) -> SetValue | None:
     value_len = data[value_at - 1]
     if value_len >= 0x80 or value_at + value_len != size:
         return None
-    return SetValue(data[4 : value_at - 1], data[value_at:])
+    return plain_set(data[4 : value_at - 1], data[value_at:])
 
 
 def _encode_into(out: bytearray, m: Mutation, depth: int) -> None:
@@ -444,7 +446,7 @@ def _decode_batch_items(reader: Reader, count: int, depth: int) -> tuple[Mutatio
             if key_len < 0x80 and value_len_at < end and buf[value_len_at] < 0x80:
                 stop = value_len_at + 1 + buf[value_len_at]
                 if stop <= end:
-                    append(SetValue(buf[pos + 3 : value_len_at], buf[value_len_at + 1 : stop]))
+                    append(plain_set(buf[pos + 3 : value_len_at], buf[value_len_at + 1 : stop]))
                     reader.pos = stop
                     continue
         append(_decode_from(reader, depth))

@@ -32,7 +32,7 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Protocol
+from typing import Final, Protocol
 
 from tandemkv.storage import memory as mem
 from tandemkv.storage.eviction import LFU_INIT, lfu_touched
@@ -84,7 +84,9 @@ class WatchFlag(Protocol):
 
 
 # What `track_access` may keep: nothing, last access times, or LFU counters.
-ACCESS_OFF, ACCESS_LRU, ACCESS_LFU = 0, 1, 2
+ACCESS_OFF: Final = 0
+ACCESS_LRU: Final = 1
+ACCESS_LFU: Final = 2
 
 
 class Keyspace:
@@ -707,7 +709,7 @@ class Keyspace:
             handlers[type(item)](self, item)
 
 
-_APPLY: dict[type, Callable[[Keyspace, object], None]] = {
+_APPLY: Final[dict[type, Callable[[Keyspace, object], None]]] = {
     SetValue: Keyspace._apply_set,  # type: ignore[dict-item]
     Append: Keyspace._apply_append,  # type: ignore[dict-item]
     SetRange: Keyspace._apply_setrange,  # type: ignore[dict-item]

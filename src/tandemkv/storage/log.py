@@ -51,6 +51,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Final
 
 from tandemkv.storage.errors import (
     CorruptLogError,
@@ -75,8 +76,8 @@ from tandemkv.storage.segment import (
     segment_name,
 )
 
-DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024
-_REPLAY_CHUNK_BYTES = 4 * 1024 * 1024
+DEFAULT_SEGMENT_SIZE: Final = 64 * 1024 * 1024
+_REPLAY_CHUNK_BYTES: Final = 4 * 1024 * 1024
 
 __all__ = ["DEFAULT_SEGMENT_SIZE", "LogEntry", "Segment", "SegmentedLog"]
 

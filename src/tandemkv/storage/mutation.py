@@ -11,7 +11,7 @@ times cheaper to build, which matters because every write command makes one.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 
 class SetValue(NamedTuple):
@@ -21,6 +21,16 @@ class SetValue(NamedTuple):
     value: bytes
     expire_at_ms: int | None = None
     keep_ttl: bool = False
+
+
+_new_tuple: Final = tuple.__new__
+
+
+def plain_set(key: bytes, value: bytes) -> SetValue:
+    """`SetValue(key, value)`, built without the NamedTuple's `__new__`: that is Python
+    code even in the compiled build (about 0.2 µs), and a plain SET makes one per write,
+    a backup one per SET it applies."""
+    return _new_tuple(SetValue, (key, value, None, False))
 
 
 class Append(NamedTuple):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import Final, Protocol
 
 import google_crc32c
 
@@ -50,20 +50,20 @@ class EntryKind(IntEnum):
     NOOP = 2  # the empty entry a new leader appends
 
 
-_PREFIX = struct.Struct("<II")
-_HEADER = struct.Struct("<QQB")
+_PREFIX: Final = struct.Struct("<II")
+_HEADER: Final = struct.Struct("<QQB")
 # The CRC covers body_len and the body, which are not contiguous in the record; packing
 # body_len with the header gives its first part in one call.
-_LENGTH_AND_HEADER = struct.Struct("<IQQB")
-_WHOLE_HEAD = struct.Struct("<IIQQB")  # prefix and header together
-RECORD_PREFIX = _PREFIX.size  # 8
-RECORD_HEADER = _HEADER.size  # 17
-RECORD_OVERHEAD = RECORD_PREFIX + RECORD_HEADER  # 25
+_LENGTH_AND_HEADER: Final = struct.Struct("<IQQB")
+_WHOLE_HEAD: Final = struct.Struct("<IIQQB")  # prefix and header together
+RECORD_PREFIX: Final = _PREFIX.size  # 8
+RECORD_HEADER: Final = _HEADER.size  # 17
+RECORD_OVERHEAD: Final = RECORD_PREFIX + RECORD_HEADER  # 25
 # The largest entry the write side makes, plus framing: one entry holds one request's
 # writes or one transaction's, and both are capped by client-query-buffer-limit (at most
 # 1 GiB, counting 48 bytes an argument, more than a mutation's encoding adds), or a turn's
 # small writes (node/entries.py). Recovery refuses longer lengths as damage.
-DEFAULT_MAX_BODY = (1024 + 16) * 1024 * 1024
+DEFAULT_MAX_BODY: Final = (1024 + 16) * 1024 * 1024
 
 
 Buffer = bytes | bytearray | memoryview

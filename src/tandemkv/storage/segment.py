@@ -27,6 +27,7 @@ import re
 import struct
 from array import array
 from dataclasses import dataclass, field
+from typing import Final
 
 import google_crc32c
 
@@ -40,16 +41,16 @@ from tandemkv.storage.record import (
     decode_record,
 )
 
-SEGMENT_MAGIC = b"TKVLOG"
-SEGMENT_VERSION = 1
-SEGMENT_SUFFIX = ".log"
-_HEADER = struct.Struct("<6sHQ")
-SEGMENT_HEADER_SIZE = _HEADER.size + 4  # 20
-_NAME = re.compile(r"^(\d{20})\.log$")
-_RECORD_PREFIX = struct.Struct("<II")
-_TERM_INDEX = struct.Struct("<QQ")
-_NON_ZERO = re.compile(b"[^\x00]")
-_INDEX_HIGH = RECORD_PREFIX + 8 + 4  # offset of the high 4 bytes of a record's index
+SEGMENT_MAGIC: Final = b"TKVLOG"
+SEGMENT_VERSION: Final = 1
+SEGMENT_SUFFIX: Final = ".log"
+_HEADER: Final = struct.Struct("<6sHQ")
+SEGMENT_HEADER_SIZE: Final = _HEADER.size + 4  # 20
+_NAME: Final = re.compile(r"^(\d{20})\.log$")
+_RECORD_PREFIX: Final = struct.Struct("<II")
+_TERM_INDEX: Final = struct.Struct("<QQ")
+_NON_ZERO: Final = re.compile(b"[^\x00]")
+_INDEX_HIGH: Final = RECORD_PREFIX + 8 + 4  # offset of the high 4 bytes of a record's index
 
 
 def segment_name(first_index: int) -> str:

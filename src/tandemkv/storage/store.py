@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 from tandemkv.storage.codec import decode_mutation, encode_mutation
 from tandemkv.storage.datadir import DataDir
@@ -32,11 +33,11 @@ from tandemkv.storage.snapshot import (
 from tandemkv.storage.values import ValueType, encode_chunks, value_type
 from tandemkv.storage.wire import Reader, put_bytes, put_uvarint
 
-log = logging.getLogger("tandemkv.storage")
+log: Final = logging.getLogger("tandemkv.storage")
 
 # Take a snapshot once the log holds this much more than the last snapshot covered.
-DEFAULT_SNAPSHOT_LOG_BYTES = 64 * 1024 * 1024
-SNAPSHOT_BATCH = 10_000
+DEFAULT_SNAPSHOT_LOG_BYTES: Final = 64 * 1024 * 1024
+SNAPSHOT_BATCH: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
