@@ -247,6 +247,11 @@ class Keyspace:
 
     def apply(self, mutation: Mutation) -> None:
         """Apply one deterministic mutation (from a handler, the log or a primary)."""
+        if type(mutation) is SetValue:
+            # The commonest write, called directly: compiled, a call through the table
+            # below goes through Python's calling convention and argument checks.
+            self._apply_set(mutation)
+            return
         handler = _APPLY[type(mutation)]
         handler(self, mutation)
 
