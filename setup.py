@@ -49,6 +49,10 @@ def forget_compiled() -> None:
     (PACKAGE / MANIFEST).unlink(missing_ok=True)
 
 
+# The compiled modules' sources as mypyc read them, for the manifest.
+SOURCE_HASHES: dict[str, str] = {}
+
+
 def mypyc_extensions(modules: list[str]) -> list[Any]:
     if MODE == "0":
         say("pure Python (TANDEMKV_COMPILE=0)")
@@ -58,6 +62,9 @@ def mypyc_extensions(modules: list[str]) -> list[Any]:
     except ImportError as error:
         return fall_back(f"mypyc is not installed ({error})")
     started = time.monotonic()
+    # Hashed before mypyc reads them: a source edited while the C compiles must not be
+    # recorded as compiled (build.py would then trust extensions built from older code).
+    SOURCE_HASHES.update({m: hashlib.sha256(source(m).read_bytes()).hexdigest() for m in modules})
     try:
         extensions = mypycify(
             [str(source(module).relative_to(ROOT)) for module in modules], opt_level="3"
@@ -99,9 +106,7 @@ class BuildExt(build_ext):  # type: ignore[misc]
             self.extensions = []
             return
         modules = compiled_modules()
-        manifest = {
-            "sources": {m: hashlib.sha256(source(m).read_bytes()).hexdigest() for m in modules}
-        }
+        manifest = {"sources": {m: SOURCE_HASHES[m] for m in modules}}
         target.mkdir(parents=True, exist_ok=True)
         (target / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
         say(f"compiled {len(modules)} modules in {time.monotonic() - started:.0f} s")
