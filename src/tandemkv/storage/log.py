@@ -50,7 +50,6 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Final
 
 from tandemkv.storage.errors import (
@@ -92,10 +91,13 @@ class Segment:
     terms: array[int]
     size: int
     configs: list[int] = field(default_factory=list)
+    # Asked on every write; a segment's first index never changes. A field, not a
+    # cached_property: compiled, a native class has no __dict__ to cache in, and the name
+    # was formatted again on every append.
+    name: str = field(init=False, repr=False, compare=False)
 
-    @cached_property  # asked on every write; a segment's first index never changes
-    def name(self) -> str:
-        return segment_name(self.first_index)
+    def __post_init__(self) -> None:
+        self.name = segment_name(self.first_index)
 
     @property
     def last_index(self) -> int:
