@@ -18,7 +18,7 @@ import pytest
 from fuzz.checks import STALL_BOUND
 from fuzz.connection import PipelineClient
 from fuzz.keyspace import Collection, load_collections, load_keys
-from fuzz.monitor import ProcessMonitor, Target, server_target
+from fuzz.monitor import ProcessMonitor, Target, rss_bytes, server_target
 from fuzz.watchdog import StallReport, Watchdog
 from helpers.resp import ConnectionClosed, encode_command
 from helpers.servers import ServerGroup
@@ -132,6 +132,58 @@ def test_with_a_hard_output_limit_one_reply_cannot_exhaust_memory(
     monitor.stop()
     grown = monitor.peak_rss[server.name] - before
     assert grown < 64 * MiB, f"RSS grew by {grown // MiB} MiB for one MGET"
+
+
+@pytest.mark.timeout(120)
+def test_with_a_hard_output_limit_a_sliced_reply_cannot_exhaust_memory(
+    server: Target, client: PipelineClient
+) -> None:
+    """SRANDMEMBER with a negative count repeats picks: -30000 on 8 members of 64 KiB asks
+    for a 2 GB reply with a 60-byte request. Past random_picks.PICK_SLICE picks the reply is
+    drawn and encoded in slices, a path that skipped the hard limit check: with "normal
+    64mb 0 0", RSS went to 3.8 GB and the client waited 60 s. Now the sliced runner sizes
+    the reply before encoding it, and the client is dropped as for the MGET above."""
+    assert client.call("CONFIG", "SET", "client-output-buffer-limit", "normal 64mb 0 0") == "OK"
+    members = [b"%d" % i + b"m" * (64 * 1024) for i in range(8)]
+    assert client.call("SADD", "big", *members) == 8
+    monitor = ProcessMonitor([server], lambda target: None).start()
+    before = monitor.peak_rss[server.name]
+    client.send(encode_command("SRANDMEMBER", "big", "-30000"))
+    with pytest.raises(ConnectionClosed):
+        client.read_replies(1)
+    time.sleep(0.1)
+    monitor.stop()
+    grown = monitor.peak_rss[server.name] - before
+    assert grown < 64 * MiB, f"RSS grew by {grown // MiB} MiB for one SRANDMEMBER"
+
+
+def peak_rss(pid: int) -> int:
+    """The process's peak resident set size so far (VmHWM): exact, where sampling VmRSS
+    can miss a short peak."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) * 1024
+
+
+@pytest.mark.timeout(120)
+def test_without_an_output_limit_a_sliced_reply_is_not_held_twice(
+    server: Target, client: PipelineClient
+) -> None:
+    """Under Redis's default (no limit) a long reply is built whole, as Redis does, but it
+    was held twice at its peak: its encoded parts, then their join (SRANDMEMBER k -30000
+    on members of 64 KiB: 3.7 GB of RSS for a 1.9 GB reply). Now the parts are written as
+    they are. 24,000 picks of 4 KiB members: a reply of 94 MiB."""
+    members = [b"%d" % i + b"m" * (4 * 1024) for i in range(8)]
+    assert client.call("SADD", "big", *members) == 8
+    assert server.pid is not None
+    before = rss_bytes(server.pid)
+    assert before is not None and peak_rss(server.pid) < before + 16 * MiB
+    client.send(encode_command("SRANDMEMBER", "big", "-24000"))
+    [picks] = client.read_replies(1)
+    assert len(picks) == 24_000 and set(picks) == set(members)
+    reply = 24_000 * len(members[0])
+    grown = peak_rss(server.pid) - before
+    assert grown < 1.5 * reply, f"RSS peaked {grown // MiB} MiB over for a {reply // MiB} MiB reply"
 
 
 @pytest.mark.timeout(120)

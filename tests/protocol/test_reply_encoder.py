@@ -20,8 +20,13 @@ from tandemkv.protocol import (
     encode_replies,
     encode_reply,
 )
-from tandemkv.protocol.encoder import ENCODE_SLICE, encode_in_slices
-from tandemkv.protocol.types import Encoded
+from tandemkv.protocol.encoder import (
+    ENCODE_BYTES,
+    ENCODE_SLICE,
+    encode_in_slices,
+    reply_size,
+)
+from tandemkv.protocol.types import EncodedParts
 
 # value -> (RESP2 bytes, RESP3 bytes)
 CASES: list[tuple[str, object, bytes, bytes]] = [
@@ -211,12 +216,64 @@ def _steps(job: Generator[None, None, object]) -> tuple[int, object]:
 def test_long_arrays_encode_in_slices_to_the_same_bytes(resp3: bool) -> None:
     keys: list[object] = [b"k%d" % i for i in range(2 * ENCODE_SLICE + 1)]
     exec_reply: list[object] = [keys, OK, keys[:10], [keys, 5], keys]  # EXEC of KEYS...
-    for value, least_steps in [(keys, 2), (exec_reply, 5)]:
+    # EXEC's: 2 steps per long KEYS reply ([keys, 5], a short array, is one item, as before).
+    for value, least_steps in [(keys, 2), (exec_reply, 4)]:
         steps, encoded = _steps(encode_in_slices(value, resp3))
-        assert encoded == Encoded(encode_reply(value, resp3))
+        assert isinstance(encoded, EncodedParts)
+        assert b"".join(encoded.parts) == encode_reply(value, resp3)
+        assert encode_reply(encoded, resp3) == encode_reply(value, resp3)
         assert steps >= least_steps
 
 
 def test_short_values_are_left_for_the_connection() -> None:
     for value in [[b"a"] * ENCODE_SLICE, [[b"a"] * (ENCODE_SLICE - 1)], b"x", 7]:
         assert _steps(encode_in_slices(value, resp3=False)) == (0, value)
+
+
+MiB = 1024 * 1024
+
+
+def _bounded_parts(encoded: object) -> tuple[bytes, ...]:
+    """The parts, each checked to hold at most the byte budget plus one item."""
+    assert isinstance(encoded, EncodedParts)
+    for part in encoded.parts:
+        assert len(part) <= ENCODE_BYTES + MiB + 64
+    return encoded.parts
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_few_big_items_are_encoded_in_steps_bounded_by_bytes(resp3: bool) -> None:
+    """Regression: steps were bounded by item count only, so 20,000 members of 64 KiB (a
+    1.3 GB SRANDMEMBER reply) were copied in one step, and a shorter array of big items in
+    one go by the connection."""
+    items: list[object] = [b"%c" % (65 + i % 26) * MiB for i in range(100)]
+    steps, encoded = _steps(encode_in_slices(items, resp3))
+    assert steps >= 100 * MiB // ENCODE_BYTES - 1
+    assert b"".join(_bounded_parts(encoded)) == encode_reply(items, resp3)
+
+
+@pytest.mark.parametrize("resp3", [False, True])
+def test_sets_maps_and_nested_arrays_of_big_items_are_bounded_by_bytes(resp3: bool) -> None:
+    big = [b"%06d" % i + b"x" * MiB for i in range(40)]
+    values: list[object] = [
+        SetReply(list(big)),
+        {key: key[:6] for key in big},
+        [OK, list(big), [b"a", 1], list(big)],  # EXEC of two big replies
+    ]
+    for value in values:
+        steps, encoded = _steps(encode_in_slices(value, resp3))
+        assert steps >= 8, type(value)
+        assert b"".join(_bounded_parts(encoded)) == encode_reply(value, resp3)
+
+
+def test_a_short_array_of_small_items_is_left_for_the_connection() -> None:
+    value = [b"x" * 1024] * (ENCODE_BYTES // 2048)  # half the byte budget
+    assert _steps(encode_in_slices(value, resp3=True)) == (0, value)
+
+
+def test_reply_size_counts_strings_inside_arrays_sets_and_maps() -> None:
+    assert reply_size([b"abc", b"de"]) == 5
+    assert reply_size([b"abc", None, 7]) == 3 + 8 + 8  # as the hard limit estimated
+    assert reply_size([[b"abc"] * 10, b"x"]) == 31  # EXEC's: the arrays' strings
+    assert reply_size({b"key": b"value"}) == 8
+    assert reply_size(SetReply([b"ab", b"cd"])) == 4

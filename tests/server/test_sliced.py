@@ -1,5 +1,6 @@
 """Sliced commands on the event loop: other work runs between slices, long replies are
-encoded in slices to the same bytes, and a failing job answers an error."""
+encoded in slices to the same bytes, a reply over the hard output limit is not encoded at
+all, and a failing job answers an error."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.protocol import encode_reply
 from tandemkv.protocol.encoder import ENCODE_SLICE
-from tandemkv.protocol.types import Encoded, ErrorReply
-from tandemkv.server.sliced import SlicedRunner
+from tandemkv.protocol.types import EncodedParts, ErrorReply
+from tandemkv.server.sliced import ReplyOverLimit, SlicedRunner
+
+MiB = 1024 * 1024
 
 
 def counting_job(slices: int, log: list[str], value: object) -> SlicedJob:
@@ -55,9 +58,52 @@ def test_a_long_array_reply_is_encoded_in_slices_to_the_same_bytes() -> None:
             return pending.value
 
         reply = asyncio.run(scenario())
-        assert isinstance(reply, Encoded)
-        assert reply.data == encode_reply(items, resp == 3)
-        assert encode_reply(reply, resp == 3) == reply.data
+        assert isinstance(reply, EncodedParts)
+        assert b"".join(reply.parts) == encode_reply(items, resp == 3)
+        assert encode_reply(reply, resp == 3) == b"".join(reply.parts)
+
+
+def finished(runner: SlicedRunner, session: Session, job: SlicedJob) -> object:
+    """The value `runner` resolves the job's Pending with."""
+
+    async def scenario() -> object:
+        pending = runner.run(session, job)
+        assert isinstance(pending, Pending)
+        while not pending.done:
+            await asyncio.sleep(0)
+        return pending.value
+
+    return asyncio.run(scenario())
+
+
+def test_a_reply_over_the_hard_limit_is_not_encoded() -> None:
+    """Regression: SRANDMEMBER k -30000 on 8 members of 64 KiB (a 2 GB reply) was encoded
+    whole by the runner, past a 64 MB hard limit: 3.8 GB of RSS. Now the runner answers
+    the size instead, and the connection drops the client."""
+    member = b"m" * (64 * 1024)
+    picks: list[object] = [member] * 30_000
+    reply = finished(SlicedRunner(lambda: 64 * MiB), Session(id=1), counting_job(2, [], picks))
+    assert reply == ReplyOverLimit(30_000 * len(member), 64 * MiB)
+
+
+def test_a_reply_under_the_hard_limit_and_a_peers_are_encoded() -> None:
+    picks: list[object] = [b"m" * 1024] * 30_000  # 30 MB
+    under = finished(SlicedRunner(lambda: 64 * MiB), Session(id=1), counting_job(1, [], picks))
+    assert isinstance(under, EncodedParts)
+    peer = Session(id=2)
+    peer.peer_id = 7  # links between nodes are exempt, as in the connection
+    exempt = finished(SlicedRunner(lambda: MiB), peer, counting_job(1, [], picks))
+    assert isinstance(exempt, EncodedParts)
+    assert b"".join(exempt.parts) == encode_reply(picks, False)
+
+
+def test_a_short_reply_of_big_items_is_encoded_in_slices() -> None:
+    """Fewer items than ENCODE_SLICE, but 64 MiB: encoded in parts of a few MiB, not left
+    for the connection to encode in one go."""
+    picks: list[object] = [b"%c" % (97 + i % 8) * MiB for i in range(64)]
+    reply = finished(SlicedRunner(), Session(id=1), counting_job(1, [], picks))
+    assert isinstance(reply, EncodedParts) and len(reply.parts) > 8
+    assert b"".join(reply.parts) == encode_reply(picks, False)
 
 
 def test_a_short_reply_is_left_to_the_connection() -> None:

@@ -17,13 +17,14 @@ RESP2, a `,` double in RESP3. Redis 7.2 switched to the shortest round-trip form
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import Any, Final
 
 from tandemkv.protocol.types import (
     OK,
     BigNumber,
     Encoded,
+    EncodedParts,
     ErrorReply,
     NullArrayType,
     Push,
@@ -70,59 +71,132 @@ def encode_replies(values: Iterable[object], resp3: bool) -> bytes:
 
 # Items of a long array encoded per step of encode_in_slices: a few milliseconds.
 ENCODE_SLICE: Final = 20_000
+# ...and bytes per step, whatever the items' count: 20,000 members of 64 KiB are 1.3 GB,
+# a second or more of copying in one step. 4 MiB is copied in about a millisecond, the
+# same order as ENCODE_SLICE small items, and is also the size of the parts a long reply
+# is written in: a gigabyte takes 256 steps, each a turn of the loop, and the parts list
+# costs nothing next to them. (One item is never split: a step can pass the budget by one
+# bulk string, or by one short nested array, see _INLINE_MAX.)
+ENCODE_BYTES: Final = 4 * 1024 * 1024
+# A nested array (EXEC's reply holding KEYS or SRANDMEMBER replies) with more items than
+# this is encoded item by item within the steps; a shorter one (an XRANGE entry, a
+# WITHVALUES pair) is encoded whole as one item, counted with its length: a generator per
+# tiny array would cost more than its encoding, and sizing each first 40% more.
+_INLINE_MAX: Final = 16
+# The values encode_in_slices may slice: arrays, sets and maps.
+SLICED_TYPES: Final = (list, dict, SetReply)
 
 
 def encode_in_slices(value: object, resp3: bool) -> Generator[None, None, object]:
-    """`value`, or for a long array, set or map its encoding (Encoded) made about
-    ENCODE_SLICE items per step: a sliced command's reply is encoded between other clients'
-    turns too. Arrays inside count by their length (EXEC's reply holding many KEYS replies)."""
+    """`value`, or for a long array, set or map its encoding (EncodedParts) made about
+    ENCODE_SLICE items or ENCODE_BYTES bytes per step: a sliced command's reply is encoded
+    between other clients' turns too. Arrays inside count by their length (EXEC's reply
+    holding many KEYS replies)."""
+    if type(value) not in SLICED_TYPES:
+        return value
+    if _item_count(value) <= ENCODE_SLICE and reply_size(value) <= ENCODE_BYTES:
+        return value
+    out = _Output()
+    header, items = _aggregate(value, resp3)
+    yield from _encode_items(out, header, items, resp3)
+    return EncodedParts(out.finish())
+
+
+def reply_size(value: object) -> int:
+    """About how many bytes `value` takes once encoded: the length of its strings, 8 for
+    anything else, headers not counted. What a hard output limit is checked against before
+    a reply is built (server/connection.py, server/sliced.py)."""
     kind = type(value)
-    if kind is SetReply or kind is dict:
-        return (yield from _encode_flat_in_slices(value, resp3))
-    if kind is not list:
-        return value
-    items: list[object] = value  # type: ignore[assignment]
-    nested = sum([len(item) for item in items if type(item) is list])
-    if len(items) + nested <= ENCODE_SLICE:
-        return value
-    if not nested:
-        return (yield from _encode_items(array_header(len(items)), items, resp3))
-    parts = [array_header(len(items))]
-    spent = 0
-    for item in items:
-        size = len(item) if type(item) is list else 0
-        if size > ENCODE_SLICE:
-            item = yield from encode_in_slices(item, resp3)
-        parts.append(encode_reply(item, resp3))
-        spent += 1 + size
-        if spent >= ENCODE_SLICE:
-            yield
-            spent = 0
-    return Encoded(b"".join(parts))
-
-
-def _encode_flat_in_slices(value: object, resp3: bool) -> Generator[None, None, object]:
-    """A set (SMEMBERS) or map (HGETALL) reply: `~`/`%` in RESP3, a flat array in RESP2."""
-    if type(value) is SetReply:
-        items = list(value.items)
-        header = _aggregate_header(b"~" if resp3 else b"*", len(items))
-    else:
+    if kind is list or kind is tuple:
+        return _items_size(value)  # type: ignore[arg-type]
+    if kind is dict:
         mapping: dict[object, object] = value  # type: ignore[assignment]
-        items = [x for pair in mapping.items() for x in pair]
-        header = _aggregate_header(b"%", len(mapping)) if resp3 else array_header(len(items))
-    if len(items) <= ENCODE_SLICE:
-        return value
-    return (yield from _encode_items(header, items, resp3))
+        return _items_size(mapping.keys()) + _items_size(mapping.values())
+    if kind is SetReply or kind is Push:
+        return _items_size(value.items)  # type: ignore[attr-defined]
+    if kind is bytes or kind is str:
+        return len(value)  # type: ignore[arg-type]
+    if kind is Encoded:
+        return len(value.data)  # type: ignore[attr-defined]
+    return 8
 
 
-def _encode_items(header: bytes, items: list[object], resp3: bool) -> Generator[None, None, object]:
-    parts = [header]
-    for start in range(0, len(items), ENCODE_SLICE):
-        if start:
+def _items_size(items: Iterable[object]) -> int:
+    # Bulk strings (MGET, SRANDMEMBER) need no call: a million items in about 40 ms pure.
+    return sum([len(item) if type(item) is bytes else reply_size(item) for item in items])
+
+
+def _item_count(value: object) -> int:
+    """The items of an array, set or map, those of arrays inside included."""
+    if type(value) is SetReply:
+        return len(value.items)
+    if type(value) is dict:
+        return 2 * len(value)
+    items: list[object] = value  # type: ignore[assignment]
+    return len(items) + sum([len(item) for item in items if type(item) is list])
+
+
+def _aggregate(value: object, resp3: bool) -> tuple[bytes, Sequence[object]]:
+    """The header and the items of an array, a set (`~` in RESP3, an array in RESP2) or a
+    map (`%` in RESP3, a flat array in RESP2)."""
+    if type(value) is SetReply:
+        items: Sequence[object] = value.items
+        return _aggregate_header(b"~" if resp3 else b"*", len(items)), items
+    if type(value) is dict:
+        mapping: dict[object, object] = value
+        flat = [x for pair in mapping.items() for x in pair]
+        header = _aggregate_header(b"%", len(mapping)) if resp3 else array_header(len(flat))
+        return header, flat
+    items = value  # type: ignore[assignment]
+    return array_header(len(items)), items
+
+
+class _Output:
+    """The parts of a reply being encoded, and what the current step has added so far."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.chunk: list[bytes] = []  # encoded items not yet joined into a part
+        self.spent = 0  # bytes of the current step
+        self.count = 0  # items of the current step
+
+    def cut(self) -> None:
+        """End the step: its items become one part."""
+        chunk = self.chunk
+        if chunk:
+            self.parts.append(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+            self.chunk = []
+        self.spent = self.count = 0
+
+    def finish(self) -> tuple[bytes, ...]:
+        self.cut()
+        return tuple(self.parts)
+
+
+def _encode_items(
+    out: _Output, header: bytes, items: Sequence[object], resp3: bool
+) -> Generator[None, None, None]:
+    out.chunk.append(header)
+    out.spent += len(header)
+    for item in items:
+        kind = type(item)
+        if kind in SLICED_TYPES and _length(item) > _INLINE_MAX:
+            inner_header, inner_items = _aggregate(item, resp3)
+            yield from _encode_items(out, inner_header, inner_items, resp3)
+            continue
+        data = encode_reply(item, resp3)
+        out.chunk.append(data)
+        out.spent += len(data)
+        out.count += 1 + len(item) if kind is list else 1  # type: ignore[arg-type]
+        if out.count >= ENCODE_SLICE or out.spent >= ENCODE_BYTES:
+            out.cut()
             yield
-        chunk = items[start : start + ENCODE_SLICE]
-        parts.append(b"".join([encode_reply(item, resp3) for item in chunk]))
-    return Encoded(b"".join(parts))
+
+
+def _length(value: object) -> int:
+    if type(value) is SetReply:
+        return len(value.items)
+    return len(value)  # type: ignore[arg-type]
 
 
 def array_header(count: int) -> bytes:
@@ -238,6 +312,7 @@ _RESP2: Final[dict[type, Encoder]] = {
     Verbatim: lambda value: _bulk(value.text),
     BigNumber: lambda value: _bulk(b"%d" % value.value),
     Encoded: lambda value: value.data,
+    EncodedParts: lambda value: b"".join(value.parts),
 }
 
 

@@ -80,6 +80,15 @@ class Encoded:
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedParts:
+    """A very long reply already encoded, as parts to write in order (server/sliced.py).
+    Not joined: for a reply of a gigabyte, the join would be a second gigabyte. Encoding
+    one (encode_reply) joins them, for a caller that wants the bytes."""
+
+    parts: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BigNumber:
     """An integer beyond 64 bits: ( in RESP3, a bulk string in RESP2."""
 

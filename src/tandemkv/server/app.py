@@ -110,7 +110,7 @@ class Server:
         self._last_save_try = 0.0
         # Settings CONFIG SET changed, which CONFIG REWRITE writes to the config file.
         self.changed_settings: set[str] = set()
-        self.sliced = SlicedRunner()
+        self.sliced = SlicedRunner(self._normal_hard_limit)
         self.exit_code = 0
         self.fatal_message = ""  # why the server stopped itself, if it did
         self._bgsave_scheduled = False
@@ -379,6 +379,9 @@ class Server:
 
     def run_sliced(self, session: Session, job: SlicedJob) -> object:
         return self.sliced.run(session, job)
+
+    def _normal_hard_limit(self) -> int:
+        return self.settings.client_output_buffer_limit.normal.hard
 
     @property
     def cluster(self) -> ClusterView | None:

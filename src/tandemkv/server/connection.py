@@ -27,9 +27,10 @@ from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.commands.waiters import Logged, log_writes
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
-from tandemkv.protocol.encoder import ENCODE_SLICE
+from tandemkv.protocol.encoder import ENCODE_SLICE, SLICED_TYPES, reply_size
 from tandemkv.protocol.peer_frames import PING_FRAME, FrameDecoder, FrameTooLarge
-from tandemkv.protocol.types import ErrorReply, Push, SetReply
+from tandemkv.protocol.types import EncodedParts, ErrorReply, Push
+from tandemkv.server.sliced import ReplyOverLimit
 from tandemkv.server.writelog import WriteLog
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ QUICK_NS: Final = BUCKET_BOUNDS_NS[0]
 UNUSED_STAT: Final = CommandStat("")
 # Stop reading from a client with this many batches waiting for the log.
 MAX_HELD_BATCHES: Final = 64
+# In a send of more than OUTPUT_SOFT_LIMIT bytes, a piece this big is written by itself,
+# not joined with the others: copying it costs more than a write call.
+WRITE_ALONE: Final = 64 * 1024
 
 log: Final = logging.getLogger("tandemkv.server")
 # A native static when compiled, not a lookup of `time` and then its attribute per read.
@@ -203,10 +207,14 @@ class ClientConnection(asyncio.Protocol):
                     self._block_on(reply, out)
                     return
                 reply = reply.value
-            if hard_limit and type(reply) is list and self._reply_over_limit(reply, hard_limit):
+            if (
+                hard_limit
+                and type(reply) in SLICED_TYPES
+                and self._reply_over_limit(reply, hard_limit)
+            ):
                 self._settle_batch(out)  # the batch's writes are logged all the same
                 return
-            if type(reply) in _LONG_REPLY_TYPES and len(reply) > ENCODE_SLICE:  # type: ignore[arg-type]
+            if type(reply) in SLICED_TYPES and len(reply) > ENCODE_SLICE:  # type: ignore[arg-type]
                 # HGETALL, LRANGE, SMEMBERS... of a big collection: encoding a million
                 # items in one go would hold every other client for a second or so.
                 reply = engine.host.run_sliced(session, _encoded_later(reply))
@@ -215,7 +223,15 @@ class ClientConnection(asyncio.Protocol):
                         self._block_on(reply, out)
                         return
                     reply = reply.value
-            if reply is not NO_REPLY:
+            if type(reply) is ReplyOverLimit:  # a sliced job's, checked before encoding
+                self._drop_over_limit(reply)
+                self._settle_batch(out)
+                return
+            if type(reply) is EncodedParts:
+                parts = reply.parts
+                out += parts
+                size += sum(map(len, parts))
+            elif reply is not NO_REPLY:
                 chunk = encode_reply(reply, resp == 3)
                 out.append(chunk)
                 size += len(chunk)
@@ -363,7 +379,13 @@ class ClientConnection(asyncio.Protocol):
                     (value.position, h) if h is held else (p, h) for p, h in self._held
                 ]
                 value = value.reply
-            held.append(encode_reply(value, resp3))
+            if type(value) is ReplyOverLimit:
+                self._drop_over_limit(value)
+                return
+            if type(value) is EncodedParts:
+                held.extend(value.parts)  # not joined: see _send
+            else:
+                held.append(encode_reply(value, resp3))
             if self._held and self._held[0][1] is held:
                 self._release()
 
@@ -417,9 +439,17 @@ class ClientConnection(asyncio.Protocol):
         transport = self.transport
         if not out or transport is None or transport.is_closing():
             return
-        data = out[0] if len(out) == 1 else b"".join(out)
-        self.server.stats.net_output_bytes += len(data)
-        transport.write(data)
+        if len(out) == 1:
+            data = out[0]
+            self.server.stats.net_output_bytes += len(data)
+            transport.write(data)
+        else:
+            size = sum(map(len, out))
+            self.server.stats.net_output_bytes += size
+            if size <= OUTPUT_SOFT_LIMIT:
+                transport.write(b"".join(out))
+            else:
+                _write_unjoined(transport, out)
         if self.writing_paused:
             self.check_output_limit()
 
@@ -492,16 +522,19 @@ class ClientConnection(asyncio.Protocol):
             f"{limit.soft} for {limit.soft_seconds} s"
         )
 
-    def _reply_over_limit(self, reply: list[object], hard: int) -> bool:
+    def _reply_over_limit(self, reply: object, hard: int) -> bool:
         """An array reply that would break the hard limit by itself (MGET of the same big
-        value many times): the client is dropped before the reply is built."""
-        try:
-            size = sum(map(len, reply))  # type: ignore[arg-type]
-        except TypeError:  # integers or nulls among the items
-            size = sum(len(item) if type(item) is bytes else 8 for item in reply)
+        value many times): the client is dropped before the reply is built. A sliced
+        job's reply is sized the same way by the runner (server/sliced.py)."""
+        size = reply_size(reply)
         if size <= hard:
             return False
-        return self._drop(f"a reply of about {size} bytes, over the hard limit of {hard}")
+        return self._drop_over_limit(ReplyOverLimit(size, hard))
+
+    def _drop_over_limit(self, over: ReplyOverLimit) -> bool:
+        return self._drop(
+            f"a reply of about {over.size} bytes, over the hard limit of {over.limit}"
+        )
 
     def _drop(self, why: str) -> bool:
         session = self.session
@@ -544,7 +577,25 @@ class ClientConnection(asyncio.Protocol):
         self.close()
 
 
-_LONG_REPLY_TYPES: Final = (list, dict, SetReply)
+def _write_unjoined(transport: Any, out: list[bytes]) -> None:
+    """Write `out` without joining its big pieces: a long reply's parts (EncodedParts),
+    joined, would be a second copy of the whole reply. uvloop keeps each written piece as
+    it is (asyncio copies it into its buffer, but there is still no join). Runs of small
+    replies between them are joined, as one write costs more than copying a few. (The
+    transport is Any: uvloop's is not an asyncio.Transport to the compiled build.)"""
+    small: list[bytes] = []
+    for piece in out:
+        if len(piece) < WRITE_ALONE:
+            small.append(piece)
+            continue
+        if small:
+            transport.write(b"".join(small))
+            small = []
+        if transport.is_closing():  # dropped by the output limit meanwhile
+            return
+        transport.write(piece)
+    if small and not transport.is_closing():
+        transport.write(b"".join(small))
 
 
 def _encoded_later(reply: object) -> SlicedJob:

@@ -5,20 +5,40 @@ again. Run in one go, it would hold every other client and, on a group's primary
 heartbeats, long enough for the backups to elect another primary. Instead the command's
 job (commands/session.py: SlicedJob) does a bounded slice per turn and the client waits on a
 Pending, like a Redis client blocked in WAIT; then a long array reply is encoded in slices
-too, for the session's protocol version, and handed over already encoded.
+too, for the session's protocol version, and handed over already encoded, in parts.
+
+With a hard output limit (client-output-buffer-limit normal), a reply over it is not
+encoded at all: the Pending is resolved with a ReplyOverLimit, and the connection drops the
+client, as it does for a reply that was not sliced (SRANDMEMBER k -30000 on members of
+64 KiB asks for 2 GB with a 60-byte request).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from tandemkv.commands.cluster_view import Pending
 from tandemkv.commands.session import Session, SlicedJob, run_to_end
-from tandemkv.protocol.encoder import encode_in_slices
+from tandemkv.protocol.encoder import SLICED_TYPES, encode_in_slices, reply_size
 from tandemkv.protocol.types import ErrorReply
 
 log = logging.getLogger("tandemkv.server")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyOverLimit:
+    """What a sliced job answers instead of a reply of about `size` bytes, over the
+    session's hard output limit: the connection drops the client (connection.py _drop)."""
+
+    size: int
+    limit: int
+
+
+def _no_limit() -> int:
+    return 0
 
 
 class SlicedRunner:
@@ -30,8 +50,11 @@ class SlicedRunner:
 
     MAX_IN_FLIGHT = 4
 
-    def __init__(self) -> None:
+    def __init__(self, hard_limit: Callable[[], int] = _no_limit) -> None:
+        """`hard_limit`: the normal clients' hard output limit now (0: none), read when a
+        job starts, since CONFIG SET may change it."""
         self.in_flight = 0
+        self.hard_limit = hard_limit
 
     def run(self, session: Session, job: SlicedJob) -> object:
         """Start `job` now; the reply, or a Pending resolved with it after the last slice."""
@@ -39,7 +62,8 @@ class SlicedRunner:
             return run_to_end(job)
         pending = Pending()
         self.in_flight += 1
-        _Slices(self, job, pending, session.resp == 3).step()
+        limit = 0 if session.peer_id else self.hard_limit()  # peers are exempt
+        _Slices(self, job, pending, session.resp == 3, limit).step()
         return pending
 
     def finish(self, pending: Pending, value: object) -> None:
@@ -56,8 +80,11 @@ class SlicedRunner:
 class _Slices:
     """Runs a job a slice per loop turn, then has its reply encoded the same way."""
 
-    def __init__(self, runner: SlicedRunner, job: SlicedJob, pending: Pending, resp3: bool) -> None:
+    def __init__(
+        self, runner: SlicedRunner, job: SlicedJob, pending: Pending, resp3: bool, limit: int
+    ) -> None:
         self.runner, self.job, self.pending, self.resp3 = runner, job, pending, resp3
+        self.limit = limit
         self.encoding = False
         self.loop = asyncio.get_running_loop()
 
@@ -69,6 +96,10 @@ class _Slices:
                 if self.encoding:
                     self.finish(done.value)
                     return
+                over = self.over_limit(done.value)
+                if over is not None:
+                    self.finish(over)  # before anything is encoded
+                    return
                 self.encoding = True
                 self.job = encode_in_slices(done.value, self.resp3)
                 continue  # its first slice in this turn: a short reply costs no turn
@@ -78,6 +109,12 @@ class _Slices:
                 return
             self.loop.call_soon(self.step)
             return
+
+    def over_limit(self, value: object) -> ReplyOverLimit | None:
+        if not self.limit or type(value) not in SLICED_TYPES:
+            return None
+        size = reply_size(value)
+        return ReplyOverLimit(size, self.limit) if size > self.limit else None
 
     def finish(self, value: object) -> None:
         self.runner.finish(self.pending, value)
