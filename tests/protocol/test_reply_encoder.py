@@ -256,7 +256,7 @@ def test_few_big_items_are_encoded_in_steps_bounded_by_bytes(resp3: bool) -> Non
 def test_sets_maps_and_nested_arrays_of_big_items_are_bounded_by_bytes(resp3: bool) -> None:
     big = [b"%06d" % i + b"x" * MiB for i in range(40)]
     values: list[object] = [
-        SetReply(list(big)),
+        SetReply(tuple(big)),
         {key: key[:6] for key in big},
         [OK, list(big), [b"a", 1], list(big)],  # EXEC of two big replies
     ]
@@ -276,4 +276,4 @@ def test_reply_size_counts_strings_inside_arrays_sets_and_maps() -> None:
     assert reply_size([b"abc", None, 7]) == 3 + 8 + 8  # as the hard limit estimated
     assert reply_size([[b"abc"] * 10, b"x"]) == 31  # EXEC's: the arrays' strings
     assert reply_size({b"key": b"value"}) == 8
-    assert reply_size(SetReply([b"ab", b"cd"])) == 4
+    assert reply_size(SetReply((b"ab", b"cd"))) == 4
