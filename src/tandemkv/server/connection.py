@@ -74,6 +74,9 @@ class ClientConnection(asyncio.Protocol):
         self.frames: FrameDecoder | None = None
         self.writing_paused = False
         self.waiting_for_log = False
+        # Set once a reply encoded in parts (a very long one) went into this connection's
+        # output: only then does a send size its pieces before joining them (see _send).
+        self.unjoined = False
         self.yielded = False  # its pipeline's turn is over; the rest runs in the next one
         self.closing = False
         self._over_soft_since: float | None = None  # client-output-buffer-limit's soft clock
@@ -202,34 +205,35 @@ class ClientConnection(asyncio.Protocol):
             # HELLO, AUTH, RESET, QUIT and CLIENT KILL change the session under us; HELLO 3
             # is itself answered in RESP3.
             resp = session.resp
+            # Only a sliced job's reply (a Pending's value) may come encoded in parts, or
+            # as over the hard limit: the checks for those stay off the common path.
+            sliced = False
             if type(reply) is Pending:
                 if not reply.done:
                     self._block_on(reply, out)
                     return
-                reply = reply.value
-            if (
-                hard_limit
-                and type(reply) in SLICED_TYPES
-                and self._reply_over_limit(reply, hard_limit)
-            ):
-                self._settle_batch(out)  # the batch's writes are logged all the same
-                return
-            if type(reply) in SLICED_TYPES and len(reply) > ENCODE_SLICE:  # type: ignore[arg-type]
-                # HGETALL, LRANGE, SMEMBERS... of a big collection: encoding a million
-                # items in one go would hold every other client for a second or so.
-                reply = engine.host.run_sliced(session, _encoded_later(reply))
-                if type(reply) is Pending:
-                    if not reply.done:
-                        self._block_on(reply, out)
-                        return
-                    reply = reply.value
-            if type(reply) is ReplyOverLimit:  # a sliced job's, checked before encoding
+                reply, sliced = reply.value, True
+            if type(reply) in SLICED_TYPES:
+                if hard_limit and self._reply_over_limit(reply, hard_limit):
+                    self._settle_batch(out)  # the batch's writes are logged all the same
+                    return
+                if len(reply) > ENCODE_SLICE:  # type: ignore[arg-type]
+                    # HGETALL, LRANGE, SMEMBERS... of a big collection: encoding a million
+                    # items in one go would hold every other client for a second or so.
+                    reply = engine.host.run_sliced(session, _encoded_later(reply))
+                    if type(reply) is Pending:
+                        if not reply.done:
+                            self._block_on(reply, out)
+                            return
+                        reply, sliced = reply.value, True
+            if sliced and type(reply) is ReplyOverLimit:  # checked before encoding
                 self._drop_over_limit(reply)
                 self._settle_batch(out)
                 return
-            if type(reply) is EncodedParts:
+            if sliced and type(reply) is EncodedParts:
                 parts = reply.parts
                 out += parts
+                self.unjoined = True
                 size += sum(map(len, parts))
             elif reply is not NO_REPLY:
                 chunk = encode_reply(reply, resp == 3)
@@ -384,6 +388,7 @@ class ClientConnection(asyncio.Protocol):
                 return
             if type(value) is EncodedParts:
                 held.extend(value.parts)  # not joined: see _send
+                self.unjoined = True
             else:
                 held.append(encode_reply(value, resp3))
             if self._held and self._held[0][1] is held:
@@ -441,6 +446,10 @@ class ClientConnection(asyncio.Protocol):
             return
         if len(out) == 1:
             data = out[0]
+            self.server.stats.net_output_bytes += len(data)
+            transport.write(data)
+        elif not self.unjoined:  # a pipeline's replies: one write
+            data = b"".join(out)
             self.server.stats.net_output_bytes += len(data)
             transport.write(data)
         else:
