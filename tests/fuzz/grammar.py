@@ -38,6 +38,15 @@ from helpers.resp import RawClient, encode_command
 _NOT_INLINE = frozenset(b" \t\r\n\x0b\x0c\x00\"'\\")
 _INLINE_MAX = 60 * 1024
 GIANT_SHARED_KEYS = 4  # the most keys of the shared pool in one giant request
+# A negative count repeats random picks, so SRANDMEMBER k -100000 is an amplifier like MGET
+# of one big key many times: on members the fuzzer wrote (up to 64 KiB each) it asks for
+# gigabytes, which Redis and tandemkv build whole under the default output limit
+# (test_known_issues.py shows the hard limit that bounds it). Repeating picks beyond this
+# many are drawn only on the loader's collections, whose members are short. (Counts past
+# a million are refused, args.MAX_RANDOM_REPLY: those stay, they build nothing.)
+REPEATED_PICKS_MAX = 1000
+_REFUSED_PICKS = 1_000_000
+_RANDOM_PICKS = frozenset((b"srandmember", b"hrandfield", b"zrandmember"))
 # The kinds a value drawn with no grammar to guide it may be.
 _ANY_KIND = (
     Kind.STRING,
@@ -156,7 +165,21 @@ class Grammar:
                 continue
             if self.config.avoid_known_issues and known_issue(request.args, queued):
                 continue
+            if self._amplifies(request.args):
+                continue
             return self._maybe_inline(rng, request)
+
+    def _amplifies(self, args: Sequence[bytes]) -> bool:
+        """A repeating random pick too long for a key the fuzzer may have filled with big
+        members (see REPEATED_PICKS_MAX)."""
+        if len(args) < 3 or args[0].lower() not in _RANDOM_PICKS:
+            return False
+        if args[1] in self.values.config.collection_keys:
+            return False
+        try:
+            return -_REFUSED_PICKS <= int(args[2]) < -REPEATED_PICKS_MAX
+        except ValueError:
+            return False
 
     def _queueable(self, request: Request) -> bool:
         shape = self.all_shapes[request.args[0].lower()]

@@ -10,7 +10,9 @@ client-output-buffer-limit (none for normal clients) a reply is built whole in m
 a request naming a big key many times (MGET k k k ...) amplifies a small request into a
 huge reply (test_with_a_hard_output_limit_one_reply_cannot_exhaust_memory shows the limit
 that bounds it). Giant requests therefore take at most GIANT_SHARED_KEYS keys from the
-shared pool (grammar.py).
+shared pool, and long repeating random picks (SRANDMEMBER k -100000, the same amplifier)
+go only to the loader's collections, whose members are short (grammar.py,
+REPEATED_PICKS_MAX).
 """
 
 from __future__ import annotations

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from fuzz.exclusions import EXCLUDED_NAMES, EXCLUDED_SUBCOMMANDS
-from fuzz.grammar import Grammar, GrammarConfig, Request, inline_safe, key_positions
+from fuzz.grammar import (
+    Grammar,
+    GrammarConfig,
+    Request,
+    inline_safe,
+    key_positions,
+)
 from fuzz.table import OneOf, Repeat, Seq, Slot, Token, parse_argument, parse_fragment
 from fuzz.values import ALLOCATION_CAP, MAX_STRING, TIMEOUTS, Kind, ValueConfig
 from tandemkv.commands import engine  # noqa: F401  importing it fills the command table
@@ -253,3 +259,26 @@ def test_collection_keys_are_drawn_but_never_in_a_deep_multi() -> None:
         else:
             alone += hits
     assert alone > 100 and in_multi == 0
+
+
+def test_long_repeating_random_picks_are_drawn_only_on_the_loaded_collections() -> None:
+    """SRANDMEMBER k -100000 on members the fuzzer wrote (up to 64 KiB) would be a reply of
+    gigabytes, an amplifier like MGET of one big key many times: past REPEATED_PICKS_MAX
+    picks such requests go only to the loader's collections (short members). Counts the
+    server refuses (past a million) and short ones are still drawn anywhere."""
+    big = (b"big:set", b"big:hash", b"big:zset")
+    g = grammar(config=GrammarConfig(values=ValueConfig(collection_keys=big)))
+    assert g._amplifies((b"SRANDMEMBER", b"k1", b"-100000"))
+    assert g._amplifies((b"hrandfield", b"k1", b"-1001", b"WITHVALUES"))
+    assert not g._amplifies((b"ZRANDMEMBER", b"big:zset", b"-100000"))
+    assert not g._amplifies((b"SRANDMEMBER", b"k1", b"-1000"))
+    assert not g._amplifies((b"SRANDMEMBER", b"k1", b"-9223372036854775807"))
+    assert not g._amplifies((b"SRANDMEMBER", b"k1", b"100000"))
+    assert not g._amplifies((b"MGET", b"k1", b"-100000"))
+    picks = [
+        r.args
+        for r in drawn(g, seed=11, batches=3000)
+        if r.args[0].lower() in (b"srandmember", b"hrandfield", b"zrandmember")
+    ]
+    assert picks, "the fuzzer still draws random picks"
+    assert not any(g._amplifies(args) for args in picks)
