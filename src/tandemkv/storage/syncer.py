@@ -20,13 +20,18 @@ class FsyncPolicy(StrEnum):
     NO = "no"  # when the OS likes
 
 
-class Syncer(threading.Thread):
+class Syncer:
     """fsyncs the active segment off the event loop, on request and/or on an interval.
 
     It opens the segment by path with its own descriptor, so nothing the loop thread does
     to the log's descriptors can race with it. It reads the index written so far *before*
     fsyncing, so the index it reports is covered: earlier segments were fsynced by the log
     itself when it rotated, and a newly created segment's directory entry is fsynced too.
+
+    It runs on a thread it owns rather than being a Thread subclass: compiled by mypyc, a
+    subclass's deallocator does not clear weak references, and threading keeps one to every
+    Thread (its _dangling WeakSet), so starting a thread after a stopped syncer was freed
+    (CONFIG SET appendonly no, then yes) crashed the process with a segfault.
     """
 
     def __init__(
@@ -40,7 +45,8 @@ class Syncer(threading.Thread):
     ) -> None:
         """`post(callback, arg)` runs a callback where the owner wants it (its event loop);
         `on_timed(nanoseconds)` is told, through it, how long each fsync took."""
-        super().__init__(name="tandemkv-fsync", daemon=True)
+        # Not named _thread: mypyc would name the C field __thread, a keyword of GCC's.
+        self._worker = threading.Thread(target=self.run, name="tandemkv-fsync", daemon=True)
         self._store = store
         self._interval = interval
         self._on_synced = on_synced
@@ -53,6 +59,9 @@ class Syncer(threading.Thread):
         self._served = 0  # ... and the count this thread last acted on
         self._synced = store.last_index
         self._last_segment = ""
+
+    def start(self) -> None:
+        self._worker.start()
 
     def request(self) -> None:
         """fsync now and report the index covered, even one reported before: a log cut
@@ -69,7 +78,7 @@ class Syncer(threading.Thread):
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        self.join(timeout=10)
+        self._worker.join(timeout=10)
 
     def run(self) -> None:
         while not self._stopping:
