@@ -112,6 +112,19 @@ def test_a_pipeline_of_costly_commands_takes_turns_with_other_clients(
     assert stall.longest < STALL_BOUND, f"4,000 pipelined RANDOMKEY: {stall.describe()}"
 
 
+def growth_until_dropped(server: Target, client: PipelineClient, request: bytes) -> int:
+    """Send `request`, which the server must answer by dropping the client (the hard
+    output limit): how much the server's RSS grew meanwhile (its peak over before)."""
+    monitor = ProcessMonitor([server], lambda target: None).start()
+    before = monitor.peak_rss[server.name]
+    client.send(request)
+    with pytest.raises(ConnectionClosed):
+        client.read_replies(1)
+    time.sleep(0.1)
+    monitor.stop()
+    return monitor.peak_rss[server.name] - before
+
+
 @pytest.mark.timeout(120)
 def test_with_a_hard_output_limit_one_reply_cannot_exhaust_memory(
     server: Target, client: PipelineClient
@@ -123,14 +136,7 @@ def test_with_a_hard_output_limit_one_reply_cannot_exhaust_memory(
     ~200 MiB before the limit saw it."""
     assert client.call("CONFIG", "SET", "client-output-buffer-limit", "normal 64mb 0 0") == "OK"
     assert client.call("SET", "big", b"x" * (4 * MiB)) == "OK"
-    monitor = ProcessMonitor([server], lambda target: None).start()
-    before = monitor.peak_rss[server.name]
-    client.send(encode_command("MGET", *(["big"] * 32)))
-    with pytest.raises(ConnectionClosed):
-        client.read_replies(1)
-    time.sleep(0.1)
-    monitor.stop()
-    grown = monitor.peak_rss[server.name] - before
+    grown = growth_until_dropped(server, client, encode_command("MGET", *(["big"] * 32)))
     assert grown < 64 * MiB, f"RSS grew by {grown // MiB} MiB for one MGET"
 
 
@@ -146,14 +152,7 @@ def test_with_a_hard_output_limit_a_sliced_reply_cannot_exhaust_memory(
     assert client.call("CONFIG", "SET", "client-output-buffer-limit", "normal 64mb 0 0") == "OK"
     members = [b"%d" % i + b"m" * (64 * 1024) for i in range(8)]
     assert client.call("SADD", "big", *members) == 8
-    monitor = ProcessMonitor([server], lambda target: None).start()
-    before = monitor.peak_rss[server.name]
-    client.send(encode_command("SRANDMEMBER", "big", "-30000"))
-    with pytest.raises(ConnectionClosed):
-        client.read_replies(1)
-    time.sleep(0.1)
-    monitor.stop()
-    grown = monitor.peak_rss[server.name] - before
+    grown = growth_until_dropped(server, client, encode_command("SRANDMEMBER", "big", "-30000"))
     assert grown < 64 * MiB, f"RSS grew by {grown // MiB} MiB for one SRANDMEMBER"
 
 

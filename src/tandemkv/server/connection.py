@@ -27,10 +27,10 @@ from tandemkv.commands.session import Session, SlicedJob
 from tandemkv.commands.table import NO_REPLY
 from tandemkv.commands.waiters import Logged, log_writes
 from tandemkv.protocol import DecoderLimits, ProtocolError, encode_reply, make_request_decoder
-from tandemkv.protocol.encoder import ENCODE_SLICE, SLICED_TYPES, reply_size
+from tandemkv.protocol.encoder import ENCODE_SLICE, SLICED_TYPES
 from tandemkv.protocol.peer_frames import PING_FRAME, FrameDecoder, FrameTooLarge
 from tandemkv.protocol.types import EncodedParts, ErrorReply, Push
-from tandemkv.server.sliced import ReplyOverLimit
+from tandemkv.server.sliced import ReplyOverLimit, over_limit
 from tandemkv.server.writelog import WriteLog
 
 if TYPE_CHECKING:
@@ -214,7 +214,10 @@ class ClientConnection(asyncio.Protocol):
                     return
                 reply, sliced = reply.value, True
             if type(reply) in SLICED_TYPES:
-                if hard_limit and self._reply_over_limit(reply, hard_limit):
+                over = over_limit(reply, hard_limit) if hard_limit else None
+                if over is not None:
+                    # MGET of the same big value many times: dropped before it is built.
+                    self._drop_over_limit(over)
                     self._settle_batch(out)  # the batch's writes are logged all the same
                     return
                 if len(reply) > ENCODE_SLICE:  # type: ignore[arg-type]
@@ -444,21 +447,17 @@ class ClientConnection(asyncio.Protocol):
         transport = self.transport
         if not out or transport is None or transport.is_closing():
             return
-        if len(out) == 1:
-            data = out[0]
-            self.server.stats.net_output_bytes += len(data)
-            transport.write(data)
-        elif not self.unjoined:  # a pipeline's replies: one write
-            data = b"".join(out)
-            self.server.stats.net_output_bytes += len(data)
-            transport.write(data)
-        else:
+        if len(out) > 1 and self.unjoined:  # maybe a long reply's parts: see _write_unjoined
             size = sum(map(len, out))
             self.server.stats.net_output_bytes += size
             if size <= OUTPUT_SOFT_LIMIT:
                 transport.write(b"".join(out))
             else:
                 _write_unjoined(transport, out)
+        else:  # a reply, or a pipeline's replies: one write
+            data = out[0] if len(out) == 1 else b"".join(out)
+            self.server.stats.net_output_bytes += len(data)
+            transport.write(data)
         if self.writing_paused:
             self.check_output_limit()
 
@@ -530,15 +529,6 @@ class ClientConnection(asyncio.Protocol):
             f"{waiting} bytes of replies waiting, over the soft limit of "
             f"{limit.soft} for {limit.soft_seconds} s"
         )
-
-    def _reply_over_limit(self, reply: object, hard: int) -> bool:
-        """An array reply that would break the hard limit by itself (MGET of the same big
-        value many times): the client is dropped before the reply is built. A sliced
-        job's reply is sized the same way by the runner (server/sliced.py)."""
-        size = reply_size(reply)
-        if size <= hard:
-            return False
-        return self._drop_over_limit(ReplyOverLimit(size, hard))
 
     def _drop_over_limit(self, over: ReplyOverLimit) -> bool:
         return self._drop(

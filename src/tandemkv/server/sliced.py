@@ -37,6 +37,15 @@ class ReplyOverLimit:
     limit: int
 
 
+def over_limit(value: object, limit: int) -> ReplyOverLimit | None:
+    """An array, set or map reply that would break the hard output `limit` (0: none) by
+    itself, sized before it is encoded; None if it fits or is not one of those."""
+    if not limit or type(value) not in SLICED_TYPES:
+        return None
+    size = reply_size(value)
+    return ReplyOverLimit(size, limit) if size > limit else None
+
+
 def _no_limit() -> int:
     return 0
 
@@ -96,7 +105,7 @@ class _Slices:
                 if self.encoding:
                     self.finish(done.value)
                     return
-                over = self.over_limit(done.value)
+                over = over_limit(done.value, self.limit)
                 if over is not None:
                     self.finish(over)  # before anything is encoded
                     return
@@ -109,12 +118,6 @@ class _Slices:
                 return
             self.loop.call_soon(self.step)
             return
-
-    def over_limit(self, value: object) -> ReplyOverLimit | None:
-        if not self.limit or type(value) not in SLICED_TYPES:
-            return None
-        size = reply_size(value)
-        return ReplyOverLimit(size, self.limit) if size > self.limit else None
 
     def finish(self, value: object) -> None:
         self.runner.finish(self.pending, value)
